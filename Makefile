@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 5000
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard backend/translations/*/LC_MESSAGES/messages.po))
+
+.PHONY: run test lint format translations extract-messages browser prepare clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+%.mo: %.po $(VENV)/.installed
+	$(VENV)/bin/pybabel compile --use-fuzzy -i $< -o $@ >/dev/null
+
+translations: $(CATALOGUES)
+
+prepare: $(VENV)/.installed translations
+
+run: prepare
+	HOST=$(HOST) PORT=$(PORT) $(PY) -m backend run
+
+# Debian's Chromium for the browser tests (installed once, when missing and we may).
+browser:
+	@bash scripts/ensure-chromium.sh
+
+test: prepare browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+extract-messages: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o backend/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i backend/translations/messages.pot -d backend/translations --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) instance test-artifacts

@@ -1,0 +1,1 @@
+"""Core of the queue system: app factory, models, the queue engine and its pure policy."""

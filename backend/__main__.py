@@ -1,0 +1,50 @@
+"""`python -m backend run`: migrate, seed the demo store if empty, print the URLs and serve."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from flask_migrate import upgrade
+
+
+def prepare(app) -> dict[str, str] | None:  # type: ignore[no-untyped-def]
+    from .app import MIGRATIONS_DIR
+    from .seed import seed_demo
+
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+        return seed_demo()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="prepare the database and serve")
+    run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    sub.add_parser("prepare", help="only migrate and seed")
+    args = parser.parse_args()
+
+    from .app import create_app
+    from .cli import _print_passwords
+    from .extensions import socketio
+
+    app = create_app()
+    passwords = prepare(app)
+    _print_passwords(passwords)
+    if args.command == "prepare":
+        return
+    base = f"http://{args.host}:{args.port}"
+    print(f"""
+Hall queue is running. Demo store "demo":
+  kiosk     {base}/s/demo/kiosk
+  display   {base}/s/demo/display
+  counter   {base}/s/demo/counter   (log in as clerk1 or clerk2)
+  API       {base}/api/openapi.json
+Press Ctrl+C to stop.""", flush=True)
+    socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The application factory: config, extensions, blueprints of every terminal, error handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from . import i18n
+from .config import load_config
+from .database import engine_options
+from .engine import CLOCK_KEY
+from .errors import DomainError
+from .extensions import babel, csrf, db, login_manager, migrate, socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        static_folder=str(ROOT / "static"),
+        static_url_path="/static",
+        instance_path=str((config or {}).get("INSTANCE_PATH") or ROOT / "instance"),
+    )
+    app.config.update(load_config(Path(app.instance_path)))
+    app.config.update(config or {})
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    )
+    if "CLOCK" in app.config:
+        app.extensions[CLOCK_KEY] = app.config["CLOCK"]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+    )
+
+    from counter.views import bp as counter_bp
+    from display.views import bp as display_bp
+    from kiosk.views import bp as kiosk_bp
+
+    from . import api, auth, cli, sockets  # noqa: F401 - sockets registers its handler
+
+    csrf.exempt(api.bp)  # staff calls check CSRF themselves (auth.staff_user); bearer calls need none
+    for blueprint in (api.bp, auth.bp, kiosk_bp, display_bp, counter_bp):
+        app.register_blueprint(blueprint)
+    cli.register(app)
+
+    @app.get("/api/openapi.json")
+    def openapi() -> Any:
+        return jsonify(api.registry.spec())
+
+    @app.get("/")
+    def index() -> Response:
+        from .models import Store
+
+        store = db.session.scalar(db.select(Store).order_by(Store.id))
+        if store is None:
+            return redirect(url_for("auth.login"))
+        return redirect(url_for("kiosk.home", store_code=store.code))
+
+    _register_error_handlers(app)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _error_response(status: int, code: str, message: str) -> Any:
+    if _wants_json():
+        return jsonify({"error": code, "message": message}), status
+    from .pages import render_page
+
+    return render_page("errors/error.html", code=status, title=message, message=message), status
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Any:
+        body = exc.to_dict()
+        if "error_code" in body:
+            body["error"] = body.pop("error_code")
+        if _wants_json():
+            return jsonify(body), exc.status
+        return _error_response(exc.status, body["error"], body["message"])
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Any:
+        return _error_response(
+            400, "csrf_failed", _("The page has expired. Please reload it and try again.")
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        messages = {
+            404: _("Not found."),
+            405: _("This method is not allowed here."),
+            413: _("The request is too large."),
+            429: _("Too many requests. Please wait a moment."),
+        }
+        code = (exc.name or "error").lower().replace(" ", "_")
+        message = messages.get(exc.code or 400, _("The request could not be processed."))
+        return _error_response(exc.code or 400, code, message)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        app.logger.exception("unhandled error")
+        return _error_response(500, "internal", _("Something went wrong. Please try again."))

@@ -1,0 +1,52 @@
+"""Configuration from environment variables, with safe defaults for the embedded single-store profile."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DB_FILE = "hallqueue.db"
+SECRET_KEY_FILE = "secret_key"
+
+
+def _secret_key(instance_path: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the instance folder."""
+    from_env = os.environ.get("SECRET_KEY")
+    if from_env:
+        return from_env
+    key_file = instance_path / SECRET_KEY_FILE
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # Created with owner-only permissions: the key signs staff sessions.
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_config(instance_path: Path) -> dict[str, Any]:
+    instance_path.mkdir(parents=True, exist_ok=True)
+    db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / DEFAULT_DB_FILE}"
+    return {
+        "SECRET_KEY": _secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
+        "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "threading"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": int(os.environ.get("STAFF_IDLE_TIMEOUT", str(8 * 3600))),
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # the session lifetime already bounds the token
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "LANGUAGES": ["zh", "en"],
+        "JSON_AS_ASCII": False,
+        "KIOSK_AUTO_PRINT": os.environ.get("KIOSK_AUTO_PRINT", "0") == "1",
+    }

@@ -1,0 +1,374 @@
+"""The queue engine: the only code that changes queue state.
+
+Each command is one write transaction (database.write_transaction): it locks the store, checks the
+state machine (policy.next_status), changes the ticket, appends a TicketEvent, bumps the store's
+version and stages the events, which events.py emits after COMMIT. Views call exactly one command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from . import events
+from .clock import Clock, SystemClock
+from .database import write_transaction
+from .errors import BadInput, Conflict, Forbidden, NotFound
+from .extensions import db
+from .models import Counter, DailySequence, Service, Store, Ticket, TicketEvent, User
+from .policy import (
+    Action,
+    Channel,
+    Decision,
+    IllegalTransitionError,
+    Lane,
+    TicketStatus,
+    choose_next,
+    format_label,
+    next_status,
+    service_day,
+)
+from .queue_state import StoreQueue
+from .serializers import counter_state, lanes_summary, ticket_brief, ticket_public
+
+CLOCK_KEY = "hallqueue.clock"
+
+
+def get_clock() -> Clock:
+    return current_app.extensions.get(CLOCK_KEY) or SystemClock()
+
+
+def now() -> datetime:
+    return get_clock().now()
+
+
+# --- look-ups -----------------------------------------------------------------------------
+
+
+def find_store(code: str) -> Store:
+    store = db.session.scalar(select(Store).where(Store.code == code))
+    if store is None:
+        raise NotFound(_l("Unknown store."), error_detail="store")
+    return store
+
+
+def find_ticket_by_token(token: str) -> Ticket:
+    ticket = db.session.scalar(select(Ticket).where(Ticket.token == token)) if token else None
+    if ticket is None:
+        raise NotFound(_l("This ticket link is not valid or has expired."))
+    return ticket
+
+
+def find_counter(store: Store, number: int) -> Counter:
+    counter = db.session.scalar(
+        select(Counter).where(Counter.store_id == store.id, Counter.number == number)
+    )
+    if counter is None:
+        raise NotFound(_l("Unknown counter."))
+    return counter
+
+
+def lock_store(store_id: int) -> Store:
+    """Serialise the store's commands: a row lock on PostgreSQL; on SQLite BEGIN IMMEDIATE already
+    holds the database write lock and FOR UPDATE is ignored."""
+    store = db.session.scalar(
+        select(Store).where(Store.id == store_id).with_for_update().execution_options(
+            populate_existing=True
+        )
+    )
+    if store is None:
+        raise NotFound(_l("Unknown store."))
+    return store
+
+
+def _reload_ticket(ticket_id: int) -> Ticket:
+    ticket = db.session.scalar(
+        select(Ticket).where(Ticket.id == ticket_id).execution_options(populate_existing=True)
+    )
+    if ticket is None:
+        raise NotFound(_l("Unknown ticket."))
+    return ticket
+
+
+def _authorize(actor: User | None, store: Store) -> None:
+    if actor is not None and not actor.can_act_in(store):
+        raise Forbidden(_l("Your account does not belong to this store."))
+
+
+# --- the command frame ----------------------------------------------------------------------
+
+
+@dataclass
+class Change:
+    """One transition made inside a command, to be logged and announced."""
+
+    ticket: Ticket
+    action: Action
+    from_status: TicketStatus | None
+    counter: Counter | None
+    detail: dict[str, Any] | None = None
+
+
+class Command:
+    """State of one running command: the locked store, the clock reading, the changes."""
+
+    def __init__(self, store: Store, moment: datetime, actor: User | None) -> None:
+        self.store = store
+        self.now = moment
+        self.actor = actor
+        self.changes: list[Change] = []
+
+    def transition(
+        self,
+        ticket: Ticket,
+        action: Action,
+        counter: Counter | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        try:
+            target = next_status(action, TicketStatus(ticket.status))
+        except IllegalTransitionError as exc:
+            raise Conflict(
+                _l(
+                    "Ticket %(label)s is %(status)s; it cannot be changed like that.",
+                    label=ticket.label,
+                    status=status_text(exc.status),
+                ),
+                status=str(exc.status),
+            ) from None
+        before = TicketStatus(ticket.status)
+        ticket.status = target
+        self.changes.append(Change(ticket, action, before, counter or ticket.counter, detail))
+
+    def record_issue(self, ticket: Ticket) -> None:
+        self.changes.append(Change(ticket, Action.ISSUE, None, None))
+
+    def finish(self) -> None:
+        """Log every change, bump the version once per change, stage the events."""
+        session = db.session
+        for change in self.changes:
+            session.add(
+                TicketEvent(
+                    ticket_id=change.ticket.id,
+                    store_id=self.store.id,
+                    at=self.now,
+                    action=change.action.value,
+                    from_status=change.from_status.value if change.from_status else None,
+                    to_status=str(change.ticket.status),
+                    counter_id=change.counter.id if change.counter else None,
+                    actor_id=self.actor.id if self.actor else None,
+                    detail=change.detail,
+                )
+            )
+        session.flush()
+        queue = StoreQueue.load(self.store, self.now)
+        counters = [counter_state(c, queue) for c in queue.counters]
+        lanes = lanes_summary(queue)
+        for change in self.changes:
+            self.store.version += 1
+            events.stage_store_event(
+                session,
+                self.store.code,
+                change.action,
+                version=self.store.version,
+                ticket=ticket_brief(change.ticket),
+                counter=change.counter.number if change.counter else None,
+                counters=counters,
+                lanes=lanes,
+            )
+        self._stage_ticket_updates(queue)
+
+    def _stage_ticket_updates(self, queue: StoreQueue) -> None:
+        # Everyone waiting may have moved; the changed tickets themselves may have left the queue.
+        watched = {t.id: t for t in queue.waiting}
+        for change in self.changes:
+            watched[change.ticket.id] = change.ticket
+        for ticket in watched.values():
+            events.stage_ticket_event(
+                db.session, self.store.version, ticket_public(ticket, queue, "zh")
+            )
+
+
+@contextmanager
+def command(store_id: int, actor: User | None = None) -> Iterator[Command]:
+    with write_transaction():
+        store = lock_store(store_id)
+        _authorize(actor, store)
+        cmd = Command(store, now(), actor)
+        yield cmd
+        if cmd.changes:
+            cmd.finish()
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def _next_number(store: Store, prefix: str, day: Any) -> int:
+    seq = db.session.get(DailySequence, (store.id, prefix, day))
+    if seq is None:
+        seq = DailySequence(store_id=store.id, prefix=prefix, service_day=day, last_number=0)
+        db.session.add(seq)
+    seq.last_number += 1
+    return seq.last_number
+
+
+def _find_service(store: Store, code: str) -> Service:
+    service = db.session.scalar(
+        select(Service).where(Service.store_id == store.id, Service.code == code)
+    )
+    if service is None or not service.active:
+        raise BadInput(_l("Unknown service: %(code)s.", code=code), error_code="unknown_service")
+    return service
+
+
+def issue_ticket(
+    store_code: str, service_code: str, channel: Channel = Channel.KIOSK, actor: User | None = None
+) -> Ticket:
+    store_id = find_store(store_code).id
+    with command(store_id, actor) as cmd:
+        service = _find_service(cmd.store, service_code)
+        day = service_day(cmd.now, cmd.store.timezone)
+        number = _next_number(cmd.store, service.prefix, day)
+        ticket = Ticket(
+            store=cmd.store,
+            service=service,
+            lane=Lane(service.lane),
+            label=format_label(service.prefix, number),
+            number=number,
+            service_day=day,
+            channel=channel,
+            status=TicketStatus.WAITING,
+            issued_at=cmd.now,
+            queue_at=cmd.now,
+        )
+        db.session.add(ticket)
+        db.session.flush()
+        cmd.record_issue(ticket)
+    return ticket
+
+
+@dataclass(frozen=True)
+class CallResult:
+    ticket: Ticket | None
+    decision: Decision
+    completed: Ticket | None = None
+
+
+def call_next(store_code: str, counter_number: int, actor: User | None) -> CallResult:
+    store_id = find_store(store_code).id
+    with command(store_id, actor) as cmd:
+        counter = find_counter(cmd.store, counter_number)
+        queue = StoreQueue.load(cmd.store, cmd.now)
+        completed = None
+        current = queue.current_at(counter)
+        if current is not None:
+            # "Forgot to press complete": the clerk has moved on, so the current visit is over.
+            _release(cmd, current, Action.COMPLETE, counter, {"auto": True})
+            completed = current
+        decision = choose_next(
+            next(v for v in queue.counter_views() if v.number == counter.number),
+            queue.items(),
+            queue.policy,
+        )
+        ticket = None
+        if decision.ticket_id is not None:
+            ticket = next(t for t in queue.waiting if t.id == decision.ticket_id)
+            cmd.transition(ticket, Action.CALL, counter, {"reason": decision.reason_code})
+            ticket.counter = counter
+            ticket.clerk_id = actor.id if actor else None
+            ticket.called_at = cmd.now
+    return CallResult(ticket, decision, completed)
+
+
+def _release(
+    cmd: Command, ticket: Ticket, action: Action, counter: Counter | None, detail: Any = None
+) -> None:
+    cmd.transition(ticket, action, counter, detail)
+    ticket.finished_at = cmd.now
+
+
+def _ticket_command(
+    ticket_id: int, actor: User | None, body: Callable[[Command, Ticket], None]
+) -> Ticket:
+    found = db.session.get(Ticket, ticket_id)
+    if found is None:
+        raise NotFound(_l("Unknown ticket."))
+    with command(found.store_id, actor) as cmd:
+        ticket = _reload_ticket(ticket_id)
+        body(cmd, ticket)
+    return ticket
+
+
+def recall_ticket(ticket_id: int, actor: User | None) -> Ticket:
+    def body(cmd: Command, ticket: Ticket) -> None:
+        cmd.transition(ticket, Action.RECALL, detail={"recall": ticket.recall_count + 1})
+        ticket.recall_count += 1
+
+    return _ticket_command(ticket_id, actor, body)
+
+
+def start_ticket(ticket_id: int, actor: User | None) -> Ticket:
+    def body(cmd: Command, ticket: Ticket) -> None:
+        cmd.transition(ticket, Action.START)
+        ticket.started_at = cmd.now
+
+    return _ticket_command(ticket_id, actor, body)
+
+
+def complete_ticket(ticket_id: int, actor: User | None) -> Ticket:
+    return _ticket_command(
+        ticket_id, actor, lambda cmd, t: _release(cmd, t, Action.COMPLETE, t.counter)
+    )
+
+
+def mark_no_show(ticket_id: int, actor: User | None) -> Ticket:
+    return _ticket_command(
+        ticket_id, actor, lambda cmd, t: _release(cmd, t, Action.NO_SHOW, t.counter)
+    )
+
+
+def cancel_ticket(ticket_id: int, actor: User | None) -> Ticket:
+    """Staff cancel any waiting or called ticket; a customer cancels through their token."""
+    return _ticket_command(
+        ticket_id, actor, lambda cmd, t: _release(cmd, t, Action.CANCEL, t.counter)
+    )
+
+
+def transfer_ticket(ticket_id: int, service_code: str, actor: User | None) -> Ticket:
+    """Send a ticket to another service's queue. It keeps its label, link and place in time."""
+
+    def body(cmd: Command, ticket: Ticket) -> None:
+        target = _find_service(cmd.store, service_code)
+        if target.id == ticket.service_id:
+            raise BadInput(_l("The ticket is already for this service."), error_code="same_service")
+        detail = {"from_service": ticket.service.code, "to_service": target.code}
+        cmd.transition(ticket, Action.TRANSFER, ticket.counter, detail)
+        ticket.service = target
+        ticket.lane = Lane(target.lane)
+        ticket.counter = None
+        ticket.clerk_id = None
+        ticket.called_at = None
+        ticket.started_at = None
+
+    return _ticket_command(ticket_id, actor, body)
+
+
+STATUS_TEXT = {
+    TicketStatus.WAITING: _l("waiting"),
+    TicketStatus.CALLED: _l("called"),
+    TicketStatus.SERVING: _l("being served"),
+    TicketStatus.DONE: _l("done"),
+    TicketStatus.NO_SHOW: _l("missed (no-show)"),
+    TicketStatus.CANCELLED: _l("cancelled"),
+}
+
+
+def status_text(status: TicketStatus) -> str:
+    return str(STATUS_TEXT[status])

@@ -1,0 +1,234 @@
+"""Typed SQLAlchemy 2 models. Times are stored in UTC; the service day is the store's local date."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+from .policy import Channel, CounterStatus, Lane, Role, TicketStatus
+
+TOKEN_BYTES = 18  # 144 bits: public status links and booking links cannot be guessed
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def enum_column(enum: type[StrEnum]) -> Enum:
+    """A StrEnum stored as its value in a short VARCHAR, read back as the enum member."""
+    return Enum(
+        enum,
+        native_enum=False,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Store(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # Bumped by every change of queue state; clients compare it to detect missed events.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    work_conserving: Mapped[bool] = mapped_column(default=True)
+
+    services: Mapped[list[Service]] = relationship(
+        back_populates="store", order_by="Service.sort_order"
+    )
+    counters: Mapped[list[Counter]] = relationship(
+        back_populates="store", order_by="Counter.number"
+    )
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+
+class Service(db.Model):
+    __table_args__ = (UniqueConstraint("store_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    name_zh: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(4))
+    lane: Mapped[Lane] = mapped_column(enum_column(Lane))
+    expected_minutes: Mapped[float] = mapped_column(default=5.0)
+    bookable: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+    store: Mapped[Store] = relationship(back_populates="services")
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+
+class Counter(db.Model):
+    __table_args__ = (UniqueConstraint("store_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    # The profile: lanes in the order this counter serves them.
+    lanes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[CounterStatus] = mapped_column(
+        enum_column(CounterStatus), default=CounterStatus.OPEN
+    )
+
+    store: Mapped[Store] = relationship(back_populates="counters")
+
+    @property
+    def lane_profile(self) -> tuple[Lane, ...]:
+        return tuple(Lane(lane) for lane in self.lanes)
+
+
+class DailySequence(db.Model):
+    """The per-store, per-prefix, per-day ticket number counter (never max()+1)."""
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(4), primary_key=True)
+    service_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(db.Model):
+    __table_args__ = (
+        UniqueConstraint("store_id", "service_day", "label"),
+        Index("ix_ticket_queue", "store_id", "service_day", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    lane: Mapped[Lane] = mapped_column(enum_column(Lane))
+    label: Mapped[str] = mapped_column(String(12))
+    number: Mapped[int] = mapped_column(Integer)
+    service_day: Mapped[date] = mapped_column(Date)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel), default=Channel.KIOSK)
+    status: Mapped[TicketStatus] = mapped_column(
+        enum_column(TicketStatus), default=TicketStatus.WAITING
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counter.id"))
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Orders the queue. Equal to issued_at unless a rule re-inserts the ticket.
+    queue_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recall_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    store: Mapped[Store] = relationship()
+    service: Mapped[Service] = relationship()
+    counter: Mapped[Counter | None] = relationship()
+
+
+class TicketEvent(db.Model):
+    """Append-only trail of every transition: the ground truth for analytics and recovery."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    action: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counter.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class User(UserMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.CLERK)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    store: Mapped[Store | None] = relationship()
+
+    def set_password(self, password: str) -> None:
+        # werkzeug's default is scrypt, a memory-hard modern scheme.
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def can_act_in(self, store: Store) -> bool:
+        return self.active and (self.role == Role.ADMIN or self.store_id == store.id)
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.active
+
+
+class StaffSession(db.Model):
+    """Server-side record of a login, so that logging out really ends it (a replayed cookie fails)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+
+class ApiToken(db.Model):
+    """A bearer token for integrators and devices; only its hash is stored."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    name: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()

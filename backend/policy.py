@@ -1,0 +1,233 @@
+"""The pure policy core: lanes, the ticket state machine, call order and the first wait estimate.
+
+Nothing here imports Flask or the database: state goes in, a decision comes out. The live engine
+and (later) the simulator call the same functions, so the order customers see is the order the
+simulator measured.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class Lane(StrEnum):
+    FAST = "fast"
+    STANDARD = "standard"
+    VIP = "vip"
+    APPOINTMENT = "appointment"
+
+
+class TicketStatus(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class Action(StrEnum):
+    ISSUE = "issue"
+    CALL = "call"
+    RECALL = "recall"
+    START = "start"
+    COMPLETE = "complete"
+    NO_SHOW = "no_show"
+    CANCEL = "cancel"
+    TRANSFER = "transfer"
+
+
+class Channel(StrEnum):
+    KIOSK = "kiosk"
+    REMOTE = "remote"
+    APPOINTMENT = "appointment"
+    STAFF = "staff"
+
+
+class CounterStatus(StrEnum):
+    OPEN = "open"
+    PAUSED = "paused"
+
+
+class Role(StrEnum):
+    CLERK = "clerk"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+# The explicit state machine: (action, from-status) -> to-status. Anything absent is illegal.
+# A transfer sends the same ticket back to the queue for another service: the customer keeps the
+# number and the QR link they hold, and the TicketEvent keeps the trail.
+TRANSITIONS: dict[tuple[Action, TicketStatus], TicketStatus] = {
+    (Action.CALL, TicketStatus.WAITING): TicketStatus.CALLED,
+    (Action.RECALL, TicketStatus.CALLED): TicketStatus.CALLED,
+    (Action.START, TicketStatus.CALLED): TicketStatus.SERVING,
+    (Action.COMPLETE, TicketStatus.CALLED): TicketStatus.DONE,
+    (Action.COMPLETE, TicketStatus.SERVING): TicketStatus.DONE,
+    (Action.NO_SHOW, TicketStatus.CALLED): TicketStatus.NO_SHOW,
+    (Action.CANCEL, TicketStatus.WAITING): TicketStatus.CANCELLED,
+    (Action.CANCEL, TicketStatus.CALLED): TicketStatus.CANCELLED,
+    (Action.TRANSFER, TicketStatus.CALLED): TicketStatus.WAITING,
+    (Action.TRANSFER, TicketStatus.SERVING): TicketStatus.WAITING,
+}
+
+# Statuses in which a ticket occupies a counter.
+AT_COUNTER = frozenset({TicketStatus.CALLED, TicketStatus.SERVING})
+
+
+class IllegalTransitionError(Exception):
+    def __init__(self, action: Action, status: TicketStatus) -> None:
+        super().__init__(f"cannot {action.value} a ticket that is {status.value}")
+        self.action = action
+        self.status = status
+
+
+def next_status(action: Action, status: TicketStatus) -> TicketStatus:
+    try:
+        return TRANSITIONS[(action, status)]
+    except KeyError:
+        raise IllegalTransitionError(action, status) from None
+
+
+def allowed_actions(status: TicketStatus) -> list[Action]:
+    return [action for (action, src) in TRANSITIONS if src == status]
+
+
+def service_day(now_utc: datetime, tz_name: str) -> date:
+    """The business day a moment belongs to, in the store's own time zone."""
+    if now_utc.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now_utc.astimezone(ZoneInfo(tz_name)).date()
+
+
+def format_label(prefix: str, number: int, digits: int = 3) -> str:
+    return f"{prefix}{number:0{digits}d}"
+
+
+# --- call order ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """A waiting ticket as the policy sees it. `queue_at` orders a lane (oldest first)."""
+
+    ticket_id: int
+    lane: Lane
+    queue_at: datetime
+    service: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CounterView:
+    number: int
+    lanes: tuple[Lane, ...]
+    status: CounterStatus = CounterStatus.OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePolicy:
+    """Per-store settings of the call order."""
+
+    work_conserving: bool = True
+
+
+class Reason(StrEnum):
+    LANE_HEAD = "lane_head"
+    HELPING_LANE = "helping_lane"
+    QUEUE_EMPTY = "queue_empty"
+    COUNTER_PAUSED = "counter_paused"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    ticket_id: int | None
+    reason: Reason
+    lane: Lane | None = None
+
+    @property
+    def reason_code(self) -> str:
+        """A stable, explainable code such as `fast_lane_head` or `helping_standard_lane`."""
+        if self.reason is Reason.LANE_HEAD and self.lane:
+            return f"{self.lane.value}_lane_head"
+        if self.reason is Reason.HELPING_LANE and self.lane:
+            return f"helping_{self.lane.value}_lane"
+        return self.reason.value
+
+
+def _order_key(item: QueueItem) -> tuple[datetime, int]:
+    return (item.queue_at, item.ticket_id)
+
+
+def oldest_by_lane(waiting: Iterable[QueueItem]) -> dict[Lane, QueueItem]:
+    heads: dict[Lane, QueueItem] = {}
+    for item in waiting:
+        head = heads.get(item.lane)
+        if head is None or _order_key(item) < _order_key(head):
+            heads[item.lane] = item
+    return heads
+
+
+def choose_next(
+    counter: CounterView, waiting: Iterable[QueueItem], policy: QueuePolicy = QueuePolicy()
+) -> Decision:
+    """Which ticket a counter calls next, and why.
+
+    The counter's profile is walked in order and the oldest ticket of the first non-empty lane
+    wins. With work conservation, a counter whose own lanes are empty helps the lane whose head
+    has waited longest, so no counter idles while someone waits.
+    """
+    if counter.status == CounterStatus.PAUSED:
+        return Decision(None, Reason.COUNTER_PAUSED)
+    heads = oldest_by_lane(waiting)
+    for lane in counter.lanes:
+        if lane in heads:
+            return Decision(heads[lane].ticket_id, Reason.LANE_HEAD, lane)
+    if policy.work_conserving and heads:
+        head = min(heads.values(), key=_order_key)
+        return Decision(head.ticket_id, Reason.HELPING_LANE, head.lane)
+    return Decision(None, Reason.QUEUE_EMPTY)
+
+
+def positions(waiting: Iterable[QueueItem]) -> dict[int, int]:
+    """People ahead of each waiting ticket within its own lane."""
+    by_lane: dict[Lane, list[QueueItem]] = {}
+    for item in waiting:
+        by_lane.setdefault(item.lane, []).append(item)
+    ahead: dict[int, int] = {}
+    for items in by_lane.values():
+        for index, item in enumerate(sorted(items, key=_order_key)):
+            ahead[item.ticket_id] = index
+    return ahead
+
+
+# --- the first wait estimate (the routing issue replaces it with a forward simulation) ----
+
+ETA_LOW_FACTOR = 0.7
+ETA_HIGH_FACTOR = 1.3
+
+
+def servers_for_lane(lane: Lane, counters: Sequence[CounterView], policy: QueuePolicy) -> int:
+    """Open counters that serve a lane: those listing it, or every open one if work-conserving."""
+    open_counters = [c for c in counters if c.status == CounterStatus.OPEN]
+    listing = [c for c in open_counters if lane in c.lanes]
+    if listing:
+        return len(listing)
+    return len(open_counters) if policy.work_conserving else 0
+
+
+def simple_eta(ahead: int, mean_minutes: float, servers: int) -> tuple[int, int] | None:
+    """A range in minutes: people ahead × mean duration ÷ counters serving the lane.
+
+    None when no open counter serves the lane (the wait is unknown, not zero).
+    """
+    if servers <= 0:
+        return None
+    expected = ahead * mean_minutes / servers
+    low = math.floor(expected * ETA_LOW_FACTOR)
+    high = math.ceil((expected + mean_minutes / servers) * ETA_HIGH_FACTOR)
+    return (low, max(high, low + 1))

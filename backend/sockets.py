@@ -1,0 +1,47 @@
+"""The one Socket.IO connect handler. Rooms are chosen here by the server, never by the client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, join_room
+from sqlalchemy import select
+
+from .events import counter_room, display_room, ticket_room
+from .extensions import db, socketio
+from .models import Store, Ticket
+
+
+def rooms_for(auth: Any) -> list[str]:
+    """Rooms a connecting client may join, from its auth payload and (for staff) its session."""
+    if not isinstance(auth, dict):
+        raise ConnectionRefusedError("auth required")
+    token = auth.get("ticket")
+    if isinstance(token, str) and token:
+        ticket = db.session.scalar(select(Ticket).where(Ticket.token == token))
+        if ticket is None:
+            raise ConnectionRefusedError("unknown ticket")
+        return [ticket_room(ticket.id)]
+    code = auth.get("store")
+    store = db.session.scalar(select(Store).where(Store.code == code)) if isinstance(code, str) else None
+    if store is None:
+        raise ConnectionRefusedError("unknown store")
+    role = auth.get("role")
+    if role == "display":
+        return [display_room(store.code)]
+    if role == "counter":
+        if not (current_user.is_authenticated and current_user.can_act_in(store)):
+            raise ConnectionRefusedError("staff login required")
+        return [counter_room(store.code)]
+    raise ConnectionRefusedError("unknown role")
+
+
+@socketio.on("connect")
+def on_connect(auth: Any = None) -> None:
+    try:
+        rooms = rooms_for(auth)
+    finally:
+        db.session.remove()
+    for room in rooms:
+        join_room(room)

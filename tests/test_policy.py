@@ -1,0 +1,173 @@
+"""The pure policy core, tested without an app or a database."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from backend.policy import (
+    Action,
+    CounterStatus,
+    CounterView,
+    IllegalTransitionError,
+    Lane,
+    QueueItem,
+    QueuePolicy,
+    Reason,
+    TicketStatus,
+    allowed_actions,
+    choose_next,
+    format_label,
+    next_status,
+    positions,
+    servers_for_lane,
+    service_day,
+    simple_eta,
+)
+
+T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+
+
+def item(ticket_id: int, lane: Lane, minutes: float) -> QueueItem:
+    return QueueItem(ticket_id, lane, T0 + timedelta(minutes=minutes))
+
+
+FAST_ONLY = CounterView(1, (Lane.FAST,))
+FAST_THEN_STANDARD = CounterView(2, (Lane.FAST, Lane.STANDARD))
+STANDARD_THEN_FAST = CounterView(3, (Lane.STANDARD, Lane.FAST))
+
+
+class TestCallOrder:
+    def test_takes_oldest_of_first_non_empty_lane_in_profile_order(self) -> None:
+        waiting = [item(1, Lane.STANDARD, 0), item(2, Lane.FAST, 5), item(3, Lane.FAST, 2)]
+        decision = choose_next(FAST_THEN_STANDARD, waiting)
+        assert (decision.ticket_id, decision.reason_code) == (3, "fast_lane_head")
+
+    def test_profile_order_beats_age_across_lanes(self) -> None:
+        # The standard ticket is older, but counter 3 serves standard first anyway by profile,
+        # and counter 2 serves fast first: the same queue, two different correct answers.
+        waiting = [item(1, Lane.FAST, 0), item(2, Lane.STANDARD, 1)]
+        assert choose_next(STANDARD_THEN_FAST, waiting).ticket_id == 2
+        assert choose_next(FAST_THEN_STANDARD, waiting).ticket_id == 1
+
+    def test_second_lane_when_first_is_empty(self) -> None:
+        decision = choose_next(FAST_THEN_STANDARD, [item(7, Lane.STANDARD, 3)])
+        assert (decision.ticket_id, decision.reason, decision.lane) == (
+            7,
+            Reason.LANE_HEAD,
+            Lane.STANDARD,
+        )
+
+    def test_work_conserving_counter_helps_the_longest_waiting_lane(self) -> None:
+        waiting = [item(1, Lane.VIP, 4), item(2, Lane.STANDARD, 1)]
+        decision = choose_next(FAST_ONLY, waiting)
+        assert (decision.ticket_id, decision.reason_code) == (2, "helping_standard_lane")
+
+    def test_without_work_conservation_the_counter_stays_idle(self) -> None:
+        decision = choose_next(FAST_ONLY, [item(2, Lane.STANDARD, 1)], QueuePolicy(False))
+        assert (decision.ticket_id, decision.reason) == (None, Reason.QUEUE_EMPTY)
+
+    def test_empty_queue(self) -> None:
+        decision = choose_next(FAST_ONLY, [])
+        assert (decision.ticket_id, decision.reason_code) == (None, "queue_empty")
+
+    def test_paused_counter_calls_nobody(self) -> None:
+        paused = CounterView(1, (Lane.FAST,), CounterStatus.PAUSED)
+        assert choose_next(paused, [item(1, Lane.FAST, 0)]).reason is Reason.COUNTER_PAUSED
+
+    def test_equal_times_break_ties_by_ticket_id(self) -> None:
+        waiting = [item(9, Lane.FAST, 0), item(4, Lane.FAST, 0)]
+        assert choose_next(FAST_ONLY, waiting).ticket_id == 4
+
+    def test_positions_count_people_ahead_within_the_lane(self) -> None:
+        waiting = [
+            item(1, Lane.FAST, 0),
+            item(2, Lane.STANDARD, 1),
+            item(3, Lane.FAST, 2),
+            item(4, Lane.FAST, 3),
+        ]
+        assert positions(waiting) == {1: 0, 2: 0, 3: 1, 4: 2}
+
+
+class TestStateMachine:
+    @pytest.mark.parametrize(
+        ("action", "source", "target"),
+        [
+            (Action.CALL, TicketStatus.WAITING, TicketStatus.CALLED),
+            (Action.RECALL, TicketStatus.CALLED, TicketStatus.CALLED),
+            (Action.START, TicketStatus.CALLED, TicketStatus.SERVING),
+            (Action.COMPLETE, TicketStatus.SERVING, TicketStatus.DONE),
+            (Action.COMPLETE, TicketStatus.CALLED, TicketStatus.DONE),
+            (Action.NO_SHOW, TicketStatus.CALLED, TicketStatus.NO_SHOW),
+            (Action.CANCEL, TicketStatus.WAITING, TicketStatus.CANCELLED),
+            (Action.TRANSFER, TicketStatus.SERVING, TicketStatus.WAITING),
+        ],
+    )
+    def test_legal(self, action: Action, source: TicketStatus, target: TicketStatus) -> None:
+        assert next_status(action, source) is target
+
+    @pytest.mark.parametrize(
+        ("action", "source"),
+        [
+            (Action.CALL, TicketStatus.CALLED),
+            (Action.START, TicketStatus.WAITING),
+            (Action.RECALL, TicketStatus.SERVING),
+            (Action.NO_SHOW, TicketStatus.SERVING),
+            (Action.COMPLETE, TicketStatus.WAITING),
+            (Action.COMPLETE, TicketStatus.DONE),
+            (Action.CANCEL, TicketStatus.DONE),
+            (Action.TRANSFER, TicketStatus.WAITING),
+        ],
+    )
+    def test_illegal(self, action: Action, source: TicketStatus) -> None:
+        with pytest.raises(IllegalTransitionError):
+            next_status(action, source)
+
+    def test_final_states_allow_nothing(self) -> None:
+        for final in (TicketStatus.DONE, TicketStatus.NO_SHOW, TicketStatus.CANCELLED):
+            assert allowed_actions(final) == []
+
+
+class TestServiceDay:
+    def test_rolls_over_at_local_midnight_in_shanghai(self) -> None:
+        before = datetime(2026, 11, 26, 15, 59, 59, tzinfo=UTC)  # 23:59:59 local
+        after = datetime(2026, 11, 26, 16, 0, 0, tzinfo=UTC)  # 00:00:00 local, next day
+        assert service_day(before, "Asia/Shanghai") == date(2026, 11, 26)
+        assert service_day(after, "Asia/Shanghai") == date(2026, 11, 27)
+
+    def test_utc_midnight_is_not_the_boundary(self) -> None:
+        moment = datetime(2026, 11, 27, 0, 30, tzinfo=UTC)  # 08:30 local
+        assert service_day(moment, "Asia/Shanghai") == date(2026, 11, 27)
+        assert service_day(datetime(2026, 11, 26, 23, 30, tzinfo=UTC), "Asia/Shanghai") == date(
+            2026, 11, 27
+        )
+
+    def test_naive_time_is_refused(self) -> None:
+        with pytest.raises(ValueError):
+            service_day(datetime(2026, 11, 26, 9, 0), "Asia/Shanghai")
+
+    def test_label_format(self) -> None:
+        assert format_label("A", 12) == "A012"
+        assert format_label("V", 1234) == "V1234"
+
+
+class TestSimpleEta:
+    def test_range_scales_with_people_ahead_and_counters(self) -> None:
+        one = simple_eta(ahead=6, mean_minutes=5, servers=1)
+        three = simple_eta(ahead=6, mean_minutes=5, servers=3)
+        assert one is not None and three is not None
+        assert one[0] <= 30 <= one[1]  # 6 × 5 min at one counter
+        assert three[0] <= 10 <= three[1]
+        assert three[1] < one[1]
+
+    def test_no_open_counter_means_unknown(self) -> None:
+        assert simple_eta(ahead=2, mean_minutes=5, servers=0) is None
+
+    def test_servers_for_lane(self) -> None:
+        counters = [FAST_ONLY, FAST_THEN_STANDARD, CounterView(4, (Lane.VIP,), CounterStatus.PAUSED)]
+        assert servers_for_lane(Lane.FAST, counters, QueuePolicy()) == 2
+        assert servers_for_lane(Lane.STANDARD, counters, QueuePolicy()) == 1
+        # Nobody lists VIP while open: with work conservation every open counter may take it.
+        assert servers_for_lane(Lane.VIP, counters, QueuePolicy()) == 2
+        assert servers_for_lane(Lane.VIP, counters, QueuePolicy(False)) == 0

@@ -11,7 +11,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from . import i18n
+# sockets registers its handlers on the unbound SocketIO before any init_app binds a server.
+from . import i18n, sockets  # noqa: F401
 from .config import load_config
 from .database import engine_options
 from .engine import CLOCK_KEY
@@ -55,7 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from display.views import bp as display_bp
     from kiosk.views import bp as kiosk_bp
 
-    from . import api, auth, cli, sockets  # noqa: F401 - sockets registers its handler
+    from . import api, auth, cli
 
     csrf.exempt(api.bp)  # staff calls check CSRF themselves (auth.staff_user); bearer calls need none
     for blueprint in (api.bp, auth.bp, kiosk_bp, display_bp, counter_bp):

@@ -186,14 +186,25 @@ class Command:
         self._stage_ticket_updates(queue)
 
     def _stage_ticket_updates(self, queue: StoreQueue) -> None:
-        # Everyone waiting may have moved; the changed tickets themselves may have left the queue.
-        watched = {t.id: t for t in queue.waiting}
-        for change in self.changes:
-            watched[change.ticket.id] = change.ticket
-        for ticket in watched.values():
+        """Tell each watched ticket page its new state: the changed tickets, and in the lanes a
+        call, cancel or transfer reordered, everyone behind. Unwatched tickets cost nothing."""
+        changed = {change.ticket.id: change.ticket for change in self.changes}
+        moved_lanes = {c.ticket.lane for c in self.changes if c.action in REORDERS_QUEUE}
+        candidates = set(changed)
+        if moved_lanes and events.watching_any_ticket():
+            candidates |= {t.id for t in queue.waiting if t.lane in moved_lanes}
+        watched = events.watched_tickets(candidates)
+        if not watched:
+            return
+        tickets = {t.id: t for t in queue.waiting if t.id in watched} | changed
+        for ticket_id in sorted(watched):
             events.stage_ticket_event(
-                db.session, self.store.version, ticket_public(ticket, queue, "zh")
+                db.session, self.store.version, ticket_public(tickets[ticket_id], queue, "zh")
             )
+
+
+# Actions after which people behind the ticket in its lane have a new position.
+REORDERS_QUEUE = frozenset({Action.CALL, Action.CANCEL, Action.TRANSFER})
 
 
 @contextmanager
@@ -272,14 +283,13 @@ def call_next(store_code: str, counter_number: int, actor: User | None) -> CallR
             # "Forgot to press complete": the clerk has moved on, so the current visit is over.
             _release(cmd, current, Action.COMPLETE, counter, {"auto": True})
             completed = current
+        candidates = queue.candidates()
         decision = choose_next(
-            next(v for v in queue.counter_views() if v.number == counter.number),
-            queue.items(),
-            queue.policy,
+            queue.counter_view(counter), queue.items(candidates), queue.policy
         )
         ticket = None
         if decision.ticket_id is not None:
-            ticket = next(t for t in queue.waiting if t.id == decision.ticket_id)
+            ticket = next(t for t in candidates if t.id == decision.ticket_id)
             cmd.transition(ticket, Action.CALL, counter, {"reason": decision.reason_code})
             ticket.counter = counter
             ticket.clerk_id = actor.id if actor else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from flask import current_app
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 
@@ -54,8 +55,11 @@ def counter_room(store_code: str) -> str:
     return f"store:{store_code}:counter"
 
 
+TICKET_ROOM_PREFIX = "ticket:"
+
+
 def ticket_room(ticket_id: int) -> str:
-    return f"ticket:{ticket_id}"
+    return f"{TICKET_ROOM_PREFIX}{ticket_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,34 @@ def stage_store_event(
 def stage_ticket_event(session: Any, version: int, ticket: dict[str, Any]) -> None:
     payload = {"version": version, "ticket": ticket}
     stage(session, Outgoing(EventName.TICKET, payload, (ticket_room(ticket["id"]),)))
+
+
+def _occupied_rooms() -> set[str]:
+    server = socketio.server
+    if server is None:
+        return set()
+    # list() copies under the GIL: the manager may change the dict from another thread.
+    rooms = list(server.manager.rooms.get("/", {}).items())
+    return {room for room, members in rooms if room and members}
+
+
+def _rooms_are_local() -> bool:
+    # With a message queue, watchers may be connected to another process: assume they exist.
+    return not current_app.config.get("SOCKETIO_MESSAGE_QUEUE")
+
+
+def watching_any_ticket() -> bool:
+    if not _rooms_are_local():
+        return True
+    return any(room.startswith(TICKET_ROOM_PREFIX) for room in _occupied_rooms())
+
+
+def watched_tickets(ticket_ids: set[int]) -> set[int]:
+    """The tickets that have a status page open (all of them when that cannot be known)."""
+    if not _rooms_are_local():
+        return set(ticket_ids)
+    rooms = _occupied_rooms()
+    return {ticket_id for ticket_id in ticket_ids if ticket_room(ticket_id) in rooms}
 
 
 def publish(outgoing: Outgoing) -> None:

@@ -1,16 +1,19 @@
-"""Read model of one store's queue today: waiting tickets, counters, positions and estimates.
+"""Read model of one store's queue today: counters, lane counts, lane heads, positions, estimates.
 
-Loaded inside the engine's transaction to build event payloads, and in a read transaction for the
-snapshot and the public ticket view, so both always agree.
+Commands need only the few tickets that can be called next (the head of each service's queue:
+within one service the oldest ticket always outranks the others) and per-lane counts, so a
+command costs the same with 20 or 2,000 people waiting. The full waiting list is loaded only
+when a snapshot or a position asks for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from statistics import fmean
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from .extensions import db
@@ -29,6 +32,7 @@ from .policy import (
 )
 
 RECENT_CALLS = 10
+DEFAULT_MINUTES = 5.0
 
 
 @dataclass
@@ -38,10 +42,10 @@ class StoreQueue:
     day: date
     services: list[Service]
     counters: list[Counter]
-    waiting: list[Ticket]
     at_counter: dict[int, Ticket]
+    lane_counts: dict[Lane, int]
     policy: QueuePolicy
-    ahead: dict[int, int] = field(default_factory=dict)
+    _ahead: dict[int, int] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, store: Store, now: datetime) -> StoreQueue:
@@ -56,44 +60,112 @@ class StoreQueue:
                 select(Counter).where(Counter.store_id == store.id).order_by(Counter.number)
             )
         )
-        active = list(
-            db.session.scalars(
-                select(Ticket)
-                .options(selectinload(Ticket.counter))
-                .where(
-                    Ticket.store_id == store.id,
-                    Ticket.service_day == day,
-                    Ticket.status.in_([TicketStatus.WAITING, *AT_COUNTER]),
-                )
-                .order_by(Ticket.queue_at, Ticket.id)
-            )
-        )
-        waiting = [t for t in active if t.status == TicketStatus.WAITING]
         at_counter: dict[int, Ticket] = {}
-        for ticket in active:
-            if ticket.status != TicketStatus.WAITING and ticket.counter_id is not None:
+        for ticket in db.session.scalars(
+            cls._today(store, day)
+            .where(Ticket.status.in_(AT_COUNTER))
+            .order_by(Ticket.called_at)
+        ):
+            if ticket.counter_id is not None:
                 at_counter[ticket.counter_id] = ticket
-        queue = cls(
+        counts = db.session.execute(
+            select(Ticket.lane, func.count())
+            .where(
+                Ticket.store_id == store.id,
+                Ticket.service_day == day,
+                Ticket.status == TicketStatus.WAITING,
+            )
+            .group_by(Ticket.lane)
+        )
+        return cls(
             store=store,
             now=now,
             day=day,
             services=services,
             counters=counters,
-            waiting=waiting,
             at_counter=at_counter,
+            lane_counts={Lane(lane): n for lane, n in counts},
             policy=QueuePolicy(work_conserving=store.work_conserving),
         )
-        queue.ahead = positions(queue.items())
-        return queue
 
-    def items(self) -> list[QueueItem]:
-        return [
-            QueueItem(t.id, Lane(t.lane), t.queue_at, t.service.code if t.service else "")
-            for t in self.waiting
-        ]
+    @staticmethod
+    def _today(store: Store, day: date):  # type: ignore[no-untyped-def]
+        return (
+            select(Ticket)
+            .options(selectinload(Ticket.counter), selectinload(Ticket.service))
+            .where(Ticket.store_id == store.id, Ticket.service_day == day)
+        )
+
+    # --- what a counter can call ---------------------------------------------------------
+
+    def candidates(self) -> list[Ticket]:
+        """The oldest waiting ticket of each service: the only ones call-next can pick."""
+        ranked = (
+            select(
+                Ticket.id,
+                func.row_number()
+                .over(partition_by=Ticket.service_id, order_by=(Ticket.queue_at, Ticket.id))
+                .label("rank"),
+            )
+            .where(
+                Ticket.store_id == self.store.id,
+                Ticket.service_day == self.day,
+                Ticket.status == TicketStatus.WAITING,
+            )
+            .subquery()
+        )
+        heads = select(ranked.c.id).where(ranked.c.rank == 1)
+        return list(
+            db.session.scalars(self._today(self.store, self.day).where(Ticket.id.in_(heads)))
+        )
+
+    @staticmethod
+    def items(tickets: list[Ticket]) -> list[QueueItem]:
+        return [QueueItem(t.id, Lane(t.lane), t.queue_at, t.service.code) for t in tickets]
 
     def counter_views(self) -> list[CounterView]:
         return [CounterView(c.number, c.lane_profile, c.status) for c in self.counters]
+
+    def counter_view(self, counter: Counter) -> CounterView:
+        return CounterView(counter.number, counter.lane_profile, counter.status)
+
+    # --- the whole queue, on demand ------------------------------------------------------
+
+    @cached_property
+    def waiting(self) -> list[Ticket]:
+        return list(
+            db.session.scalars(
+                self._today(self.store, self.day)
+                .where(Ticket.status == TicketStatus.WAITING)
+                .order_by(Ticket.queue_at, Ticket.id)
+            )
+        )
+
+    def _positions(self) -> dict[int, int]:
+        if self._ahead is None:
+            self._ahead = positions(self.items(self.waiting))
+        return self._ahead
+
+    def ticket_position(self, ticket: Ticket) -> int | None:
+        if ticket.status != TicketStatus.WAITING:
+            return None
+        if self._ahead is not None or "waiting" in self.__dict__:
+            return self._positions().get(ticket.id)
+        # One ticket: count who is ahead in its lane instead of loading the queue.
+        return db.session.scalar(
+            select(func.count()).where(
+                Ticket.store_id == self.store.id,
+                Ticket.service_day == self.day,
+                Ticket.status == TicketStatus.WAITING,
+                Ticket.lane == ticket.lane,
+                or_(
+                    Ticket.queue_at < ticket.queue_at,
+                    and_(Ticket.queue_at == ticket.queue_at, Ticket.id < ticket.id),
+                ),
+            )
+        )
+
+    # --- estimates -------------------------------------------------------------------------
 
     def lanes_in_use(self) -> list[Lane]:
         present = {Lane(s.lane) for s in self.services if s.active}
@@ -101,17 +173,14 @@ class StoreQueue:
 
     def mean_minutes(self, lane: Lane) -> float:
         durations = [s.expected_minutes for s in self.services if s.active and s.lane == lane]
-        return fmean(durations) if durations else 5.0
+        return fmean(durations) if durations else DEFAULT_MINUTES
 
     def eta(self, lane: Lane, ahead: int, minutes: float | None = None) -> tuple[int, int] | None:
         servers = servers_for_lane(lane, self.counter_views(), self.policy)
         return simple_eta(ahead, minutes or self.mean_minutes(lane), servers)
 
     def waiting_in(self, lane: Lane) -> int:
-        return sum(1 for t in self.waiting if t.lane == lane)
-
-    def ticket_position(self, ticket: Ticket) -> int | None:
-        return self.ahead.get(ticket.id) if ticket.status == TicketStatus.WAITING else None
+        return self.lane_counts.get(lane, 0)
 
     def ticket_eta(self, ticket: Ticket) -> tuple[int, int] | None:
         ahead = self.ticket_position(ticket)
@@ -125,13 +194,8 @@ class StoreQueue:
     def recent_calls(self) -> list[Ticket]:
         return list(
             db.session.scalars(
-                select(Ticket)
-                .options(selectinload(Ticket.counter))
-                .where(
-                    Ticket.store_id == self.store.id,
-                    Ticket.service_day == self.day,
-                    Ticket.called_at.is_not(None),
-                )
+                self._today(self.store, self.day)
+                .where(Ticket.called_at.is_not(None))
                 .order_by(Ticket.called_at.desc(), Ticket.id.desc())
                 .limit(RECENT_CALLS)
             )

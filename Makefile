@@ -28,7 +28,7 @@ run: prepare
 browser:
 	@bash scripts/ensure-chromium.sh
 
-test: prepare browser
+test: prepare browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

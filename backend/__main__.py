@@ -36,13 +36,16 @@ def main() -> None:
     if args.command == "prepare":
         return
     base = f"http://{args.host}:{args.port}"
-    print(f"""
+    print(
+        f"""
 Hall queue is running. Demo store "demo":
   kiosk     {base}/s/demo/kiosk
   display   {base}/s/demo/display
   counter   {base}/s/demo/counter   (log in as clerk1 or clerk2)
   API       {base}/api/openapi.json
-Press Ctrl+C to stop.""", flush=True)
+Press Ctrl+C to stop.""",
+        flush=True,
+    )
     socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
 
 

@@ -39,8 +39,14 @@ def _ticket_json(ticket: Any, *, with_token: bool = False) -> dict[str, Any]:
     return ticket_public(ticket, _queue_for(ticket.store), current_lang(), with_token=with_token)
 
 
-@route(bp, "/stores/<store>/services", "GET", summary="Services with live waiting counts and estimates",
-       tag="public", response=ServicesOut)
+@route(
+    bp,
+    "/stores/<store>/services",
+    "GET",
+    summary="Services with live waiting counts and estimates",
+    tag="public",
+    response=ServicesOut,
+)
 def services(store: str) -> Any:
     found = engine.find_store(store)
     queue = _queue_for(found)
@@ -48,21 +54,41 @@ def services(store: str) -> Any:
     return {"services": [service_public(s, queue, lang) for s in queue.services if s.active]}
 
 
-@route(bp, "/stores/<store>/snapshot", "GET", summary="Full state of a store's queue with its version",
-       tag="public", response=SnapshotOut)
+@route(
+    bp,
+    "/stores/<store>/snapshot",
+    "GET",
+    summary="Full state of a store's queue with its version",
+    tag="public",
+    response=SnapshotOut,
+)
 def store_snapshot(store: str) -> Any:
     return snapshot(_queue_for(engine.find_store(store)), current_lang())
 
 
-@route(bp, "/stores/<store>/tickets", "POST", summary="Take a ticket for a service",
-       tag="public", body=IssueTicketIn, response=TicketOut, status=201)
+@route(
+    bp,
+    "/stores/<store>/tickets",
+    "POST",
+    summary="Take a ticket for a service",
+    tag="public",
+    body=IssueTicketIn,
+    response=TicketOut,
+    status=201,
+)
 def issue_ticket(store: str, body: IssueTicketIn) -> Any:
     ticket = engine.issue_ticket(store, body.service, Channel.KIOSK)
     return jsonify(_ticket_json(ticket, with_token=True)), 201
 
 
-@route(bp, "/tickets/<token>", "GET", summary="A ticket's public view, for the holder of its token",
-       tag="public", response=TicketOut)
+@route(
+    bp,
+    "/tickets/<token>",
+    "GET",
+    summary="A ticket's public view, for the holder of its token",
+    tag="public",
+    response=TicketOut,
+)
 def ticket_by_token(token: str) -> Any:
     return _ticket_json(engine.find_ticket_by_token(token), with_token=True)
 
@@ -76,8 +102,12 @@ REASON_TEXT = {
 
 
 def lane_name(lane: Any) -> str:
-    names = {"fast": _("fast lane"), "standard": _("standard"), "vip": _("VIP"),
-             "appointment": _("appointment")}
+    names = {
+        "fast": _("fast lane"),
+        "standard": _("standard"),
+        "vip": _("VIP"),
+        "appointment": _("appointment"),
+    }
     return names.get(str(lane), str(lane))
 
 
@@ -88,9 +118,16 @@ def _reason_message(decision: Decision, completed: Any) -> str:
     return text
 
 
-@route(bp, "/stores/<store>/counters/<int:counter>/call-next", "POST",
-       summary="Call the next ticket for a counter", tag="staff", body=EmptyIn,
-       response=CallNextOut, auth="staff")
+@route(
+    bp,
+    "/stores/<store>/counters/<int:counter>/call-next",
+    "POST",
+    summary="Call the next ticket for a counter",
+    tag="staff",
+    body=EmptyIn,
+    response=CallNextOut,
+    auth="staff",
+)
 def call_next(store: str, counter: int, body: EmptyIn) -> Any:
     result = engine.call_next(store, counter, staff_user())
     return {
@@ -107,8 +144,16 @@ def _staff_action(name: str, summary: str, action: Any) -> None:
         return _ticket_json(action(ticket_id, staff_user()))
 
     view.__name__ = f"ticket_{name.replace('-', '_')}"
-    route(bp, f"/tickets/<int:ticket_id>/{name}", "POST", summary=summary, tag="staff",
-          body=EmptyIn, response=TicketOut, auth="staff")(view)
+    route(
+        bp,
+        f"/tickets/<int:ticket_id>/{name}",
+        "POST",
+        summary=summary,
+        tag="staff",
+        body=EmptyIn,
+        response=TicketOut,
+        auth="staff",
+    )(view)
 
 
 _staff_action("recall", "Call a called ticket again", engine.recall_ticket)
@@ -117,15 +162,30 @@ _staff_action("complete", "Complete a called or serving ticket", engine.complete
 _staff_action("no-show", "Mark a called ticket as missed (no-show)", engine.mark_no_show)
 
 
-@route(bp, "/tickets/<int:ticket_id>/transfer", "POST", summary="Send a ticket to another service",
-       tag="staff", body=TransferIn, response=TicketOut, auth="staff")
+@route(
+    bp,
+    "/tickets/<int:ticket_id>/transfer",
+    "POST",
+    summary="Send a ticket to another service",
+    tag="staff",
+    body=TransferIn,
+    response=TicketOut,
+    auth="staff",
+)
 def transfer(ticket_id: int, body: TransferIn) -> Any:
     return _ticket_json(engine.transfer_ticket(ticket_id, body.service, staff_user()))
 
 
-@route(bp, "/tickets/<int:ticket_id>/cancel", "POST",
-       summary="Cancel a ticket (staff, or the customer with the ticket's token)", tag="staff",
-       body=CancelIn, response=TicketOut, auth="staff")
+@route(
+    bp,
+    "/tickets/<int:ticket_id>/cancel",
+    "POST",
+    summary="Cancel a ticket (staff, or the customer with the ticket's token)",
+    tag="staff",
+    body=CancelIn,
+    response=TicketOut,
+    auth="staff",
+)
 def cancel(ticket_id: int, body: CancelIn) -> Any:
     if body.token is not None:
         ticket = engine.find_ticket_by_token(body.token)

@@ -58,7 +58,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import api, auth, cli
 
-    csrf.exempt(api.bp)  # staff calls check CSRF themselves (auth.staff_user); bearer calls need none
+    csrf.exempt(
+        api.bp
+    )  # staff calls check CSRF themselves (auth.staff_user); bearer calls need none
     for blueprint in (api.bp, auth.bp, kiosk_bp, display_bp, counter_bp):
         app.register_blueprint(blueprint)
     cli.register(app)

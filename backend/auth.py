@@ -7,7 +7,8 @@ import secrets
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import delete, select
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -82,7 +83,12 @@ def staff_user() -> User:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+    ):
         return target
     return "/"
 
@@ -94,7 +100,11 @@ def login() -> str | WerkzeugResponse:
     username = request.form.get("username", "").strip()
     if request.method == "POST":
         user = db.session.scalar(select(User).where(User.username == username))
-        if user is not None and user.active and user.check_password(request.form.get("password", "")):
+        if (
+            user is not None
+            and user.active
+            and user.check_password(request.form.get("password", ""))
+        ):
             start_session(user)
             return redirect(next_url)
         error = _("Wrong username or password.")

@@ -36,8 +36,9 @@ def register(app: Flask) -> None:
     @click.option("--store", "store_code", help="Store code (not needed for admins).")
     @click.option("--password", help="Password; a random one is generated and printed if omitted.")
     @click.option("--name", "display_name", default="")
-    def create_user(username: str, role: str, store_code: str | None, password: str | None,
-                    display_name: str) -> None:
+    def create_user(
+        username: str, role: str, store_code: str | None, password: str | None, display_name: str
+    ) -> None:
         """Create a staff user, or reset an existing user's password."""
         store = None
         if store_code:

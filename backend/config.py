@@ -1,4 +1,4 @@
-"""Configuration from environment variables, with safe defaults for the embedded single-store profile."""
+"""Configuration from environment variables, with defaults for the embedded single-store profile."""
 
 from __future__ import annotations
 

@@ -79,9 +79,10 @@ def lock_store(store_id: int) -> Store:
     """Serialise the store's commands: a row lock on PostgreSQL; on SQLite BEGIN IMMEDIATE already
     holds the database write lock and FOR UPDATE is ignored."""
     store = db.session.scalar(
-        select(Store).where(Store.id == store_id).with_for_update().execution_options(
-            populate_existing=True
-        )
+        select(Store)
+        .where(Store.id == store_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if store is None:
         raise NotFound(_l("Unknown store."))
@@ -284,9 +285,7 @@ def call_next(store_code: str, counter_number: int, actor: User | None) -> CallR
             _release(cmd, current, Action.COMPLETE, counter, {"auto": True})
             completed = current
         candidates = queue.candidates()
-        decision = choose_next(
-            queue.counter_view(counter), queue.items(candidates), queue.policy
-        )
+        decision = choose_next(queue.counter_view(counter), queue.items(candidates), queue.policy)
         ticket = None
         if decision.ticket_id is not None:
             ticket = next(t for t in candidates if t.id == decision.ticket_id)

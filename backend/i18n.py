@@ -1,4 +1,4 @@
-"""Language choice: ?lang= (kept in a cookie), then the cookie, then the browser; Chinese by default."""
+"""Language choice: ?lang= (kept in a cookie), then the cookie, then the browser; zh by default."""
 
 from __future__ import annotations
 

@@ -211,7 +211,7 @@ class User(UserMixin, db.Model):
 
 
 class StaffSession(db.Model):
-    """Server-side record of a login, so that logging out really ends it (a replayed cookie fails)."""
+    """Server-side record of a login, so that logout really ends it: a replayed cookie fails."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -42,7 +42,9 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
-            raise BadInput(_l("The request body is not valid JSON."), error_code="bad_json") from None
+            raise BadInput(
+                _l("The request body is not valid JSON."), error_code="bad_json"
+            ) from None
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
         raise BadInput(
             _l("Please check these fields: %(fields)s.", fields=", ".join(fields)), fields=fields
@@ -128,7 +130,10 @@ class ApiRegistry:
                 }
                 for conv, name in op.params
             ],
-            "responses": {str(op.status): {"description": "OK"}, "4XX": {"description": "Error", **error}},
+            "responses": {
+                str(op.status): {"description": "OK"},
+                "4XX": {"description": "Error", **error},
+            },
         }
         if op.response is not None:
             models.add(op.response)
@@ -143,5 +148,7 @@ class ApiRegistry:
             }
         if op.auth == "staff":
             out["security"] = [{"bearer": []}, {"session": []}]
-            out["description"] = "Staff only: a bearer API token, or the staff session with X-CSRFToken."
+            out["description"] = (
+                "Staff only: a bearer API token, or the staff session with X-CSRFToken."
+            )
         return out

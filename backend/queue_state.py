@@ -62,9 +62,7 @@ class StoreQueue:
         )
         at_counter: dict[int, Ticket] = {}
         for ticket in db.session.scalars(
-            cls._today(store, day)
-            .where(Ticket.status.in_(AT_COUNTER))
-            .order_by(Ticket.called_at)
+            cls._today(store, day).where(Ticket.status.in_(AT_COUNTER)).order_by(Ticket.called_at)
         ):
             if ticket.counter_id is not None:
                 at_counter[ticket.counter_id] = ticket

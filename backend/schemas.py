@@ -58,7 +58,9 @@ class TicketOut(TicketBrief):
     service_name_zh: str
     service_name_en: str
     store: str
-    position: int | None = Field(description="People ahead in the ticket's lane; null unless waiting.")
+    position: int | None = Field(
+        description="People ahead in the ticket's lane; null unless waiting."
+    )
     eta_minutes: EtaRange | None = Field(description="Estimated wait in minutes, [low, high].")
     token: str | None = Field(default=None, description="Only to the ticket's holder.")
     status_url: str | None = None
@@ -67,7 +69,9 @@ class TicketOut(TicketBrief):
 
 class CallNextOut(BaseModel):
     ticket: TicketOut | None
-    reason: str = Field(description="Why this ticket: e.g. `fast_lane_head`, `helping_standard_lane`.")
+    reason: str = Field(
+        description="Why this ticket: e.g. `fast_lane_head`, `helping_standard_lane`."
+    )
     message: str
     completed: TicketBrief | None = Field(
         default=None, description="A ticket the counter still held, completed automatically."

@@ -25,20 +25,34 @@ DEMO_COUNTERS = [
     (3, [Lane.STANDARD, Lane.FAST]),
     (4, [Lane.VIP, Lane.STANDARD]),
 ]
-DEMO_STAFF = [("clerk1", "张晓", Role.CLERK), ("clerk2", "李明", Role.CLERK),
-              ("manager", "王经理", Role.MANAGER)]
+DEMO_STAFF = [
+    ("clerk1", "张晓", Role.CLERK),
+    ("clerk2", "李明", Role.CLERK),
+    ("manager", "王经理", Role.MANAGER),
+]
 
 
 def seed_demo(code: str = "demo", *, with_staff: bool = True) -> dict[str, str] | None:
     """Create the demo store unless it exists. Returns the new staff passwords (shown once)."""
     if db.session.scalar(select(Store).where(Store.code == code)) is not None:
         return None
-    store = Store(code=code, name_zh="示范营业厅", name_en="Demo Business Hall",
-                  timezone="Asia/Shanghai")
+    store = Store(
+        code=code, name_zh="示范营业厅", name_en="Demo Business Hall", timezone="Asia/Shanghai"
+    )
     db.session.add(store)
     for order, (svc, zh, en, prefix, lane, minutes) in enumerate(DEMO_SERVICES):
-        db.session.add(Service(store=store, code=svc, name_zh=zh, name_en=en, prefix=prefix,
-                               lane=lane, expected_minutes=minutes, sort_order=order))
+        db.session.add(
+            Service(
+                store=store,
+                code=svc,
+                name_zh=zh,
+                name_en=en,
+                prefix=prefix,
+                lane=lane,
+                expected_minutes=minutes,
+                sort_order=order,
+            )
+        )
     for number, lanes in DEMO_COUNTERS:
         db.session.add(Counter(store=store, number=number, lanes=[lane.value for lane in lanes]))
     passwords: dict[str, str] = {}

@@ -76,7 +76,9 @@ def lanes_summary(queue: StoreQueue) -> list[dict[str, Any]]:
     for lane in queue.lanes_in_use():
         waiting = queue.waiting_in(lane)
         eta = queue.eta(lane, waiting)
-        out.append({"lane": lane.value, "waiting": waiting, "eta_minutes": list(eta) if eta else None})
+        out.append(
+            {"lane": lane.value, "waiting": waiting, "eta_minutes": list(eta) if eta else None}
+        )
     return out
 
 

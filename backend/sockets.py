@@ -24,7 +24,11 @@ def rooms_for(auth: Any) -> list[str]:
             raise ConnectionRefusedError("unknown ticket")
         return [ticket_room(ticket.id)]
     code = auth.get("store")
-    store = db.session.scalar(select(Store).where(Store.code == code)) if isinstance(code, str) else None
+    store = (
+        db.session.scalar(select(Store).where(Store.code == code))
+        if isinstance(code, str)
+        else None
+    )
     if store is None:
         raise ConnectionRefusedError("unknown store")
     role = auth.get("role")

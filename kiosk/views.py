@@ -34,8 +34,10 @@ def ticket_print(store_code: str, token: str) -> str:
     return render_page(
         "kiosk/ticket.html",
         store,
-        config={"auto_print": current_app.config["KIOSK_AUTO_PRINT"], "home_url": url_for(
-            "kiosk.home", store_code=store.code)},
+        config={
+            "auto_print": current_app.config["KIOSK_AUTO_PRINT"],
+            "home_url": url_for("kiosk.home", store_code=store.code),
+        },
         ticket=ticket_public(ticket, queue, current_lang(), with_token=True),
         qr_svg=qr_svg(status_url),
         status_url=status_url,

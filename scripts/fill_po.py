@@ -1,6 +1,7 @@
 """Fill missing msgstr entries of a .po catalogue from a msgid<TAB>translation file.
 
-Used when a batch of new strings arrives: `python scripts/fill_po.py zh.tsv backend/translations/zh/LC_MESSAGES/messages.po`.
+Used when a batch of new strings arrives:
+`python scripts/fill_po.py zh.tsv backend/translations/zh/LC_MESSAGES/messages.po`.
 """
 
 import sys

@@ -90,9 +90,7 @@ class TestIssue:
 
     def test_error_messages_follow_the_language(self, client: FlaskClient) -> None:
         en = client.post("/api/v1/stores/demo/tickets?lang=en", json={"service": "Q"})
-        zh = client.post(
-            "/api/v1/stores/demo/tickets?lang=zh", json={"service": "Q"}
-        )
+        zh = client.post("/api/v1/stores/demo/tickets?lang=zh", json={"service": "Q"})
         assert en.json["message"] == "Unknown service: Q."
         assert zh.json["message"] != en.json["message"]
         assert "未知" in zh.json["message"] or "服务" in zh.json["message"]
@@ -178,11 +176,15 @@ class TestCounterFlow:
     def test_cancel_with_the_customers_token(self, api: Api, client: FlaskClient) -> None:
         ticket = api.issue("A")
         other = api.issue("A")
-        wrong = client.post(f"/api/v1/tickets/{other['id']}/cancel", json={"token": ticket["token"]})
+        wrong = client.post(
+            f"/api/v1/tickets/{other['id']}/cancel", json={"token": ticket["token"]}
+        )
         assert wrong.status_code == 403
         ok = client.post(f"/api/v1/tickets/{ticket['id']}/cancel", json={"token": ticket["token"]})
         assert ok.status_code == 200 and ok.json["status"] == "cancelled"
-        again = client.post(f"/api/v1/tickets/{ticket['id']}/cancel", json={"token": ticket["token"]})
+        again = client.post(
+            f"/api/v1/tickets/{ticket['id']}/cancel", json={"token": ticket["token"]}
+        )
         assert again.status_code == 409
 
 
@@ -282,9 +284,7 @@ class TestStaffAuth:
         assert no_csrf.status_code == 400 and no_csrf.json["error"] == "csrf_failed"
         counter_page = client.get("/s/demo/counter?counter=1").get_data(as_text=True)
         token = extract_csrf(counter_page)
-        ok = client.post(
-            "/api/v1/stores/demo/counters/1/call-next", headers={"X-CSRFToken": token}
-        )
+        ok = client.post("/api/v1/stores/demo/counters/1/call-next", headers={"X-CSRFToken": token})
         assert ok.status_code == 200 and ok.json["ticket"]["label"] == "A001"
 
     def test_logout_really_ends_the_session(self, app: Flask, client: FlaskClient) -> None:
@@ -322,7 +322,9 @@ def extract_csrf(html: str) -> str:
     )
     if match:
         return match.group(1)
-    config = re.search(r'<script id="page-config" type="application/json">(.*?)</script>', html, re.S)
+    config = re.search(
+        r'<script id="page-config" type="application/json">(.*?)</script>', html, re.S
+    )
     assert config, "no CSRF token on the page"
     return json.loads(config.group(1))["csrf_token"]
 

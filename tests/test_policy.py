@@ -165,7 +165,11 @@ class TestSimpleEta:
         assert simple_eta(ahead=2, mean_minutes=5, servers=0) is None
 
     def test_servers_for_lane(self) -> None:
-        counters = [FAST_ONLY, FAST_THEN_STANDARD, CounterView(4, (Lane.VIP,), CounterStatus.PAUSED)]
+        counters = [
+            FAST_ONLY,
+            FAST_THEN_STANDARD,
+            CounterView(4, (Lane.VIP,), CounterStatus.PAUSED),
+        ]
         assert servers_for_lane(Lane.FAST, counters, QueuePolicy()) == 2
         assert servers_for_lane(Lane.STANDARD, counters, QueuePolicy()) == 1
         # Nobody lists VIP while open: with work conservation every open counter may take it.

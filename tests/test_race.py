@@ -80,9 +80,12 @@ def test_eight_counters_call_2000_tickets_each_exactly_once(
     setup = app.test_client()
     services = ["A", "B", "C", "D", "E", "V"]
     for n in range(TICKETS):
-        assert setup.post(
-            "/api/v1/stores/demo/tickets", json={"service": services[n % len(services)]}
-        ).status_code == 201
+        assert (
+            setup.post(
+                "/api/v1/stores/demo/tickets", json={"service": services[n % len(services)]}
+            ).status_code
+            == 201
+        )
     called: list[tuple[int, int]] = []  # (counter, ticket id)
     failures: list[str] = []
 

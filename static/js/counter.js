@@ -12,7 +12,8 @@
   const KEYS = { F1: 'call-next', F2: 'recall', F3: 'start', F4: 'complete', F5: 'no-show', F6: 'transfer' };
   const is = (tk, ...states) => !!tk && states.includes(tk.status);
   const LEGAL = {
-    'call-next': (tk) => !tk,
+    // With a ticket still open the server completes it first and says so ("forgot to complete").
+    'call-next': () => true,
     recall: (tk) => is(tk, 'called'),
     start: (tk) => is(tk, 'called'),
     'no-show': (tk) => is(tk, 'called'),

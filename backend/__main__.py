@@ -8,7 +8,7 @@ import os
 from flask_migrate import upgrade
 
 
-def prepare(app) -> dict[str, str] | None:  # type: ignore[no-untyped-def]
+def prepare(app):  # type: ignore[no-untyped-def]
     from .app import MIGRATIONS_DIR
     from .seed import seed_demo
 
@@ -27,19 +27,19 @@ def main() -> None:
     args = parser.parse_args()
 
     from .app import create_app
-    from .cli import _print_passwords
+    from .cli import print_seeded
     from .extensions import socketio
 
     app = create_app()
-    passwords = prepare(app)
-    _print_passwords(passwords)
+    base = f"http://{args.host}:{args.port}"
+    print_seeded(prepare(app), base)
     if args.command == "prepare":
         return
-    base = f"http://{args.host}:{args.port}"
     print(
         f"""
 Hall queue is running. Demo store "demo":
-  kiosk     {base}/s/demo/kiosk
+  kiosk     {base}/s/demo/kiosk      (register the screen once with the link above)
+  join      {base}/s/demo/join       (join the queue from a phone)
   display   {base}/s/demo/display
   counter   {base}/s/demo/counter   (log in as clerk1 or clerk2)
   API       {base}/api/openapi.json

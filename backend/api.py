@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from . import engine
 from .auth import staff_user
-from .errors import Forbidden
 from .i18n import current_lang
+from .models import User, hash_token, new_token
 from .openapi import ApiRegistry
 from .policy import Channel, Decision, Reason
 from .queue_state import StoreQueue
@@ -18,6 +19,9 @@ from .schemas import (
     CallNextOut,
     CancelIn,
     EmptyIn,
+    FeedbackIn,
+    FeedbackOut,
+    HolderIn,
     IssueTicketIn,
     ServicesOut,
     SnapshotOut,
@@ -66,6 +70,32 @@ def store_snapshot(store: str) -> Any:
     return snapshot(_queue_for(engine.find_store(store)), current_lang())
 
 
+KIOSK_COOKIE = "kiosk_device"
+KIOSK_HEADER = "X-Kiosk-Token"
+REMOTE_COOKIE = "queue_client"
+REMOTE_COOKIE_MAX_AGE = 24 * 3600
+
+
+def _is_staff_request() -> bool:
+    bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
+    return bearer or bool(current_user.is_authenticated)
+
+
+def _origin(channel: str | None) -> tuple[engine.Origin, User | None, str | None]:
+    """The ticket's origin from the caller's credentials, and a new remote cookie to set."""
+    if channel == "remote":
+        client = request.cookies.get(REMOTE_COOKIE)
+        fresh = None if client else new_token()
+        remote = hash_token(client or fresh or "")
+        return engine.Origin(Channel.REMOTE, remote_client=remote), None, fresh
+    kiosk = engine.find_kiosk(
+        request.headers.get(KIOSK_HEADER) or request.cookies.get(KIOSK_COOKIE)
+    )
+    if channel != "staff" and (kiosk is not None or not _is_staff_request()):
+        return engine.Origin(Channel.KIOSK, kiosk=kiosk), None, None
+    return engine.Origin(Channel.STAFF), staff_user(), None
+
+
 @route(
     bp,
     "/stores/<store>/tickets",
@@ -77,8 +107,19 @@ def store_snapshot(store: str) -> Any:
     status=201,
 )
 def issue_ticket(store: str, body: IssueTicketIn) -> Any:
-    ticket = engine.issue_ticket(store, body.service, Channel.KIOSK)
-    return jsonify(_ticket_json(ticket, with_token=True)), 201
+    origin, actor, new_client = _origin(body.channel)
+    ticket = engine.issue_ticket(store, body.service, origin, actor)
+    response = jsonify(_ticket_json(ticket, with_token=True))
+    if new_client:
+        response.set_cookie(
+            REMOTE_COOKIE,
+            new_client,
+            max_age=REMOTE_COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+        )
+    return response, 201
 
 
 @route(
@@ -188,8 +229,33 @@ def transfer(ticket_id: int, body: TransferIn) -> Any:
 )
 def cancel(ticket_id: int, body: CancelIn) -> Any:
     if body.token is not None:
-        ticket = engine.find_ticket_by_token(body.token)
-        if ticket.id != ticket_id:
-            raise Forbidden(_("This ticket link does not match the ticket."))
-        return _ticket_json(engine.cancel_ticket(ticket_id, None), with_token=True)
+        return _ticket_json(engine.cancel_by_holder(ticket_id, body.token), with_token=True)
     return _ticket_json(engine.cancel_ticket(ticket_id, staff_user()))
+
+
+@route(
+    bp,
+    "/tickets/<int:ticket_id>/rejoin",
+    "POST",
+    summary="Rejoin the queue after a missed call (the customer, with the ticket's token)",
+    tag="public",
+    body=HolderIn,
+    response=TicketOut,
+)
+def rejoin(ticket_id: int, body: HolderIn) -> Any:
+    return _ticket_json(engine.rejoin_ticket(ticket_id, body.token), with_token=True)
+
+
+@route(
+    bp,
+    "/tickets/<int:ticket_id>/feedback",
+    "POST",
+    summary="Rate a finished visit once (1-5 stars, optional comment)",
+    tag="public",
+    body=FeedbackIn,
+    response=FeedbackOut,
+    status=201,
+)
+def feedback(ticket_id: int, body: FeedbackIn) -> Any:
+    saved = engine.rate_visit(ticket_id, body.token, body.stars, body.comment)
+    return jsonify({"stars": saved.stars, "comment": saved.comment}), 201

@@ -9,26 +9,31 @@ from flask import Flask
 from sqlalchemy import select
 
 from .auth import issue_api_token
+from .engine import register_kiosk
 from .extensions import db
 from .models import Store, User
 from .policy import Role
-from .seed import seed_demo
+from .seed import Seeded, seed_demo
 
 
-def _print_passwords(passwords: dict[str, str] | None) -> None:
-    if not passwords:
-        click.echo("Demo store already present; staff passwords were shown when it was created.")
+def print_seeded(seeded: Seeded | None, base_url: str = "") -> None:
+    if seeded is None:
+        click.echo("Demo store already present; its secrets were shown when it was created.")
         return
-    click.echo("Demo staff accounts (passwords are shown only this once):")
-    for username, password in passwords.items():
-        click.echo(f"  {username:10s} {password}")
+    if seeded.passwords:
+        click.echo("Demo staff accounts (passwords are shown only this once):")
+        for username, password in seeded.passwords.items():
+            click.echo(f"  {username:10s} {password}")
+    if seeded.kiosk_token:
+        click.echo("Register a screen as the demo kiosk by opening once (shown only this once):")
+        click.echo(f"  {base_url}/s/demo/kiosk/register/{seeded.kiosk_token}")
 
 
 def register(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
         """Create the demo store if it does not exist."""
-        _print_passwords(seed_demo())
+        print_seeded(seed_demo())
 
     @app.cli.command("create-user")
     @click.argument("username")
@@ -57,6 +62,15 @@ def register(app: Flask) -> None:
         user.set_password(shown)
         db.session.commit()
         click.echo(f"user {username} ({role}) saved" + ("" if password else f"; password: {shown}"))
+
+    @app.cli.command("create-kiosk")
+    @click.argument("store_code")
+    @click.argument("name")
+    @click.option("--no-print", is_flag=True, help="This kiosk has no receipt printer.")
+    def create_kiosk(store_code: str, name: str, no_print: bool) -> None:
+        """Register a kiosk and print the link that sets up its browser (shown once)."""
+        token = register_kiosk(store_code, name, auto_print=not no_print)
+        click.echo(f"Open once on the kiosk: /s/{store_code}/kiosk/register/{token}")
 
     @app.cli.command("create-token")
     @click.argument("username")

@@ -7,32 +7,49 @@ version and stages the events, which events.py emits after COMMIT. Views call ex
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from . import events
 from .clock import Clock, SystemClock
 from .database import write_transaction
-from .errors import BadInput, Conflict, Forbidden, NotFound
+from .errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
 from .extensions import db
-from .models import Counter, DailySequence, Service, Store, Ticket, TicketEvent, User
+from .models import (
+    Counter,
+    DailySequence,
+    Feedback,
+    Kiosk,
+    Service,
+    Store,
+    Ticket,
+    TicketEvent,
+    User,
+    hash_token,
+    new_token,
+)
 from .policy import (
+    AT_COUNTER,
     Action,
     Channel,
     Decision,
     IllegalTransitionError,
     Lane,
     TicketStatus,
+    can_rejoin,
     choose_next,
     format_label,
+    next_queue_at,
     next_status,
+    rejoin_queue_at,
     service_day,
 )
 from .queue_state import StoreQueue
@@ -205,7 +222,7 @@ class Command:
 
 
 # Actions after which people behind the ticket in its lane have a new position.
-REORDERS_QUEUE = frozenset({Action.CALL, Action.CANCEL, Action.TRANSFER})
+REORDERS_QUEUE = frozenset({Action.CALL, Action.CANCEL, Action.TRANSFER, Action.REJOIN})
 
 
 @contextmanager
@@ -240,14 +257,95 @@ def _find_service(store: Store, code: str) -> Service:
     return service
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Who takes a ticket: a registered kiosk, a phone joining remotely, or staff."""
+
+    channel: Channel
+    kiosk: Kiosk | None = None
+    remote_client: str | None = None  # hash of the browser's remote-join cookie
+
+
+KIOSK_ORIGIN_REQUIRED = _l("This screen is not registered as a kiosk. Please ask our staff.")
+
+
+def _check_origin(cmd: Command, origin: Origin) -> None:
+    store = cmd.store
+    if origin.channel == Channel.KIOSK:
+        if origin.kiosk is None or origin.kiosk.store_id != store.id:
+            raise Forbidden(KIOSK_ORIGIN_REQUIRED, error_code="kiosk_not_registered")
+        _check_kiosk_rate(cmd, origin.kiosk)
+    elif origin.channel == Channel.REMOTE:
+        if not store.remote_join:
+            raise Forbidden(
+                _l("Joining the queue from a phone is not available in this store today."),
+                error_code="remote_join_closed",
+            )
+        if not origin.remote_client:
+            raise BadInput(_l("Please allow cookies to join the queue."), error_code="no_client")
+        _check_one_remote_ticket(cmd, origin.remote_client)
+    elif cmd.actor is None:
+        raise Forbidden()
+
+
+def _check_kiosk_rate(cmd: Command, kiosk: Kiosk) -> None:
+    limit = cmd.store.kiosk_rate_per_minute
+    if limit <= 0:
+        return
+    window_start = cmd.now - timedelta(minutes=1)
+    recent = list(
+        db.session.scalars(
+            select(Ticket.issued_at)
+            .where(Ticket.kiosk_id == kiosk.id, Ticket.issued_at > window_start)
+            .order_by(Ticket.issued_at)
+        )
+    )
+    if len(recent) >= limit:
+        # The oldest print in the window leaves it first: that is when one more is allowed.
+        retry_after = max(1, math.ceil((recent[-limit] - window_start).total_seconds()))
+        raise TooManyRequests(
+            _l(
+                "This kiosk has printed many tickets in the last minute. "
+                "Please wait a moment, or ask our staff for help."
+            ),
+            retry_after=retry_after,
+        )
+
+
+def _check_one_remote_ticket(cmd: Command, client: str) -> None:
+    active = db.session.scalar(
+        select(Ticket).where(
+            Ticket.store_id == cmd.store.id,
+            Ticket.remote_client == client,
+            Ticket.service_day == service_day(cmd.now, cmd.store.timezone),
+            Ticket.status.in_([TicketStatus.WAITING, *AT_COUNTER]),
+        )
+    )
+    if active is not None:
+        raise Conflict(
+            _l("You already have number %(label)s in this queue.", label=active.label),
+            error_code="already_in_queue",
+            status_url=url_for("kiosk.ticket_status", token=active.token),
+        )
+
+
 def issue_ticket(
-    store_code: str, service_code: str, channel: Channel = Channel.KIOSK, actor: User | None = None
+    store_code: str,
+    service_code: str,
+    origin: Origin = Origin(Channel.STAFF),
+    actor: User | None = None,
 ) -> Ticket:
     store_id = find_store(store_code).id
     with command(store_id, actor) as cmd:
         service = _find_service(cmd.store, service_code)
+        _check_origin(cmd, origin)
         day = service_day(cmd.now, cmd.store.timezone)
         number = _next_number(cmd.store, service.prefix, day)
+        last_queued = db.session.scalar(
+            select(func.max(Ticket.queue_at)).where(
+                Ticket.store_id == cmd.store.id, Ticket.service_day == day
+            )
+        )
         ticket = Ticket(
             store=cmd.store,
             service=service,
@@ -255,10 +353,12 @@ def issue_ticket(
             label=format_label(service.prefix, number),
             number=number,
             service_day=day,
-            channel=channel,
+            channel=origin.channel,
+            kiosk_id=origin.kiosk.id if origin.kiosk else None,
+            remote_client=origin.remote_client,
             status=TicketStatus.WAITING,
             issued_at=cmd.now,
-            queue_at=cmd.now,
+            queue_at=next_queue_at(last_queued, cmd.now),
         )
         db.session.add(ticket)
         db.session.flush()
@@ -367,6 +467,112 @@ def transfer_ticket(ticket_id: int, service_code: str, actor: User | None) -> Ti
         ticket.started_at = None
 
     return _ticket_command(ticket_id, actor, body)
+
+
+# --- the customer's own commands (authorised by the ticket's token) -------------------------
+
+
+def _holder_ticket(ticket_id: int, token: str) -> Ticket:
+    ticket = find_ticket_by_token(token)
+    if ticket.id != ticket_id:
+        raise Forbidden(_l("This ticket link does not match the ticket."))
+    return ticket
+
+
+def cancel_by_holder(ticket_id: int, token: str) -> Ticket:
+    _holder_ticket(ticket_id, token)
+    return cancel_ticket(ticket_id, None)
+
+
+def rejoin_ticket(ticket_id: int, token: str) -> Ticket:
+    """A missed ticket rejoins once, inside the store's window, a few places behind the head."""
+    _holder_ticket(ticket_id, token)
+
+    def body(cmd: Command, ticket: Ticket) -> None:
+        store = cmd.store
+        if ticket.status == TicketStatus.NO_SHOW:
+            if ticket.rejoin_count > 0:
+                raise Conflict(
+                    _l("This number has already rejoined the queue once."),
+                    error_code="already_rejoined",
+                )
+            if not can_rejoin(ticket.finished_at, 0, store.rejoin_minutes, cmd.now):
+                raise Conflict(
+                    _l("The time to rejoin has passed. Please take a new number."),
+                    error_code="rejoin_expired",
+                )
+        lane_queue = list(
+            db.session.scalars(
+                select(Ticket.queue_at)
+                .where(
+                    Ticket.store_id == store.id,
+                    Ticket.service_day == ticket.service_day,
+                    Ticket.status == TicketStatus.WAITING,
+                    Ticket.lane == ticket.lane,
+                )
+                .order_by(Ticket.queue_at, Ticket.id)
+            )
+        )
+        cmd.transition(ticket, Action.REJOIN, detail={"places": store.rejoin_places})
+        ticket.queue_at = rejoin_queue_at(lane_queue, store.rejoin_places, cmd.now)
+        ticket.rejoin_count += 1
+        ticket.counter = None
+        ticket.called_at = None
+        ticket.finished_at = None
+
+    return _ticket_command(ticket_id, None, body)
+
+
+def rate_visit(ticket_id: int, token: str, stars: int, comment: str) -> Feedback:
+    """One rating per finished visit, kept with its service, counter and clerk."""
+    _holder_ticket(ticket_id, token)
+    with write_transaction():
+        ticket = _reload_ticket(ticket_id)
+        if ticket.status != TicketStatus.DONE:
+            raise Conflict(_l("You can rate a visit once it is complete."))
+        if db.session.scalar(select(Feedback).where(Feedback.ticket_id == ticket_id)):
+            raise Conflict(
+                _l("Thank you, this visit is already rated."), error_code="already_rated"
+            )
+        feedback = Feedback(
+            ticket_id=ticket.id,
+            store_id=ticket.store_id,
+            service_id=ticket.service_id,
+            counter_id=ticket.counter_id,
+            clerk_id=ticket.clerk_id,
+            stars=stars,
+            comment=comment.strip(),
+            created_at=now(),
+        )
+        db.session.add(feedback)
+    return feedback
+
+
+# --- kiosks -----------------------------------------------------------------------------------
+
+
+def register_kiosk(store_code: str, name: str, auto_print: bool = True) -> str:
+    """Register a kiosk; returns its token (shown once, kept by the kiosk's browser)."""
+    store = find_store(store_code)
+    token = new_token()
+    with write_transaction():
+        db.session.add(
+            Kiosk(
+                store_id=store.id,
+                name=name,
+                token_hash=hash_token(token),
+                auto_print=auto_print,
+                created_at=now(),
+            )
+        )
+    return token
+
+
+def find_kiosk(token: str | None) -> Kiosk | None:
+    if not token:
+        return None
+    kiosk = db.session.scalar(select(Kiosk).where(Kiosk.token_hash == hash_token(token)))
+    return kiosk if kiosk is not None and kiosk.revoked_at is None else None
 
 
 STATUS_TEXT = {

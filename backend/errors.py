@@ -50,3 +50,9 @@ class Conflict(DomainError):
     status = 409
     code = "conflict"
     default_message = _l("This cannot be done in the ticket's current state.")
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "rate_limited"
+    default_message = _l("Too many requests. Please wait a moment.")

@@ -31,6 +31,9 @@ class EventName(StrEnum):
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
     TRANSFERRED = "transferred"
+    REJOINED = "rejoined"
+    # To displays and counters when a counter opens, pauses or changes hands.
+    COUNTER_CHANGED = "counter_changed"
     # To one ticket's watchers: {"version", "ticket": public ticket view}.
     TICKET = "ticket"
 
@@ -44,6 +47,7 @@ EVENT_FOR_ACTION: dict[Action, EventName] = {
     Action.NO_SHOW: EventName.NO_SHOW,
     Action.CANCEL: EventName.CANCELLED,
     Action.TRANSFER: EventName.TRANSFERRED,
+    Action.REJOIN: EventName.REJOINED,
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -75,6 +76,18 @@ class Store(db.Model):
     # Bumped by every change of queue state; clients compare it to detect missed events.
     version: Mapped[int] = mapped_column(Integer, default=0)
     work_conserving: Mapped[bool] = mapped_column(default=True)
+    # A missed (no-show) ticket may rejoin within this window, this many places behind the head.
+    rejoin_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    rejoin_places: Mapped[int] = mapped_column(Integer, default=3)
+    remote_join: Mapped[bool] = mapped_column(default=True)
+    # Tickets one kiosk may print per minute (0: no limit).
+    kiosk_rate_per_minute: Mapped[int] = mapped_column(Integer, default=30)
+    kiosk_idle_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    # Lines of the display's notices ticker, one per line.
+    notices_zh: Mapped[str] = mapped_column(Text, default="")
+    notices_en: Mapped[str] = mapped_column(Text, default="")
+    # Languages of the spoken announcement, in order, comma-separated.
+    announce_langs: Mapped[str] = mapped_column(String(16), default="zh,en")
 
     services: Mapped[list[Service]] = relationship(
         back_populates="store", order_by="Service.sort_order"
@@ -85,6 +98,10 @@ class Store(db.Model):
 
     def name(self, lang: str) -> str:
         return self.name_en if lang == "en" else self.name_zh
+
+    def notices(self, lang: str) -> list[str]:
+        text = self.notices_en if lang == "en" else self.notices_zh
+        return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
 class Service(db.Model):
@@ -101,11 +118,18 @@ class Service(db.Model):
     bookable: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(default=0)
+    category: Mapped[str] = mapped_column(String(32), default="everyday")
+    icon: Mapped[str] = mapped_column(String(32), default="")
+    description_zh: Mapped[str] = mapped_column(String(200), default="")
+    description_en: Mapped[str] = mapped_column(String(200), default="")
 
     store: Mapped[Store] = relationship(back_populates="services")
 
     def name(self, lang: str) -> str:
         return self.name_en if lang == "en" else self.name_zh
+
+    def description(self, lang: str) -> str:
+        return self.description_en if lang == "en" else self.description_zh
 
 
 class Counter(db.Model):
@@ -119,6 +143,7 @@ class Counter(db.Model):
     status: Mapped[CounterStatus] = mapped_column(
         enum_column(CounterStatus), default=CounterStatus.OPEN
     )
+    pause_reason: Mapped[str | None] = mapped_column(String(32))
 
     store: Mapped[Store] = relationship(back_populates="counters")
 
@@ -163,10 +188,45 @@ class Ticket(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recall_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejoin_count: Mapped[int] = mapped_column(Integer, default=0)
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosk.id"))
+    # Hash of the browser's remote-join cookie: one active remote ticket per phone per store.
+    remote_client: Mapped[str | None] = mapped_column(String(64))
 
     store: Mapped[Store] = relationship()
     service: Mapped[Service] = relationship()
     counter: Mapped[Counter | None] = relationship()
+    feedback: Mapped[Feedback | None] = relationship(back_populates="ticket")
+
+
+class Kiosk(db.Model):
+    """A registered ticket kiosk. Its browser holds the token in a cookie; only the hash is kept."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    auto_print: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    store: Mapped[Store] = relationship()
+
+
+class Feedback(db.Model):
+    """A customer's rating of one visit, tied to its service, counter and clerk."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"), index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counter.id"))
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    stars: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    ticket: Mapped[Ticket] = relationship(back_populates="feedback")
 
 
 class TicketEvent(db.Model):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,7 @@ class Action(StrEnum):
     NO_SHOW = "no_show"
     CANCEL = "cancel"
     TRANSFER = "transfer"
+    REJOIN = "rejoin"
 
 
 class Channel(StrEnum):
@@ -74,6 +75,7 @@ TRANSITIONS: dict[tuple[Action, TicketStatus], TicketStatus] = {
     (Action.CANCEL, TicketStatus.CALLED): TicketStatus.CANCELLED,
     (Action.TRANSFER, TicketStatus.CALLED): TicketStatus.WAITING,
     (Action.TRANSFER, TicketStatus.SERVING): TicketStatus.WAITING,
+    (Action.REJOIN, TicketStatus.NO_SHOW): TicketStatus.WAITING,
 }
 
 # Statuses in which a ticket occupies a counter.
@@ -203,6 +205,45 @@ def positions(waiting: Iterable[QueueItem]) -> dict[int, int]:
         for index, item in enumerate(sorted(items, key=_order_key)):
             ahead[item.ticket_id] = index
     return ahead
+
+
+# --- missed calls ---------------------------------------------------------------------------
+
+ONE_TICK = timedelta(microseconds=1)
+# Queue times of new tickets are at least this far apart, so that a rejoining ticket always finds
+# room between two neighbours even when the clock (or a test's) gives equal readings.
+QUEUE_SPACING = timedelta(milliseconds=1)
+
+
+def next_queue_at(last: datetime | None, now: datetime) -> datetime:
+    """The queue time of a new ticket: now, but strictly after every ticket already queued."""
+    if last is None or now >= last + QUEUE_SPACING:
+        return now
+    return last + QUEUE_SPACING
+
+
+def rejoin_queue_at(lane_queue: Sequence[datetime], places: int, now: datetime) -> datetime:
+    """The queue time that puts a rejoining ticket `places` people behind the head of its lane
+    (`lane_queue`: the lane's waiting queue times, oldest first), or at the end of a shorter lane.
+    """
+    if places < 0:
+        raise ValueError("places must be >= 0")
+    if len(lane_queue) <= places:
+        return max([now, *(moment + QUEUE_SPACING for moment in lane_queue[-1:])])
+    if places == 0:
+        return lane_queue[0] - ONE_TICK
+    before, after = lane_queue[places - 1], lane_queue[places]
+    return before + (after - before) / 2
+
+
+def can_rejoin(
+    missed_at: datetime | None, rejoined: int, window_minutes: int, now: datetime
+) -> bool:
+    return (
+        missed_at is not None
+        and rejoined == 0
+        and now <= missed_at + timedelta(minutes=window_minutes)
+    )
 
 
 # --- the first wait estimate (the routing issue replaces it with a forward simulation) ----

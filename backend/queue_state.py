@@ -9,7 +9,7 @@ when a snapshot or a position asks for it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from statistics import fmean
 
@@ -20,6 +20,7 @@ from .extensions import db
 from .models import Counter, Service, Store, Ticket
 from .policy import (
     AT_COUNTER,
+    CounterStatus,
     CounterView,
     Lane,
     QueueItem,
@@ -188,6 +189,30 @@ class StoreQueue:
 
     def current_at(self, counter: Counter) -> Ticket | None:
         return self.at_counter.get(counter.id)
+
+    def serving_counters(self, lane: Lane) -> list[int]:
+        """Open counters that list this lane in their profile (the ones to expect a call from)."""
+        return [
+            c.number
+            for c in self.counters
+            if c.status == CounterStatus.OPEN and lane in c.lane_profile
+        ]
+
+    def missed(self) -> list[Ticket]:
+        """No-shows still inside the rejoin window, newest first (the display's 过号 list)."""
+        since = self.now - timedelta(minutes=self.store.rejoin_minutes)
+        return list(
+            db.session.scalars(
+                self._today(self.store, self.day)
+                .where(
+                    Ticket.status == TicketStatus.NO_SHOW,
+                    Ticket.rejoin_count == 0,
+                    Ticket.finished_at >= since,
+                )
+                .order_by(Ticket.finished_at.desc())
+                .limit(RECENT_CALLS)
+            )
+        )
 
     def recent_calls(self) -> list[Ticket]:
         return list(

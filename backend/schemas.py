@@ -21,6 +21,12 @@ class Strict(BaseModel):
 
 class IssueTicketIn(Strict):
     service: str = Field(min_length=1, max_length=32, description="Service code, e.g. `A`.")
+    channel: Literal["kiosk", "remote", "staff"] | None = Field(
+        default=None,
+        description="`kiosk` (a registered kiosk: X-Kiosk-Token header or its cookie), `remote` "
+        "(a phone joining from the poster: one active ticket per browser), `staff` (a bearer "
+        "token or staff session). Omitted: the caller's credentials decide.",
+    )
 
 
 class TransferIn(Strict):
@@ -35,6 +41,21 @@ class CancelIn(Strict):
 
 class EmptyIn(Strict):
     pass
+
+
+class HolderIn(Strict):
+    token: str = Field(min_length=1, max_length=64, description="The ticket's token.")
+
+
+class FeedbackIn(Strict):
+    token: str = Field(min_length=1, max_length=64)
+    stars: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=500)
+
+
+class FeedbackOut(BaseModel):
+    stars: int
+    comment: str
 
 
 # --- responses ------------------------------------------------------------------------------
@@ -65,6 +86,14 @@ class TicketOut(TicketBrief):
     token: str | None = Field(default=None, description="Only to the ticket's holder.")
     status_url: str | None = None
     print_url: str | None = None
+    store_name: str
+    serving_counters: list[int] = Field(description="Open counters whose profile lists the lane.")
+    can_cancel: bool
+    can_rejoin: bool
+    rejoin_until: str | None
+    rejoin_places: int
+    can_rate: bool
+    feedback: FeedbackOut | None
 
 
 class CallNextOut(BaseModel):
@@ -83,6 +112,10 @@ class ServiceOut(BaseModel):
     name: str
     name_zh: str
     name_en: str
+    category: str
+    category_name: str
+    icon: str
+    description: str
     lane: LaneName
     prefix: str
     expected_minutes: float
@@ -100,6 +133,7 @@ class CounterOut(BaseModel):
     name_en: str
     lanes: list[LaneName]
     status: Literal["open", "paused"]
+    pause_reason: str | None
     current: TicketBrief | None
 
 
@@ -114,6 +148,19 @@ class StoreOut(BaseModel):
     name: str
     name_zh: str
     name_en: str
+    notices: list[str]
+    announce_langs: list[str]
+    rejoin_minutes: int
+    rejoin_places: int
+    remote_join: bool
+
+
+class MissedOut(BaseModel):
+    ticket_id: int
+    label: str
+    lane: LaneName
+    counter: int | None
+    until: str | None
 
 
 class RecentCall(BaseModel):
@@ -132,6 +179,7 @@ class SnapshotOut(BaseModel):
     lanes: list[LaneOut]
     waiting: list[TicketBrief]
     recent_calls: list[RecentCall]
+    missed: list[MissedOut] = Field(description="No-shows that may still rejoin (过号).")
 
 
 class ErrorOut(BaseModel):

@@ -3,22 +3,101 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Counter, Service, Store, User
+from .models import Counter, Kiosk, Service, Store, User, hash_token, new_token
 from .policy import Lane, Role
 
+
+@dataclass(frozen=True)
+class DemoService:
+    code: str
+    name_zh: str
+    name_en: str
+    lane: Lane
+    minutes: float
+    category: str
+    icon: str
+    description_zh: str
+    description_en: str
+
+
 DEMO_SERVICES = [
-    # code, zh, en, prefix, lane, expected minutes
-    ("A", "缴费充值", "Top-up & bill payment", "A", Lane.FAST, 3.0),
-    ("B", "补换卡", "SIM card replacement", "B", Lane.FAST, 5.0),
-    ("C", "业务办理", "Plan change", "C", Lane.STANDARD, 12.0),
-    ("D", "宽带业务", "Broadband", "D", Lane.STANDARD, 15.0),
-    ("E", "投诉建议", "Complaints", "E", Lane.STANDARD, 18.0),
-    ("V", "金牌客户", "VIP service", "V", Lane.VIP, 10.0),
+    DemoService(
+        "A",
+        "缴费充值",
+        "Top-up & bill payment",
+        Lane.FAST,
+        3.0,
+        "everyday",
+        "wallet",
+        "话费、宽带费缴纳与充值",
+        "Pay bills and top up your balance",
+    ),
+    DemoService(
+        "B",
+        "补换卡",
+        "SIM card replacement",
+        Lane.FAST,
+        5.0,
+        "everyday",
+        "sim",
+        "补办、更换或领取 SIM 卡",
+        "Replace or collect a SIM card",
+    ),
+    DemoService(
+        "C",
+        "业务办理",
+        "Plan change",
+        Lane.STANDARD,
+        12.0,
+        "account",
+        "plan",
+        "套餐变更，开通或取消业务",
+        "Change your plan, add or cancel services",
+    ),
+    DemoService(
+        "D",
+        "宽带业务",
+        "Broadband",
+        Lane.STANDARD,
+        15.0,
+        "account",
+        "broadband",
+        "宽带新装、移机与报修",
+        "New broadband, moving house, repairs",
+    ),
+    DemoService(
+        "E",
+        "投诉建议",
+        "Complaints",
+        Lane.STANDARD,
+        18.0,
+        "care",
+        "complaint",
+        "投诉、建议与疑难问题",
+        "Complaints, suggestions and difficult cases",
+    ),
+    DemoService(
+        "V",
+        "金牌客户",
+        "VIP service",
+        Lane.VIP,
+        10.0,
+        "vip",
+        "vip",
+        "金牌客户专属窗口",
+        "Dedicated service for VIP customers",
+    ),
 ]
+DEMO_NOTICES_ZH = "营业时间 每天 9:00–18:00\n缴费充值、补换卡请选“快速通道”，办理更快"
+DEMO_NOTICES_EN = (
+    "Open daily 9:00–18:00\nTop-ups and SIM cards: choose the Fast lane, it is quicker"
+)
 DEMO_COUNTERS = [
     (1, [Lane.FAST]),
     (2, [Lane.FAST, Lane.STANDARD]),
@@ -32,25 +111,42 @@ DEMO_STAFF = [
 ]
 
 
-def seed_demo(code: str = "demo", *, with_staff: bool = True) -> dict[str, str] | None:
-    """Create the demo store unless it exists. Returns the new staff passwords (shown once)."""
+@dataclass
+class Seeded:
+    """Secrets created by the seed, printed once: staff passwords and the kiosk's token."""
+
+    passwords: dict[str, str] = field(default_factory=dict)
+    kiosk_token: str | None = None
+
+
+def seed_demo(code: str = "demo", *, with_staff: bool = True) -> Seeded | None:
+    """Create the demo store unless it exists."""
     if db.session.scalar(select(Store).where(Store.code == code)) is not None:
         return None
     store = Store(
-        code=code, name_zh="示范营业厅", name_en="Demo Business Hall", timezone="Asia/Shanghai"
+        code=code,
+        name_zh="示范营业厅",
+        name_en="Demo Business Hall",
+        timezone="Asia/Shanghai",
+        notices_zh=DEMO_NOTICES_ZH,
+        notices_en=DEMO_NOTICES_EN,
     )
     db.session.add(store)
-    for order, (svc, zh, en, prefix, lane, minutes) in enumerate(DEMO_SERVICES):
+    for order, svc in enumerate(DEMO_SERVICES):
         db.session.add(
             Service(
                 store=store,
-                code=svc,
-                name_zh=zh,
-                name_en=en,
-                prefix=prefix,
-                lane=lane,
-                expected_minutes=minutes,
+                code=svc.code,
+                name_zh=svc.name_zh,
+                name_en=svc.name_en,
+                prefix=svc.code,
+                lane=svc.lane,
+                expected_minutes=svc.minutes,
                 sort_order=order,
+                category=svc.category,
+                icon=svc.icon,
+                description_zh=svc.description_zh,
+                description_en=svc.description_en,
             )
         )
     for number, lanes in DEMO_COUNTERS:
@@ -64,5 +160,15 @@ def seed_demo(code: str = "demo", *, with_staff: bool = True) -> dict[str, str] 
         user.set_password(password)
         db.session.add(user)
         passwords[username] = password
+    kiosk_token = new_token()
+    db.session.add(
+        Kiosk(
+            store=store,
+            name="大厅 1 号机 Hall kiosk 1",
+            token_hash=hash_token(kiosk_token),
+            auto_print=True,
+            created_at=datetime.now(UTC),
+        )
+    )
     db.session.commit()
-    return passwords
+    return Seeded(passwords, kiosk_token)

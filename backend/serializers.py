@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import url_for
+from flask_babel import lazy_gettext as _l
 
 from .models import Counter, Service, Ticket
-from .policy import Lane
+from .policy import Lane, TicketStatus, can_rejoin
 from .queue_state import StoreQueue
 
 
@@ -35,18 +36,46 @@ def ticket_brief(ticket: Ticket) -> dict[str, Any]:
     }
 
 
+CATEGORY_NAMES = {
+    "everyday": _l("Everyday business"),
+    "account": _l("Plans and broadband"),
+    "care": _l("Help and complaints"),
+    "vip": _l("VIP customers"),
+    "appointment": _l("Appointments"),
+}
+
+
+def rejoin_until(ticket: Ticket) -> Any:
+    if ticket.status != TicketStatus.NO_SHOW or ticket.finished_at is None:
+        return None
+    return ticket.finished_at + timedelta(minutes=ticket.store.rejoin_minutes)
+
+
 def ticket_public(
     ticket: Ticket, queue: StoreQueue, lang: str, *, with_token: bool = False
 ) -> dict[str, Any]:
     data = ticket_brief(ticket)
     eta = queue.ticket_eta(ticket)
+    store = ticket.store
+    rejoinable = ticket.status == TicketStatus.NO_SHOW and can_rejoin(
+        ticket.finished_at, ticket.rejoin_count, store.rejoin_minutes, queue.now
+    )
+    feedback = ticket.feedback
     data |= {
         "service_name": ticket.service.name(lang),
         "service_name_zh": ticket.service.name_zh,
         "service_name_en": ticket.service.name_en,
-        "store": ticket.store.code,
+        "store": store.code,
+        "store_name": store.name(lang),
         "position": queue.ticket_position(ticket),
         "eta_minutes": list(eta) if eta else None,
+        "serving_counters": queue.serving_counters(Lane(ticket.lane)),
+        "can_cancel": ticket.status in (TicketStatus.WAITING, TicketStatus.CALLED),
+        "can_rejoin": rejoinable,
+        "rejoin_until": iso(rejoin_until(ticket)) if rejoinable else None,
+        "rejoin_places": store.rejoin_places,
+        "can_rate": ticket.status == TicketStatus.DONE and feedback is None,
+        "feedback": {"stars": feedback.stars, "comment": feedback.comment} if feedback else None,
     }
     if with_token:
         data |= {
@@ -67,6 +96,7 @@ def counter_state(counter: Counter, queue: StoreQueue) -> dict[str, Any]:
         "name_en": counter_name(counter.number, "en"),
         "lanes": list(counter.lanes),
         "status": str(counter.status),
+        "pause_reason": counter.pause_reason,
         "current": ticket_brief(current) if current else None,
     }
 
@@ -91,6 +121,10 @@ def service_public(service: Service, queue: StoreQueue, lang: str) -> dict[str, 
         "name": service.name(lang),
         "name_zh": service.name_zh,
         "name_en": service.name_en,
+        "category": service.category,
+        "category_name": str(CATEGORY_NAMES.get(service.category, service.category)),
+        "icon": service.icon,
+        "description": service.description(lang),
         "lane": lane.value,
         "prefix": service.prefix,
         "expected_minutes": service.expected_minutes,
@@ -108,6 +142,11 @@ def snapshot(queue: StoreQueue, lang: str) -> dict[str, Any]:
             "name": store.name(lang),
             "name_zh": store.name_zh,
             "name_en": store.name_en,
+            "notices": store.notices(lang),
+            "announce_langs": [x for x in store.announce_langs.split(",") if x],
+            "rejoin_minutes": store.rejoin_minutes,
+            "rejoin_places": store.rejoin_places,
+            "remote_join": store.remote_join,
         },
         "services": [service_public(s, queue, lang) for s in queue.services if s.active],
         "counters": [counter_state(c, queue) for c in queue.counters],
@@ -122,5 +161,15 @@ def snapshot(queue: StoreQueue, lang: str) -> dict[str, Any]:
                 "called_at": iso(t.called_at),
             }
             for t in queue.recent_calls()
+        ],
+        "missed": [
+            {
+                "ticket_id": t.id,
+                "label": t.label,
+                "lane": str(t.lane),
+                "counter": t.counter.number if t.counter else None,
+                "until": iso(rejoin_until(t)),
+            }
+            for t in queue.missed()
         ],
     }

@@ -32,7 +32,7 @@ def rooms_for(auth: Any) -> list[str]:
     if store is None:
         raise ConnectionRefusedError("unknown store")
     role = auth.get("role")
-    if role == "display":
+    if role in ("display", "kiosk"):  # public rooms: ticket numbers and counts only
         return [display_room(store.code)]
     if role == "counter":
         if not (current_user.is_authenticated and current_user.can_act_in(store)):

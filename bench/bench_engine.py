@@ -66,9 +66,7 @@ def http_issue(app, n: int, threads: int = 1) -> float:  # type: ignore[no-untyp
     def work() -> None:
         client = app.test_client()
         for i in range(per):
-            response = client.post(
-                "/api/v1/stores/demo/tickets", json={"service": "ABCDEV"[i % 6]}
-            )
+            response = client.post("/api/v1/stores/demo/tickets", json={"service": "ABCDEV"[i % 6]})
             assert response.status_code == 201
 
     workers = [threading.Thread(target=work) for _ in range(threads)]

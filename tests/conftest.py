@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from backend.app import create_app
 from backend.auth import issue_api_token
 from backend.clock import ManualClock
+from backend.engine import register_kiosk
 from backend.extensions import db
 from backend.models import User
 from backend.policy import Role
@@ -44,6 +45,9 @@ def app(tmp_path: Path, clock: ManualClock) -> Iterator[Flask]:
         db.create_all()
         seed_demo("demo", with_staff=False)
         seed_demo("other", with_staff=False)
+        app.config["TEST_KIOSKS"] = {
+            code: register_kiosk(code, f"test kiosk {code}") for code in ("demo", "other")
+        }
         db.session.remove()
     yield app
     with app.app_context():
@@ -87,6 +91,10 @@ def staff_headers(app: Flask) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(app, 'tester')}"}
 
 
+def kiosk_headers(app: Flask, store: str = "demo") -> dict[str, str]:
+    return {"X-Kiosk-Token": app.config["TEST_KIOSKS"][store]}
+
+
 class Api:
     """Thin helper so tests read like the calls a kiosk or a counter makes."""
 
@@ -95,7 +103,11 @@ class Api:
         self.headers = headers
 
     def issue(self, service: str, store: str = "demo") -> dict[str, Any]:
-        response = self.client.post(f"/api/v1/stores/{store}/tickets", json={"service": service})
+        response = self.client.post(
+            f"/api/v1/stores/{store}/tickets",
+            json={"service": service},
+            headers=kiosk_headers(self.client.application, store),
+        )
         assert response.status_code == 201, response.json
         return response.json  # type: ignore[return-value]
 

@@ -15,7 +15,7 @@ from backend.extensions import db
 from backend.models import Ticket, TicketEvent
 from backend.schemas import CallNextOut, ServicesOut, SnapshotOut, TicketOut
 
-from .conftest import Api, make_user, token_for
+from .conftest import Api, kiosk_headers, make_user, token_for
 
 
 def events_of(app: Flask, ticket_id: int) -> list[tuple[str, str | None, str]]:
@@ -279,7 +279,9 @@ class TestStaffAuth:
             "/login", data={"username": "desk", "password": PASSWORD, "csrf_token": csrf}
         )
         assert login.status_code == 302
-        client.post("/api/v1/stores/demo/tickets", json={"service": "A"})
+        client.post(
+            "/api/v1/stores/demo/tickets", json={"service": "A"}, headers=kiosk_headers(app)
+        )
         no_csrf = client.post("/api/v1/stores/demo/counters/1/call-next")
         assert no_csrf.status_code == 400 and no_csrf.json["error"] == "csrf_failed"
         counter_page = client.get("/s/demo/counter?counter=1").get_data(as_text=True)

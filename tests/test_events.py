@@ -13,6 +13,7 @@ from backend import engine
 from backend.events import EventName
 from backend.extensions import db, socketio
 from backend.models import Ticket
+from backend.policy import Channel
 
 from .conftest import PASSWORD, Api, make_user
 from .test_api_tickets import extract_csrf
@@ -95,7 +96,8 @@ def test_rolled_back_command_emits_nothing(
 
     monkeypatch.setattr(engine.Command, "finish", finish_then_fail)
     with app.test_request_context(), pytest.raises(RuntimeError):
-        engine.issue_ticket("demo", "A")
+        kiosk = engine.find_kiosk(app.config["TEST_KIOSKS"]["demo"])
+        engine.issue_ticket("demo", "A", engine.Origin(Channel.KIOSK, kiosk=kiosk))
     monkeypatch.undo()
     assert received(display) == []
     with app.app_context():

@@ -26,8 +26,9 @@ def test_upgrade_builds_the_schema_of_the_models(tmp_path: Path) -> None:
         with db.engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
         assert diff == []
-        passwords = seed_demo()
-        assert passwords is not None and set(passwords) == {"clerk1", "clerk2", "manager"}
+        seeded = seed_demo()
+        assert seeded is not None and set(seeded.passwords) == {"clerk1", "clerk2", "manager"}
+        assert seeded.kiosk_token
         assert seed_demo() is None  # idempotent: a second run changes nothing
         journal = db.session.execute(db.text("PRAGMA journal_mode")).scalar()
         assert journal == "wal"

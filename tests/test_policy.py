@@ -17,10 +17,13 @@ from backend.policy import (
     Reason,
     TicketStatus,
     allowed_actions,
+    can_rejoin,
     choose_next,
     format_label,
+    next_queue_at,
     next_status,
     positions,
+    rejoin_queue_at,
     servers_for_lane,
     service_day,
     simple_eta,
@@ -125,8 +128,9 @@ class TestStateMachine:
             next_status(action, source)
 
     def test_final_states_allow_nothing(self) -> None:
-        for final in (TicketStatus.DONE, TicketStatus.NO_SHOW, TicketStatus.CANCELLED):
+        for final in (TicketStatus.DONE, TicketStatus.CANCELLED):
             assert allowed_actions(final) == []
+        assert allowed_actions(TicketStatus.NO_SHOW) == [Action.REJOIN]
 
 
 class TestServiceDay:
@@ -175,3 +179,36 @@ class TestSimpleEta:
         # Nobody lists VIP while open: with work conservation every open counter may take it.
         assert servers_for_lane(Lane.VIP, counters, QueuePolicy()) == 2
         assert servers_for_lane(Lane.VIP, counters, QueuePolicy(False)) == 0
+
+
+class TestMissedCalls:
+    def lane(self, count: int) -> list[datetime]:
+        return [T0 + timedelta(minutes=i) for i in range(count)]
+
+    def test_rejoin_lands_n_places_behind_the_head(self) -> None:
+        queue = self.lane(6)
+        moment = rejoin_queue_at(queue, 3, T0 + timedelta(hours=1))
+        assert queue[2] < moment < queue[3]
+        assert sorted([*queue, moment]).index(moment) == 3
+
+    def test_rejoin_at_the_head_and_at_the_end(self) -> None:
+        queue = self.lane(2)
+        now = T0 + timedelta(hours=1)
+        assert rejoin_queue_at(queue, 0, now) < queue[0]
+        assert rejoin_queue_at(queue, 3, now) == now
+        assert rejoin_queue_at([], 3, now) == now
+
+    def test_new_tickets_are_spaced_so_a_rejoin_always_fits(self) -> None:
+        first = next_queue_at(None, T0)
+        second = next_queue_at(first, T0)  # the clock did not move
+        third = next_queue_at(second, T0)
+        assert first < second < third
+        between = rejoin_queue_at([first, second, third], 1, T0)
+        assert first < between < second
+
+    def test_rejoin_window(self) -> None:
+        missed = T0
+        assert can_rejoin(missed, 0, 30, T0 + timedelta(minutes=30))
+        assert not can_rejoin(missed, 0, 30, T0 + timedelta(minutes=30, seconds=1))
+        assert not can_rejoin(missed, 1, 30, T0 + timedelta(minutes=1))
+        assert not can_rejoin(None, 0, 30, T0)

@@ -13,6 +13,8 @@ from backend.extensions import db
 from backend.models import Counter, Store, Ticket, TicketEvent
 from backend.policy import Lane
 
+from .conftest import kiosk_headers
+
 THREADS = 8
 TICKETS = 2000
 
@@ -36,6 +38,14 @@ def run_threads(target: Any, count: int) -> list[BaseException]:
     return errors
 
 
+def unlimited_kiosks(app: Flask) -> None:
+    """The clock stands still in tests: 2,000 prints would all fall in one minute."""
+    with app.app_context():
+        store = db.session.scalar(select(Store).where(Store.code == "demo"))
+        store.kiosk_rate_per_minute = 0
+        db.session.commit()
+
+
 def add_counters(app: Flask, total: int) -> None:
     profiles = [[Lane.FAST], [Lane.STANDARD, Lane.FAST], [Lane.VIP, Lane.STANDARD]]
     with app.app_context():
@@ -54,10 +64,14 @@ def test_eight_kiosks_issue_2000_distinct_gapless_labels(
     per_thread = TICKETS // THREADS
     statuses: list[int] = []
 
+    unlimited_kiosks(app)
+
     def kiosk(index: int) -> None:
         client = app.test_client()
         for _ in range(per_thread):
-            response = client.post("/api/v1/stores/demo/tickets", json={"service": "A"})
+            response = client.post(
+                "/api/v1/stores/demo/tickets", json={"service": "A"}, headers=kiosk_headers(app)
+            )
             statuses.append(response.status_code)
             if response.status_code != 201:
                 raise AssertionError(response.get_data(as_text=True))
@@ -77,15 +91,16 @@ def test_eight_counters_call_2000_tickets_each_exactly_once(
     app: Flask, staff_headers: dict[str, str]
 ) -> None:
     add_counters(app, THREADS)
+    unlimited_kiosks(app)
     setup = app.test_client()
     services = ["A", "B", "C", "D", "E", "V"]
     for n in range(TICKETS):
-        assert (
-            setup.post(
-                "/api/v1/stores/demo/tickets", json={"service": services[n % len(services)]}
-            ).status_code
-            == 201
+        response = setup.post(
+            "/api/v1/stores/demo/tickets",
+            json={"service": services[n % len(services)]},
+            headers=kiosk_headers(app),
         )
+        assert response.status_code == 201
     called: list[tuple[int, int]] = []  # (counter, ticket id)
     failures: list[str] = []
 

@@ -68,10 +68,11 @@
 
   /* ---- API ---- */
   class ApiError extends Error {
-    constructor(message, status, code) {
+    constructor(message, status, code, data) {
       super(message);
       this.status = status;
       this.code = code;
+      this.data = data || {}; // the whole error body (e.g. retry_after, status_url)
     }
   }
 
@@ -93,7 +94,7 @@
     let data = null;
     try { data = await res.json(); } catch (e) { /* not JSON */ }
     if (!res.ok) {
-      throw new ApiError((data && data.message) || t('server_error'), res.status, data && data.error);
+      throw new ApiError((data && data.message) || t('server_error'), res.status, data && data.error, data);
     }
     return data;
   }
@@ -168,6 +169,81 @@
     return { socket, resync: sync };
   }
 
+  /* throttle(fn, 2000): runs fn at once, then at most once per interval (a trailing call is kept). */
+  function throttle(fn, ms) {
+    let last = 0;
+    let timer = null;
+    return function run() {
+      const wait = last + ms - Date.now();
+      if (wait <= 0) {
+        clearTimeout(timer);
+        timer = null;
+        last = Date.now();
+        fn();
+      } else if (!timer) {
+        timer = setTimeout(() => { timer = null; run(); }, wait);
+      }
+    };
+  }
+
+  /* ---- services (kiosk and join pages) ---- */
+  function serviceInfo(s) {
+    const eta = etaText(s.eta_minutes);
+    return t('waiting_n', { n: s.waiting }) + (eta ? ' · ' + eta : '');
+  }
+  /* Spoken name of a service button: name, lane, wait (and the one-line description). */
+  function serviceLabel(s) {
+    return [localName(s), laneName(s.lane), serviceInfo(s), s.description].filter(Boolean).join(' · ');
+  }
+  function serviceButton(s, disabled) {
+    return h('button', {
+      type: 'button', class: 'service-btn lane-' + s.lane, 'data-service': s.code,
+      'aria-label': serviceLabel(s), disabled: !!disabled,
+    },
+    s.icon ? h('img', { class: 'service-icon', src: '/static/icons/' + s.icon + '.svg', alt: '', width: 48, height: 48 }) : null,
+    h('span', { class: 'service-text' },
+      h('span', { class: 'service-name', text: localName(s) }),
+      s.description ? h('span', { class: 'service-desc', text: s.description }) : null,
+      h('span', { class: 'service-meta' },
+        h('span', { class: 'lane-badge lane-' + s.lane, text: laneName(s.lane) }),
+        h('span', { class: 'service-info', text: serviceInfo(s) }))));
+  }
+  /* Services grouped by category, in the order they come: [{category, name, services}]. */
+  function serviceGroups(services) {
+    const groups = [];
+    services.forEach((s) => {
+      const key = s.category || '';
+      let g = groups.find((x) => x.category === key);
+      if (!g) groups.push(g = { category: key, name: s.category_name || '', services: [] });
+      g.services.push(s);
+    });
+    return groups;
+  }
+  /* Fills container with category sections of service buttons. Returns true when rebuilt. Buttons
+     already shown for the same services are updated in place (a finger on a button is not disturbed). */
+  function renderServices(container, services, opts) {
+    opts = opts || {};
+    const shown = [...container.querySelectorAll('[data-service]')];
+    const same = shown.length === services.length && services.length > 0 &&
+      shown.every((b, i) => b.dataset.service === services[i].code);
+    if (same) {
+      services.forEach((s, i) => {
+        shown[i].querySelector('.service-info').textContent = serviceInfo(s);
+        shown[i].setAttribute('aria-label', serviceLabel(s));
+      });
+      return false;
+    }
+    if (!services.length) {
+      container.replaceChildren(h('p', { class: 'services-empty', text: t('no_services') }));
+      return true;
+    }
+    container.replaceChildren(...serviceGroups(services).map((g) => h('section',
+      { class: 'service-group', 'data-category': g.category || null },
+      g.name ? h('h2', { class: 'service-group-title', text: g.name }) : null,
+      h('div', { class: 'service-grid' }, ...g.services.map((s) => serviceButton(s, opts.disabled))))));
+    return true;
+  }
+
   const STORE_EVENTS = ['issued', 'called', 'recalled', 'started', 'completed', 'no_show', 'cancelled', 'transferred'];
 
   /* Local times in server-rendered markup: <time data-time="ISO"> */
@@ -189,5 +265,6 @@
   window.HQ = {
     config, t, localName, laneName, statusName, h, fill, setText, parseTime, clock, minutesSince, etaText,
     api, ApiError, live, STORE_EVENTS, setOnline, localizeTimes,
+    throttle, serviceInfo, serviceLabel, serviceButton, serviceGroups, renderServices,
   };
 })();

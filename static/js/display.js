@@ -1,76 +1,215 @@
-/* Waiting-area TV: now calling, counters, recent calls, lanes, clock; chime + spoken announcements. */
+/*
+ * Waiting-area TV: now calling (queued, never overwritten), counters, recent calls, missed numbers,
+ * lanes, clock, notices ticker; chime + spoken announcements, one at a time.
+ * URL options: ?counters=1,2  ?lanes=fast,vip  ?theme=light|dark  (also page_config.display_filter / .theme).
+ */
 (function () {
   'use strict';
-  const { config, t, h, fill, setText, localName, laneName, etaText, clock, api, live, STORE_EVENTS } = window.HQ;
+  const { config, t, h, fill, setText, localName, laneName, etaText, clock, parseTime, api, live, STORE_EVENTS } = window.HQ;
   const $ = (id) => document.getElementById(id);
-  const ZH_DIGITS = '零一二三四五六七八九';
+  const params = new URLSearchParams(location.search);
+
   const RECENT_MAX = 10;
-  window.announcements = []; // every string handed to speechSynthesis, in order (read by tests)
+  const MIN_SHOW_MS = 3000;     // every call stays in the now-calling panel at least this long
+  const FLASH_MS = 5000;        // how long a new call flashes
+  const REPLAY_MS = 120000;     // calls missed while offline this briefly are still shown and announced
+  const REPLAY_MAX = 3;
+  const NOTICE_ROTATE_MS = 8000; // reduced motion: one notice at a time
+  const ZH_DIGITS = '零一二三四五六七八九';
+  const VOICE_LANGS = { zh: 'zh-CN', en: 'en-US' };
+  const SAY_KEYS = { zh: 'say_zh', en: 'say_en' };
 
-  let recent = [];
+  window.announcements = []; // strings handed to speechSynthesis (or due while speech is unavailable), in order
+  window.displayQueue = [];  // labels still waiting to be shown in the now-calling panel
+
+  /* ---- options: theme and filters (the URL wins over page_config) ---- */
+  const theme = params.get('theme') || config.theme;
+  document.body.classList.toggle('theme-light', theme === 'light');
+  document.body.classList.toggle('theme-dark', theme !== 'light');
+
+  function listOption(name, fromConfig, cast) {
+    let list = null;
+    if (params.has(name)) list = params.get(name).split(',');
+    else if (Array.isArray(fromConfig)) list = fromConfig;
+    if (!list) return null;
+    list = list.map((v) => cast(String(v).trim())).filter((v) => v !== '' && v === v); // drop blanks and NaN
+    return list.length ? list : null;
+  }
+  const cfgFilter = config.display_filter || {};
+  const onlyCounters = listOption('counters', cfgFilter.counters, (v) => (v === '' ? '' : Number(v)));
+  const onlyLanes = listOption('lanes', cfgFilter.lanes, (v) => v.toLowerCase());
+  const showsCounter = (n) => !onlyCounters || onlyCounters.includes(Number(n));
+  const showsLane = (lane) => !onlyLanes || onlyLanes.includes(lane);
+  const showsCall = (c) => showsCounter(c.counter) && showsLane(c.lane);
+
+  /* ---- state ---- */
   let counters = [];
+  let recent = [];             // visible calls, newest first: {ticket_id, label, counter, lane, called_at}
+  let missed = [];             // visible missed numbers: {label, lane, counter, until}
+  let announceLangs = ['zh', 'en'];
+  let nowShown = null;         // the call in the now-calling panel
   let pulse = { counter: null, until: 0 };
+  let seen = new Set();        // calls already known (to spot calls made while we were offline)
+  let loadedOnce = false;
+  let offlineSince = null;
+  const callKey = (c) => c.ticket_id + '@' + (c.called_at || '');
 
-  /* ---- clock ---- */
+  /* ---- clock (and expiry of missed numbers) ---- */
   const dateFmt = new Intl.DateTimeFormat(config.lang === 'en' ? 'en-US' : 'zh-CN',
     { month: 'long', day: 'numeric', weekday: 'long' });
-  function tickClock() {
+  function tick() {
     const now = new Date();
     setText('clock-time', clock(now));
     setText('clock-date', dateFmt.format(now));
+    const alive = missed.filter((m) => !isExpired(m, now));
+    if (alive.length !== missed.length) { missed = alive; renderMissed(); }
   }
-  tickClock();
-  setInterval(tickClock, 1000);
 
   /* ---- rendering ---- */
+  const maxColumns = () => (innerHeight > innerWidth ? 4 : 8);
+  function columns(n) { // even rows: 8 -> 8, 10 -> 5+5, 12 -> 6+6
+    const max = maxColumns();
+    return Math.max(1, n <= max ? n : Math.ceil(n / Math.ceil(n / max)));
+  }
+
   function renderCounters(list) {
-    counters = list || counters;
+    if (Array.isArray(list)) counters = list;
     const hot = Date.now() < pulse.until ? pulse.counter : null;
-    $('counters').replaceChildren(...counters.map((c) => {
+    const shown = counters.filter((c) => showsCounter(c.number));
+    const box = $('counters');
+    box.style.setProperty('--cols', columns(shown.length));
+    box.replaceChildren(...shown.map((c) => {
+      const paused = c.status === 'paused';
       const cur = c.current && (c.current.status === 'called' || c.current.status === 'serving') ? c.current.label : '';
-      const cls = 'counter-panel' + (c.status === 'paused' ? ' is-paused' : '') + (c.number === hot ? ' pulse' : '');
-      return h('div', { class: cls, 'data-counter': c.number },
-        h('p', { class: 'c-name', text: localName(c) || t('counter_to', { n: c.number }) }),
-        h('p', { class: 'current', text: cur }),
-        c.status === 'paused' ? h('p', { class: 'c-state', text: t('paused') }) : null);
+      const reason = paused && typeof c.pause_reason === 'string' ? c.pause_reason.trim() : '';
+      return h('div', {
+        class: 'counter-panel' + (paused ? ' is-paused' : '') + (c.number === hot ? ' pulse' : ''),
+        'data-counter': c.number,
+        'data-status': c.status || 'open',
+      },
+      h('p', { class: 'c-name', text: localName(c) || t('counter_to', { n: c.number }) }),
+      h('p', { class: 'current', text: cur }),
+      paused ? h('p', { class: 'c-state', text: t('closed') }) : null,
+      reason ? h('p', { class: 'c-reason', text: reason }) : null);
     }));
   }
 
   function renderLanes(list) {
-    $('lanes').replaceChildren(...(list || []).map((l) => h('div', { class: 'lane-card lane-' + l.lane },
+    const shown = (list || []).filter((l) => showsLane(l.lane));
+    const box = $('lanes');
+    box.hidden = !shown.length;
+    box.style.setProperty('--cols', Math.max(1, shown.length));
+    box.replaceChildren(...shown.map((l) => h('div', { class: 'lane-card lane-' + l.lane, 'data-lane': l.lane },
       h('p', { class: 'lane-title', text: laneName(l.lane) }),
-      fill(h('p', { class: 'lane-waiting' }), 'waiting_n', { n: h('b', { text: l.waiting }) }),
+      fill(h('p', { class: 'lane-waiting' }), 'waiting_n', { n: h('b', { class: 'waiting', text: l.waiting }) }),
       h('p', { class: 'lane-eta', text: etaText(l.eta_minutes) || '\u00a0' }))));
   }
 
   function renderRecent() {
-    $('recent').replaceChildren(...recent.map((r) => h('li', { 'data-label': r.label },
-      h('span', { class: 'r-label', text: r.label }),
-      h('span', { class: 'r-counter', text: t('counter_to', { n: r.counter }) }))));
+    const nowId = nowShown && nowShown.ticket_id;
+    $('recent').replaceChildren(...recent.map((r) => h('li', {
+      'data-label': r.label, class: r.ticket_id === nowId ? 'is-now' : null,
+    },
+    h('span', { class: 'r-label', text: r.label }),
+    h('span', { class: 'r-counter', text: t('counter_to', { n: r.counter }) }))));
     $('recent-empty').hidden = recent.length > 0;
   }
 
-  function setNow(label, counter) {
-    setText('now-label', label || '—');
-    fill($('now-line'), 'go_counter', { n: h('span', { id: 'now-counter', text: counter == null ? '' : counter }) });
-    $('now-line').style.visibility = label ? 'visible' : 'hidden';
+  function isExpired(m, now) {
+    const until = parseTime(m.until);
+    return !!until && until.getTime() < (now || new Date()).getTime();
+  }
+  function setMissed(list) {
+    missed = (Array.isArray(list) ? list : []).filter((m) => m && m.label && showsCall(m) && !isExpired(m));
+    renderMissed();
+  }
+  function renderMissed() {
+    $('missed').replaceChildren(...missed.map((m) => h('li', { 'data-label': m.label, text: m.label })));
+    $('missed-empty').hidden = missed.length > 0;
+    $('missed-note').hidden = missed.length === 0;
+  }
+
+  /* ---- notices ticker: a slow marquee; with reduced motion, one notice at a time ---- */
+  let noticesKey = '';
+  let noticeIndex = 0;
+  function renderNotices(list) {
+    const notices = (Array.isArray(list) ? list : []).map((n) => String(n == null ? '' : n).trim()).filter(Boolean);
+    const key = JSON.stringify(notices);
+    if (key === noticesKey) return; // unchanged: do not restart the scroll
+    noticesKey = key;
+    noticeIndex = 0;
+    $('ticker').hidden = !notices.length;
+    $('ticker-track').replaceChildren(...notices.map((n, i) => h('span', { class: 'notice' + (i ? '' : ' is-current'), text: n })));
+    layoutTicker();
+  }
+  function layoutTicker() {
+    const track = $('ticker-track');
+    if ($('ticker').hidden) return;
+    const speed = Math.max(50, Math.min(innerWidth, innerHeight) * 0.09); // px per second
+    track.style.animationDuration = Math.max(10, track.scrollWidth / speed).toFixed(1) + 's';
+  }
+  function rotateNotice() {
+    const items = $('ticker-track').children;
+    if (items.length < 2) return;
+    items[noticeIndex % items.length].classList.remove('is-current');
+    noticeIndex = (noticeIndex + 1) % items.length;
+    items[noticeIndex].classList.add('is-current');
+  }
+
+  /* ---- now calling: a queue, every call shown >= MIN_SHOW_MS and announced, in order ---- */
+  function showNow(call, isNew) {
+    nowShown = call;
+    setText('now-label', call ? call.label : '—');
+    fill($('now-line'), 'go_counter', { n: h('span', { id: 'now-counter', text: call ? call.counter : '' }) });
+    $('now-line').style.visibility = call ? 'visible' : 'hidden';
+    if (isNew && call) flash(call.counter);
+    renderRecent();
   }
 
   let flashTimer = null;
   function flash(counter) {
-    const now = $('now');
-    now.classList.remove('flash');
-    void now.offsetWidth; // restart the animation
-    now.classList.add('flash');
+    const panel = $('now');
+    panel.classList.remove('flash');
+    void panel.offsetWidth; // restart the animation
+    panel.classList.add('flash');
     clearTimeout(flashTimer);
-    flashTimer = setTimeout(() => { now.classList.remove('flash'); renderCounters(); }, 6000);
-    pulse = { counter, until: Date.now() + 6000 };
+    flashTimer = setTimeout(() => { panel.classList.remove('flash'); renderCounters(); }, FLASH_MS);
+    pulse = { counter, until: Date.now() + FLASH_MS };
     renderCounters();
   }
 
-  /* ---- sound: chime (Web Audio) then speech, one announcement at a time ---- */
+  const pending = [];
+  let running = false;
+  const busy = () => running || pending.length > 0;
+  const publishQueue = () => { window.displayQueue = pending.map((c) => c.label); };
+
+  function enqueueCall(call) {
+    // The same number for the same counter already waiting its turn: once is enough.
+    if (pending.some((c) => c.label === call.label && c.counter === call.counter)) return;
+    pending.push(call);
+    publishQueue();
+    runQueue();
+  }
+
+  async function runQueue() {
+    if (running) return;
+    running = true;
+    try {
+      while (pending.length) {
+        const call = pending.shift();
+        publishQueue();
+        showNow(call, true);
+        await Promise.all([wait(MIN_SHOW_MS), announce(call).catch(() => {})]);
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  /* ---- sound: chime (Web Audio) then speech; awaited one by one so nothing overlaps ---- */
   const AudioCtx = window.AudioContext || window.webkitAudioContext;
   const synth = window.speechSynthesis;
+  const canSpeak = !!(synth && window.SpeechSynthesisUtterance);
   let audio = null;
   const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -93,47 +232,69 @@
     return wait(2000);
   }
 
-  function voiceFor(lang) {
-    const voices = synth ? synth.getVoices() : [];
-    const norm = (v) => v.lang.replace('_', '-').toLowerCase();
-    return voices.find((v) => norm(v) === lang.toLowerCase()) ||
-      voices.find((v) => norm(v).startsWith(lang.slice(0, 2).toLowerCase())) || null;
+  // Voices load asynchronously: wait for them once (briefly) before deciding a language has none.
+  let voicesWait = null;
+  function loadVoices() {
+    const ready = synth.getVoices();
+    if (ready.length) return Promise.resolve(ready);
+    if (!voicesWait) {
+      voicesWait = new Promise((resolve) => {
+        const done = () => resolve(synth.getVoices());
+        if (synth.addEventListener) synth.addEventListener('voiceschanged', done, { once: true });
+        setTimeout(done, 1500);
+      });
+    }
+    return voicesWait.then(() => synth.getVoices());
+  }
+  function pickVoice(voices, lang) {
+    const norm = (v) => String(v.lang || '').replace('_', '-').toLowerCase();
+    const want = lang.toLowerCase();
+    const base = want.slice(0, 2);
+    return voices.find((v) => norm(v) === want) ||
+      voices.find((v) => base === 'zh' && /^(cmn|zh-hans)/.test(norm(v))) ||
+      voices.find((v) => norm(v).startsWith(base + '-') || norm(v) === base) || null;
   }
 
-  function speak(text, lang) {
+  let utterance = null; // keep a reference: Chrome may drop the end event of a collected utterance
+  async function speak(text, lang) {
+    const voice = canSpeak ? pickVoice(await loadVoices(), lang) : null;
     window.announcements.push(text);
-    if (!synth || !window.SpeechSynthesisUtterance) return Promise.resolve();
-    const voice = voiceFor(lang);
-    if (!voice && synth.getVoices().length) return Promise.resolve(); // no voice for this language
-    return new Promise((resolve) => {
+    if (!voice) return; // no speech or no voice for this language: the chime and the screen still work
+    await new Promise((resolve) => {
       const u = new SpeechSynthesisUtterance(text);
-      u.lang = lang;
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        if (utterance === u) utterance = null;
+        resolve();
+      };
+      // Never stall the queue; cancelling on timeout guarantees the next one cannot overlap this one.
+      const timer = setTimeout(() => { synth.cancel(); finish(); }, 4000 + text.length * 300);
+      u.voice = voice;
+      u.lang = voice.lang || lang;
       u.rate = 0.9;
-      if (voice) u.voice = voice;
-      const timer = setTimeout(resolve, 3000 + text.length * 300); // never stall the queue
-      u.onend = u.onerror = () => { clearTimeout(timer); resolve(); };
+      u.onend = finish;
+      u.onerror = finish;
+      utterance = u;
+      if (synth.paused) synth.resume();
       synth.speak(u);
     });
   }
 
-  const queue = [];
-  let playing = false;
-  async function playQueue() {
-    if (playing) return;
-    playing = true;
-    while (queue.length) {
-      const { label, counter } = queue.shift();
-      const zhLabel = String(label).replace(/\d/g, (d) => ZH_DIGITS[d]);
-      await chime();
-      await speak(t('say_zh', { label: zhLabel, counter }), 'zh-CN');
-      await speak(t('say_en', { label, counter }), 'en-US');
-      await wait(800);
+  async function announce(call) {
+    const sayLabel = { zh: String(call.label).replace(/\d/g, (d) => ZH_DIGITS[d]), en: call.label };
+    await chime();
+    for (const lang of announceLangs) {
+      await speak(t(SAY_KEYS[lang], { label: sayLabel[lang], counter: call.counter }), VOICE_LANGS[lang]);
     }
-    playing = false;
+    await wait(600); // a breath between two announcements
   }
-  function announce(label, counter) {
-    queue.push({ label, counter });
-    playQueue();
+
+  function setAnnounceLangs(list) {
+    if (!Array.isArray(list)) return; // not sent: keep the default (Chinese then English)
+    announceLangs = list.map((l) => String(l).toLowerCase().slice(0, 2)).filter((l, i, all) => VOICE_LANGS[l] && all.indexOf(l) === i);
   }
 
   const overlay = $('sound-overlay');
@@ -142,7 +303,11 @@
       if (!audio && AudioCtx) audio = new AudioCtx();
       if (audio && audio.state !== 'running') audio.resume();
     } catch (e) { audio = null; }
-    if (synth && window.SpeechSynthesisUtterance) synth.speak(new SpeechSynthesisUtterance(' ')); // unlock speech
+    if (canSpeak) { // unlock speech with a silent utterance
+      const u = new SpeechSynthesisUtterance(' ');
+      u.volume = 0;
+      synth.speak(u);
+    }
     overlay.hidden = true;
   }
   overlay.addEventListener('click', enableSound);
@@ -150,37 +315,83 @@
     try {
       audio = new AudioCtx();
       if (audio.state === 'running') overlay.hidden = true;
+      audio.addEventListener('statechange', () => { if (audio.state === 'running') overlay.hidden = true; });
     } catch (e) { audio = null; }
   }
 
   /* ---- live data ---- */
   function loadSnapshot(s) {
+    const store = s.store || {};
+    if (store.name) setText('store-name', store.name);
+    renderNotices(store.notices);
+    setAnnounceLangs(store.announce_langs);
     renderCounters(s.counters || []);
-    renderLanes(s.lanes);
-    recent = (s.recent_calls || []).slice(0, RECENT_MAX);
+    renderLanes(s.lanes || []);
+    setMissed(s.missed);
+
+    const calls = (s.recent_calls || []).filter(showsCall);
+    const fresh = loadedOnce ? calls.filter((c) => !seen.has(callKey(c))) : [];
+    if (seen.size > 1000) seen = new Set();
+    calls.forEach((c) => seen.add(callKey(c)));
+    recent = calls.slice(0, RECENT_MAX);
     renderRecent();
-    setNow(recent[0] && recent[0].label, recent[0] && recent[0].counter);
+
+    const replay = fresh.length && (offlineSince == null || Date.now() - offlineSince < REPLAY_MS);
+    if (replay) {
+      fresh.slice(0, REPLAY_MAX).reverse().forEach(enqueueCall); // calls we missed, oldest first
+    } else if (!busy() && (fresh.length || !nowShown || !recent.some((r) => r.ticket_id === nowShown.ticket_id))) {
+      showNow(recent[0] || null, false);
+    }
+    loadedOnce = true;
+    offlineSince = null;
   }
 
-  function onEvent(name, p) {
-    if (p.counters) renderCounters(p.counters);
-    if (p.lanes) renderLanes(p.lanes);
-    if ((name === 'called' || name === 'recalled') && p.ticket) {
-      const tk = p.ticket;
-      const counter = p.counter != null ? p.counter : tk.counter;
-      recent = [{ ticket_id: tk.id, label: tk.label, counter, lane: tk.lane, called_at: tk.called_at }]
-        .concat(recent.filter((r) => r.ticket_id !== tk.id)).slice(0, RECENT_MAX);
+  function applyEvent(name, p) {
+    if (Array.isArray(p.counters)) renderCounters(p.counters);
+    if (Array.isArray(p.lanes)) renderLanes(p.lanes);
+    const tk = p.ticket;
+    if (!tk) return;
+    const counter = p.counter != null ? p.counter : tk.counter;
+
+    if (Array.isArray(p.missed)) {
+      setMissed(p.missed);
+    } else if (name === 'no_show' || tk.status === 'no_show') {
+      const m = { label: tk.label, lane: tk.lane, counter, until: tk.rejoin_until || p.until || null };
+      if (showsCall(m) && !missed.some((x) => x.label === m.label)) { missed.unshift(m); renderMissed(); }
+    } else if (missed.some((x) => x.label === tk.label)) { // rejoined, called again, cancelled...
+      missed = missed.filter((x) => x.label !== tk.label);
+      renderMissed();
+    }
+
+    if ((name === 'called' || name === 'recalled') && tk.label) {
+      const call = { ticket_id: tk.id, label: tk.label, counter, lane: tk.lane, called_at: tk.called_at };
+      if (!showsCall(call)) return;
+      seen.add(callKey(call));
+      recent = [call].concat(recent.filter((r) => r.ticket_id !== call.ticket_id)).slice(0, RECENT_MAX);
       renderRecent();
-      setNow(tk.label, counter);
-      flash(counter);
-      announce(tk.label, counter);
+      enqueueCall(call); // a recall is announced again
     }
   }
 
-  setNow('', null);
-  const sub = live({
+  let sub = null;
+  function onEvent(name, p) {
+    try {
+      applyEvent(name, p);
+    } catch (e) {
+      if (window.console) console.error(e);
+      if (sub) sub.resync(); // never stay half-updated
+    }
+  }
+
+  tick();
+  setInterval(tick, 1000);
+  setInterval(rotateNotice, NOTICE_ROTATE_MS);
+  window.addEventListener('resize', () => { layoutTicker(); renderCounters(); });
+  showNow(null, false);
+
+  sub = live({
     auth: { store: config.store, role: 'display' },
-    events: STORE_EVENTS,
+    events: STORE_EVENTS.concat(['counter_changed', 'rejoined']),
     load: async () => {
       const s = await api('/stores/' + encodeURIComponent(config.store) + '/snapshot');
       loadSnapshot(s);
@@ -188,5 +399,13 @@
     },
     apply: onEvent,
   });
-  setInterval(() => sub.resync(), 60000); // refresh estimates that drift without events
+  setInterval(() => sub.resync(), 60000); // estimates drift without events; also a safety net
+  const socket = sub.socket;
+  if (socket) {
+    const lost = () => { if (offlineSince == null) offlineSince = Date.now(); };
+    socket.on('disconnect', lost);
+    socket.on('connect_error', lost);
+    // A refused connection (e.g. while the server restarts) is not retried by socket.io: retry it.
+    setInterval(() => { if (!socket.connected && !socket.active) socket.connect(); }, 10000);
+  }
 })();

@@ -1,91 +1,138 @@
 /* Kiosk surface. Home page: service buttons with live waiting info; one tap = one ticket.
-   Ticket page: print on load, countdown back to the home page. */
+   Ticket page: print on load, countdown back to the home page. Both go home after idle time. */
 (function () {
   'use strict';
-  const { config, t, h, api, localName, laneName, etaText } = window.HQ;
+  const { config, t, h, api, throttle, renderServices } = window.HQ;
+  const kiosk = config.kiosk || null;
+  const idleSeconds = (kiosk && kiosk.idle_seconds) || config.idle_seconds || null;
 
+  /* ---- printed ticket page ---- */
   function ticketPage(countdown) {
     const home = document.getElementById('done').href;
-    let left = 30;
+    const total = idleSeconds || 30;
+    let left = total;
     const tick = () => {
-      countdown.textContent = t('countdown', { n: left });
+      countdown.textContent = t('countdown', { n: Math.max(left, 0) });
       if (left-- <= 0) location.href = home;
     };
     tick();
     setInterval(tick, 1000);
-    if (config.auto_print) window.addEventListener('load', () => setTimeout(() => window.print(), 200));
+    // A touch means someone is still reading: start the countdown again.
+    document.addEventListener('pointerdown', () => { left = total; tick(); }, { passive: true });
+    const autoPrint = config.auto_print != null ? config.auto_print : kiosk && kiosk.auto_print;
+    if (autoPrint) {
+      const print = () => setTimeout(() => window.print(), 200);
+      if (document.readyState === 'complete') print(); else window.addEventListener('load', print);
+    }
   }
 
   const countdown = document.getElementById('countdown');
   if (countdown) { ticketPage(countdown); return; }
 
-  const grid = document.getElementById('services');
+  /* ---- home page ---- */
+  const list = document.getElementById('services');
   const msg = document.getElementById('message');
   const busy = document.getElementById('busy');
+  const offline = document.getElementById('offline');
   const base = '/stores/' + encodeURIComponent(config.store);
+  let registered = !document.getElementById('not-registered');
   let inFlight = false;
   let msgTimer = null;
+  let socketDown = false;
+  let fetchFailed = false;
 
-  function showMessage(text) {
+  function showOffline() { offline.hidden = !(socketDown || fetchFailed); }
+
+  function showMessage(text, kind) {
     clearTimeout(msgTimer);
     msg.textContent = text || '';
+    msg.classList.toggle('info', kind === 'info');
     msg.hidden = !text;
     if (text) msgTimer = setTimeout(() => showMessage(''), 12000);
   }
 
-  function infoText(s) {
-    const eta = etaText(s.eta_minutes);
-    return t('waiting_n', { n: s.waiting }) + (eta ? ' · ' + eta : '');
+  function setButtons() {
+    list.querySelectorAll('button[data-service]').forEach((b) => { b.disabled = inFlight || !registered; });
   }
 
-  function button(s) {
-    return h('button', { type: 'button', class: 'service-btn lane-' + s.lane, 'data-service': s.code, disabled: inFlight },
-      h('span', { class: 'service-name', text: localName(s) }),
-      h('span', { class: 'lane-badge lane-' + s.lane, text: laneName(s.lane) }),
-      h('span', { class: 'service-info', text: infoText(s) }));
-  }
-
-  function render(services) {
-    const shown = [...grid.querySelectorAll('[data-service]')];
-    const same = shown.length === services.length && shown.every((b, i) => b.dataset.service === services[i].code);
-    if (same) { // update in place so a finger already on a button is not disturbed
-      services.forEach((s, i) => { shown[i].querySelector('.service-info').textContent = infoText(s); });
-      return;
+  function markUnregistered() {
+    registered = false;
+    if (!document.getElementById('not-registered')) {
+      const notice = h('div', { id: 'not-registered', class: 'kiosk-notice', role: 'status' },
+        h('p', { class: 'kiosk-notice-title', text: t('not_registered') }),
+        h('p', { text: t('not_registered_staff') }));
+      msg.before(notice);
     }
-    grid.replaceChildren(...(services.length ? services.map(button) : [h('p', { class: 'kiosk-empty', text: t('no_services') })]));
+    setButtons();
   }
 
   async function refresh() {
     try {
       const data = await api(base + '/services');
-      render(data.services || []);
-    } catch (e) { /* keep showing the last known list */ }
+      renderServices(list, data.services || [], { disabled: inFlight || !registered });
+      fetchFailed = false;
+    } catch (e) {
+      // Keep showing the last known list; only a dead connection or server counts as offline.
+      fetchFailed = e.status === 0 || e.status >= 500;
+    }
+    showOffline();
   }
+  const refreshSoon = throttle(refresh, 2000);
 
   function setBusy(on) {
     inFlight = on;
     busy.hidden = !on;
-    grid.querySelectorAll('button').forEach((b) => { b.disabled = on; });
+    setButtons();
   }
 
-  grid.addEventListener('click', async (e) => {
+  list.addEventListener('click', async (e) => {
     const btn = e.target.closest('button[data-service]');
-    if (!btn || inFlight) return;
+    if (!btn || inFlight || !registered) return;
     setBusy(true);
     showMessage('');
     try {
-      const ticket = await api(base + '/tickets', { service: btn.dataset.service });
+      const ticket = await api(base + '/tickets', { service: btn.dataset.service, channel: 'kiosk' });
       if (!ticket || !ticket.print_url) throw new Error(t('server_error'));
       location.href = ticket.print_url;
       setTimeout(() => setBusy(false), 15000); // navigation failed: let the customer retry
     } catch (err) {
       setBusy(false);
-      showMessage(err.message);
-      refresh();
+      if (err.code === 'kiosk_not_registered') markUnregistered();
+      else showMessage(err.message, err.code === 'rate_limited' ? 'info' : 'error');
+      if (err.status === 0) { fetchFailed = true; showOffline(); }
+      refreshSoon();
     }
   });
 
+  /* Live: any store event means waiting counts may have changed. */
+  if (registered && typeof window.io === 'function') {
+    const socket = window.io({ auth: { store: config.store, role: 'kiosk' } });
+    socket.on('connect', () => { socketDown = false; showOffline(); refreshSoon(); });
+    socket.on('disconnect', () => { socketDown = true; showOffline(); });
+    socket.on('connect_error', () => { socketDown = true; showOffline(); });
+    socket.onAny(() => refreshSoon());
+  }
+  setInterval(refresh, 60000); // fallback when events are missed
+
+  /* Idle: clear what the last customer left behind and go back to Chinese. */
+  let idleTimer = null;
+  function idleReset() {
+    if (inFlight) return;
+    showMessage('');
+    window.scrollTo(0, 0);
+    if (config.lang && config.lang !== 'zh') {
+      const url = new URL(location.href);
+      url.searchParams.set('lang', 'zh');
+      location.replace(url.toString());
+    }
+  }
+  function touched() {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(idleReset, (idleSeconds || 90) * 1000);
+  }
+  ['pointerdown', 'keydown'].forEach((n) => document.addEventListener(n, touched, { passive: true }));
+  touched();
+
   document.addEventListener('contextmenu', (e) => e.preventDefault()); // no long-press menu on the kiosk
   window.addEventListener('pageshow', (e) => { if (e.persisted) { setBusy(false); refresh(); } });
-  setInterval(refresh, 15000);
 })();

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: cb4196e6feb5
+Revision ID: 6c55c98809b4
 Revises: 
-Create Date: 2026-11-26 13:56:27.907793
+Create Date: 2026-11-26 14:11:32.936253
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'cb4196e6feb5'
+revision = '6c55c98809b4'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -26,6 +26,14 @@ def upgrade():
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('work_conserving', sa.Boolean(), nullable=False),
+    sa.Column('rejoin_minutes', sa.Integer(), nullable=False),
+    sa.Column('rejoin_places', sa.Integer(), nullable=False),
+    sa.Column('remote_join', sa.Boolean(), nullable=False),
+    sa.Column('kiosk_rate_per_minute', sa.Integer(), nullable=False),
+    sa.Column('kiosk_idle_seconds', sa.Integer(), nullable=False),
+    sa.Column('notices_zh', sa.Text(), nullable=False),
+    sa.Column('notices_en', sa.Text(), nullable=False),
+    sa.Column('announce_langs', sa.String(length=16), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
@@ -35,6 +43,7 @@ def upgrade():
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('lanes', sa.JSON(), nullable=False),
     sa.Column('status', sa.Enum('open', 'paused', name='counterstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('pause_reason', sa.String(length=32), nullable=True),
     sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('store_id', 'number')
@@ -46,6 +55,18 @@ def upgrade():
     sa.Column('last_number', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
     sa.PrimaryKeyConstraint('store_id', 'prefix', 'service_day')
+    )
+    op.create_table('kiosk',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('auto_print', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_hash')
     )
     op.create_table('service',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -59,6 +80,10 @@ def upgrade():
     sa.Column('bookable', sa.Boolean(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('sort_order', sa.Integer(), nullable=False),
+    sa.Column('category', sa.String(length=32), nullable=False),
+    sa.Column('icon', sa.String(length=32), nullable=False),
+    sa.Column('description_zh', sa.String(length=200), nullable=False),
+    sa.Column('description_en', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('store_id', 'code')
@@ -117,8 +142,12 @@ def upgrade():
     sa.Column('started_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.Column('recall_count', sa.Integer(), nullable=False),
+    sa.Column('rejoin_count', sa.Integer(), nullable=False),
+    sa.Column('kiosk_id', sa.Integer(), nullable=True),
+    sa.Column('remote_client', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['clerk_id'], ['user.id'], ),
     sa.ForeignKeyConstraint(['counter_id'], ['counter.id'], ),
+    sa.ForeignKeyConstraint(['kiosk_id'], ['kiosk.id'], ),
     sa.ForeignKeyConstraint(['service_id'], ['service.id'], ),
     sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -127,6 +156,27 @@ def upgrade():
     )
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.create_index('ix_ticket_queue', ['store_id', 'service_day', 'status'], unique=False)
+
+    op.create_table('feedback',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('service_id', sa.Integer(), nullable=False),
+    sa.Column('counter_id', sa.Integer(), nullable=True),
+    sa.Column('clerk_id', sa.Integer(), nullable=True),
+    sa.Column('stars', sa.Integer(), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['clerk_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['counter_id'], ['counter.id'], ),
+    sa.ForeignKeyConstraint(['service_id'], ['service.id'], ),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
+    sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('ticket_id')
+    )
+    with op.batch_alter_table('feedback', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_feedback_store_id'), ['store_id'], unique=False)
 
     op.create_table('ticket_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -157,6 +207,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_ticket_event_ticket_id'))
 
     op.drop_table('ticket_event')
+    with op.batch_alter_table('feedback', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_feedback_store_id'))
+
+    op.drop_table('feedback')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_queue')
 
@@ -168,6 +222,7 @@ def downgrade():
     op.drop_table('api_token')
     op.drop_table('user')
     op.drop_table('service')
+    op.drop_table('kiosk')
     op.drop_table('daily_sequence')
     op.drop_table('counter')
     op.drop_table('store')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -10,25 +11,40 @@ from flask_login import current_user
 
 from . import engine
 from .auth import staff_user
+from .errors import Forbidden
 from .i18n import current_lang
 from .models import User, hash_token, new_token
 from .openapi import ApiRegistry
-from .policy import Channel, Decision, Reason
+from .policy import Channel, Reason
 from .queue_state import StoreQueue
 from .schemas import (
+    CallNextIn,
     CallNextOut,
+    CallTicketIn,
     CancelIn,
+    CompleteIn,
+    CounterDetailOut,
+    CounterIn,
     EmptyIn,
     FeedbackIn,
     FeedbackOut,
     HolderIn,
     IssueTicketIn,
+    PauseIn,
     ServicesOut,
+    SignInIn,
     SnapshotOut,
     TicketOut,
     TransferIn,
 )
-from .serializers import counter_name, service_public, snapshot, ticket_brief, ticket_public
+from .serializers import (
+    counter_detail,
+    counter_name,
+    service_public,
+    snapshot,
+    ticket_brief,
+    ticket_public,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 registry = ApiRegistry("Hall queue API", "1", "/api/v1")
@@ -139,6 +155,9 @@ REASON_TEXT = {
     Reason.HELPING_LANE: lambda lane: _("Helping the %(lane)s queue.", lane=lane_name(lane)),
     Reason.QUEUE_EMPTY: lambda lane: _("Nobody is waiting."),
     Reason.COUNTER_PAUSED: lambda lane: _("This counter is paused."),
+    Reason.DUPLICATE_REQUEST: lambda lane: _("Already called: this was the same click."),
+    Reason.CHOSEN_BY_CLERK: lambda lane: _("Called from the list."),
+    Reason.TRANSFERRED_HERE: lambda lane: _("Sent to this counter by a colleague."),
 }
 
 
@@ -152,11 +171,18 @@ def lane_name(lane: Any) -> str:
     return names.get(str(lane), str(lane))
 
 
-def _reason_message(decision: Decision, completed: Any) -> str:
-    text = REASON_TEXT[decision.reason](decision.lane)
-    if completed is not None:
-        text = _("%(label)s was completed automatically.", label=completed.label) + " " + text
-    return text
+def _call_answer(result: engine.CallResult, counter: int) -> dict[str, Any]:
+    text = REASON_TEXT[result.decision.reason](result.decision.lane)
+    if result.completed is not None:
+        done = _("%(label)s was completed automatically.", label=result.completed.label)
+        text = f"{done} {text}"
+    return {
+        "ticket": _ticket_json(result.ticket) if result.ticket else None,
+        "reason": result.decision.reason_code,
+        "message": text,
+        "completed": ticket_brief(result.completed) if result.completed else None,
+        "counter_name": counter_name(counter, current_lang()),
+    }
 
 
 @route(
@@ -165,19 +191,27 @@ def _reason_message(decision: Decision, completed: Any) -> str:
     "POST",
     summary="Call the next ticket for a counter",
     tag="staff",
-    body=EmptyIn,
+    body=CallNextIn,
     response=CallNextOut,
     auth="staff",
 )
-def call_next(store: str, counter: int, body: EmptyIn) -> Any:
-    result = engine.call_next(store, counter, staff_user())
-    return {
-        "ticket": _ticket_json(result.ticket) if result.ticket else None,
-        "reason": result.decision.reason_code,
-        "message": _reason_message(result.decision, result.completed),
-        "completed": ticket_brief(result.completed) if result.completed else None,
-        "counter_name": counter_name(counter, current_lang()),
-    }
+def call_next(store: str, counter: int, body: CallNextIn) -> Any:
+    return _call_answer(engine.call_next(store, counter, staff_user(), body.request_id), counter)
+
+
+@route(
+    bp,
+    "/tickets/<int:ticket_id>/call",
+    "POST",
+    summary="Call one chosen waiting ticket to a counter",
+    tag="staff",
+    body=CallTicketIn,
+    response=CallNextOut,
+    auth="staff",
+)
+def call_ticket(ticket_id: int, body: CallTicketIn) -> Any:
+    result = engine.call_ticket(ticket_id, body.counter, staff_user(), body.request_id)
+    return _call_answer(result, body.counter)
 
 
 def _staff_action(name: str, summary: str, action: Any) -> None:
@@ -199,22 +233,121 @@ def _staff_action(name: str, summary: str, action: Any) -> None:
 
 _staff_action("recall", "Call a called ticket again", engine.recall_ticket)
 _staff_action("start", "Start serving a called ticket", engine.start_ticket)
-_staff_action("complete", "Complete a called or serving ticket", engine.complete_ticket)
 _staff_action("no-show", "Mark a called ticket as missed (no-show)", engine.mark_no_show)
+_staff_action("park", "Park a ticket being served (the customer steps away)", engine.park_ticket)
+
+
+@route(
+    bp,
+    "/tickets/<int:ticket_id>/complete",
+    "POST",
+    summary="Complete a called, serving or parked ticket with an outcome",
+    tag="staff",
+    body=CompleteIn,
+    response=TicketOut,
+    auth="staff",
+)
+def complete(ticket_id: int, body: CompleteIn) -> Any:
+    return _ticket_json(engine.complete_ticket(ticket_id, staff_user(), body.outcome))
+
+
+@route(
+    bp,
+    "/tickets/<int:ticket_id>/resume",
+    "POST",
+    summary="Resume serving a parked ticket at its counter",
+    tag="staff",
+    body=CounterIn,
+    response=TicketOut,
+    auth="staff",
+)
+def resume(ticket_id: int, body: CounterIn) -> Any:
+    return _ticket_json(engine.resume_ticket(ticket_id, body.counter, staff_user()))
 
 
 @route(
     bp,
     "/tickets/<int:ticket_id>/transfer",
     "POST",
-    summary="Send a ticket to another service",
+    summary="Send a ticket to another service and/or one counter, with a note",
     tag="staff",
     body=TransferIn,
     response=TicketOut,
     auth="staff",
 )
 def transfer(ticket_id: int, body: TransferIn) -> Any:
-    return _ticket_json(engine.transfer_ticket(ticket_id, body.service, staff_user()))
+    ticket = engine.transfer_ticket(
+        ticket_id, body.service, staff_user(), counter_number=body.counter, note=body.note
+    )
+    return _ticket_json(ticket)
+
+
+def _counter_detail(store_code: str, number: int) -> dict[str, Any]:
+    store = engine.find_store(store_code)
+    user = staff_user()
+    if not user.can_act_in(store):
+        raise Forbidden(_("Your account does not belong to this store."))
+    queue = _queue_for(store)
+    counter = engine.find_counter(store, number)
+    stats = asdict(engine.clerk_day(store, user))
+    return counter_detail(counter, queue, current_lang(), stats)
+
+
+@route(
+    bp,
+    "/stores/<store>/counters/<int:counter>",
+    "GET",
+    summary="A counter's panel: current and parked tickets, the clerk's figures today",
+    tag="staff",
+    response=CounterDetailOut,
+    auth="staff",
+)
+def counter_panel(store: str, counter: int) -> Any:
+    return _counter_detail(store, counter)
+
+
+def _counter_action(name: str, summary: str, body_model: Any, action: Any) -> None:
+    def view(store: str, counter: int, body: Any) -> Any:
+        action(store, counter, staff_user(), body)
+        return _counter_detail(store, counter)
+
+    view.__name__ = f"counter_{name.replace('-', '_')}"
+    route(
+        bp,
+        f"/stores/<store>/counters/<int:counter>/{name}",
+        "POST",
+        summary=summary,
+        tag="staff",
+        body=body_model,
+        response=CounterDetailOut,
+        auth="staff",
+    )(view)
+
+
+_counter_action(
+    "sign-in",
+    "Sign in to a counter (takeover: true to take it from another clerk)",
+    SignInIn,
+    lambda s, n, u, b: engine.sign_in_counter(s, n, u, b.takeover),
+)
+_counter_action(
+    "sign-out",
+    "Sign out of a counter",
+    EmptyIn,
+    lambda s, n, u, b: engine.sign_out_counter(s, n, u),
+)
+_counter_action(
+    "pause",
+    "Pause a counter (skipped by call-next, closed on the display)",
+    PauseIn,
+    lambda s, n, u, b: engine.pause_counter(s, n, u, b.reason),
+)
+_counter_action(
+    "resume",
+    "Open a paused counter again",
+    EmptyIn,
+    lambda s, n, u, b: engine.resume_counter(s, n, u),
+)
 
 
 @route(

@@ -4,9 +4,20 @@ and the check every staff API call goes through."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
@@ -14,21 +25,39 @@ from sqlalchemy import delete, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .errors import Unauthorized
-from .extensions import csrf, db, login_manager
+from .extensions import csrf, db, limiter, login_manager
 from .models import ApiToken, StaffSession, User, hash_token, new_token
 
 bp = Blueprint("auth", __name__)
 SESSION_KEY = "staff_key"
 
 
+LOGIN_MAX_FAILURES = 5
+LOGIN_LOCK = timedelta(minutes=15)
+# last_seen is written at most this often: an idle check needs minutes, not every request.
+SEEN_RESOLUTION = timedelta(minutes=1)
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
+    from .engine import now
+
     key = session.get(SESSION_KEY)
     if not key:
         return None
     row = db.session.scalar(select(StaffSession).where(StaffSession.key_hash == hash_token(key)))
     if row is None or str(row.user_id) != user_id or not row.user.active:
         return None
+    moment = now()
+    idle_limit = current_app.permanent_session_lifetime
+    seen = row.last_seen or row.created_at
+    if moment - seen > idle_limit:
+        db.session.delete(row)
+        db.session.commit()
+        return None
+    if moment - seen > SEEN_RESOLUTION:
+        row.last_seen = moment
+        db.session.commit()
     return row.user
 
 
@@ -93,25 +122,50 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
+def _check_password(username: str, password: str) -> tuple[User | None, str | None, int]:
+    """(user, error, status). Five wrong passwords in a row lock the account for 15 minutes."""
+    from .engine import now
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    moment = now()
+    if user is not None and user.locked_until is not None and user.locked_until > moment:
+        zone = ZoneInfo(user.store.timezone if user.store else "Asia/Shanghai")
+        until = user.locked_until.astimezone(zone).strftime("%H:%M")
+        return (
+            None,
+            _("Too many wrong passwords. Please try again after %(time)s.", time=until),
+            429,
+        )
+    if user is not None and user.active and user.check_password(password):
+        user.failed_logins = 0
+        user.locked_until = None
+        db.session.commit()
+        return user, None, 200
+    if user is not None:
+        user.failed_logins += 1
+        if user.failed_logins >= LOGIN_MAX_FAILURES:
+            user.failed_logins = 0
+            user.locked_until = moment + LOGIN_LOCK
+        db.session.commit()
+    return None, _("Wrong username or password."), 401
+
+
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | WerkzeugResponse:
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login() -> tuple[str, int] | WerkzeugResponse:
     next_url = _safe_next(request.values.get("next"))
     error = None
+    status = 200
     username = request.form.get("username", "").strip()
     if request.method == "POST":
-        user = db.session.scalar(select(User).where(User.username == username))
-        if (
-            user is not None
-            and user.active
-            and user.check_password(request.form.get("password", ""))
-        ):
+        user, error, status = _check_password(username, request.form.get("password", ""))
+        if user is not None:
             start_session(user)
             return redirect(next_url)
-        error = _("Wrong username or password.")
-    status = 401 if error else 200
-    return render_template(
+    page = render_template(
         "auth/login.html", error=error, next=next_url, username=username, page_config={}
-    ), status  # type: ignore[return-value]
+    )
+    return page, status
 
 
 @bp.route("/logout", methods=["POST"])

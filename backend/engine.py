@@ -40,9 +40,13 @@ from .policy import (
     AT_COUNTER,
     Action,
     Channel,
+    CounterStatus,
     Decision,
     IllegalTransitionError,
     Lane,
+    Outcome,
+    PauseReason,
+    Reason,
     TicketStatus,
     can_rejoin,
     choose_next,
@@ -142,6 +146,11 @@ class Command:
         self.now = moment
         self.actor = actor
         self.changes: list[Change] = []
+        self.counters_changed: list[Counter] = []
+
+    def counter_changed(self, counter: Counter) -> None:
+        if counter not in self.counters_changed:
+            self.counters_changed.append(counter)
 
     def transition(
         self,
@@ -201,7 +210,18 @@ class Command:
                 counters=counters,
                 lanes=lanes,
             )
-        self._stage_ticket_updates(queue)
+        for counter in self.counters_changed:
+            self.store.version += 1
+            events.stage_counter_event(
+                session,
+                self.store.code,
+                version=self.store.version,
+                counter=counter.number,
+                counters=counters,
+                lanes=lanes,
+            )
+        if self.changes:
+            self._stage_ticket_updates(queue)
 
     def _stage_ticket_updates(self, queue: StoreQueue) -> None:
         """Tell each watched ticket page its new state: the changed tickets, and in the lanes a
@@ -232,7 +252,7 @@ def command(store_id: int, actor: User | None = None) -> Iterator[Command]:
         _authorize(actor, store)
         cmd = Command(store, now(), actor)
         yield cmd
-        if cmd.changes:
+        if cmd.changes or cmd.counters_changed:
             cmd.finish()
 
 
@@ -373,27 +393,78 @@ class CallResult:
     completed: Ticket | None = None
 
 
-def call_next(store_code: str, counter_number: int, actor: User | None) -> CallResult:
+NOT_SIGNED_IN = _l("Please sign in to this counter first.")
+
+
+def _require_signed_in(counter: Counter, actor: User | None) -> None:
+    """Only the clerk signed in at a counter calls customers to it."""
+    if actor is None or counter.clerk_id != actor.id:
+        raise Conflict(NOT_SIGNED_IN, error_code="not_signed_in")
+
+
+def _free_counter(cmd: Command, queue: StoreQueue, counter: Counter) -> Ticket | None:
+    """ "Forgot to press complete": calling someone new ends the visit still open at the counter."""
+    current = queue.current_at(counter)
+    if current is not None:
+        _release(cmd, current, Action.COMPLETE, counter, {"auto": True})
+        current.outcome = Outcome.DONE
+    return current
+
+
+def _call(cmd: Command, ticket: Ticket, counter: Counter, reason: str) -> None:
+    cmd.transition(ticket, Action.CALL, counter, {"reason": reason})
+    ticket.counter = counter
+    ticket.target_counter_id = None
+    ticket.clerk_id = cmd.actor.id if cmd.actor else None
+    ticket.called_at = cmd.now
+
+
+def call_next(
+    store_code: str, counter_number: int, actor: User | None, request_id: str | None = None
+) -> CallResult:
     store_id = find_store(store_code).id
     with command(store_id, actor) as cmd:
         counter = find_counter(cmd.store, counter_number)
+        _require_signed_in(counter, actor)
         queue = StoreQueue.load(cmd.store, cmd.now)
-        completed = None
-        current = queue.current_at(counter)
-        if current is not None:
-            # "Forgot to press complete": the clerk has moved on, so the current visit is over.
-            _release(cmd, current, Action.COMPLETE, counter, {"auto": True})
-            completed = current
+        if request_id and counter.last_request_id == request_id:
+            # The same click arrived twice: answer it again, call nobody else.
+            current = queue.current_at(counter)
+            return CallResult(current, Decision(None, Reason.DUPLICATE_REQUEST))
+        counter.last_request_id = request_id
+        completed = _free_counter(cmd, queue, counter)
         candidates = queue.candidates()
         decision = choose_next(queue.counter_view(counter), queue.items(candidates), queue.policy)
         ticket = None
         if decision.ticket_id is not None:
             ticket = next(t for t in candidates if t.id == decision.ticket_id)
-            cmd.transition(ticket, Action.CALL, counter, {"reason": decision.reason_code})
-            ticket.counter = counter
-            ticket.clerk_id = actor.id if actor else None
-            ticket.called_at = cmd.now
+            _call(cmd, ticket, counter, decision.reason_code)
     return CallResult(ticket, decision, completed)
+
+
+def call_ticket(
+    ticket_id: int, counter_number: int, actor: User | None, request_id: str | None = None
+) -> CallResult:
+    """Call one chosen waiting ticket (picked from the list) to a counter."""
+
+    def body(cmd: Command, ticket: Ticket) -> None:
+        counter = find_counter(cmd.store, counter_number)
+        _require_signed_in(counter, actor)
+        if request_id and counter.last_request_id == request_id and ticket.counter_id == counter.id:
+            return
+        if ticket.target_counter_id not in (None, counter.id):
+            raise Conflict(
+                _l("This customer was sent to another counter."), error_code="other_counter"
+            )
+        counter.last_request_id = request_id
+        queue = StoreQueue.load(cmd.store, cmd.now)
+        completed.append(_free_counter(cmd, queue, counter))
+        _call(cmd, ticket, counter, Reason.CHOSEN_BY_CLERK.value)
+
+    completed: list[Ticket | None] = []
+    ticket = _ticket_command(ticket_id, actor, body)
+    decision = Decision(ticket.id, Reason.CHOSEN_BY_CLERK, Lane(ticket.lane))
+    return CallResult(ticket, decision, completed[0] if completed else None)
 
 
 def _release(
@@ -431,10 +502,19 @@ def start_ticket(ticket_id: int, actor: User | None) -> Ticket:
     return _ticket_command(ticket_id, actor, body)
 
 
-def complete_ticket(ticket_id: int, actor: User | None) -> Ticket:
-    return _ticket_command(
-        ticket_id, actor, lambda cmd, t: _release(cmd, t, Action.COMPLETE, t.counter)
-    )
+def complete_ticket(ticket_id: int, actor: User | None, outcome: str | None = None) -> Ticket:
+    try:
+        chosen = Outcome(outcome or Outcome.DONE)
+    except ValueError:
+        raise BadInput(
+            _l("Unknown outcome: %(code)s.", code=outcome), error_code="unknown_outcome"
+        ) from None
+
+    def body(cmd: Command, ticket: Ticket) -> None:
+        _release(cmd, ticket, Action.COMPLETE, ticket.counter, {"outcome": chosen.value})
+        ticket.outcome = chosen
+
+    return _ticket_command(ticket_id, actor, body)
 
 
 def mark_no_show(ticket_id: int, actor: User | None) -> Ticket:
@@ -450,23 +530,168 @@ def cancel_ticket(ticket_id: int, actor: User | None) -> Ticket:
     )
 
 
-def transfer_ticket(ticket_id: int, service_code: str, actor: User | None) -> Ticket:
-    """Send a ticket to another service's queue. It keeps its label, link and place in time."""
+def transfer_ticket(
+    ticket_id: int,
+    service_code: str | None,
+    actor: User | None,
+    counter_number: int | None = None,
+    note: str | None = None,
+) -> Ticket:
+    """Send a ticket to another service's queue and/or to one counter, with a note for the clerk
+    there. It keeps its label, its link and its issue time, so it loses no place for fairness."""
+    if not service_code and counter_number is None:
+        raise BadInput(_l("Choose a service or a counter to transfer to."), error_code="no_target")
 
     def body(cmd: Command, ticket: Ticket) -> None:
-        target = _find_service(cmd.store, service_code)
-        if target.id == ticket.service_id:
-            raise BadInput(_l("The ticket is already for this service."), error_code="same_service")
-        detail = {"from_service": ticket.service.code, "to_service": target.code}
+        detail: dict[str, Any] = {"from_service": ticket.service.code}
+        if service_code:
+            target = _find_service(cmd.store, service_code)
+            if target.id == ticket.service_id and counter_number is None:
+                raise BadInput(
+                    _l("The ticket is already for this service."), error_code="same_service"
+                )
+            detail["to_service"] = target.code
+        target_counter = find_counter(cmd.store, counter_number) if counter_number else None
+        if target_counter is not None:
+            detail["to_counter"] = target_counter.number
         cmd.transition(ticket, Action.TRANSFER, ticket.counter, detail)
-        ticket.service = target
-        ticket.lane = Lane(target.lane)
+        if service_code:
+            ticket.service = target
+            ticket.lane = Lane(target.lane)
+        ticket.target_counter = target_counter
+        if note is not None and note.strip():
+            ticket.note = note.strip()
         ticket.counter = None
         ticket.clerk_id = None
         ticket.called_at = None
         ticket.started_at = None
 
     return _ticket_command(ticket_id, actor, body)
+
+
+def park_ticket(ticket_id: int, actor: User | None) -> Ticket:
+    """The customer steps away (to fetch a document); the counter may serve others meanwhile."""
+    return _ticket_command(ticket_id, actor, lambda cmd, t: cmd.transition(t, Action.PARK))
+
+
+def resume_ticket(ticket_id: int, counter_number: int, actor: User | None) -> Ticket:
+    def body(cmd: Command, ticket: Ticket) -> None:
+        counter = find_counter(cmd.store, counter_number)
+        _require_signed_in(counter, actor)
+        if ticket.counter_id != counter.id:
+            raise Conflict(
+                _l("This customer was parked at another counter."), error_code="other_counter"
+            )
+        if StoreQueue.load(cmd.store, cmd.now).current_at(counter) is not None:
+            raise Conflict(
+                _l("Finish the current customer before resuming another."),
+                error_code="counter_busy",
+            )
+        cmd.transition(ticket, Action.RESUME, counter)
+
+    return _ticket_command(ticket_id, actor, body)
+
+
+# --- counters -----------------------------------------------------------------------------------
+
+
+def _counter_command(
+    store_code: str, number: int, actor: User | None, body: Callable[[Command, Counter], None]
+) -> Counter:
+    store_id = find_store(store_code).id
+    with command(store_id, actor) as cmd:
+        counter = find_counter(cmd.store, number)
+        before = (counter.clerk_id, counter.status, counter.pause_reason)
+        body(cmd, counter)
+        if (counter.clerk_id, counter.status, counter.pause_reason) != before:
+            cmd.counter_changed(counter)
+    return counter
+
+
+def sign_in_counter(store_code: str, number: int, actor: User, takeover: bool = False) -> Counter:
+    """One clerk per counter, one counter per clerk; taking over a held counter must be asked."""
+
+    def body(cmd: Command, counter: Counter) -> None:
+        if counter.clerk_id not in (None, actor.id) and not takeover:
+            holder = counter.clerk
+            raise Conflict(
+                _l(
+                    "Counter %(n)s is signed in by %(name)s.",
+                    n=counter.number,
+                    name=holder.display_name if holder else "",
+                ),
+                error_code="counter_taken",
+                clerk=holder.display_name if holder else None,
+            )
+        for other in db.session.scalars(
+            select(Counter).where(Counter.clerk_id == actor.id, Counter.id != counter.id)
+        ):
+            other.clerk_id = None
+            cmd.counter_changed(other)
+        counter.clerk_id = actor.id
+
+    return _counter_command(store_code, number, actor, body)
+
+
+def sign_out_counter(store_code: str, number: int, actor: User) -> Counter:
+    def body(cmd: Command, counter: Counter) -> None:
+        if counter.clerk_id == actor.id:
+            counter.clerk_id = None
+
+    return _counter_command(store_code, number, actor, body)
+
+
+def pause_counter(store_code: str, number: int, actor: User, reason: str) -> Counter:
+    try:
+        why = PauseReason(reason)
+    except ValueError:
+        raise BadInput(
+            _l("Unknown reason: %(code)s.", code=reason), error_code="unknown_reason"
+        ) from None
+
+    def body(cmd: Command, counter: Counter) -> None:
+        counter.status = CounterStatus.PAUSED
+        counter.pause_reason = why.value
+
+    return _counter_command(store_code, number, actor, body)
+
+
+def resume_counter(store_code: str, number: int, actor: User) -> Counter:
+    def body(cmd: Command, counter: Counter) -> None:
+        counter.status = CounterStatus.OPEN
+        counter.pause_reason = None
+
+    return _counter_command(store_code, number, actor, body)
+
+
+@dataclass(frozen=True)
+class ClerkDay:
+    served: int
+    avg_service_minutes: float | None
+    no_shows: int
+
+
+def clerk_day(store: Store, clerk: User) -> ClerkDay:
+    """The clerk's own figures for today: visits completed, mean service time, no-shows."""
+    day = service_day(now(), store.timezone)
+    rows = db.session.execute(
+        select(Ticket.status, Ticket.called_at, Ticket.started_at, Ticket.finished_at).where(
+            Ticket.store_id == store.id,
+            Ticket.service_day == day,
+            Ticket.clerk_id == clerk.id,
+            Ticket.status.in_([TicketStatus.DONE, TicketStatus.NO_SHOW]),
+        )
+    ).all()
+    durations = [
+        (finished - (started or called)).total_seconds() / 60
+        for status, called, started, finished in rows
+        if status == TicketStatus.DONE and finished and (started or called)
+    ]
+    return ClerkDay(
+        served=sum(1 for row in rows if row.status == TicketStatus.DONE),
+        avg_service_minutes=round(sum(durations) / len(durations), 1) if durations else None,
+        no_shows=sum(1 for row in rows if row.status == TicketStatus.NO_SHOW),
+    )
 
 
 # --- the customer's own commands (authorised by the ticket's token) -------------------------

@@ -32,6 +32,8 @@ class EventName(StrEnum):
     CANCELLED = "cancelled"
     TRANSFERRED = "transferred"
     REJOINED = "rejoined"
+    PARKED = "parked"
+    RESUMED = "resumed"
     # To displays and counters when a counter opens, pauses or changes hands.
     COUNTER_CHANGED = "counter_changed"
     # To one ticket's watchers: {"version", "ticket": public ticket view}.
@@ -48,6 +50,8 @@ EVENT_FOR_ACTION: dict[Action, EventName] = {
     Action.CANCEL: EventName.CANCELLED,
     Action.TRANSFER: EventName.TRANSFERRED,
     Action.REJOIN: EventName.REJOINED,
+    Action.PARK: EventName.PARKED,
+    Action.RESUME: EventName.RESUMED,
 }
 
 
@@ -99,6 +103,28 @@ def stage_store_event(
         "lanes": lanes,
     }
     stage(session, Outgoing(name, payload, (display_room(store_code), counter_room(store_code))))
+
+
+def stage_counter_event(
+    session: Any,
+    store_code: str,
+    *,
+    version: int,
+    counter: int,
+    counters: list[dict[str, Any]],
+    lanes: list[dict[str, Any]],
+) -> None:
+    """A counter opened, paused or changed hands: {version, event, counter, counters, lanes}."""
+    payload = {
+        "version": version,
+        "event": EventName.COUNTER_CHANGED.value,
+        "ticket": None,
+        "counter": counter,
+        "counters": counters,
+        "lanes": lanes,
+    }
+    rooms = (display_room(store_code), counter_room(store_code))
+    stage(session, Outgoing(EventName.COUNTER_CHANGED, payload, rooms))
 
 
 def stage_ticket_event(session: Any, version: int, ticket: dict[str, Any]) -> None:

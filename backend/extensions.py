@@ -1,6 +1,8 @@
 """Unbound extensions, created once and bound to an app in create_app()."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
@@ -19,3 +21,5 @@ socketio = SocketIO()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+# Limits for cheap abuse (logins per client). Storage: memory, or RATELIMIT_STORAGE_URI (Redis).
+limiter = Limiter(key_func=get_remote_address)

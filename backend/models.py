@@ -88,6 +88,8 @@ class Store(db.Model):
     notices_en: Mapped[str] = mapped_column(Text, default="")
     # Languages of the spoken announcement, in order, comma-separated.
     announce_langs: Mapped[str] = mapped_column(String(16), default="zh,en")
+    # After this many recalls the counter terminal suggests marking the ticket a no-show.
+    recall_limit: Mapped[int] = mapped_column(Integer, default=3)
 
     services: Mapped[list[Service]] = relationship(
         back_populates="store", order_by="Service.sort_order"
@@ -144,6 +146,12 @@ class Counter(db.Model):
         enum_column(CounterStatus), default=CounterStatus.OPEN
     )
     pause_reason: Mapped[str | None] = mapped_column(String(32))
+    # The clerk signed in here (one clerk per counter, one counter per clerk).
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # The last call-next request id: a repeated request returns the same answer.
+    last_request_id: Mapped[str | None] = mapped_column(String(64))
+
+    clerk: Mapped[User | None] = relationship(foreign_keys=[clerk_id])
 
     store: Mapped[Store] = relationship(back_populates="counters")
 
@@ -192,10 +200,15 @@ class Ticket(db.Model):
     kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosk.id"))
     # Hash of the browser's remote-join cookie: one active remote ticket per phone per store.
     remote_client: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    # Staff-only note (set on transfer); never shown on public screens.
+    note: Mapped[str | None] = mapped_column(Text)
+    target_counter_id: Mapped[int | None] = mapped_column(ForeignKey("counter.id"))
 
     store: Mapped[Store] = relationship()
     service: Mapped[Service] = relationship()
-    counter: Mapped[Counter | None] = relationship()
+    counter: Mapped[Counter | None] = relationship(foreign_keys=[counter_id])
+    target_counter: Mapped[Counter | None] = relationship(foreign_keys=[target_counter_id])
     feedback: Mapped[Feedback | None] = relationship(back_populates="ticket")
 
 
@@ -252,6 +265,8 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.CLERK)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     store: Mapped[Store | None] = relationship()
 
@@ -277,6 +292,7 @@ class StaffSession(db.Model):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
 

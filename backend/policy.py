@@ -29,6 +29,8 @@ class TicketStatus(StrEnum):
     DONE = "done"
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
+    # Being served, but away for a moment (fetching a document); the counter may call others.
+    PARKED = "parked"
 
 
 class Action(StrEnum):
@@ -41,6 +43,8 @@ class Action(StrEnum):
     CANCEL = "cancel"
     TRANSFER = "transfer"
     REJOIN = "rejoin"
+    PARK = "park"
+    RESUME = "resume"
 
 
 class Channel(StrEnum):
@@ -53,6 +57,21 @@ class Channel(StrEnum):
 class CounterStatus(StrEnum):
     OPEN = "open"
     PAUSED = "paused"
+
+
+class Outcome(StrEnum):
+    """How a visit ended, chosen by the clerk on completion."""
+
+    DONE = "done"
+    FOLLOW_UP = "follow_up"
+    COMPLAINT = "complaint"
+    REFERRED = "referred"
+
+
+class PauseReason(StrEnum):
+    BREAK = "break"
+    TRAINING = "training"
+    OTHER = "other"
 
 
 class Role(StrEnum):
@@ -76,6 +95,9 @@ TRANSITIONS: dict[tuple[Action, TicketStatus], TicketStatus] = {
     (Action.TRANSFER, TicketStatus.CALLED): TicketStatus.WAITING,
     (Action.TRANSFER, TicketStatus.SERVING): TicketStatus.WAITING,
     (Action.REJOIN, TicketStatus.NO_SHOW): TicketStatus.WAITING,
+    (Action.PARK, TicketStatus.SERVING): TicketStatus.PARKED,
+    (Action.RESUME, TicketStatus.PARKED): TicketStatus.SERVING,
+    (Action.COMPLETE, TicketStatus.PARKED): TicketStatus.DONE,
 }
 
 # Statuses in which a ticket occupies a counter.
@@ -122,6 +144,7 @@ class QueueItem:
     lane: Lane
     queue_at: datetime
     service: str = ""
+    only_counter: int | None = None  # transferred to one counter: only it may call the ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +166,9 @@ class Reason(StrEnum):
     HELPING_LANE = "helping_lane"
     QUEUE_EMPTY = "queue_empty"
     COUNTER_PAUSED = "counter_paused"
+    DUPLICATE_REQUEST = "duplicate_request"
+    CHOSEN_BY_CLERK = "chosen_by_clerk"
+    TRANSFERRED_HERE = "transferred_here"
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +211,13 @@ def choose_next(
     """
     if counter.status == CounterStatus.PAUSED:
         return Decision(None, Reason.COUNTER_PAUSED)
-    heads = oldest_by_lane(waiting)
+    eligible = [i for i in waiting if i.only_counter in (None, counter.number)]
+    sent_here = [i for i in eligible if i.only_counter == counter.number]
+    if sent_here:
+        # A clerk sent this customer here on purpose: serve them before the queue.
+        head = min(sent_here, key=_order_key)
+        return Decision(head.ticket_id, Reason.TRANSFERRED_HERE, head.lane)
+    heads = oldest_by_lane(eligible)
     for lane in counter.lanes:
         if lane in heads:
             return Decision(heads[lane].ticket_id, Reason.LANE_HEAD, lane)

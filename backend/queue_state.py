@@ -103,7 +103,11 @@ class StoreQueue:
             select(
                 Ticket.id,
                 func.row_number()
-                .over(partition_by=Ticket.service_id, order_by=(Ticket.queue_at, Ticket.id))
+                .over(
+                    # Tickets sent to one counter queue apart from the rest of their service.
+                    partition_by=(Ticket.service_id, Ticket.target_counter_id),
+                    order_by=(Ticket.queue_at, Ticket.id),
+                )
                 .label("rank"),
             )
             .where(
@@ -118,9 +122,18 @@ class StoreQueue:
             db.session.scalars(self._today(self.store, self.day).where(Ticket.id.in_(heads)))
         )
 
-    @staticmethod
-    def items(tickets: list[Ticket]) -> list[QueueItem]:
-        return [QueueItem(t.id, Lane(t.lane), t.queue_at, t.service.code) for t in tickets]
+    def items(self, tickets: list[Ticket]) -> list[QueueItem]:
+        numbers = {c.id: c.number for c in self.counters}
+        return [
+            QueueItem(
+                t.id,
+                Lane(t.lane),
+                t.queue_at,
+                t.service.code,
+                numbers.get(t.target_counter_id) if t.target_counter_id else None,
+            )
+            for t in tickets
+        ]
 
     def counter_views(self) -> list[CounterView]:
         return [CounterView(c.number, c.lane_profile, c.status) for c in self.counters]
@@ -211,6 +224,15 @@ class StoreQueue:
                 )
                 .order_by(Ticket.finished_at.desc())
                 .limit(RECENT_CALLS)
+            )
+        )
+
+    def parked_at(self, counter: Counter) -> list[Ticket]:
+        return list(
+            db.session.scalars(
+                self._today(self.store, self.day)
+                .where(Ticket.status == TicketStatus.PARKED, Ticket.counter_id == counter.id)
+                .order_by(Ticket.started_at)
             )
         )
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 LaneName = Literal["fast", "standard", "vip", "appointment"]
-StatusName = Literal["waiting", "called", "serving", "done", "no_show", "cancelled"]
+StatusName = Literal["waiting", "called", "serving", "done", "no_show", "cancelled", "parked"]
 EtaRange = tuple[int, int]
 
 
@@ -30,7 +30,39 @@ class IssueTicketIn(Strict):
 
 
 class TransferIn(Strict):
-    service: str = Field(min_length=1, max_length=32, description="Code of the target service.")
+    service: str | None = Field(
+        default=None, min_length=1, max_length=32, description="Code of the target service."
+    )
+    counter: int | None = Field(default=None, ge=1, description="Send to this counter only.")
+    note: str | None = Field(default=None, max_length=500, description="For the next clerk.")
+
+
+class CallNextIn(Strict):
+    request_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="One id per click: a repeated request returns the same answer.",
+    )
+
+
+class CallTicketIn(CallNextIn):
+    counter: int = Field(ge=1)
+
+
+class CompleteIn(Strict):
+    outcome: str | None = Field(default=None, max_length=32, description="Default `done`.")
+
+
+class CounterIn(Strict):
+    counter: int = Field(ge=1)
+
+
+class SignInIn(Strict):
+    takeover: bool = False
+
+
+class PauseIn(Strict):
+    reason: str = Field(default="break", max_length=32)
 
 
 class CancelIn(Strict):
@@ -134,6 +166,7 @@ class CounterOut(BaseModel):
     lanes: list[LaneName]
     status: Literal["open", "paused"]
     pause_reason: str | None
+    clerk: str | None
     current: TicketBrief | None
 
 
@@ -153,6 +186,7 @@ class StoreOut(BaseModel):
     rejoin_minutes: int
     rejoin_places: int
     remote_join: bool
+    recall_limit: int
 
 
 class MissedOut(BaseModel):
@@ -180,6 +214,37 @@ class SnapshotOut(BaseModel):
     waiting: list[TicketBrief]
     recent_calls: list[RecentCall]
     missed: list[MissedOut] = Field(description="No-shows that may still rejoin (过号).")
+
+
+class StaffTicketOut(TicketBrief):
+    service_name: str
+    waited_minutes: int
+    note: str | None
+    outcome: str | None
+    started_at: str | None
+    target_counter: int | None
+    customer: dict[str, str] | None
+
+
+class CodeName(BaseModel):
+    code: str
+    name: str
+
+
+class ClerkStatsOut(BaseModel):
+    served: int
+    avg_service_minutes: float | None
+    no_shows: int
+
+
+class CounterDetailOut(BaseModel):
+    counter: CounterOut
+    current: StaffTicketOut | None
+    parked: list[StaffTicketOut]
+    stats: ClerkStatsOut
+    outcomes: list[CodeName]
+    pause_reasons: list[CodeName]
+    recall_limit: int
 
 
 class ErrorOut(BaseModel):

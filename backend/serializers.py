@@ -9,7 +9,7 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from .models import Counter, Service, Ticket
-from .policy import Lane, TicketStatus, can_rejoin
+from .policy import Lane, Outcome, PauseReason, TicketStatus, can_rejoin
 from .queue_state import StoreQueue
 
 
@@ -88,6 +88,48 @@ def ticket_public(
     return data
 
 
+OUTCOME_NAMES = {
+    Outcome.DONE: _l("Done"),
+    Outcome.FOLLOW_UP: _l("Needs a follow-up visit"),
+    Outcome.COMPLAINT: _l("Turned into a complaint"),
+    Outcome.REFERRED: _l("Referred elsewhere"),
+}
+PAUSE_REASON_NAMES = {
+    PauseReason.BREAK: _l("Break"),
+    PauseReason.TRAINING: _l("Training"),
+    PauseReason.OTHER: _l("Other"),
+}
+
+
+def staff_ticket(ticket: Ticket, queue: StoreQueue, lang: str) -> dict[str, Any]:
+    """What the clerk at the counter sees: the public brief plus note and timings."""
+    waited = (ticket.called_at or queue.now) - ticket.issued_at
+    return ticket_brief(ticket) | {
+        "service_name": ticket.service.name(lang),
+        "waited_minutes": int(waited.total_seconds() // 60),
+        "note": ticket.note,
+        "outcome": ticket.outcome,
+        "started_at": iso(ticket.started_at),
+        "target_counter": ticket.target_counter.number if ticket.target_counter else None,
+        "customer": None,
+    }
+
+
+def counter_detail(
+    counter: Counter, queue: StoreQueue, lang: str, stats: dict[str, Any]
+) -> dict[str, Any]:
+    current = queue.current_at(counter)
+    return {
+        "counter": counter_state(counter, queue),
+        "current": staff_ticket(current, queue, lang) if current else None,
+        "parked": [staff_ticket(t, queue, lang) for t in queue.parked_at(counter)],
+        "stats": stats,
+        "outcomes": [{"code": o.value, "name": str(n)} for o, n in OUTCOME_NAMES.items()],
+        "pause_reasons": [{"code": r.value, "name": str(n)} for r, n in PAUSE_REASON_NAMES.items()],
+        "recall_limit": queue.store.recall_limit,
+    }
+
+
 def counter_state(counter: Counter, queue: StoreQueue) -> dict[str, Any]:
     current = queue.current_at(counter)
     return {
@@ -97,6 +139,7 @@ def counter_state(counter: Counter, queue: StoreQueue) -> dict[str, Any]:
         "lanes": list(counter.lanes),
         "status": str(counter.status),
         "pause_reason": counter.pause_reason,
+        "clerk": counter.clerk.display_name if counter.clerk else None,
         "current": ticket_brief(current) if current else None,
     }
 
@@ -147,6 +190,7 @@ def snapshot(queue: StoreQueue, lang: str) -> dict[str, Any]:
             "rejoin_minutes": store.rejoin_minutes,
             "rejoin_places": store.rejoin_places,
             "remote_join": store.remote_join,
+            "recall_limit": store.recall_limit,
         },
         "services": [service_public(s, queue, lang) for s in queue.services if s.active],
         "counters": [counter_state(c, queue) for c in queue.counters],

@@ -111,7 +111,16 @@ class Api:
         assert response.status_code == 201, response.json
         return response.json  # type: ignore[return-value]
 
+    def sign_in(self, counter: int, store: str = "demo", takeover: bool = True) -> Any:
+        return self.client.post(
+            f"/api/v1/stores/{store}/counters/{counter}/sign-in",
+            json={"takeover": takeover},
+            headers=self.headers,
+        )
+
     def call_next(self, counter: int, store: str = "demo") -> dict[str, Any]:
+        """Sign in at the counter (moving there if needed), then call next."""
+        assert self.sign_in(counter, store).status_code == 200
         response = self.client.post(
             f"/api/v1/stores/{store}/counters/{counter}/call-next", headers=self.headers
         )

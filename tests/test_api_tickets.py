@@ -286,6 +286,14 @@ class TestStaffAuth:
         assert no_csrf.status_code == 400 and no_csrf.json["error"] == "csrf_failed"
         counter_page = client.get("/s/demo/counter?counter=1").get_data(as_text=True)
         token = extract_csrf(counter_page)
+        not_yet = client.post(
+            "/api/v1/stores/demo/counters/1/call-next", headers={"X-CSRFToken": token}
+        )
+        assert not_yet.status_code == 409 and not_yet.json["error"] == "not_signed_in"
+        signed = client.post(
+            "/api/v1/stores/demo/counters/1/sign-in", json={}, headers={"X-CSRFToken": token}
+        )
+        assert signed.status_code == 200 and signed.json["counter"]["clerk"] == "desk"
         ok = client.post("/api/v1/stores/demo/counters/1/call-next", headers={"X-CSRFToken": token})
         assert ok.status_code == 200 and ok.json["ticket"]["label"] == "A001"
 
@@ -344,6 +352,7 @@ class TestReadModels:
         assert by_code["A"]["eta_minutes"][1] > by_code["C"]["eta_minutes"][0] >= 0
 
     def test_snapshot_shape_and_version(self, api: Api) -> None:
+        api.sign_in(2)
         empty = api.snapshot()
         SnapshotOut.model_validate(empty)
         ticket = api.issue("A")

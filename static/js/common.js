@@ -191,9 +191,9 @@
     const eta = etaText(s.eta_minutes);
     return t('waiting_n', { n: s.waiting }) + (eta ? ' · ' + eta : '');
   }
-  /* Spoken name of a service button: name, lane, wait (and the one-line description). */
+  /* Spoken name of a service button: name, description, lane, wait - in the order they are shown. */
   function serviceLabel(s) {
-    return [localName(s), laneName(s.lane), serviceInfo(s), s.description].filter(Boolean).join(' · ');
+    return [localName(s), s.description, laneName(s.lane), serviceInfo(s)].filter(Boolean).join(', ');
   }
   function serviceButton(s, disabled) {
     return h('button', {
@@ -201,11 +201,11 @@
       'aria-label': serviceLabel(s), disabled: !!disabled,
     },
     s.icon ? h('img', { class: 'service-icon', src: '/static/icons/' + s.icon + '.svg', alt: '', width: 48, height: 48 }) : null,
-    h('span', { class: 'service-text' },
-      h('span', { class: 'service-name', text: localName(s) }),
-      s.description ? h('span', { class: 'service-desc', text: s.description }) : null,
+    h('span', { class: 'service-text' }, // the spaces keep words apart for screen readers
+      h('span', { class: 'service-name', text: localName(s) }), ' ',
+      s.description ? h('span', { class: 'service-desc', text: s.description }) : null, ' ',
       h('span', { class: 'service-meta' },
-        h('span', { class: 'lane-badge lane-' + s.lane, text: laneName(s.lane) }),
+        h('span', { class: 'lane-badge lane-' + s.lane, text: laneName(s.lane) }), ' ',
         h('span', { class: 'service-info', text: serviceInfo(s) }))));
   }
   /* Services grouped by category, in the order they come: [{category, name, services}]. */

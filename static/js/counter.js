@@ -1,35 +1,85 @@
-/* Counter terminal: this counter's current ticket, actions with F-key shortcuts, live waiting list. */
+/*
+ * Counter terminal: sign-in to one counter, this counter's current ticket and parked customers, the
+ * actions with F-key shortcuts (F1-F8), dialogs (takeover, complete, transfer, pause, parked), the
+ * live waiting list and the clerk's figures for today.
+ *
+ * Never a double action: one request at a time (`busy`), held keys are ignored, and the call requests
+ * carry a request_id that is reused when the same click is retried after a network failure.
+ */
 (function () {
   'use strict';
-  const { config, t, h, api, localName, laneName, statusName, minutesSince, setText, live, STORE_EVENTS } = window.HQ;
+  const { config, t, h, api, ApiError, localName, laneName, statusName, minutesSince, setText, live, STORE_EVENTS } = window.HQ;
   const $ = (id) => document.getElementById(id);
-  if (!$('call-next') || config.counter == null) return; // counter picker: nothing to run
+  const main = document.querySelector('.c-main');
+  if (!main || !$('call-next') || config.counter == null) return; // counter picker: nothing to run
 
   const NUM = Number(config.counter);
   const storePath = '/stores/' + encodeURIComponent(config.store);
-  const select = $('transfer-service');
-  const buttons = [...document.querySelectorAll('[data-action]')];
-  const KEYS = { F1: 'call-next', F2: 'recall', F3: 'start', F4: 'complete', F5: 'no-show', F6: 'transfer' };
+  const counterPath = storePath + '/counters/' + NUM;
+  const DESK = $('desk-name').textContent;
+  const MY_LANES = (main.dataset.lanes || '').split(' ').filter(Boolean);
+  const EVENTS = [...new Set([...STORE_EVENTS, 'rejoined', 'parked', 'resumed', 'counter_changed'])];
+  const KEYS = { F1: 'call-next', F2: 'recall', F3: 'start', F4: 'complete', F5: 'no-show', F6: 'transfer', F7: 'pause', F8: 'park' };
+  const TIMEOUT_MS = 10000;
+
+  const S = {
+    signedIn: false,
+    me: null,          // this clerk's name as the server writes it (from our own sign-in)
+    clerk: null,       // who holds the counter now
+    paused: false,
+    pauseReason: null,
+    current: null,     // StaffTicket (or TicketBrief) called/serving at this counter
+    parked: [],
+    stats: null,
+    outcomes: [],
+    pauseReasons: [],
+    recallLimit: null,
+    waiting: [],       // whole store, in queue order
+    lanes: null,
+    services: {},      // code -> Service
+    busy: false,
+    modal: null,       // the open dialog, if any
+  };
+
+  /* ---------------------------------------------------------------- helpers */
+
   const is = (tk, ...states) => !!tk && states.includes(tk.status);
-  const LEGAL = {
-    // With a ticket still open the server completes it first and says so ("forgot to complete").
-    'call-next': () => true,
-    recall: (tk) => is(tk, 'called'),
-    start: (tk) => is(tk, 'called'),
-    'no-show': (tk) => is(tk, 'called'),
-    complete: (tk) => is(tk, 'called', 'serving'),
-    transfer: (tk) => is(tk, 'called', 'serving'),
-  };
-
-  const services = {}; // code -> Service
-  let current = null;  // this counter's active ticket (called or serving)
-  let waiting = [];    // whole store, oldest first
-  let busy = false;
-
   const active = (tk) => (is(tk, 'called', 'serving') ? tk : null);
-  const serviceName = (code) => {
-    return services[code] ? localName(services[code]) : code;
-  };
+  const serviceName = (tk) => tk.service_name || (S.services[tk.service] ? localName(S.services[tk.service]) : tk.service);
+  const reasonName = (code) => ((S.pauseReasons.find((r) => r.code === code) || {}).name || code || '');
+
+  /* A v4 UUID; crypto.randomUUID only exists on https/localhost, store PCs may use plain http. */
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const x = [...b].map((v) => v.toString(16).padStart(2, '0')).join('');
+    return x.slice(0, 8) + '-' + x.slice(8, 12) + '-' + x.slice(12, 16) + '-' + x.slice(16, 20) + '-' + x.slice(20);
+  }
+
+  /* api() with a time limit: a hung request must never leave the terminal locked. */
+  function call(path, body) {
+    let timer;
+    const limit = new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new ApiError(t('network_error'), 0, 'timeout')), TIMEOUT_MS);
+    });
+    return Promise.race([api(path, body), limit]).finally(() => clearTimeout(timer));
+  }
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const retriable = (err) => !err.status || err.status >= 500;
+
+  /*
+   * request_id per click. A click is identified by what it asks (`key`) and the state it was made
+   * in (the current ticket). Pressing again after a failed attempt is the same click: same id, so
+   * the server answers it again instead of calling a second customer. Any answer ends the click.
+   */
+  let pendingClick = null;
+  function requestId(key) {
+    const k = key + '|' + (S.current ? S.current.id : '');
+    if (!pendingClick || pendingClick.k !== k) pendingClick = { k, id: uuid() };
+    return pendingClick.id;
+  }
 
   function say(text, kind) {
     const m = $('message');
@@ -37,132 +87,559 @@
     m.className = kind || '';
   }
 
+  /* ---------------------------------------------------------------- rendering */
+
+  function legal(action) {
+    const cur = S.current;
+    if (!S.signedIn) return false;
+    switch (action) {
+      case 'call-next': return !S.paused; // with a ticket still open the server completes it and says so
+      case 'recall': case 'start': case 'no-show': return is(cur, 'called');
+      case 'complete': case 'transfer': return is(cur, 'called', 'serving');
+      case 'park': return is(cur, 'serving') || (!cur && S.parked.length > 0);
+      case 'pause': return true;
+      default: return false;
+    }
+  }
+
+  /* Why a key does nothing now (shown instead of silence). */
+  function whyNot(action) {
+    if (!S.signedIn) return t('hint_sign_in');
+    if (action === 'call-next' && S.paused) return t('hint_paused');
+    if (!S.current) return t('hint_no_ticket');
+    return t('hint_not_now', { label: S.current.label, status: statusName(S.current.status) });
+  }
+
+  const suggestNoShow = () => is(S.current, 'called') && S.recallLimit != null &&
+    S.current.recall_count >= S.recallLimit;
+
   function renderButtons() {
-    buttons.forEach((b) => { b.disabled = busy || !LEGAL[b.dataset.action](current); });
-    select.disabled = busy || !LEGAL.transfer(current);
+    document.querySelectorAll('[data-action]').forEach((b) => {
+      b.disabled = S.busy || !legal(b.dataset.action);
+    });
+    $('sign-out').disabled = S.busy || !S.signedIn;
+    $('sign-in').disabled = S.busy;
+    main.classList.toggle('is-busy', S.busy);
+    // F8 says what it will do
+    const park = $('park').querySelector('.b-label');
+    if (S.current || !S.parked.length) park.textContent = t('park');
+    else park.textContent = S.parked.length === 1 ? t('resume_one', { label: S.parked[0].label }) : t('resume_many');
+    $('pause').querySelector('.b-label').textContent = S.paused ? t('unpause') : t('pause');
+    $('pause').classList.toggle('is-paused', S.paused);
+    // at the recall limit the terminal suggests a no-show
+    const suggest = suggestNoShow();
+    $('no-show').classList.toggle('suggest', suggest);
+    $('recall-hint').hidden = !suggest;
+    if (suggest) setText('recall-hint', t('recall_hint', { n: S.current.recall_count }));
+    renderParked();
+    renderWaiting();
+  }
+
+  function renderState() {
+    const banner = $('signin-banner');
+    banner.hidden = S.signedIn;
+    if (!S.signedIn) {
+      setText('signin-text', S.clerk && S.clerk !== S.me
+        ? t('taken_over', { clerk: S.clerk }) : t('not_signed_in'));
+    }
+    const pill = $('desk-state');
+    pill.hidden = !S.paused;
+    $('paused-banner').hidden = !S.paused;
+    if (S.paused) {
+      const reason = reasonName(S.pauseReason) || t('paused');
+      setText(pill, t('paused_pill', { reason }));
+      setText('paused-banner', t('paused_banner', { reason }));
+    }
+    main.classList.toggle('is-paused', S.paused);
+    main.classList.toggle('is-signed-out', !S.signedIn);
   }
 
   function renderCurrent() {
-    const tk = current;
+    const tk = S.current;
     const label = $('current-label');
     label.textContent = tk ? tk.label : '—';
     label.classList.toggle('empty', !tk);
     $('current-idle').hidden = !!tk;
     $('current-info').hidden = !tk;
     $('current-extra').hidden = !tk;
+    const customer = tk && tk.customer;
+    $('current-customer').hidden = !customer;
+    $('current-note').hidden = !(tk && tk.note);
+    $('recall-count').hidden = !(tk && tk.recall_count > 0);
     if (tk) {
-      setText('current-service', tk.service_name || serviceName(tk.service));
+      setText('current-service', serviceName(tk));
       const lane = $('current-lane');
       lane.textContent = laneName(tk.lane);
       lane.className = 'lane-badge lane-' + tk.lane;
       const status = $('current-status');
       status.textContent = statusName(tk.status);
       status.dataset.status = tk.status;
-      const m = minutesSince(tk.issued_at);
+      const m = tk.waited_minutes != null ? tk.waited_minutes : minutesSince(tk.issued_at);
       setText('current-waited', m == null ? '' : t('waited', { n: m }));
-      [...select.options].forEach((o) => { o.disabled = !!o.value && o.value === tk.service; });
+      if (tk.recall_count > 0) setText('recall-count', t('recall_count', { n: tk.recall_count }));
+      if (tk.note) setText('current-note', t('note', { note: tk.note }));
+      if (customer) {
+        setText('current-customer', t('customer', { name: customer.name_masked || '', phone: customer.phone_masked || '' }).trim());
+      }
     }
-    renderButtons();
+  }
+
+  function renderStats() {
+    const st = S.stats;
+    setText('stats-served', st ? st.served : '—');
+    setText('stats-no-shows', st ? st.no_shows : '—');
+    const avg = st && st.avg_service_minutes;
+    setText('stats-avg', avg == null ? '—' : t('minutes_avg', { n: Math.round(avg * 10) / 10 }));
+  }
+
+  /* Re-rendering a list must not steal the keyboard focus from a row button. */
+  function keepFocus(container, build) {
+    const f = document.activeElement;
+    const key = f && container.contains(f) ? f.getAttribute('data-focus') : null;
+    build();
+    if (key) {
+      const again = container.querySelector('[data-focus="' + key + '"]');
+      if (again && !again.disabled) again.focus();
+      else $('current-panel').focus();
+    }
+  }
+
+  function renderParked() {
+    const list = $('parked-list');
+    const canResume = S.signedIn && !S.busy && !S.current;
+    keepFocus(list, () => list.replaceChildren(...S.parked.map((tk) => h('li', { 'data-label': tk.label, 'data-id': tk.id },
+      h('span', { class: 'w-label', text: tk.label }),
+      h('span', { class: 'w-info' },
+        h('span', { class: 'w-service', text: serviceName(tk) }),
+        tk.note ? h('span', { class: 'w-note', text: tk.note }) : null),
+      h('button', {
+        type: 'button', class: 'btn btn-small', 'data-resume': tk.id, 'data-focus': 'r' + tk.id,
+        'aria-label': t('resume_label', { label: tk.label }), disabled: !canResume, text: t('resume'),
+      })))));
+    setText('parked-count', S.parked.length || '');
+    $('parked-empty').hidden = S.parked.length > 0;
+  }
+
+  function waitingRow(tk, canCall) {
+    const m = minutesSince(tk.issued_at);
+    return h('li', { 'data-label': tk.label, 'data-id': tk.id },
+      h('span', { class: 'w-label', text: tk.label }),
+      h('span', { class: 'w-service', text: serviceName(tk) }),
+      h('span', { class: 'lane-badge lane-' + tk.lane, text: laneName(tk.lane) }),
+      h('span', { class: 'w-time' + (m >= 20 ? ' long' : ''), text: m == null ? '' : t('minutes', { n: m }) }),
+      h('button', {
+        type: 'button', class: 'btn btn-small', 'data-call': tk.id, 'data-focus': 'c' + tk.id,
+        'aria-label': t('call_label', { label: tk.label }), disabled: !canCall, text: t('call'),
+      }));
   }
 
   function renderWaiting() {
-    $('waiting-list').replaceChildren(...waiting.map((tk) => {
-      const m = minutesSince(tk.issued_at);
-      return h('li', { 'data-label': tk.label, 'data-id': tk.id },
-        h('span', { class: 'w-label', text: tk.label }),
-        h('span', { class: 'w-service', text: serviceName(tk.service) }),
-        h('span', { class: 'lane-badge lane-' + tk.lane, text: laneName(tk.lane) }),
-        h('span', { class: 'w-time' + (m >= 20 ? ' long' : ''), text: m == null ? '' : t('minutes', { n: m }) }));
-    }));
-    setText('waiting-count', waiting.length);
-    $('waiting-empty').hidden = waiting.length > 0;
+    const box = $('waiting-list');
+    // calling a particular customer: only with a free counter, so nothing is completed implicitly
+    const canCall = S.signedIn && !S.busy && !S.paused && !S.current;
+    const mine = S.waiting.filter((tk) => MY_LANES.includes(tk.lane));
+    const others = S.waiting.filter((tk) => !MY_LANES.includes(tk.lane));
+    const group = (cls, title, list) => (list.length ? h('section', { class: 'w-group ' + cls },
+      h('h3', { text: title + ' · ' + list.length }),
+      h('ol', null, ...list.map((tk) => waitingRow(tk, canCall)))) : null);
+    keepFocus(box, () => box.replaceChildren(
+      group('w-mine', t('mine'), mine),
+      group('w-others', t('others'), others)));
+    setText('waiting-count', S.waiting.length);
+    $('waiting-empty').hidden = S.waiting.length > 0;
   }
 
-  function renderLanes(lanes) {
-    if (!lanes) return;
-    $('lanes').replaceChildren(...lanes.map((l) => h('span', { text: t('lane_count', { lane: laneName(l.lane), n: l.waiting }) })));
+  function renderLanes() {
+    if (!S.lanes) return;
+    $('lanes').replaceChildren(...S.lanes.map((l) => h('span', {
+      class: MY_LANES.includes(l.lane) ? 'mine' : null,
+      text: t('lane_count', { lane: laneName(l.lane), n: l.waiting }),
+    })));
   }
 
-  function applyCounters(list) {
-    const me = (list || []).find((c) => Number(c.number) === NUM);
-    if (!me) return;
-    current = active(me.current);
-    const state = $('desk-state');
-    if (state) state.hidden = me.status !== 'paused';
+  function render() {
+    renderState();
+    renderCurrent();
+    renderStats();
+    renderLanes();
+    renderButtons(); // also the parked and waiting lists (their buttons depend on the same state)
   }
+
+  /* ---------------------------------------------------------------- state from the server */
+
+  function applyDetail(d) {
+    if (!d || !d.counter) return;
+    const c = d.counter;
+    S.clerk = c.clerk || null;
+    if (S.me != null) S.signedIn = S.clerk === S.me;
+    S.paused = c.status === 'paused';
+    S.pauseReason = c.pause_reason || null;
+    S.current = active(d.current) || active(c.current) || null;
+    S.parked = d.parked || [];
+    S.stats = d.stats || null;
+    S.outcomes = d.outcomes || [];
+    S.pauseReasons = d.pause_reasons || [];
+    S.recallLimit = typeof d.recall_limit === 'number' ? d.recall_limit : null;
+  }
+
+  /* CounterDetail refetch: coalesced, and an answer older than the newest known state is dropped. */
+  let detailSeq = 0;
+  let detailShown = 0;
+  let detailTimer = null;
+  function refreshDetail(delay) {
+    clearTimeout(detailTimer);
+    detailTimer = setTimeout(async () => {
+      const seq = ++detailSeq;
+      try {
+        const d = await call(counterPath);
+        if (seq <= detailShown) return;
+        detailShown = seq;
+        applyDetail(d);
+        render();
+      } catch (e) { /* the next event or reconnect refetches */ }
+    }, delay || 0);
+  }
+  /* Our own action just changed the state: answers to earlier refetches are stale now. */
+  function invalidateDetail() { detailShown = ++detailSeq; }
 
   function upsertWaiting(tk) {
-    const i = waiting.findIndex((w) => w.id === tk.id);
+    if (!tk) return;
+    const i = S.waiting.findIndex((w) => w.id === tk.id);
     if (tk.status !== 'waiting') {
-      if (i >= 0) waiting.splice(i, 1);
+      if (i >= 0) S.waiting.splice(i, 1);
     } else if (i >= 0) {
-      waiting[i] = tk;
+      S.waiting[i] = tk;
     } else {
-      waiting.push(tk);
-      waiting.sort((a, b) => String(a.issued_at).localeCompare(String(b.issued_at)));
+      S.waiting.push(tk);
     }
   }
 
-  async function act(action) {
-    if (busy || !LEGAL[action](current)) return;
-    let path = '/tickets/' + (current && current.id) + '/' + action;
-    let body = {};
-    if (action === 'call-next') path = storePath + '/counters/' + NUM + '/call-next';
-    if (action === 'transfer') {
-      if (!select.value) { say(t('choose_service'), 'error'); select.focus(); return; }
-      body = { service: select.value };
-    }
-    busy = true;
+  /* ---------------------------------------------------------------- requests */
+
+  /*
+   * One request at a time. `fn` performs it; on failure the server's message is shown.
+   * Returns fn's result, or undefined when busy or failed.
+   */
+  async function run(fn) {
+    if (S.busy) return undefined;
+    S.busy = true;
     renderButtons();
     try {
-      const res = await api(path, body);
-      const tk = action === 'call-next' ? res.ticket : res;
-      if (tk) upsertWaiting(tk);
-      current = tk && (tk.counter == null || Number(tk.counter) === NUM) ? active(tk) : null;
-      if (action === 'call-next') say(res.message || '', tk ? 'ok' : '');
-      else say(t('done_ok', { label: tk.label, status: statusName(tk.status) }), 'ok');
-      if (action === 'transfer') select.value = '';
+      return await fn();
     } catch (err) {
-      say(err.message, 'error');
-      if (err.status === 409) sub.resync(); // our view was stale
+      say(err.message + (err.retryHint ? ' ' + t('hint_retry') : ''), 'error');
+      if (err.code === 'not_signed_in') S.signedIn = false;
+      if (err.status === 409 || err.status === 404) refreshDetail(); // our view was stale
+      return undefined;
     } finally {
-      busy = false;
-      renderCurrent();
-      renderWaiting();
+      S.busy = false;
+      render();
     }
   }
 
-  buttons.forEach((b) => b.addEventListener('click', () => act(b.dataset.action)));
-  document.addEventListener('keydown', (e) => {
-    const action = KEYS[e.key];
-    if (!action) return;
-    e.preventDefault(); // F1 help, F5 reload, F6 address bar
-    if (action === 'transfer' && !select.value && !select.disabled) { select.focus(); return; }
-    act(action);
+  /* POST with a request_id: retried automatically on a network failure with the same id. */
+  async function callWithId(key, path, extra) {
+    const id = requestId(key);
+    let lastErr;
+    for (const wait of [0, 700, 2000]) {
+      if (wait) await sleep(wait);
+      try {
+        const res = await call(path, Object.assign({ request_id: id }, extra));
+        pendingClick = null;
+        return res;
+      } catch (err) {
+        lastErr = err;
+        if (!retriable(err)) { pendingClick = null; throw err; }
+      }
+    }
+    lastErr.retryHint = true; // the id is kept: pressing again is the same click
+    throw lastErr;
+  }
+
+  function afterTicket(tk) {
+    invalidateDetail();
+    upsertWaiting(tk);
+    if (tk && (tk.counter == null || Number(tk.counter) === NUM) && active(tk)) {
+      // keep the richer fields (service_name, note, customer) of the same ticket
+      S.current = Object.assign({}, S.current && S.current.id === tk.id ? S.current : {}, tk);
+    } else if (tk && S.current && S.current.id === tk.id) {
+      S.current = null;
+    }
+    if (tk && tk.status === 'parked' && !S.parked.some((p) => p.id === tk.id)) S.parked = S.parked.concat([tk]);
+    if (tk && tk.status === 'serving') S.parked = S.parked.filter((p) => p.id !== tk.id);
+    refreshDetail(50);
+  }
+
+  const ACTIONS = {
+    'call-next': () => run(async () => {
+      const res = await callWithId('call-next', counterPath + '/call-next');
+      afterTicket(res.ticket);
+      if (!res.ticket) S.current = null;
+      say(res.message || '', res.ticket ? 'ok' : 'info');
+    }),
+
+    recall: () => ticketAction('recall'),
+    start: () => ticketAction('start'),
+    'no-show': () => ticketAction('no-show'),
+
+    complete: async () => {
+      const tk = S.current;
+      const choices = S.outcomes.length ? S.outcomes : [{ code: 'done', name: t('status_done') }];
+      const outcome = await choose($('complete-dialog'), 'outcome', choices, 'done',
+        t('complete_title', { label: tk.label }));
+      if (outcome == null) return;
+      await ticketAction('complete', { outcome }, tk);
+    },
+
+    transfer: async () => {
+      const tk = S.current;
+      const body = await transferDialog(tk);
+      if (body) await ticketAction('transfer', body, tk);
+    },
+
+    park: async () => {
+      if (S.current) return ticketAction('park');
+      let id = S.parked.length === 1 ? S.parked[0].id : null;
+      if (id == null) {
+        id = await choose($('parked-dialog'), 'ticket',
+          S.parked.map((p) => ({ code: p.id, name: p.label + ' · ' + serviceName(p) })), null);
+        if (id == null) return undefined;
+      }
+      return resumeParked(id);
+    },
+
+    pause: async () => {
+      if (S.paused) {
+        return run(async () => {
+          invalidateDetail();
+          applyDetail(await call(counterPath + '/resume', {}));
+          say(t('resumed_ok'), 'ok');
+        });
+      }
+      const reasons = S.pauseReasons.length ? S.pauseReasons : [{ code: 'other', name: t('paused') }];
+      const reason = await choose($('pause-dialog'), 'reason', reasons, reasons[0].code);
+      if (reason == null) return undefined;
+      return run(async () => {
+        invalidateDetail();
+        applyDetail(await call(counterPath + '/pause', { reason }));
+        say(t('paused_ok'), 'info');
+      });
+    },
+  };
+
+  function ticketAction(action, body, ticket) {
+    const tk = ticket || S.current;
+    if (!tk) return undefined;
+    return run(async () => {
+      const res = await call('/tickets/' + tk.id + '/' + action, body || {});
+      afterTicket(res);
+      if (action === 'recall') say(t('done_ok', { label: res.label, status: t('recall_count', { n: res.recall_count }) }), 'ok');
+      else if (action === 'park') say(t('parked_ok', { label: res.label }), 'ok');
+      else say(t('done_ok', { label: res.label, status: statusName(res.status) }), 'ok');
+    });
+  }
+
+  function resumeParked(id) {
+    return run(async () => {
+      const res = await call('/tickets/' + id + '/resume', { counter: NUM });
+      afterTicket(res);
+      say(t('done_ok', { label: res.label, status: statusName(res.status) }), 'ok');
+    });
+  }
+
+  function callTicket(id) {
+    return run(async () => {
+      const res = await callWithId('call:' + id, '/tickets/' + id + '/call', { counter: NUM });
+      afterTicket(res);
+      say(t('called_ok', { label: res.label }), 'ok');
+    });
+  }
+
+  /* Sign in; a counter held by someone else asks first. */
+  async function signIn() {
+    let takeover = false;
+    for (;;) {
+      let holder = null;
+      const ok = await run(async () => {
+        try {
+          const d = await call(counterPath + '/sign-in', { takeover });
+          invalidateDetail();
+          S.me = d.counter.clerk || main.dataset.me;
+          S.signedIn = true;
+          applyDetail(d);
+          say(t('signed_in', { counter: DESK }), 'ok');
+          return true;
+        } catch (err) {
+          if (err.code !== 'counter_taken' || takeover) throw err;
+          holder = err.data.clerk || t('other_clerk');
+          S.clerk = holder;
+          say(err.message, 'info');
+          return false;
+        }
+      });
+      if (ok || holder == null) return;
+      if (!(await confirmTakeover(holder))) { $('sign-in').focus(); return; }
+      takeover = true;
+    }
+  }
+
+  function signOut() {
+    return run(async () => {
+      await call(counterPath + '/sign-out', {});
+      location.href = main.dataset.pickerUrl;
+    });
+  }
+
+  /* ---------------------------------------------------------------- dialogs */
+
+  /* Opens a modal dialog; `setup(done)` wires it; resolves with the value passed to done (null = cancel). */
+  function modal(dialog, setup, focusEl) {
+    return new Promise((resolve) => {
+      let finished = false;
+      const cleanups = [];
+      const on = (el, ev, fn) => { el.addEventListener(ev, fn); cleanups.push(() => el.removeEventListener(ev, fn)); };
+      const done = (value) => {
+        if (finished) return;
+        finished = true;
+        cleanups.forEach((c) => c());
+        if (dialog.open) dialog.close();
+        S.modal = null;
+        $('current-panel').focus({ preventScroll: true });
+        resolve(value);
+      };
+      on(dialog, 'cancel', (e) => { e.preventDefault(); done(null); });
+      dialog.querySelectorAll('[data-cancel]').forEach((b) => on(b, 'click', () => done(null)));
+      setup(done, on);
+      S.modal = dialog;
+      dialog.showModal();
+      if (focusEl) focusEl.focus();
+    });
+  }
+
+  /* A list of choices: arrows or number keys move, Enter (or a click) confirms. */
+  function choose(dialog, attr, items, preferred, title) {
+    if (title) setText(dialog.querySelector('h2'), title);
+    const box = dialog.querySelector('.c-choices');
+    const buttons = items.map((it, i) => h('button', { type: 'button', class: 'c-choice', ['data-' + attr]: it.code },
+      i < 9 ? h('kbd', { text: String(i + 1) }) : null, h('span', { text: it.name })));
+    box.replaceChildren(...buttons);
+    const start = Math.max(0, items.findIndex((it) => it.code === preferred));
+    return modal(dialog, (done, on) => {
+      buttons.forEach((b, i) => on(b, 'click', () => done(items[i].code)));
+      on(dialog, 'keydown', (e) => {
+        const i = buttons.indexOf(document.activeElement);
+        let next = null;
+        if (e.key === 'ArrowDown' || e.key === 'ArrowRight') next = (i + 1) % buttons.length;
+        else if (e.key === 'ArrowUp' || e.key === 'ArrowLeft') next = (i - 1 + buttons.length) % buttons.length;
+        else if (e.key === 'Home') next = 0;
+        else if (e.key === 'End') next = buttons.length - 1;
+        else if (/^[1-9]$/.test(e.key) && Number(e.key) <= buttons.length) next = Number(e.key) - 1;
+        if (next != null) { e.preventDefault(); buttons[next].focus(); }
+      });
+    }, buttons[start]);
+  }
+
+  function confirmTakeover(clerk) {
+    setText('takeover-text', t('takeover_q', { counter: DESK, clerk }));
+    return modal($('takeover-dialog'), (done, on) => {
+      on($('takeover-yes'), 'click', () => done(true));
+    }, $('takeover-yes')).then((v) => v === true);
+  }
+
+  function transferDialog(tk) {
+    const dialog = $('transfer-dialog');
+    const service = $('transfer-service');
+    const counter = $('transfer-counter');
+    const note = $('transfer-note');
+    const error = $('transfer-error');
+    setText('transfer-title', t('transfer_title', { label: tk.label }));
+    service.value = '';
+    counter.value = '';
+    note.value = '';
+    error.hidden = true;
+    [...service.options].forEach((o) => { o.disabled = !!o.value && o.value === tk.service; });
+    return modal(dialog, (done, on) => {
+      const confirm = () => {
+        if (!service.value && !counter.value) {
+          setText(error, t('transfer_need'));
+          error.hidden = false;
+          service.focus();
+          return;
+        }
+        const body = {};
+        if (service.value) body.service = service.value;
+        if (counter.value) body.counter = Number(counter.value);
+        if (note.value.trim()) body.note = note.value.trim();
+        done(body);
+      };
+      on($('transfer-form'), 'submit', (e) => { e.preventDefault(); confirm(); });
+      on(dialog, 'keydown', (e) => {
+        // Enter confirms from the selects too (a closed <select> ignores it); buttons keep their own
+        if (e.key === 'Enter' && !e.repeat && e.target.tagName === 'SELECT') { e.preventDefault(); confirm(); }
+      });
+    }, service);
+  }
+
+  /* ---------------------------------------------------------------- input */
+
+  function trigger(action, fromKey) {
+    if (S.busy || S.modal) return;
+    if (!legal(action)) {
+      if (fromKey) say(whyNot(action), 'info');
+      return;
+    }
+    ACTIONS[action]();
+  }
+
+  document.querySelectorAll('[data-action]').forEach((b) => b.addEventListener('click', () => trigger(b.dataset.action)));
+  $('sign-in').addEventListener('click', () => signIn());
+  $('sign-out').addEventListener('click', () => signOut());
+  $('waiting-list').addEventListener('click', (e) => {
+    const b = e.target.closest('[data-call]');
+    if (b && !b.disabled && !S.modal) callTicket(Number(b.dataset.call));
+  });
+  $('parked-list').addEventListener('click', (e) => {
+    const b = e.target.closest('[data-resume]');
+    if (b && !b.disabled && !S.modal) resumeParked(Number(b.dataset.resume));
   });
 
-  const sub = live({
-    auth: { store: config.store, role: 'counter' },
-    events: STORE_EVENTS,
+  document.addEventListener('keydown', (e) => {
+    // a held Enter/Space must not press the next focused button again
+    if (e.repeat && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); return; }
+    const action = KEYS[e.key];
+    if (!action) return;
+    e.preventDefault(); // F1 help, F3 find, F5 reload, F6 address bar, F7 caret browsing
+    if (e.repeat || e.ctrlKey || e.altKey || e.metaKey || e.shiftKey) return;
+    trigger(action, true);
+  }, true);
+
+  /* ---------------------------------------------------------------- live */
+
+  live({
+    auth: { store: config.store, role: 'counter', counter: NUM },
+    events: EVENTS,
     load: async () => {
-      const s = await api(storePath + '/snapshot');
-      (s.services || []).forEach((sv) => { services[sv.code] = sv; });
-      applyCounters(s.counters);
-      waiting = (s.waiting || []).slice();
-      renderLanes(s.lanes);
-      renderCurrent();
-      renderWaiting();
+      const s = await call(storePath + '/snapshot');
+      (s.services || []).forEach((sv) => { S.services[sv.code] = sv; });
+      S.waiting = (s.waiting || []).slice();
+      S.lanes = s.lanes || S.lanes;
+      refreshDetail();
+      render();
       return s.version;
     },
     apply: (name, p) => {
-      applyCounters(p.counters);
       if (p.ticket) upsertWaiting(p.ticket);
-      renderLanes(p.lanes);
-      renderCurrent();
-      renderWaiting();
+      if (p.lanes) S.lanes = p.lanes;
+      const mine = p.counter != null ? Number(p.counter) === NUM : name === 'counter_changed';
+      if (mine || (p.ticket && Number(p.ticket.counter) === NUM) ||
+          (p.ticket && [S.current, ...S.parked].some((x) => x && x.id === p.ticket.id))) {
+        refreshDetail(30);
+      }
+      render();
     },
   });
 
-  setInterval(() => { renderCurrent(); renderWaiting(); }, 30000); // waited minutes
-  renderCurrent();
+  setInterval(render, 30000); // waited minutes
+  render();
+  signIn();
 })();

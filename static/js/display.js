@@ -47,6 +47,7 @@
   let recent = [];             // visible calls, newest first: {ticket_id, label, counter, lane, called_at}
   let missed = [];             // visible missed numbers: {label, lane, counter, until}
   let announceLangs = ['zh', 'en'];
+  let rejoinMinutes = null;     // store.rejoin_minutes: how long a missed number may rejoin
   let nowShown = null;         // the call in the now-calling panel
   let pulse = { counter: null, until: 0 };
   let seen = new Set();        // calls already known (to spot calls made while we were offline)
@@ -81,7 +82,9 @@
     box.replaceChildren(...shown.map((c) => {
       const paused = c.status === 'paused';
       const cur = c.current && (c.current.status === 'called' || c.current.status === 'serving') ? c.current.label : '';
-      const reason = paused && typeof c.pause_reason === 'string' ? c.pause_reason.trim() : '';
+      // pause_reason is shown only when it reads as words, not as an internal code like "lunch_break".
+      const reason = paused && typeof c.pause_reason === 'string' && !/^[a-z0-9_-]*$/.test(c.pause_reason.trim())
+        ? c.pause_reason.trim() : '';
       return h('div', {
         class: 'counter-panel' + (paused ? ' is-paused' : '') + (c.number === hot ? ' pulse' : ''),
         'data-counter': c.number,
@@ -113,6 +116,12 @@
     h('span', { class: 'r-label', text: r.label }),
     h('span', { class: 'r-counter', text: t('counter_to', { n: r.counter }) }))));
     $('recent-empty').hidden = recent.length > 0;
+    clipRecent();
+  }
+  function clipRecent() { // hide the rows that would be cut off at the bottom of the panel
+    const list = $('recent');
+    const bottom = list.getBoundingClientRect().bottom + 1;
+    [...list.children].forEach((li) => li.classList.toggle('is-clipped', li.getBoundingClientRect().bottom > bottom));
   }
 
   function isExpired(m, now) {
@@ -146,7 +155,10 @@
     const track = $('ticker-track');
     if ($('ticker').hidden) return;
     const speed = Math.max(50, Math.min(innerWidth, innerHeight) * 0.09); // px per second
-    track.style.animationDuration = Math.max(10, track.scrollWidth / speed).toFixed(1) + 's';
+    const duration = Math.max(10, track.scrollWidth / speed);
+    track.style.animationDuration = duration.toFixed(1) + 's';
+    // Start with the text already entering at the left edge of the strip, not off-screen on the right.
+    track.style.animationDelay = -Math.min(duration, $('ticker').clientWidth / speed).toFixed(1) + 's';
   }
   function rotateNotice() {
     const items = $('ticker-track').children;
@@ -325,6 +337,7 @@
     if (store.name) setText('store-name', store.name);
     renderNotices(store.notices);
     setAnnounceLangs(store.announce_langs);
+    if (typeof store.rejoin_minutes === 'number') rejoinMinutes = store.rejoin_minutes;
     renderCounters(s.counters || []);
     renderLanes(s.lanes || []);
     setMissed(s.missed);
@@ -356,7 +369,9 @@
     if (Array.isArray(p.missed)) {
       setMissed(p.missed);
     } else if (name === 'no_show' || tk.status === 'no_show') {
-      const m = { label: tk.label, lane: tk.lane, counter, until: tk.rejoin_until || p.until || null };
+      // Events carry no deadline: estimate it; the next snapshot brings the server's own.
+      const until = tk.rejoin_until || (rejoinMinutes != null ? new Date(Date.now() + rejoinMinutes * 60000).toISOString() : null);
+      const m = { label: tk.label, lane: tk.lane, counter, until };
       if (showsCall(m) && !missed.some((x) => x.label === m.label)) { missed.unshift(m); renderMissed(); }
     } else if (missed.some((x) => x.label === tk.label)) { // rejoined, called again, cancelled...
       missed = missed.filter((x) => x.label !== tk.label);
@@ -387,6 +402,8 @@
   setInterval(tick, 1000);
   setInterval(rotateNotice, NOTICE_ROTATE_MS);
   window.addEventListener('resize', () => { layoutTicker(); renderCounters(); });
+  if (window.ResizeObserver) new ResizeObserver(() => clipRecent()).observe($('recent'));
+  if (document.fonts && document.fonts.ready) document.fonts.ready.then(() => { clipRecent(); layoutTicker(); });
   showNow(null, false);
 
   sub = live({

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 6c55c98809b4
+Revision ID: d950a25d4947
 Revises: 
-Create Date: 2026-11-26 14:11:32.936253
+Create Date: 2026-11-26 14:15:12.491556
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '6c55c98809b4'
+revision = 'd950a25d4947'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -34,19 +34,9 @@ def upgrade():
     sa.Column('notices_zh', sa.Text(), nullable=False),
     sa.Column('notices_en', sa.Text(), nullable=False),
     sa.Column('announce_langs', sa.String(length=16), nullable=False),
+    sa.Column('recall_limit', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
-    )
-    op.create_table('counter',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('store_id', sa.Integer(), nullable=False),
-    sa.Column('number', sa.Integer(), nullable=False),
-    sa.Column('lanes', sa.JSON(), nullable=False),
-    sa.Column('status', sa.Enum('open', 'paused', name='counterstatus', native_enum=False, length=16), nullable=False),
-    sa.Column('pause_reason', sa.String(length=32), nullable=True),
-    sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('store_id', 'number')
     )
     op.create_table('daily_sequence',
     sa.Column('store_id', sa.Integer(), nullable=False),
@@ -96,6 +86,8 @@ def upgrade():
     sa.Column('role', sa.Enum('clerk', 'manager', 'admin', name='role', native_enum=False, length=16), nullable=False),
     sa.Column('store_id', sa.Integer(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('failed_logins', sa.Integer(), nullable=False),
+    sa.Column('locked_until', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('username')
@@ -111,11 +103,26 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')
     )
+    op.create_table('counter',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('lanes', sa.JSON(), nullable=False),
+    sa.Column('status', sa.Enum('open', 'paused', name='counterstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('pause_reason', sa.String(length=32), nullable=True),
+    sa.Column('clerk_id', sa.Integer(), nullable=True),
+    sa.Column('last_request_id', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['clerk_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('store_id', 'number')
+    )
     op.create_table('staff_session',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('last_seen', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key_hash')
@@ -132,7 +139,7 @@ def upgrade():
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('service_day', sa.Date(), nullable=False),
     sa.Column('channel', sa.Enum('kiosk', 'remote', 'appointment', 'staff', name='channel', native_enum=False, length=16), nullable=False),
-    sa.Column('status', sa.Enum('waiting', 'called', 'serving', 'done', 'no_show', 'cancelled', name='ticketstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('status', sa.Enum('waiting', 'called', 'serving', 'done', 'no_show', 'cancelled', 'parked', name='ticketstatus', native_enum=False, length=16), nullable=False),
     sa.Column('token', sa.String(length=64), nullable=False),
     sa.Column('counter_id', sa.Integer(), nullable=True),
     sa.Column('clerk_id', sa.Integer(), nullable=True),
@@ -145,11 +152,15 @@ def upgrade():
     sa.Column('rejoin_count', sa.Integer(), nullable=False),
     sa.Column('kiosk_id', sa.Integer(), nullable=True),
     sa.Column('remote_client', sa.String(length=64), nullable=True),
+    sa.Column('outcome', sa.String(length=32), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('target_counter_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['clerk_id'], ['user.id'], ),
     sa.ForeignKeyConstraint(['counter_id'], ['counter.id'], ),
     sa.ForeignKeyConstraint(['kiosk_id'], ['kiosk.id'], ),
     sa.ForeignKeyConstraint(['service_id'], ['service.id'], ),
     sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
+    sa.ForeignKeyConstraint(['target_counter_id'], ['counter.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('store_id', 'service_day', 'label'),
     sa.UniqueConstraint('token')
@@ -219,11 +230,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_staff_session_user_id'))
 
     op.drop_table('staff_session')
+    op.drop_table('counter')
     op.drop_table('api_token')
     op.drop_table('user')
     op.drop_table('service')
     op.drop_table('kiosk')
     op.drop_table('daily_sequence')
-    op.drop_table('counter')
     op.drop_table('store')
     # ### end Alembic commands ###

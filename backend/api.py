@@ -52,7 +52,7 @@ route = registry.route
 
 
 def _queue_for(store: Any) -> StoreQueue:
-    return StoreQueue.load(store, engine.now())
+    return StoreQueue.for_request(store, engine.now())
 
 
 def _ticket_json(ticket: Any, *, with_token: bool = False) -> dict[str, Any]:

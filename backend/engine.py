@@ -196,6 +196,7 @@ class Command:
             )
         session.flush()
         queue = StoreQueue.load(self.store, self.now)
+        queue.remember()
         counters = [counter_state(c, queue) for c in queue.counters]
         lanes = lanes_summary(queue)
         for change in self.changes:
@@ -807,6 +808,7 @@ STATUS_TEXT = {
     TicketStatus.DONE: _l("done"),
     TicketStatus.NO_SHOW: _l("missed (no-show)"),
     TicketStatus.CANCELLED: _l("cancelled"),
+    TicketStatus.PARKED: _l("parked (customer stepped away)"),
 }
 
 

@@ -15,7 +15,10 @@ class Base(DeclarativeBase):
     pass
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects keep their committed state after COMMIT: the answer to a command is built from the
+# state the command just wrote, without reloading it. Every write transaction starts with a
+# rollback (database.write_transaction), which expires anything older.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 socketio = SocketIO()
 login_manager = LoginManager()

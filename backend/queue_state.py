@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from statistics import fmean
 
+from flask import g, has_request_context
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -86,6 +87,23 @@ class StoreQueue:
             lane_counts={Lane(lane): n for lane, n in counts},
             policy=QueuePolicy(work_conserving=store.work_conserving),
         )
+
+    @classmethod
+    def for_request(cls, store: Store, now: datetime) -> StoreQueue:
+        """The read model for this request: the one the last command built, if the store has
+        not changed since; else a fresh load."""
+        cached: StoreQueue | None = g.get("queue_by_store", {}).get(store.id)
+        if cached is not None and cached.version == store.version:
+            return cached
+        return cls.load(store, now)
+
+    def remember(self) -> None:
+        if has_request_context():
+            g.setdefault("queue_by_store", {})[self.store.id] = self
+
+    @property
+    def version(self) -> int:
+        return self.store.version
 
     @staticmethod
     def _today(store: Store, day: date):  # type: ignore[no-untyped-def]

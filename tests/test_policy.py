@@ -212,3 +212,9 @@ class TestMissedCalls:
         assert not can_rejoin(missed, 0, 30, T0 + timedelta(minutes=30, seconds=1))
         assert not can_rejoin(missed, 1, 30, T0 + timedelta(minutes=1))
         assert not can_rejoin(None, 0, 30, T0)
+
+
+def test_every_status_has_words_for_people() -> None:
+    from backend.engine import STATUS_TEXT
+
+    assert set(STATUS_TEXT) == set(TicketStatus)

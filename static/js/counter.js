@@ -239,12 +239,13 @@
     const canCall = S.signedIn && !S.busy && !S.paused && !S.current;
     const mine = S.waiting.filter((tk) => MY_LANES.includes(tk.lane));
     const others = S.waiting.filter((tk) => !MY_LANES.includes(tk.lane));
-    const group = (cls, title, list) => (list.length ? h('section', { class: 'w-group ' + cls },
+    const group = (cls, title, list, empty) => h('section', { class: 'w-group ' + cls },
       h('h3', { text: title + ' · ' + list.length }),
-      h('ol', null, ...list.map((tk) => waitingRow(tk, canCall)))) : null);
-    keepFocus(box, () => box.replaceChildren(
-      group('w-mine', t('mine'), mine),
-      group('w-others', t('others'), others)));
+      list.length ? h('ol', null, ...list.map((tk) => waitingRow(tk, canCall))) : h('p', { class: 'c-empty', text: empty }));
+    const groups = [];
+    if (S.waiting.length) groups.push(group('w-mine', t('mine'), mine, t('mine_empty')));
+    if (others.length) groups.push(group('w-others', t('others'), others));
+    keepFocus(box, () => box.replaceChildren(...groups));
     setText('waiting-count', S.waiting.length);
     $('waiting-empty').hidden = S.waiting.length > 0;
   }
@@ -435,6 +436,7 @@
       afterTicket(res);
       if (action === 'recall') say(t('done_ok', { label: res.label, status: t('recall_count', { n: res.recall_count }) }), 'ok');
       else if (action === 'park') say(t('parked_ok', { label: res.label }), 'ok');
+      else if (action === 'transfer') say(t('transferred_ok', { label: res.label }), 'ok');
       else say(t('done_ok', { label: res.label, status: statusName(res.status) }), 'ok');
     });
   }
@@ -450,8 +452,10 @@
   function callTicket(id) {
     return run(async () => {
       const res = await callWithId('call:' + id, '/tickets/' + id + '/call', { counter: NUM });
-      afterTicket(res);
-      say(t('called_ok', { label: res.label }), 'ok');
+      // the server answers like call-next ({ticket, message, completed}); a bare ticket is accepted too
+      const tk = res && 'ticket' in res ? res.ticket : res;
+      afterTicket(tk);
+      say((res && res.message) || t('called_ok', { label: tk.label }), 'ok');
     });
   }
 

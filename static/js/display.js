@@ -73,6 +73,14 @@
     return Math.max(1, n <= max ? n : Math.ceil(n / Math.ceil(n / max)));
   }
 
+  // pause_reason is a code (break, training, other): shown translated when we know it, never raw.
+  function pauseReasonText(code) {
+    if (typeof code !== 'string' || !code.trim()) return '';
+    const key = 'reason_' + code.trim();
+    if (t(key) !== key) return t(key);
+    return /^[a-z0-9_-]+$/.test(code.trim()) ? '' : code.trim(); // free text (not a code) is shown as is
+  }
+
   function renderCounters(list) {
     if (Array.isArray(list)) counters = list;
     const hot = Date.now() < pulse.until ? pulse.counter : null;
@@ -82,9 +90,7 @@
     box.replaceChildren(...shown.map((c) => {
       const paused = c.status === 'paused';
       const cur = c.current && (c.current.status === 'called' || c.current.status === 'serving') ? c.current.label : '';
-      // pause_reason is shown only when it reads as words, not as an internal code like "lunch_break".
-      const reason = paused && typeof c.pause_reason === 'string' && !/^[a-z0-9_-]*$/.test(c.pause_reason.trim())
-        ? c.pause_reason.trim() : '';
+      const reason = paused ? pauseReasonText(c.pause_reason) : '';
       return h('div', {
         class: 'counter-panel' + (paused ? ' is-paused' : '') + (c.number === hot ? ' pulse' : ''),
         'data-counter': c.number,
@@ -196,8 +202,8 @@
   const publishQueue = () => { window.displayQueue = pending.map((c) => c.label); };
 
   function enqueueCall(call) {
-    // The same number for the same counter already waiting its turn: once is enough.
-    if (pending.some((c) => c.label === call.label && c.counter === call.counter)) return;
+    // A recall of a number whose recall is still waiting its turn: once is enough (a clerk pressing twice).
+    if (call.recall && pending.some((c) => c.recall && c.label === call.label && c.counter === call.counter)) return;
     pending.push(call);
     publishQueue();
     runQueue();
@@ -382,6 +388,7 @@
       const call = { ticket_id: tk.id, label: tk.label, counter, lane: tk.lane, called_at: tk.called_at };
       if (!showsCall(call)) return;
       seen.add(callKey(call));
+      call.recall = name === 'recalled';
       recent = [call].concat(recent.filter((r) => r.ticket_id !== call.ticket_id)).slice(0, RECENT_MAX);
       renderRecent();
       enqueueCall(call); // a recall is announced again

@@ -126,6 +126,7 @@
     final.textContent = finalKey ? t(finalKey) : '';
     final.classList.toggle('bad', tk.status === 'no_show' || tk.status === 'cancelled');
 
+    $('hint').hidden = ['done', 'cancelled', 'no_show'].includes(tk.status);
     renderActions(tk);
     renderRating(tk);
 

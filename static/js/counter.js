@@ -375,7 +375,7 @@
     'call-next': () => run(async () => {
       const res = await callWithId('call-next', counterPath + '/call-next');
       afterTicket(res.ticket);
-      if (!res.ticket) S.current = null;
+      if (!res.ticket && res.completed) S.current = null; // nobody waiting, but the open visit was ended
       say(res.message || '', res.ticket ? 'ok' : 'info');
     }),
 

@@ -9,10 +9,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,14 +36,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass
-class LiveServer:
-    url: str
-    passwords: dict[str, str]
-    process: subprocess.Popen[str]
-    log: Path
-
-
 def wait_for_port(
     port: int, process: subprocess.Popen[str], log: Path, timeout: float = 30
 ) -> None:
@@ -59,36 +51,96 @@ def wait_for_port(
     raise RuntimeError(f"server did not start:\n{log.read_text()}")
 
 
+class LiveServer:
+    """The app as `make run` starts it, on a free port and a file database; it can be stopped
+    and started again on the same port and data (a restart, or the server going away)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.directory = directory
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{directory / 'live.db'}",
+            "SECRET_KEY": "browser-test-secret",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.process: subprocess.Popen[str] | None = None
+        self.passwords: dict[str, str] = {}
+        self.kiosk_url = ""
+        self._tokens: dict[str, str] = {}
+        self.runs = 0
+
+    def start(self) -> None:
+        self.runs += 1
+        log = self.directory / f"server-{self.runs}.log"
+        with log.open("w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "backend", "run", "--port", str(self.port)],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        wait_for_port(self.port, self.process, log)
+        if self.runs == 1:
+            text = log.read_text()
+            self.passwords = dict(re.findall(r"^\s+(clerk\d|manager)\s+(\S+)$", text, re.M))
+            found = re.search(r"(http://\S+/s/demo/kiosk/register/\S+)", text)
+            assert found and set(self.passwords) == {"clerk1", "clerk2", "manager"}, text
+            self.kiosk_url = found.group(1)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+    def flask(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "backend.app", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    def token(self, username: str) -> str:
+        if username not in self._tokens:
+            self._tokens[username] = self.flask("create-token", username).splitlines()[-1]
+        return self._tokens[username]
+
+    def staff(self, username: str, path: str, **body: object) -> dict:
+        """A staff API call with a bearer token (what an integration or a test clerk does)."""
+        response = requests.post(
+            f"{self.url}/api/v1{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.token(username)}"},
+            timeout=10,
+        )
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    def get(self, path: str) -> dict:
+        response = requests.get(f"{self.url}/api/v1{path}", timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    port = free_port()
-    log = tmp_path / "server.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
-        "SECRET_KEY": "browser-test-secret",
-        "PYTHONUNBUFFERED": "1",
-    }
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "backend", "run", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    server = LiveServer(tmp_path)
+    server.start()
     try:
-        wait_for_port(port, process, log)
-        passwords = dict(re.findall(r"^\s+(clerk\d|manager)\s+(\S+)$", log.read_text(), re.M))
-        assert set(passwords) == {"clerk1", "clerk2", "manager"}, log.read_text()
-        yield LiveServer(f"http://127.0.0.1:{port}", passwords, process, log)
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -115,3 +167,24 @@ def new_page(browser: Browser, width: int = 1280, height: int = 800, **kwargs: o
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:
+    """Run axe-core (installed from npm, injected from disk) on the page."""
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: `make test` installs it with npm")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document)")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])}
+        for v in result["violations"]
+        if v["impact"] in impacts
+    ]
+
+
+def register_kiosk(page: Page, server: LiveServer) -> None:
+    page.goto(server.kiosk_url)
+    page.wait_for_url(f"{server.url}/s/demo/kiosk")

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import LiveServer, new_page, shot
+from .conftest import LiveServer, new_page, register_kiosk, shot
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +43,7 @@ def test_ticket_travels_kiosk_display_counter_phone(
     mark_loaded(counter)
 
     kiosk = new_page(browser, 1080, 1920, locale="zh-CN")
-    kiosk.goto(f"{base}/s/demo/kiosk")
+    register_kiosk(kiosk, live_server)
     shot(kiosk, "kiosk-home")
     kiosk.locator('[data-service="A"]').click()
     kiosk.wait_for_url(re.compile(r"/s/demo/kiosk/ticket/"))
@@ -84,6 +84,7 @@ def test_ticket_travels_kiosk_display_counter_phone(
     shot(phone, "status-called")
 
     counter.locator("#complete").click()
+    counter.locator('#complete-dialog [data-outcome="done"]').click()
     expect(phone.locator("#status")).to_have_attribute("data-status", "done")
     expect(counter.locator("#current-label")).not_to_have_text(label)
     expect(display.locator('.counter-panel[data-counter="1"] .current')).not_to_have_text(label)

@@ -13,7 +13,6 @@ from flask import (
     Response,
     current_app,
     redirect,
-    render_template,
     request,
     session,
     url_for,
@@ -27,6 +26,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from .errors import Unauthorized
 from .extensions import csrf, db, limiter, login_manager
 from .models import ApiToken, StaffSession, User, hash_token, new_token
+from .pages import render_page
 
 bp = Blueprint("auth", __name__)
 SESSION_KEY = "staff_key"
@@ -162,9 +162,7 @@ def login() -> tuple[str, int] | WerkzeugResponse:
         if user is not None:
             start_session(user)
             return redirect(next_url)
-    page = render_template(
-        "auth/login.html", error=error, next=next_url, username=username, page_config={}
-    )
+    page = render_page("auth/login.html", error=error, next=next_url, username=username)
     return page, status
 
 

@@ -47,6 +47,7 @@ from .policy import (
     Outcome,
     PauseReason,
     Reason,
+    Role,
     TicketStatus,
     can_rejoin,
     choose_next,
@@ -57,7 +58,7 @@ from .policy import (
     service_day,
 )
 from .queue_state import StoreQueue
-from .serializers import counter_state, lanes_summary, ticket_brief, ticket_public
+from .serializers import counter_state, lanes_summary, missed_list, ticket_brief, ticket_public
 
 CLOCK_KEY = "hallqueue.clock"
 
@@ -199,6 +200,7 @@ class Command:
         queue.remember()
         counters = [counter_state(c, queue) for c in queue.counters]
         lanes = lanes_summary(queue)
+        missed = missed_list(queue)
         for change in self.changes:
             self.store.version += 1
             events.stage_store_event(
@@ -210,6 +212,7 @@ class Command:
                 counter=change.counter.number if change.counter else None,
                 counters=counters,
                 lanes=lanes,
+                missed=missed,
             )
         for counter in self.counters_changed:
             self.store.version += 1
@@ -483,8 +486,27 @@ def _ticket_command(
         raise NotFound(_l("Unknown ticket."))
     with command(found.store_id, actor) as cmd:
         ticket = _reload_ticket(ticket_id)
+        _check_counter_holder(ticket, actor)
         body(cmd, ticket)
     return ticket
+
+
+def _check_counter_holder(ticket: Ticket, actor: User | None) -> None:
+    """A customer at a counter is served by the clerk signed in there: a clerk whose counter was
+    taken over cannot keep acting on its customer. Managers may step in anywhere."""
+    if actor is None or actor.role in (Role.MANAGER, Role.ADMIN):
+        return
+    counter = ticket.counter
+    held = ticket.status in (*AT_COUNTER, TicketStatus.PARKED)
+    if counter is not None and held and counter.clerk_id != actor.id:
+        raise Forbidden(
+            _l(
+                "%(label)s is being served at counter %(n)s by another clerk.",
+                label=ticket.label,
+                n=counter.number,
+            ),
+            error_code="not_your_counter",
+        )
 
 
 def recall_ticket(ticket_id: int, actor: User | None) -> Ticket:

@@ -91,8 +91,10 @@ def stage_store_event(
     counter: int | None,
     counters: list[dict[str, Any]],
     lanes: list[dict[str, Any]],
+    missed: list[dict[str, Any]],
 ) -> None:
-    """StoreEvent: {version, event, ticket (brief), counter, counters, lanes}. No personal data."""
+    """StoreEvent: {version, event, ticket (brief), counter, counters, lanes, missed}.
+    Ticket numbers and counters only: no personal data ever reaches these rooms."""
     name = EVENT_FOR_ACTION[action]
     payload = {
         "version": version,
@@ -101,6 +103,7 @@ def stage_store_event(
         "counter": counter,
         "counters": counters,
         "lanes": lanes,
+        "missed": missed,
     }
     stage(session, Outgoing(name, payload, (display_room(store_code), counter_room(store_code))))
 

@@ -206,14 +206,19 @@ def snapshot(queue: StoreQueue, lang: str) -> dict[str, Any]:
             }
             for t in queue.recent_calls()
         ],
-        "missed": [
-            {
-                "ticket_id": t.id,
-                "label": t.label,
-                "lane": str(t.lane),
-                "counter": t.counter.number if t.counter else None,
-                "until": iso(rejoin_until(t)),
-            }
-            for t in queue.missed()
-        ],
+        "missed": missed_list(queue),
     }
+
+
+def missed_list(queue: StoreQueue) -> list[dict[str, Any]]:
+    """No-shows that may still rejoin (the display's 过号 panel): numbers and counters only."""
+    return [
+        {
+            "ticket_id": t.id,
+            "label": t.label,
+            "lane": str(t.lane),
+            "counter": t.counter.number if t.counter else None,
+            "until": iso(rejoin_until(t)),
+        }
+        for t in queue.missed()
+    ]

@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backend.app import create_app  # noqa: E402
-from backend.auth import issue_api_token  # noqa: E402
-from backend.extensions import db  # noqa: E402
-from backend.models import User  # noqa: E402
-from backend.policy import Role  # noqa: E402
-from backend.seed import seed_demo  # noqa: E402
+from backend.app import create_app
+from backend.auth import issue_api_token
+from backend.extensions import db
+from backend.models import User
+from backend.policy import Role
+from backend.seed import seed_demo
 
 
 def raw_sqlite(path: Path, n: int) -> float:

@@ -26,7 +26,12 @@ def terminal(store_code: str) -> str:
     numbers = {c.number for c in queue.counters}
     chosen = request.args.get("counter", type=int)
     counters = [
-        {"number": c.number, "name": counter_name(c.number, lang), "lanes": list(c.lanes)}
+        {
+            "number": c.number,
+            "name": counter_name(c.number, lang),
+            "lanes": list(c.lanes),
+            "clerk": c.clerk.display_name if c.clerk else None,
+        }
         for c in queue.counters
     ]
     return render_page(

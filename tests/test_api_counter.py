@@ -10,6 +10,7 @@ from sqlalchemy import select
 from backend.clock import ManualClock
 from backend.extensions import db, socketio
 from backend.models import TicketEvent
+from backend.policy import Role
 
 from .conftest import PASSWORD, Api, make_user, token_for
 from .test_api_tickets import extract_csrf
@@ -39,6 +40,20 @@ class TestSignIn:
         assert took.status_code == 200 and took.json["counter"]["clerk"] == "second"
         gone = post(api, "/stores/demo/counters/1/call-next")
         assert gone.status_code == 409
+
+    def test_a_clerk_taken_over_cannot_act_on_the_customer(self, app: Flask, api: Api) -> None:
+        ticket = api.issue("A")
+        api.call_next(1)
+        other = bearer(app, "second")
+        post(api, "/stores/demo/counters/1/sign-in", other, takeover=True)
+        refused = post(api, f"/tickets/{ticket['id']}/complete")
+        assert refused.status_code == 403 and refused.json["error"] == "not_your_counter"
+        assert post(api, f"/tickets/{ticket['id']}/complete", other).status_code == 200
+        make_user(app, "boss", "demo", Role.MANAGER)
+        manager = {"Authorization": f"Bearer {token_for(app, 'boss')}"}  # steps in anywhere
+        waiting = api.issue("A")
+        post(api, "/stores/demo/counters/1/call-next", other)
+        assert post(api, f"/tickets/{waiting['id']}/recall", manager).status_code == 200
 
     def test_one_counter_per_clerk(self, api: Api) -> None:
         api.sign_in(1)

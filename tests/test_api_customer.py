@@ -56,7 +56,7 @@ class TestKiosk:
         assert refused.json["error"] == "rate_limited"
         # The first print (at :00) leaves the one-minute window at :60; it is now :15.
         assert refused.json["retry_after"] == 45
-        assert "wait" in refused.json["message"]
+        assert "稍候" in refused.json["message"]  # in the kiosk's language, kindly
         assert waiting_labels(api) == ["A001", "A002", "A003"]
         clock.advance(seconds=46)
         assert api.issue("A")["label"] == "A004"

@@ -110,6 +110,8 @@
     return t('hint_not_now', { label: S.current.label, status: statusName(S.current.status) });
   }
 
+  const recallText = (n) => (n === 1 ? t('recall_once') : t('recall_count', { n }));
+
   const suggestNoShow = () => is(S.current, 'called') && S.recallLimit != null &&
     S.current.recall_count >= S.recallLimit;
 
@@ -176,7 +178,7 @@
       status.dataset.status = tk.status;
       const m = tk.waited_minutes != null ? tk.waited_minutes : minutesSince(tk.issued_at);
       setText('current-waited', m == null ? '' : t('waited', { n: m }));
-      if (tk.recall_count > 0) setText('recall-count', t('recall_count', { n: tk.recall_count }));
+      if (tk.recall_count > 0) setText('recall-count', recallText(tk.recall_count));
       if (tk.note) setText('current-note', t('note', { note: tk.note }));
       if (customer) {
         setText('current-customer', t('customer', { name: customer.name_masked || '', phone: customer.phone_masked || '' }).trim());
@@ -434,7 +436,7 @@
     return run(async () => {
       const res = await call('/tickets/' + tk.id + '/' + action, body || {});
       afterTicket(res);
-      if (action === 'recall') say(t('done_ok', { label: res.label, status: t('recall_count', { n: res.recall_count }) }), 'ok');
+      if (action === 'recall') say(t('done_ok', { label: res.label, status: recallText(res.recall_count) }), 'ok');
       else if (action === 'park') say(t('parked_ok', { label: res.label }), 'ok');
       else if (action === 'transfer') say(t('transferred_ok', { label: res.label }), 'ok');
       else say(t('done_ok', { label: res.label, status: statusName(res.status) }), 'ok');

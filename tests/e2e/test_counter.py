@@ -1,0 +1,126 @@
+"""The counter terminal in a real browser: log in, take over a counter, serve a customer with the
+keyboard only, and two terminals pressing call next at the same moment."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from .conftest import LiveServer, new_page, shot
+
+pytestmark = pytest.mark.browser
+
+
+def terminal(browser: Browser, server: LiveServer, username: str, counter: int) -> Page:
+    page = new_page(browser, 1366, 768, locale="zh-CN")
+    page.goto(f"{server.url}/login?next=/s/demo/counter?counter={counter}")
+    page.fill("#username", username)
+    page.fill("#password", server.passwords[username])
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/s/demo/counter"))
+    return page
+
+
+def settled(page: Page) -> None:
+    """The previous action's answer has arrived (the terminal ignores keys while one is out)."""
+    expect(page.locator("#call-next")).to_be_enabled()
+
+
+def issue(server: LiveServer, service: str) -> dict:
+    return server.staff("manager", "/stores/demo/tickets", service=service, channel="staff")
+
+
+def events_of(server: LiveServer, ticket_id: int) -> list[tuple[str, str]]:
+    db_file = server.env["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(db_file) as conn:
+        rows = conn.execute(
+            "SELECT e.action, u.username FROM ticket_event e LEFT JOIN user u ON u.id = e.actor_id"
+            " WHERE ticket_id = ? ORDER BY e.id",
+            (ticket_id,),
+        ).fetchall()
+    return [(action, user) for action, user in rows]
+
+
+def test_a_visit_with_the_keyboard_only(browser: Browser, live_server: LiveServer) -> None:
+    live_server.staff("clerk2", "/stores/demo/counters/1/sign-in")  # someone else holds it
+    ticket = issue(live_server, "A")
+    page = terminal(browser, live_server, "clerk1", 1)
+    expect(page.locator("#takeover-dialog")).to_be_visible()
+    shot(page, "counter-takeover")
+    page.keyboard.press("Enter")  # the dialog's default button: take over
+    expect(page.locator("#takeover-dialog")).to_be_hidden()
+    assert live_server.get("/stores/demo/snapshot")["counters"][0]["clerk"] == "张晓"
+
+    page.keyboard.press("F1")
+    expect(page.locator("#current-label")).to_have_text("A001")
+    settled(page)
+    page.keyboard.press("F2")
+    expect(page.locator("#recall-count")).to_contain_text("1")
+    settled(page)
+    page.keyboard.press("F3")
+    expect(page.locator("#park")).to_be_enabled()  # parking is legal only while serving
+    settled(page)
+    page.keyboard.press("F6")
+    expect(page.locator("#transfer-dialog")).to_be_visible()
+    while page.locator("#transfer-service").input_value() != "C":
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page.locator("#transfer-dialog")).to_be_hidden()
+    transferred = live_server.get(f"/tickets/{ticket['token']}")
+    assert (transferred["status"], transferred["service"]) == ("waiting", "C")
+    assert transferred["issued_at"] == ticket["issued_at"]
+
+    settled(page)
+    page.keyboard.press("F1")  # counter 1 (fast lane) helps the standard lane: the same customer
+    expect(page.locator("#current-label")).to_have_text("A001")
+    settled(page)
+    page.keyboard.press("F4")
+    expect(page.locator("#complete-dialog")).to_be_visible()
+    shot(page, "counter-complete-dialog")
+    page.keyboard.press("2")  # the second outcome: needs a follow-up visit
+    page.keyboard.press("Enter")
+    expect(page.locator("#complete-dialog")).to_be_hidden()
+    assert live_server.get(f"/tickets/{ticket['token']}")["status"] == "done"
+    expect(page.locator("#stats-served")).to_have_text("1")
+    assert events_of(live_server, ticket["id"]) == [
+        ("issue", "manager"),
+        ("call", "clerk1"),
+        ("recall", "clerk1"),
+        ("start", "clerk1"),
+        ("transfer", "clerk1"),
+        ("call", "clerk1"),
+        ("complete", "clerk1"),
+    ]
+    shot(page, "counter-after-visit")
+
+
+def test_two_terminals_call_next_at_once(browser: Browser, live_server: LiveServer) -> None:
+    first = terminal(browser, live_server, "clerk1", 1)
+    second = terminal(browser, live_server, "clerk2", 2)
+    for page in (first, second):
+        expect(page.locator("#call-next")).to_be_enabled()
+    issue(live_server, "A")
+    issue(live_server, "B")
+    expect(first.locator('#waiting-list [data-label="B001"]')).to_be_visible()
+    expect(second.locator('#waiting-list [data-label="B001"]')).to_be_visible()
+    # Both clicks are dispatched before either answer can arrive.
+    for page in (first, second):
+        page.evaluate("document.getElementById('call-next').click()")
+    expect(first.locator("#current-label")).to_have_text(re.compile(r"^(A001|B001)$"))
+    expect(second.locator("#current-label")).to_have_text(re.compile(r"^(A001|B001)$"))
+    labels = {
+        first.locator("#current-label").inner_text(),
+        second.locator("#current-label").inner_text(),
+    }
+    assert labels == {"A001", "B001"}
+    # A double click calls only one customer.
+    issue(live_server, "A")
+    issue(live_server, "A")
+    first.locator("#call-next").dblclick()
+    expect(first.locator("#current-label")).to_have_text("A002")
+    first.wait_for_timeout(500)
+    waiting = [t["label"] for t in live_server.get("/stores/demo/snapshot")["waiting"]]
+    assert waiting == ["A003"]

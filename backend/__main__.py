@@ -46,7 +46,28 @@ Hall queue is running. Demo store "demo":
 Press Ctrl+C to stop.""",
         flush=True,
     )
+    socketio.start_background_task(sweep_forever, app)
     socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
+
+
+SWEEP_SECONDS = 60
+
+
+def sweep_forever(app) -> None:  # type: ignore[no-untyped-def]
+    """The app's own periodic job (no cron): no-show bookings whose check-in window closed and
+    erase personal data past its retention."""
+    from .bookings import sweep_all
+    from .extensions import db, socketio
+
+    while True:
+        with app.app_context():
+            try:
+                sweep_all()
+            except Exception:  # one bad sweep must not end the job; the next one retries
+                app.logger.exception("appointment sweep failed")
+            finally:
+                db.session.remove()
+        socketio.sleep(SWEEP_SECONDS)
 
 
 if __name__ == "__main__":

@@ -158,6 +158,7 @@ REASON_TEXT = {
     Reason.DUPLICATE_REQUEST: lambda lane: _("Already called: this was the same click."),
     Reason.CHOSEN_BY_CLERK: lambda lane: _("Called from the list."),
     Reason.TRANSFERRED_HERE: lambda lane: _("Sent to this counter by a colleague."),
+    Reason.APPOINTMENT_DUE: lambda lane: _("An appointment whose time has come."),
 }
 
 

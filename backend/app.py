@@ -58,7 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from display.views import bp as display_bp
     from kiosk.views import bp as kiosk_bp
 
-    from . import api, auth, cli
+    from . import api, api_bookings, auth, cli  # noqa: F401 - api_bookings adds routes to api.bp
 
     csrf.exempt(
         api.bp

@@ -39,6 +39,7 @@ from .models import (
 from .policy import (
     AT_COUNTER,
     Action,
+    AppointmentStatus,
     Channel,
     CounterStatus,
     Decision,
@@ -263,7 +264,7 @@ def command(store_id: int, actor: User | None = None) -> Iterator[Command]:
 # --- commands ---------------------------------------------------------------------------------
 
 
-def _next_number(store: Store, prefix: str, day: Any) -> int:
+def next_number(store: Store, prefix: str, day: Any) -> int:
     seq = db.session.get(DailySequence, (store.id, prefix, day))
     if seq is None:
         seq = DailySequence(store_id=store.id, prefix=prefix, service_day=day, last_number=0)
@@ -364,7 +365,7 @@ def issue_ticket(
         service = _find_service(cmd.store, service_code)
         _check_origin(cmd, origin)
         day = service_day(cmd.now, cmd.store.timezone)
-        number = _next_number(cmd.store, service.prefix, day)
+        number = next_number(cmd.store, service.prefix, day)
         last_queued = db.session.scalar(
             select(func.max(Ticket.queue_at)).where(
                 Ticket.store_id == cmd.store.id, Ticket.service_day == day
@@ -438,7 +439,9 @@ def call_next(
         counter.last_request_id = request_id
         completed = _free_counter(cmd, queue, counter)
         candidates = queue.candidates()
-        decision = choose_next(queue.counter_view(counter), queue.items(candidates), queue.policy)
+        decision = choose_next(
+            queue.counter_view(counter), queue.items(candidates), queue.policy, cmd.now
+        )
         ticket = None
         if decision.ticket_id is not None:
             ticket = next(t for t in candidates if t.id == decision.ticket_id)
@@ -471,11 +474,21 @@ def call_ticket(
     return CallResult(ticket, decision, completed[0] if completed else None)
 
 
+APPOINTMENT_AFTER = {
+    Action.COMPLETE: AppointmentStatus.DONE,
+    Action.NO_SHOW: AppointmentStatus.NO_SHOW,
+    Action.CANCEL: AppointmentStatus.CANCELLED,
+}
+
+
 def _release(
     cmd: Command, ticket: Ticket, action: Action, counter: Counter | None, detail: Any = None
 ) -> None:
     cmd.transition(ticket, action, counter, detail)
     ticket.finished_at = cmd.now
+    if ticket.appointment is not None and action in APPOINTMENT_AFTER:
+        ticket.appointment.status = APPOINTMENT_AFTER[action]
+        ticket.appointment.closed_at = cmd.now
 
 
 def _ticket_command(

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
-from .policy import Channel, CounterStatus, Lane, Role, TicketStatus
+from .policy import AppointmentStatus, Channel, CounterStatus, Lane, Role, TicketStatus
+from .slots import DEFAULT_HOURS
 
 TOKEN_BYTES = 18  # 144 bits: public status links and booking links cannot be guessed
 
@@ -90,6 +91,24 @@ class Store(db.Model):
     announce_langs: Mapped[str] = mapped_column(String(16), default="zh,en")
     # After this many recalls the counter terminal suggests marking the ticket a no-show.
     recall_limit: Mapped[int] = mapped_column(Integer, default=3)
+    address_zh: Mapped[str] = mapped_column(String(200), default="")
+    address_en: Mapped[str] = mapped_column(String(200), default="")
+    # Opening hours per weekday (Monday = "0"): [["09:00", "18:00"], ...]; holidays as ISO dates.
+    hours: Mapped[dict[str, list[list[str]]]] = mapped_column(
+        JSON, default=lambda: dict(DEFAULT_HOURS)
+    )
+    closed_dates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Booking rules.
+    booking_horizon_days: Mapped[int] = mapped_column(Integer, default=14)
+    booking_lead_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    appointment_counters: Mapped[int] = mapped_column(Integer, default=1)
+    bookings_per_phone_per_day: Mapped[int] = mapped_column(Integer, default=1)
+    phone_pattern: Mapped[str] = mapped_column(String(100), default=r"^1[3-9]\d{9}$")
+    checkin_early_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    checkin_late_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    appointment_prefix: Mapped[str] = mapped_column(String(4), default="Y")
+    # Days after which customers' names and phone numbers are erased (statistics stay).
+    retention_days: Mapped[int] = mapped_column(Integer, default=30)
 
     services: Mapped[list[Service]] = relationship(
         back_populates="store", order_by="Service.sort_order"
@@ -100,6 +119,9 @@ class Store(db.Model):
 
     def name(self, lang: str) -> str:
         return self.name_en if lang == "en" else self.name_zh
+
+    def address(self, lang: str) -> str:
+        return self.address_en if lang == "en" else self.address_zh
 
     def notices(self, lang: str) -> list[str]:
         text = self.notices_en if lang == "en" else self.notices_zh
@@ -124,6 +146,7 @@ class Service(db.Model):
     icon: Mapped[str] = mapped_column(String(32), default="")
     description_zh: Mapped[str] = mapped_column(String(200), default="")
     description_en: Mapped[str] = mapped_column(String(200), default="")
+    slot_minutes: Mapped[int] = mapped_column(Integer, default=15)
 
     store: Mapped[Store] = relationship(back_populates="services")
 
@@ -204,12 +227,48 @@ class Ticket(db.Model):
     # Staff-only note (set on transfer); never shown on public screens.
     note: Mapped[str | None] = mapped_column(Text)
     target_counter_id: Mapped[int | None] = mapped_column(ForeignKey("counter.id"))
+    # A checked-in appointment's slot start: from then on it goes before walk-ins.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     store: Mapped[Store] = relationship()
     service: Mapped[Service] = relationship()
     counter: Mapped[Counter | None] = relationship(foreign_keys=[counter_id])
     target_counter: Mapped[Counter | None] = relationship(foreign_keys=[target_counter_id])
     feedback: Mapped[Feedback | None] = relationship(back_populates="ticket")
+    appointment: Mapped[Appointment | None] = relationship(back_populates="ticket")
+
+
+class Appointment(db.Model):
+    """A booked slot. Name and phone are personal data: masked on every screen but the one that
+    needs them, and erased after the store's retention period."""
+
+    __table_args__ = (
+        Index("ix_appointment_slot", "store_id", "day", "status"),
+        Index("ix_appointment_code", "store_id", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    day: Mapped[date] = mapped_column(Date)
+    slot_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    slot_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    name: Mapped[str] = mapped_column(String(80))
+    phone: Mapped[str] = mapped_column(String(32), index=True)
+    code: Mapped[str] = mapped_column(String(8))
+    manage_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    status: Mapped[AppointmentStatus] = mapped_column(
+        enum_column(AppointmentStatus), default=AppointmentStatus.BOOKED
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    erased: Mapped[bool] = mapped_column(default=False)
+
+    store: Mapped[Store] = relationship()
+    service: Mapped[Service] = relationship()
+    ticket: Mapped[Ticket | None] = relationship(back_populates="appointment")
 
 
 class Kiosk(db.Model):

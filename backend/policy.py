@@ -74,6 +74,14 @@ class PauseReason(StrEnum):
     OTHER = "other"
 
 
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    CHECKED_IN = "checked_in"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
 class Role(StrEnum):
     CLERK = "clerk"
     MANAGER = "manager"
@@ -145,6 +153,8 @@ class QueueItem:
     queue_at: datetime
     service: str = ""
     only_counter: int | None = None  # transferred to one counter: only it may call the ticket
+    due_at: datetime | None = None  # a checked-in appointment: its slot start
+    service_lane: Lane | None = None  # the lane of the ticket's service (for appointments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +169,8 @@ class QueuePolicy:
     """Per-store settings of the call order."""
 
     work_conserving: bool = True
+    # A checked-in appointment goes first from its slot start until this long after it.
+    appointment_grace: timedelta = timedelta(minutes=30)
 
 
 class Reason(StrEnum):
@@ -169,6 +181,7 @@ class Reason(StrEnum):
     DUPLICATE_REQUEST = "duplicate_request"
     CHOSEN_BY_CLERK = "chosen_by_clerk"
     TRANSFERRED_HERE = "transferred_here"
+    APPOINTMENT_DUE = "appointment_due"
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,14 +213,41 @@ def oldest_by_lane(waiting: Iterable[QueueItem]) -> dict[Lane, QueueItem]:
     return heads
 
 
+def can_serve(counter: CounterView, item: QueueItem) -> bool:
+    """A counter serves an appointment if it serves the appointment lane or the service's lane."""
+    return Lane.APPOINTMENT in counter.lanes or item.service_lane in counter.lanes
+
+
+def due_appointment(
+    counter: CounterView, items: Sequence[QueueItem], policy: QueuePolicy, now: datetime | None
+) -> QueueItem | None:
+    """The checked-in appointment whose slot has begun (within the grace window) that this
+    counter can serve, earliest slot first."""
+    if now is None:
+        return None
+    due = [
+        i
+        for i in items
+        if i.due_at is not None
+        and i.due_at <= now <= i.due_at + policy.appointment_grace
+        and can_serve(counter, i)
+    ]
+    return min(due, key=lambda i: (i.due_at, i.queue_at, i.ticket_id)) if due else None
+
+
 def choose_next(
-    counter: CounterView, waiting: Iterable[QueueItem], policy: QueuePolicy = QueuePolicy()
+    counter: CounterView,
+    waiting: Iterable[QueueItem],
+    policy: QueuePolicy = QueuePolicy(),
+    now: datetime | None = None,
 ) -> Decision:
     """Which ticket a counter calls next, and why.
 
-    The counter's profile is walked in order and the oldest ticket of the first non-empty lane
-    wins. With work conservation, a counter whose own lanes are empty helps the lane whose head
-    has waited longest, so no counter idles while someone waits.
+    In order: a customer a colleague sent to this counter; a checked-in appointment whose slot
+    has begun, at the next counter able to serve it; then the counter's profile, walked in order,
+    the oldest ticket of the first non-empty lane winning. With work conservation, a counter whose
+    own lanes are empty helps the lane whose head has waited longest, so no counter idles while
+    someone waits.
     """
     if counter.status == CounterStatus.PAUSED:
         return Decision(None, Reason.COUNTER_PAUSED)
@@ -217,6 +257,9 @@ def choose_next(
         # A clerk sent this customer here on purpose: serve them before the queue.
         head = min(sent_here, key=_order_key)
         return Decision(head.ticket_id, Reason.TRANSFERRED_HERE, head.lane)
+    appointment = due_appointment(counter, eligible, policy, now)
+    if appointment is not None:
+        return Decision(appointment.ticket_id, Reason.APPOINTMENT_DUE, appointment.lane)
     heads = oldest_by_lane(eligible)
     for lane in counter.lanes:
         if lane in heads:

@@ -85,7 +85,10 @@ class StoreQueue:
             counters=counters,
             at_counter=at_counter,
             lane_counts={Lane(lane): n for lane, n in counts},
-            policy=QueuePolicy(work_conserving=store.work_conserving),
+            policy=QueuePolicy(
+                work_conserving=store.work_conserving,
+                appointment_grace=timedelta(minutes=store.checkin_late_minutes),
+            ),
         )
 
     @classmethod
@@ -122,9 +125,10 @@ class StoreQueue:
                 Ticket.id,
                 func.row_number()
                 .over(
-                    # Tickets sent to one counter queue apart from the rest of their service.
-                    partition_by=(Ticket.service_id, Ticket.target_counter_id),
-                    order_by=(Ticket.queue_at, Ticket.id),
+                    # Tickets sent to one counter queue apart from the rest of their service,
+                    # and appointments apart from walk-ins (earliest slot first).
+                    partition_by=(Ticket.service_id, Ticket.lane, Ticket.target_counter_id),
+                    order_by=(Ticket.due_at, Ticket.queue_at, Ticket.id),
                 )
                 .label("rank"),
             )
@@ -149,6 +153,8 @@ class StoreQueue:
                 t.queue_at,
                 t.service.code,
                 numbers.get(t.target_counter_id) if t.target_counter_id else None,
+                t.due_at,
+                Lane(t.service.lane),
             )
             for t in tickets
         ]

@@ -130,6 +130,8 @@ def seed_demo(code: str = "demo", *, with_staff: bool = True) -> Seeded | None:
         timezone="Asia/Shanghai",
         notices_zh=DEMO_NOTICES_ZH,
         notices_en=DEMO_NOTICES_EN,
+        address_zh="人民路 100 号",
+        address_en="100 Renmin Road",
     )
     db.session.add(store)
     for order, svc in enumerate(DEMO_SERVICES):
@@ -147,6 +149,9 @@ def seed_demo(code: str = "demo", *, with_staff: bool = True) -> Seeded | None:
                 icon=svc.icon,
                 description_zh=svc.description_zh,
                 description_en=svc.description_en,
+                # Longer business is worth booking; a top-up is not.
+                bookable=svc.lane == Lane.STANDARD,
+                slot_minutes=20 if svc.minutes > 12 else 15,
             )
         )
     for number, lanes in DEMO_COUNTERS:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from .models import Counter, Service, Ticket
-from .policy import Lane, Outcome, PauseReason, TicketStatus, can_rejoin
+from .models import Appointment, Counter, Service, Ticket
+from .policy import AppointmentStatus, Lane, Outcome, PauseReason, TicketStatus, can_rejoin
+from .privacy import mask_name, mask_phone
 from .queue_state import StoreQueue
 
 
@@ -111,7 +113,57 @@ def staff_ticket(ticket: Ticket, queue: StoreQueue, lang: str) -> dict[str, Any]
         "outcome": ticket.outcome,
         "started_at": iso(ticket.started_at),
         "target_counter": ticket.target_counter.number if ticket.target_counter else None,
-        "customer": None,
+        "due_at": iso(ticket.due_at),
+        "customer": customer_masked(ticket),
+    }
+
+
+def customer_masked(ticket: Ticket) -> dict[str, str] | None:
+    """Staff screens see an appointment's customer masked (张*, 138****1234)."""
+    appointment = ticket.appointment
+    if appointment is None or appointment.erased:
+        return None
+    return {
+        "name_masked": mask_name(appointment.name),
+        "phone_masked": mask_phone(appointment.phone),
+    }
+
+
+def booking_public(appointment: Appointment, lang: str) -> dict[str, Any]:
+    """The booking as its holder sees it (through the private manage link)."""
+    store = appointment.store
+    zone = ZoneInfo(store.timezone)
+    local = appointment.slot_start.astimezone(zone)
+    opens = appointment.slot_start - timedelta(minutes=store.checkin_early_minutes)
+    closes = appointment.slot_start + timedelta(minutes=store.checkin_late_minutes)
+    ticket = appointment.ticket
+    open_booking = appointment.status == AppointmentStatus.BOOKED
+    return {
+        "code": appointment.code,
+        "status": str(appointment.status),
+        "service": appointment.service.code,
+        "service_name": appointment.service.name(lang),
+        "start": iso(appointment.slot_start),
+        "end": iso(appointment.slot_end),
+        "date": local.date().isoformat(),
+        "time": local.strftime("%H:%M"),
+        "store": {"code": store.code, "name": store.name(lang), "address": store.address(lang)},
+        "name_masked": mask_name(appointment.name),
+        "phone_masked": mask_phone(appointment.phone),
+        "manage_url": url_for("kiosk.booking_page", token=appointment.manage_token),
+        "ics_url": url_for("kiosk.booking_calendar", token=appointment.manage_token),
+        "can_cancel": open_booking,
+        "can_move": open_booking,
+        "checkin_from": iso(opens),
+        "checkin_until": iso(closes),
+        "checkin_from_time": opens.astimezone(zone).strftime("%H:%M"),
+        "checkin_until_time": closes.astimezone(zone).strftime("%H:%M"),
+        "ticket": {
+            "label": ticket.label,
+            "status_url": url_for("kiosk.ticket_status", token=ticket.token),
+        }
+        if ticket
+        else None,
     }
 
 
@@ -171,6 +223,8 @@ def service_public(service: Service, queue: StoreQueue, lang: str) -> dict[str, 
         "lane": lane.value,
         "prefix": service.prefix,
         "expected_minutes": service.expected_minutes,
+        "bookable": service.bookable,
+        "slot_minutes": service.slot_minutes,
         "waiting": waiting,
         "eta_minutes": list(eta) if eta else None,
     }

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import io
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, request, url_for
+import qrcode
+from flask import Blueprint, Response, current_app, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from backend import engine
+from backend import bookings, engine
 from backend.api import KIOSK_COOKIE
-from backend.errors import NotFound
+from backend.api_bookings import hours_text
+from backend.errors import Forbidden, NotFound
 from backend.i18n import current_lang
 from backend.models import Kiosk, Store
 from backend.pages import public_url, render_page
+from backend.policy import Role
 from backend.qr import qr_svg
 from backend.queue_state import StoreQueue
-from backend.serializers import service_public, ticket_public
+from backend.serializers import booking_public, service_public, ticket_public
 
 bp = Blueprint("kiosk", __name__, template_folder="templates")
 
@@ -115,3 +121,106 @@ def ticket_status(token: str) -> str:
         config={"token": token},
         ticket=ticket_public(ticket, queue, current_lang(), with_token=True),
     )
+
+
+# --- appointments ---------------------------------------------------------------------------------
+
+
+@bp.get("/s/<store_code>/book")
+def book(store_code: str) -> str:
+    """The booking page that the store's QR poster opens."""
+    store = engine.find_store(store_code)
+    return render_page("kiosk/book.html", store)
+
+
+@bp.get("/b/<token>")
+def booking_page(token: str) -> str:
+    """Confirmation and the private manage page of one booking."""
+    appointment = bookings.find_booking(token)
+    return render_page(
+        "kiosk/booking.html",
+        appointment.store,
+        config={"token": token},
+        booking=booking_public(appointment, current_lang()),
+        qr_svg=qr_svg(appointment.code, box_size=8),
+        new=request.args.get("new") == "1",
+    )
+
+
+@bp.get("/b/<token>/calendar.ics")
+def booking_calendar(token: str) -> Response:
+    appointment = bookings.find_booking(token)
+    store = appointment.store
+    lang = current_lang()
+
+    def stamp(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    summary = f"{appointment.service.name(lang)} · {store.name(lang)}"
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//hallqueue//booking//EN",
+        "BEGIN:VEVENT",
+        f"UID:{appointment.manage_token}@hallqueue",
+        f"DTSTAMP:{stamp(appointment.created_at)}",
+        f"DTSTART:{stamp(appointment.slot_start)}",
+        f"DTEND:{stamp(appointment.slot_end)}",
+        f"SUMMARY:{_ics_text(summary)}",
+        f"LOCATION:{_ics_text(store.address(lang) or store.name(lang))}",
+        f"DESCRIPTION:{_ics_text(appointment.code)}",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    response = Response("\r\n".join(lines) + "\r\n", mimetype="text/calendar")
+    response.headers["Content-Disposition"] = "attachment; filename=booking.ics"
+    return response
+
+
+def _ics_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def _manager_of(store: Store) -> None:
+    if not (
+        current_user.is_authenticated
+        and current_user.can_act_in(store)
+        and current_user.role in (Role.MANAGER, Role.ADMIN)
+    ):
+        raise Forbidden(_l("Only managers can print the store's poster."))
+
+
+@bp.get("/s/<store_code>/poster")
+@login_required
+def poster(store_code: str) -> str:
+    store = engine.find_store(store_code)
+    _manager_of(store)
+    book_url = public_url("kiosk.book", store_code=store.code)
+    size = "a5" if request.args.get("size") == "a5" else "a4"
+    return render_page(
+        "kiosk/poster.html",
+        store,
+        book_url=book_url,
+        qr_svg=qr_svg(book_url, box_size=12),
+        size=size,
+        hours_text=hours_text(store),
+    )
+
+
+@bp.get("/s/<store_code>/poster/qr.png")
+@login_required
+def poster_png(store_code: str) -> Response:
+    store = engine.find_store(store_code)
+    _manager_of(store)
+    image = qrcode.make(public_url("kiosk.book", store_code=store.code), box_size=20, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    response = Response(buffer.getvalue(), mimetype="image/png")
+    response.headers["Content-Disposition"] = f"attachment; filename={store.code}-booking-qr.png"
+    return response
+
+
+@bp.get("/s/<store_code>/kiosk/check-in")
+def checkin(store_code: str) -> str:
+    store = engine.find_store(store_code)
+    return render_page("kiosk/checkin.html", store, config={"kiosk": _kiosk_config(store)})

@@ -244,6 +244,75 @@
     return true;
   }
 
+
+  /* ---- appointments: day chips and slot buttons (booking and manage pages) ----
+     Dates are store-local "YYYY-MM-DD"; slot times come as store-local "HH:MM" from the server. */
+  const dayFmt = (opts) => new Intl.DateTimeFormat(config.lang === 'en' ? 'en-US' : 'zh-CN', Object.assign({ timeZone: 'UTC' }, opts));
+  function dayDate(ymd) {
+    const m = /^(\d{4})-(\d\d)-(\d\d)/.exec(ymd || '');
+    return m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])) : null;
+  }
+  /* "11月27日 周五" / "Fri, Nov 27" */
+  function dayText(ymd, withWeekday) {
+    const d = dayDate(ymd);
+    if (!d) return ymd || '';
+    const opts = { month: config.lang === 'en' ? 'short' : 'long', day: 'numeric' };
+    if (withWeekday !== false) opts.weekday = 'short';
+    return dayFmt(opts).format(d);
+  }
+  /* "10:00" + 15 -> "10:15" */
+  function addMinutes(hhmm, minutes) {
+    const m = /^(\d\d?):(\d\d)/.exec(hhmm || '');
+    if (!m) return '';
+    const total = ((+m[1] * 60 + +m[2] + Math.round(minutes)) % 1440 + 1440) % 1440;
+    return pad(Math.floor(total / 60)) + ':' + pad(total % 60);
+  }
+  /* Store-local "HH:MM" of an ISO instant, using a known pair (startIso shown as startHHMM) for the
+     store's offset, so the answer does not depend on the phone's own time zone. */
+  function storeClock(iso, startIso, startHHMM) {
+    const d = parseTime(iso);
+    const s = parseTime(startIso);
+    if (!d) return '';
+    if (!s || !startHHMM) return clock(d);
+    return addMinutes(startHHMM, (d.getTime() - s.getTime()) / 60000);
+  }
+  /* Day chips: buttons[data-date]; index 0 is today. Needs i18n keys today, tomorrow, day_closed. */
+  function renderDays(container, days, selected) {
+    container.replaceChildren(...days.map((day, i) => {
+      const top = i === 0 ? t('today') : i === 1 ? t('tomorrow') : dayFmt({ weekday: 'short' }).format(dayDate(day.date));
+      const bottom = dayText(day.date, false);
+      return h('button', {
+        type: 'button', class: 'day-chip' + (day.open ? '' : ' is-closed'), 'data-date': day.date,
+        'aria-pressed': String(day.date === selected), disabled: !day.open,
+        'aria-label': top + ' ' + dayText(day.date) + (day.open ? '' : ', ' + t('day_closed')),
+      },
+      h('span', { class: 'day-top', text: top }),
+      h('span', { class: 'day-date', text: bottom }),
+      day.open ? null : h('span', { class: 'day-closed', text: t('day_closed') }));
+    }));
+  }
+  /* Slot buttons [data-slot=start ISO] grouped into morning / afternoon. Needs i18n keys
+     slots_left, slot_full, morning, afternoon. Returns the number of bookable slots. */
+  function renderSlots(container, slots, selected) {
+    const groups = [['morning', []], ['afternoon', []]];
+    slots.forEach((s) => groups[parseInt(s.time, 10) < 12 ? 0 : 1][1].push(s));
+    container.replaceChildren(...groups.filter((g) => g[1].length).map(([name, list]) => h('div', { class: 'slot-group' },
+      h('p', { class: 'slot-group-title', text: t(name) }),
+      h('div', { class: 'slot-grid' }, ...list.map((s) => {
+        const free = s.free > 0;
+        const left = free ? t('slots_left', { n: s.free }) : t('slot_full');
+        return h('button', {
+          type: 'button', class: 'slot-btn' + (free ? '' : ' is-full'), 'data-slot': s.start, value: s.start,
+          'aria-pressed': String(s.start === selected), disabled: !free, 'aria-label': s.time + ', ' + left,
+        }, h('span', { class: 'slot-time', text: s.time }), h('span', { class: 'slot-left', text: left }));
+      })))));
+    return slots.filter((s) => s.free > 0).length;
+  }
+  /* Marks one button of a group as chosen (aria-pressed). */
+  function choose(container, selector, attr, value) {
+    container.querySelectorAll(selector).forEach((b) => b.setAttribute('aria-pressed', String(b.getAttribute(attr) === value)));
+  }
+
   const STORE_EVENTS = ['issued', 'called', 'recalled', 'started', 'completed', 'no_show', 'cancelled', 'transferred'];
 
   /* Local times in server-rendered markup: <time data-time="ISO"> */
@@ -260,11 +329,13 @@
     document.querySelectorAll('[data-back]').forEach((el) => el.addEventListener('click', (e) => {
       if (history.length > 1) { e.preventDefault(); history.back(); }
     }));
+    document.querySelectorAll('[data-print]').forEach((el) => el.addEventListener('click', () => window.print()));
   });
 
   window.HQ = {
     config, t, localName, laneName, statusName, h, fill, setText, parseTime, clock, minutesSince, etaText,
     api, ApiError, live, STORE_EVENTS, setOnline, localizeTimes,
     throttle, serviceInfo, serviceLabel, serviceButton, serviceGroups, renderServices,
+    dayDate, dayText, addMinutes, storeClock, renderDays, renderSlots, choose,
   };
 })();

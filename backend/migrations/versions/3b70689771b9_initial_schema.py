@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: d950a25d4947
+Revision ID: 3b70689771b9
 Revises: 
-Create Date: 2026-11-26 14:15:12.491556
+Create Date: 2026-11-26 14:28:34.804344
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'd950a25d4947'
+revision = '3b70689771b9'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -35,6 +35,19 @@ def upgrade():
     sa.Column('notices_en', sa.Text(), nullable=False),
     sa.Column('announce_langs', sa.String(length=16), nullable=False),
     sa.Column('recall_limit', sa.Integer(), nullable=False),
+    sa.Column('address_zh', sa.String(length=200), nullable=False),
+    sa.Column('address_en', sa.String(length=200), nullable=False),
+    sa.Column('hours', sa.JSON(), nullable=False),
+    sa.Column('closed_dates', sa.JSON(), nullable=False),
+    sa.Column('booking_horizon_days', sa.Integer(), nullable=False),
+    sa.Column('booking_lead_minutes', sa.Integer(), nullable=False),
+    sa.Column('appointment_counters', sa.Integer(), nullable=False),
+    sa.Column('bookings_per_phone_per_day', sa.Integer(), nullable=False),
+    sa.Column('phone_pattern', sa.String(length=100), nullable=False),
+    sa.Column('checkin_early_minutes', sa.Integer(), nullable=False),
+    sa.Column('checkin_late_minutes', sa.Integer(), nullable=False),
+    sa.Column('appointment_prefix', sa.String(length=4), nullable=False),
+    sa.Column('retention_days', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
@@ -74,6 +87,7 @@ def upgrade():
     sa.Column('icon', sa.String(length=32), nullable=False),
     sa.Column('description_zh', sa.String(length=200), nullable=False),
     sa.Column('description_en', sa.String(length=200), nullable=False),
+    sa.Column('slot_minutes', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('store_id', 'code')
@@ -155,6 +169,7 @@ def upgrade():
     sa.Column('outcome', sa.String(length=32), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('target_counter_id', sa.Integer(), nullable=True),
+    sa.Column('due_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['clerk_id'], ['user.id'], ),
     sa.ForeignKeyConstraint(['counter_id'], ['counter.id'], ),
     sa.ForeignKeyConstraint(['kiosk_id'], ['kiosk.id'], ),
@@ -167,6 +182,34 @@ def upgrade():
     )
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.create_index('ix_ticket_queue', ['store_id', 'service_day', 'status'], unique=False)
+
+    op.create_table('appointment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('service_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('slot_start', sa.DateTime(), nullable=False),
+    sa.Column('slot_end', sa.DateTime(), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('phone', sa.String(length=32), nullable=False),
+    sa.Column('code', sa.String(length=8), nullable=False),
+    sa.Column('manage_token', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.Enum('booked', 'checked_in', 'done', 'no_show', 'cancelled', name='appointmentstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('checked_in_at', sa.DateTime(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('erased', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['service_id'], ['service.id'], ),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
+    sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('manage_token')
+    )
+    with op.batch_alter_table('appointment', schema=None) as batch_op:
+        batch_op.create_index('ix_appointment_code', ['store_id', 'code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_appointment_phone'), ['phone'], unique=False)
+        batch_op.create_index('ix_appointment_slot', ['store_id', 'day', 'status'], unique=False)
 
     op.create_table('feedback',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -222,6 +265,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_feedback_store_id'))
 
     op.drop_table('feedback')
+    with op.batch_alter_table('appointment', schema=None) as batch_op:
+        batch_op.drop_index('ix_appointment_slot')
+        batch_op.drop_index(batch_op.f('ix_appointment_phone'))
+        batch_op.drop_index('ix_appointment_code')
+
+    op.drop_table('appointment')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_queue')
 

@@ -1,0 +1,210 @@
+"""The booking part of the JSON API: slots, book, manage, and check-in at a kiosk."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import jsonify, request
+from flask_babel import gettext as _
+
+from . import bookings, engine
+from .api import KIOSK_COOKIE, KIOSK_HEADER, _ticket_json, bp, route
+from .errors import BadInput
+from .extensions import limiter
+from .i18n import current_lang
+from .models import Store, hash_token
+from .schemas import BookIn, BookingOut, CodeIn, EmptyIn, MoveIn, SlotsOut, TicketOut
+from .serializers import booking_public
+from .slots import bookable_days, is_open, quiet_ranges
+
+BOOKING_RATE = "20 per hour"
+WRONG_CODE_RATE = "5 per 10 minutes"
+
+
+def hours_text(store: Store) -> str:
+    """Opening hours in words, e.g. "9:00–18:00" when every open day has the same hours."""
+    spans = {tuple(map(tuple, spans)) for spans in store.hours.values() if spans}
+    if len(spans) == 1:
+        return ", ".join(f"{a}–{b}" for a, b in next(iter(spans)))
+    return _("Opening hours vary by day.")
+
+
+def busy_advice(levels: dict[int, str] | None) -> str:
+    if levels is None:
+        return _("We do not have enough visits yet to tell the quiet hours.")
+    ranges = quiet_ranges(levels)
+    if not ranges:
+        return _("The store is about as busy all day.")
+    text = (
+        "、".join(f"{a}–{b}" for a, b in ranges)
+        if current_lang() == "zh"
+        else ", ".join(f"{a}:00–{b}:00" for a, b in ranges)
+    )
+    return _("Quiet hours: %(ranges)s.", ranges=text)
+
+
+@route(
+    bp,
+    "/stores/<store>/booking",
+    "GET",
+    summary="What can be booked, and when it is quiet",
+    tag="booking",
+)
+def booking_info(store: str) -> Any:
+    found = engine.find_store(store)
+    moment = engine.now()
+    lang = current_lang()
+    services = [s for s in found.services if s.active and s.bookable]
+    rules = bookings.rules_for(found, services[0]) if services else None
+    levels = bookings.busy_profile(found, moment)
+    return {
+        "store": {
+            "code": found.code,
+            "name": found.name(lang),
+            "address": found.address(lang),
+            "hours_text": hours_text(found),
+        },
+        "services": [
+            {
+                "code": s.code,
+                "name": s.name(lang),
+                "description": s.description(lang),
+                "icon": s.icon,
+                "slot_minutes": s.slot_minutes,
+            }
+            for s in services
+        ],
+        "days": [
+            {"date": d.isoformat(), "weekday": d.weekday(), "open": is_open(rules, d)}
+            for d in (bookable_days(rules, moment) if rules else [])
+        ],
+        "phone_pattern": found.phone_pattern,
+        "consent_text": _(
+            "Your name and mobile number are used only to manage this booking and are deleted "
+            "%(days)s days after your visit.",
+            days=found.retention_days,
+        ),
+        "busy": {
+            "hours": [{"hour": h, "level": lvl} for h, lvl in (levels or {}).items()],
+            "advice": busy_advice(levels),
+        },
+    }
+
+
+@route(
+    bp,
+    "/stores/<store>/slots",
+    "GET",
+    summary="Free slots of a service on a day",
+    tag="booking",
+    response=SlotsOut,
+)
+def slots(store: str) -> Any:
+    found = engine.find_store(store)
+    service = bookings.bookable_service(found, request.args.get("service", ""))
+    try:
+        day = date.fromisoformat(request.args.get("date", ""))
+    except ValueError:
+        raise BadInput(_("Please choose a day."), error_code="bad_date") from None
+    rules = bookings.rules_for(found, service)
+    free = bookings.free_slots(found, service, day, engine.now())
+    return {
+        "date": day.isoformat(),
+        "service": service.code,
+        "closed": not is_open(rules, day),
+        "slots": [bookings.slot_json(s, found) for s in free],
+    }
+
+
+def _booking_json(appointment: Any) -> dict[str, Any]:
+    return booking_public(appointment, current_lang())
+
+
+@route(
+    bp,
+    "/stores/<store>/appointments",
+    "POST",
+    summary="Book a slot (no account needed)",
+    tag="booking",
+    body=BookIn,
+    response=BookingOut,
+    status=201,
+)
+@limiter.limit(BOOKING_RATE, methods=["POST"])
+def book(store: str, body: BookIn) -> Any:
+    start = (
+        body.start
+        if body.start.tzinfo
+        else body.start.replace(tzinfo=ZoneInfo(engine.find_store(store).timezone))
+    )
+    appointment = bookings.book(store, body.service, start, body.name, body.phone, body.consent)
+    return jsonify(_booking_json(appointment)), 201
+
+
+@route(
+    bp,
+    "/bookings/<token>",
+    "GET",
+    summary="A booking, for the holder of its link",
+    tag="booking",
+    response=BookingOut,
+)
+def booking(token: str) -> Any:
+    return _booking_json(bookings.find_booking(token))
+
+
+@route(
+    bp,
+    "/bookings/<token>/cancel",
+    "POST",
+    summary="Cancel a booking",
+    tag="booking",
+    body=EmptyIn,
+    response=BookingOut,
+)
+def cancel_booking(token: str, body: EmptyIn) -> Any:
+    return _booking_json(bookings.cancel_booking(token))
+
+
+@route(
+    bp,
+    "/bookings/<token>/move",
+    "POST",
+    summary="Move a booking to another slot",
+    tag="booking",
+    body=MoveIn,
+    response=BookingOut,
+)
+def move_booking(token: str, body: MoveIn) -> Any:
+    return _booking_json(bookings.move_booking(token, body.start, body.service))
+
+
+def _kiosk_key() -> str:
+    token = request.headers.get(KIOSK_HEADER) or request.cookies.get(KIOSK_COOKIE) or ""
+    return "kiosk:" + hash_token(token) if token else "ip:" + (request.remote_addr or "")
+
+
+@route(
+    bp,
+    "/stores/<store>/check-in",
+    "POST",
+    summary="Check in for an appointment at a kiosk: a ticket in the appointment lane",
+    tag="booking",
+    body=CodeIn,
+    response=TicketOut,
+    status=201,
+)
+@limiter.limit(
+    WRONG_CODE_RATE,
+    key_func=_kiosk_key,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code == 404,
+)
+def check_in(store: str, body: CodeIn) -> Any:
+    kiosk = engine.find_kiosk(
+        request.headers.get(KIOSK_HEADER) or request.cookies.get(KIOSK_COOKIE)
+    )
+    ticket = bookings.check_in(store, body.code, kiosk)
+    return jsonify(_ticket_json(ticket, with_token=True)), 201

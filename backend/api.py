@@ -159,6 +159,11 @@ REASON_TEXT = {
     Reason.CHOSEN_BY_CLERK: lambda lane: _("Called from the list."),
     Reason.TRANSFERRED_HERE: lambda lane: _("Sent to this counter by a colleague."),
     Reason.APPOINTMENT_DUE: lambda lane: _("An appointment whose time has come."),
+    Reason.WAITED_LONG: lambda lane: _("Waited longer than the store's target: goes first."),
+    Reason.VIP_FIRST: lambda lane: _("VIP customer, within the VIP share."),
+    Reason.BEST_RATIO: lambda lane: _(
+        "Longest wait for the shortest business (%(lane)s).", lane=lane_name(lane)
+    ),
 }
 
 

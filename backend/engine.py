@@ -22,6 +22,7 @@ from . import events
 from .clock import Clock, SystemClock
 from .database import write_transaction
 from .errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
+from .eta import learn
 from .extensions import db
 from .models import (
     Counter,
@@ -440,7 +441,11 @@ def call_next(
         completed = _free_counter(cmd, queue, counter)
         candidates = queue.candidates()
         decision = choose_next(
-            queue.counter_view(counter), queue.items(candidates), queue.policy, cmd.now
+            queue.counter_view(counter),
+            queue.items(candidates),
+            queue.policy,
+            cmd.now,
+            queue.recent_call_lanes(queue.policy.vip_window - 1),
         )
         ticket = None
         if decision.ticket_id is not None:
@@ -549,8 +554,27 @@ def complete_ticket(ticket_id: int, actor: User | None, outcome: str | None = No
     def body(cmd: Command, ticket: Ticket) -> None:
         _release(cmd, ticket, Action.COMPLETE, ticket.counter, {"outcome": chosen.value})
         ticket.outcome = chosen
+        _learn_duration(ticket)
 
     return _ticket_command(ticket_id, actor, body)
+
+
+# A duration this many times the current estimate is a forgotten "complete", not a visit.
+OUTLIER_FACTOR = 5
+
+
+def _learn_duration(ticket: Ticket) -> None:
+    """Feed the visit's duration (start, or call, to completion) into the service's estimate."""
+    began = ticket.started_at or ticket.called_at
+    if began is None or ticket.finished_at is None:
+        return
+    service = ticket.service
+    minutes = (ticket.finished_at - began).total_seconds() / 60
+    current = service.learned_minutes or service.expected_minutes
+    if minutes <= 0 or minutes > OUTLIER_FACTOR * current:
+        return
+    service.learned_minutes = learn(current, service.learned_count, minutes)
+    service.learned_count += 1
 
 
 def mark_no_show(ticket_id: int, actor: User | None) -> Ticket:

@@ -76,7 +76,12 @@ class Store(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     # Bumped by every change of queue state; clients compare it to detect missed events.
     version: Mapped[int] = mapped_column(Integer, default=0)
+    # The call order (policy.QueuePolicy): ordering, its rules and their settings.
+    ordering: Mapped[str] = mapped_column(String(16), default="score")
     work_conserving: Mapped[bool] = mapped_column(default=True)
+    max_wait_minutes: Mapped[int] = mapped_column(Integer, default=30)  # 0: no anti-starvation
+    vip_first: Mapped[int] = mapped_column(Integer, default=1)
+    vip_window: Mapped[int] = mapped_column(Integer, default=2)
     # A missed (no-show) ticket may rejoin within this window, this many places behind the head.
     rejoin_minutes: Mapped[int] = mapped_column(Integer, default=30)
     rejoin_places: Mapped[int] = mapped_column(Integer, default=3)
@@ -147,6 +152,9 @@ class Service(db.Model):
     description_zh: Mapped[str] = mapped_column(String(200), default="")
     description_en: Mapped[str] = mapped_column(String(200), default="")
     slot_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    # Learned from completed visits (exponentially weighted), trusted after enough of them.
+    learned_minutes: Mapped[float | None] = mapped_column()
+    learned_count: Mapped[int] = mapped_column(Integer, default=0)
 
     store: Mapped[Store] = relationship(back_populates="services")
 

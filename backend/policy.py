@@ -7,7 +7,6 @@ simulator measured.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -155,6 +154,7 @@ class QueueItem:
     only_counter: int | None = None  # transferred to one counter: only it may call the ticket
     due_at: datetime | None = None  # a checked-in appointment: its slot start
     service_lane: Lane | None = None  # the lane of the ticket's service (for appointments)
+    expected_minutes: float = 5.0  # the service's learned (or configured) duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +164,35 @@ class CounterView:
     status: CounterStatus = CounterStatus.OPEN
 
 
+class Ordering(StrEnum):
+    """How a counter picks among the tickets it may serve."""
+
+    # Lanes in the counter's profile order, oldest first within a lane (what simple systems do).
+    PROFILE = "profile"
+    # The oldest ticket the counter may serve, whatever its lane.
+    FIFO = "fifo"
+    # Shortest expected service first: the classic lower bound on the mean wait, unfair to long
+    # business. Only for comparison in the simulator.
+    SHORTEST = "shortest"
+    # Highest response ratio (waited + expected) / expected: short business goes ahead while it
+    # is cheap to do so, and every ticket's priority grows with its wait.
+    SCORE = "score"
+
+
 @dataclass(frozen=True, slots=True)
 class QueuePolicy:
-    """Per-store settings of the call order."""
+    """Per-store settings of the call order. Every rule can be switched off."""
 
+    ordering: Ordering = Ordering.SCORE
     work_conserving: bool = True
-    # A checked-in appointment goes first from its slot start until this long after it.
-    appointment_grace: timedelta = timedelta(minutes=30)
+    # A checked-in appointment goes first from its slot start until this long after it
+    # (None: appointments wait like anyone else).
+    appointment_grace: timedelta | None = timedelta(minutes=30)
+    # Anti-starvation: a ticket that has waited this long goes first (None: off).
+    max_wait: timedelta | None = timedelta(minutes=30)
+    # VIP tickets go first for at most `vip_first` of every `vip_window` calls (0: never first).
+    vip_first: int = 1
+    vip_window: int = 2
 
 
 class Reason(StrEnum):
@@ -182,6 +204,9 @@ class Reason(StrEnum):
     CHOSEN_BY_CLERK = "chosen_by_clerk"
     TRANSFERRED_HERE = "transferred_here"
     APPOINTMENT_DUE = "appointment_due"
+    WAITED_LONG = "waited_long"
+    VIP_FIRST = "vip_first"
+    BEST_RATIO = "best_ratio"
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +248,7 @@ def due_appointment(
 ) -> QueueItem | None:
     """The checked-in appointment whose slot has begun (within the grace window) that this
     counter can serve, earliest slot first."""
-    if now is None:
+    if now is None or policy.appointment_grace is None:
         return None
     due = [
         i
@@ -235,19 +260,51 @@ def due_appointment(
     return min(due, key=lambda i: (i.due_at, i.queue_at, i.ticket_id)) if due else None
 
 
+def response_ratio(item: QueueItem, now: datetime) -> float:
+    waited = max((now - item.queue_at).total_seconds() / 60, 0.0)
+    expected = max(item.expected_minutes, 0.5)
+    return (waited + expected) / expected
+
+
+def _pick(
+    items: Sequence[QueueItem], counter: CounterView, policy: QueuePolicy, now: datetime | None
+) -> tuple[QueueItem, Reason]:
+    if policy.ordering is Ordering.PROFILE or now is None:
+        heads = oldest_by_lane(items)
+        for lane in counter.lanes:
+            if lane in heads:
+                return heads[lane], Reason.LANE_HEAD
+        return min(heads.values(), key=_order_key), Reason.LANE_HEAD
+    if policy.ordering is Ordering.FIFO:
+        return min(items, key=_order_key), Reason.LANE_HEAD
+    if policy.ordering is Ordering.SHORTEST:
+        return min(items, key=lambda i: (i.expected_minutes, *_order_key(i))), Reason.BEST_RATIO
+    best = max(items, key=lambda i: (response_ratio(i, now), -i.queue_at.timestamp()))
+    return best, Reason.BEST_RATIO
+
+
+def vip_turn(policy: QueuePolicy, recent_lanes: Sequence[Lane]) -> bool:
+    """May a VIP go first now? At most `vip_first` of the last `vip_window` calls went to VIPs."""
+    if policy.vip_first <= 0:
+        return False
+    window = list(recent_lanes)[-(policy.vip_window - 1) :] if policy.vip_window > 1 else []
+    return sum(1 for lane in window if lane == Lane.VIP) < policy.vip_first
+
+
 def choose_next(
     counter: CounterView,
     waiting: Iterable[QueueItem],
     policy: QueuePolicy = QueuePolicy(),
     now: datetime | None = None,
+    recent_lanes: Sequence[Lane] = (),
 ) -> Decision:
     """Which ticket a counter calls next, and why.
 
     In order: a customer a colleague sent to this counter; a checked-in appointment whose slot
-    has begun, at the next counter able to serve it; then the counter's profile, walked in order,
-    the oldest ticket of the first non-empty lane winning. With work conservation, a counter whose
-    own lanes are empty helps the lane whose head has waited longest, so no counter idles while
-    someone waits.
+    has begun, at the next counter able to serve it; a ticket that has waited past the store's
+    maximum; a VIP, within the VIP share; then the policy's ordering among the tickets of the
+    counter's own lanes. With work conservation a counter whose own lanes are empty helps the
+    others, so no counter idles while someone it could serve waits.
     """
     if counter.status == CounterStatus.PAUSED:
         return Decision(None, Reason.COUNTER_PAUSED)
@@ -260,14 +317,24 @@ def choose_next(
     appointment = due_appointment(counter, eligible, policy, now)
     if appointment is not None:
         return Decision(appointment.ticket_id, Reason.APPOINTMENT_DUE, appointment.lane)
-    heads = oldest_by_lane(eligible)
-    for lane in counter.lanes:
-        if lane in heads:
-            return Decision(heads[lane].ticket_id, Reason.LANE_HEAD, lane)
-    if policy.work_conserving and heads:
-        head = min(heads.values(), key=_order_key)
-        return Decision(head.ticket_id, Reason.HELPING_LANE, head.lane)
-    return Decision(None, Reason.QUEUE_EMPTY)
+    own = [i for i in eligible if i.lane in counter.lanes]
+    helping = not own and policy.work_conserving
+    pool = own or (eligible if policy.work_conserving else [])
+    if not pool:
+        return Decision(None, Reason.QUEUE_EMPTY)
+    if policy.max_wait is not None and now is not None:
+        starving = [i for i in pool if now - i.queue_at >= policy.max_wait]
+        if starving:
+            head = min(starving, key=_order_key)
+            return Decision(head.ticket_id, Reason.WAITED_LONG, head.lane)
+    vips = [i for i in pool if i.lane == Lane.VIP]
+    if vips and len(vips) < len(pool) and vip_turn(policy, recent_lanes):
+        head = min(vips, key=_order_key)
+        return Decision(head.ticket_id, Reason.VIP_FIRST, head.lane)
+    item, reason = _pick(pool, counter, policy, now)
+    if helping:
+        reason = Reason.HELPING_LANE
+    return Decision(item.ticket_id, reason, item.lane)
 
 
 def positions(waiting: Iterable[QueueItem]) -> dict[int, int]:
@@ -319,31 +386,3 @@ def can_rejoin(
         and rejoined == 0
         and now <= missed_at + timedelta(minutes=window_minutes)
     )
-
-
-# --- the first wait estimate (the routing issue replaces it with a forward simulation) ----
-
-ETA_LOW_FACTOR = 0.7
-ETA_HIGH_FACTOR = 1.3
-
-
-def servers_for_lane(lane: Lane, counters: Sequence[CounterView], policy: QueuePolicy) -> int:
-    """Open counters that serve a lane: those listing it, or every open one if work-conserving."""
-    open_counters = [c for c in counters if c.status == CounterStatus.OPEN]
-    listing = [c for c in open_counters if lane in c.lanes]
-    if listing:
-        return len(listing)
-    return len(open_counters) if policy.work_conserving else 0
-
-
-def simple_eta(ahead: int, mean_minutes: float, servers: int) -> tuple[int, int] | None:
-    """A range in minutes: people ahead × mean duration ÷ counters serving the lane.
-
-    None when no open counter serves the lane (the wait is unknown, not zero).
-    """
-    if servers <= 0:
-        return None
-    expected = ahead * mean_minutes / servers
-    low = math.floor(expected * ETA_LOW_FACTOR)
-    high = math.ceil((expected + mean_minutes / servers) * ETA_HIGH_FACTOR)
-    return (low, max(high, low + 1))

@@ -11,30 +11,52 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from statistics import fmean
 
 from flask import g, has_request_context
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from .eta import CounterLoad, WaitForecast, forecast, trusted_minutes
 from .extensions import db
-from .models import Counter, Service, Store, Ticket
+from .models import Counter, Service, Store, Ticket, TicketEvent
 from .policy import (
     AT_COUNTER,
+    Action,
     CounterStatus,
     CounterView,
     Lane,
+    Ordering,
     QueueItem,
     QueuePolicy,
     TicketStatus,
+    next_queue_at,
     positions,
-    servers_for_lane,
     service_day,
-    simple_eta,
 )
 
 RECENT_CALLS = 10
-DEFAULT_MINUTES = 5.0
+# The spread of service times around their mean (coefficient of variation) for the range, and
+# how many sampled forward runs make it (see bench/BENCHMARKS.md for what they cost and cover).
+ETA_SPREAD = 0.5
+ETA_SAMPLES = 16
+WAIT_NOW_SAMPLES = 8
+PHANTOM_ID = -1
+
+
+def service_minutes(service: Service) -> float:
+    """The service's duration: learned from completed visits once there are enough of them."""
+    return trusted_minutes(service.expected_minutes, service.learned_minutes, service.learned_count)
+
+
+def store_policy(store: Store) -> QueuePolicy:
+    return QueuePolicy(
+        ordering=Ordering(store.ordering),
+        work_conserving=store.work_conserving,
+        appointment_grace=timedelta(minutes=store.checkin_late_minutes),
+        max_wait=timedelta(minutes=store.max_wait_minutes) if store.max_wait_minutes else None,
+        vip_first=store.vip_first,
+        vip_window=store.vip_window,
+    )
 
 
 @dataclass
@@ -48,6 +70,9 @@ class StoreQueue:
     lane_counts: dict[Lane, int]
     policy: QueuePolicy
     _ahead: dict[int, int] | None = field(default=None, repr=False)
+    _wait_now: dict[tuple[int, Lane | None], tuple[int, int] | None] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def load(cls, store: Store, now: datetime) -> StoreQueue:
@@ -85,10 +110,7 @@ class StoreQueue:
             counters=counters,
             at_counter=at_counter,
             lane_counts={Lane(lane): n for lane, n in counts},
-            policy=QueuePolicy(
-                work_conserving=store.work_conserving,
-                appointment_grace=timedelta(minutes=store.checkin_late_minutes),
-            ),
+            policy=store_policy(store),
         )
 
     @classmethod
@@ -155,6 +177,7 @@ class StoreQueue:
                 numbers.get(t.target_counter_id) if t.target_counter_id else None,
                 t.due_at,
                 Lane(t.service.lane),
+                service_minutes(t.service),
             )
             for t in tickets
         ]
@@ -207,22 +230,79 @@ class StoreQueue:
         present = {Lane(s.lane) for s in self.services if s.active}
         return [lane for lane in Lane if lane in present]
 
-    def mean_minutes(self, lane: Lane) -> float:
-        durations = [s.expected_minutes for s in self.services if s.active and s.lane == lane]
-        return fmean(durations) if durations else DEFAULT_MINUTES
-
-    def eta(self, lane: Lane, ahead: int, minutes: float | None = None) -> tuple[int, int] | None:
-        servers = servers_for_lane(lane, self.counter_views(), self.policy)
-        return simple_eta(ahead, minutes or self.mean_minutes(lane), servers)
-
     def waiting_in(self, lane: Lane) -> int:
         return self.lane_counts.get(lane, 0)
 
+    def loads(self) -> list[CounterLoad]:
+        """Each counter and when its current customer should be done (expected duration)."""
+        out = []
+        for counter in self.counters:
+            current = self.current_at(counter)
+            free_at = self.now
+            if current is not None:
+                began = current.started_at or current.called_at or self.now
+                free_at = max(self.now, began + timedelta(minutes=service_minutes(current.service)))
+            out.append(CounterLoad(self.counter_view(counter), free_at))
+        return out
+
+    @cached_property
+    def recent_lanes(self) -> list[Lane]:
+        return self.recent_call_lanes(max(self.policy.vip_window - 1, 0))
+
+    @cached_property
+    def forecasts(self) -> dict[int, WaitForecast]:
+        """Every waiting ticket's estimated wait: the store's policy run forward."""
+        return forecast(
+            self.items(self.waiting),
+            self.loads(),
+            self.policy,
+            self.now,
+            self.recent_lanes,
+            cv=ETA_SPREAD,
+            samples=ETA_SAMPLES,
+            seed=self.store.version,
+        )
+
     def ticket_eta(self, ticket: Ticket) -> tuple[int, int] | None:
-        ahead = self.ticket_position(ticket)
-        if ahead is None:
+        if ticket.status != TicketStatus.WAITING:
             return None
-        return self.eta(Lane(ticket.lane), ahead, ticket.service.expected_minutes)
+        found = self.forecasts.get(ticket.id)
+        return found.as_range() if found else None
+
+    def wait_now(self, service: Service, lane: Lane | None = None) -> tuple[int, int] | None:
+        """The wait a new ticket for this service would have now (one run with it added)."""
+        key = (service.id, lane)
+        if key not in self._wait_now:
+            self._wait_now[key] = self._phantom_wait(service, lane or Lane(service.lane))
+        return self._wait_now[key]
+
+    def _phantom_wait(self, service: Service, lane: Lane) -> tuple[int, int] | None:
+        items = self.items(self.waiting)
+        last = max((i.queue_at for i in items), default=self.now)
+        phantom = QueueItem(
+            PHANTOM_ID,
+            lane,
+            next_queue_at(last, self.now),
+            service.code,
+            service_lane=Lane(service.lane),
+            expected_minutes=service_minutes(service),
+        )
+        found = forecast(
+            [*items, phantom],
+            self.loads(),
+            self.policy,
+            self.now,
+            self.recent_lanes,
+            cv=ETA_SPREAD,
+            samples=WAIT_NOW_SAMPLES,
+            seed=self.store.version,
+        ).get(PHANTOM_ID)
+        return found.as_range() if found else None
+
+    def lane_wait_now(self, lane: Lane) -> tuple[int, int] | None:
+        """For the display: the wait of a new ticket for the lane's most common service."""
+        services = [s for s in self.services if s.active and s.lane == lane]
+        return self.wait_now(services[0]) if services else None
 
     def current_at(self, counter: Counter) -> Ticket | None:
         return self.at_counter.get(counter.id)
@@ -250,6 +330,23 @@ class StoreQueue:
                 .limit(RECENT_CALLS)
             )
         )
+
+    def recent_call_lanes(self, count: int) -> list[Lane]:
+        """Lanes of the store's last calls today, oldest first (for the VIP share)."""
+        if count <= 0:
+            return []
+        lanes = db.session.scalars(
+            select(Ticket.lane)
+            .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+            .where(
+                TicketEvent.store_id == self.store.id,
+                TicketEvent.action == Action.CALL.value,
+                Ticket.service_day == self.day,
+            )
+            .order_by(TicketEvent.id.desc())
+            .limit(count)
+        ).all()
+        return [Lane(lane) for lane in reversed(lanes)]
 
     def parked_at(self, counter: Counter) -> list[Ticket]:
         return list(

@@ -200,7 +200,7 @@ def lanes_summary(queue: StoreQueue) -> list[dict[str, Any]]:
     out = []
     for lane in queue.lanes_in_use():
         waiting = queue.waiting_in(lane)
-        eta = queue.eta(lane, waiting)
+        eta = queue.lane_wait_now(lane)
         out.append(
             {"lane": lane.value, "waiting": waiting, "eta_minutes": list(eta) if eta else None}
         )
@@ -210,7 +210,7 @@ def lanes_summary(queue: StoreQueue) -> list[dict[str, Any]]:
 def service_public(service: Service, queue: StoreQueue, lang: str) -> dict[str, Any]:
     lane = Lane(service.lane)
     waiting = queue.waiting_in(lane)
-    eta = queue.eta(lane, waiting, service.expected_minutes)
+    eta = queue.wait_now(service)
     return {
         "code": service.code,
         "name": service.name(lang),

@@ -110,7 +110,7 @@ class TestCounterFlow:
         CallNextOut.model_validate(called)
         assert called["ticket"]["id"] == ticket["id"]
         assert called["ticket"]["status"] == "called" and called["ticket"]["counter"] == 1
-        assert called["reason"] == "fast_lane_head"
+        assert called["reason"] == "best_ratio"  # the store's ordering: response ratio
         recalled = api.act(ticket["id"], "recall")
         assert recalled.json["recall_count"] == 1
         assert api.act(ticket["id"], "start").json["status"] == "serving"

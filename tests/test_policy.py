@@ -24,9 +24,7 @@ from backend.policy import (
     next_status,
     positions,
     rejoin_queue_at,
-    servers_for_lane,
     service_day,
-    simple_eta,
 )
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
@@ -64,11 +62,13 @@ class TestCallOrder:
 
     def test_work_conserving_counter_helps_the_longest_waiting_lane(self) -> None:
         waiting = [item(1, Lane.VIP, 4), item(2, Lane.STANDARD, 1)]
-        decision = choose_next(FAST_ONLY, waiting)
+        decision = choose_next(FAST_ONLY, waiting, QueuePolicy(vip_first=0))
         assert (decision.ticket_id, decision.reason_code) == (2, "helping_standard_lane")
 
     def test_without_work_conservation_the_counter_stays_idle(self) -> None:
-        decision = choose_next(FAST_ONLY, [item(2, Lane.STANDARD, 1)], QueuePolicy(False))
+        decision = choose_next(
+            FAST_ONLY, [item(2, Lane.STANDARD, 1)], QueuePolicy(work_conserving=False)
+        )
         assert (decision.ticket_id, decision.reason) == (None, Reason.QUEUE_EMPTY)
 
     def test_empty_queue(self) -> None:
@@ -154,31 +154,6 @@ class TestServiceDay:
     def test_label_format(self) -> None:
         assert format_label("A", 12) == "A012"
         assert format_label("V", 1234) == "V1234"
-
-
-class TestSimpleEta:
-    def test_range_scales_with_people_ahead_and_counters(self) -> None:
-        one = simple_eta(ahead=6, mean_minutes=5, servers=1)
-        three = simple_eta(ahead=6, mean_minutes=5, servers=3)
-        assert one is not None and three is not None
-        assert one[0] <= 30 <= one[1]  # 6 × 5 min at one counter
-        assert three[0] <= 10 <= three[1]
-        assert three[1] < one[1]
-
-    def test_no_open_counter_means_unknown(self) -> None:
-        assert simple_eta(ahead=2, mean_minutes=5, servers=0) is None
-
-    def test_servers_for_lane(self) -> None:
-        counters = [
-            FAST_ONLY,
-            FAST_THEN_STANDARD,
-            CounterView(4, (Lane.VIP,), CounterStatus.PAUSED),
-        ]
-        assert servers_for_lane(Lane.FAST, counters, QueuePolicy()) == 2
-        assert servers_for_lane(Lane.STANDARD, counters, QueuePolicy()) == 1
-        # Nobody lists VIP while open: with work conservation every open counter may take it.
-        assert servers_for_lane(Lane.VIP, counters, QueuePolicy()) == 2
-        assert servers_for_lane(Lane.VIP, counters, QueuePolicy(False)) == 0
 
 
 class TestMissedCalls:

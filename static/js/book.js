@@ -79,6 +79,7 @@
     if (!S.date || !days.some((d) => d.date === S.date && d.open)) {
       const first = days.find((d) => d.open);
       S.date = first ? first.date : null;
+      S.autoDay = true; // not the customer's choice: move on when that day has nothing left
     }
     renderDays($('book-days'), days, S.date);
     $('step-time').hidden = false;
@@ -113,7 +114,23 @@
     }
   }
 
+  /* The day we picked ourselves (not the customer) is full or over: show the next open day instead. */
+  function nextAutoDay() {
+    const days = (S.info && S.info.days) || [];
+    const i = days.findIndex((d) => d.date === S.date);
+    const next = days.slice(i + 1, i + 8).find((d) => d.open);
+    if (!S.autoDay || i < 0 || !next) return false;
+    S.date = next.date;
+    choose($('book-days'), '[data-date]', 'data-date', S.date);
+    const chip = $('book-days').querySelector('[aria-pressed="true"]');
+    if (chip) chip.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    loadSlots();
+    return true;
+  }
+
   function showSlots(slots, closed) {
+    if (!slots.some((s) => s.free > 0) && nextAutoDay()) return;
+    S.autoDay = false;
     S.slots = slots;
     if (S.slot && !slots.some((s) => s.start === S.slot.start && s.free > 0)) setSlot(null);
     const n = renderSlots($('book-slots'), slots, S.slot && S.slot.start);
@@ -262,6 +279,7 @@
     const b = e.target.closest('[data-date]');
     if (!b || b.disabled || b.dataset.date === S.date) return;
     S.date = b.dataset.date;
+    S.autoDay = false;
     choose($('book-days'), '[data-date]', 'data-date', S.date);
     $('slot-note').hidden = true;
     setSlot(null);

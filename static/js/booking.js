@@ -37,8 +37,8 @@
 
     const active = b.status === 'booked';
     const win = $('checkin-window');
-    const from = storeClock(b.checkin_from, b.start, b.time);
-    const until = storeClock(b.checkin_until, b.start, b.time);
+    const from = b.checkin_from_time || storeClock(b.checkin_from, b.start, b.time);
+    const until = b.checkin_until_time || storeClock(b.checkin_until, b.start, b.time);
     win.hidden = !(active && from && until);
     if (!win.hidden) setText(win, t('checkin_window', { start: from, end: until }));
 
@@ -204,7 +204,8 @@
       const b = await api(bookingPath + '/cancel', {});
       $('cancel-ask').hidden = true;
       render(b);
-      say(t('cancelled_ok'));
+      say('');
+      $('final').scrollIntoView({ behavior: 'smooth', block: 'center' });
     } catch (err) {
       say(err.message);
       refresh();

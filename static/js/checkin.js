@@ -55,6 +55,7 @@
     box.className = 'checkin-message ' + (kind || 'error');
     box.hidden = !text;
     $('walk-in').hidden = !withWalkIn;
+    document.querySelector('.checkin-body').classList.toggle('has-offer', !!withWalkIn);
   }
   function clearMessage() {
     if (!$('checkin-message').hidden && $('walk-in').hidden) show('');

@@ -46,6 +46,12 @@
   const is = (tk, ...states) => !!tk && states.includes(tk.status);
   const active = (tk) => (is(tk, 'called', 'serving') ? tk : null);
   const serviceName = (tk) => tk.service_name || (S.services[tk.service] ? localName(S.services[tk.service]) : tk.service);
+  /* Appointment tickets: the "预约 Appointment" mark and the booked slot time (due_at, when known). */
+  const isAppointment = (tk) => !!tk && (tk.lane === 'appointment' || tk.channel === 'appointment');
+  const apptText = (tk) => {
+    const at = tk && tk.due_at ? window.HQ.clock(tk.due_at) : '';
+    return laneName('appointment') + (at ? ' ' + at : '');
+  };
   const reasonName = (code) => ((S.pauseReasons.find((r) => r.code === code) || {}).name || code || '');
 
   /* A v4 UUID; crypto.randomUUID only exists on https/localhost, store PCs may use plain http. */
@@ -161,6 +167,8 @@
     const label = $('current-label');
     label.textContent = tk ? tk.label : '—';
     label.classList.toggle('empty', !tk);
+    main.querySelector('.c-ticket').classList.toggle('is-appointment', isAppointment(tk));
+    if (!tk) renderAppointment(null, $('current-lane'));
     $('current-idle').hidden = !!tk;
     $('current-info').hidden = !tk;
     $('current-extra').hidden = !tk;
@@ -173,6 +181,7 @@
       const lane = $('current-lane');
       lane.textContent = laneName(tk.lane);
       lane.className = 'lane-badge lane-' + tk.lane;
+      renderAppointment(tk, lane);
       const status = $('current-status');
       status.textContent = statusName(tk.status);
       status.dataset.status = tk.status;
@@ -184,6 +193,20 @@
         setText('current-customer', t('customer', { name: customer.name_masked || '', phone: customer.phone_masked || '' }).trim());
       }
     }
+  }
+
+  /* The lane badge of an appointment reads "预约 10:00"; a transferred appointment keeps its lane
+     badge and gets a separate appointment badge. */
+  function renderAppointment(tk, lane) {
+    let extra = $('current-appt');
+    if (!extra) {
+      extra = h('span', { id: 'current-appt', class: 'lane-badge lane-appointment c-appt', hidden: true });
+      lane.after(' ', extra);
+    }
+    const appt = isAppointment(tk);
+    if (appt && tk.lane === 'appointment') lane.textContent = apptText(tk);
+    extra.hidden = !appt || tk.lane === 'appointment';
+    if (!extra.hidden) extra.textContent = apptText(tk);
   }
 
   function renderStats() {
@@ -224,10 +247,12 @@
 
   function waitingRow(tk, canCall) {
     const m = minutesSince(tk.issued_at);
-    return h('li', { 'data-label': tk.label, 'data-id': tk.id },
+    const appt = isAppointment(tk);
+    return h('li', { 'data-label': tk.label, 'data-id': tk.id, class: appt ? 'is-appointment' : null },
       h('span', { class: 'w-label', text: tk.label }),
       h('span', { class: 'w-service', text: serviceName(tk) }),
-      h('span', { class: 'lane-badge lane-' + tk.lane, text: laneName(tk.lane) }),
+      tk.lane === 'appointment' ? h('span', { class: 'lane-badge lane-appointment', text: apptText(tk) })
+        : h('span', { class: 'lane-badge lane-' + tk.lane, text: laneName(tk.lane) }),
       h('span', { class: 'w-time' + (m >= 20 ? ' long' : ''), text: m == null ? '' : t('minutes', { n: m }) }),
       h('button', {
         type: 'button', class: 'btn btn-small', 'data-call': tk.id, 'data-focus': 'c' + tk.id,

@@ -53,6 +53,7 @@
   let seen = new Set();        // calls already known (to spot calls made while we were offline)
   let loadedOnce = false;
   let offlineSince = null;
+  const isAppt = (x) => !!x && (x.lane === 'appointment' || x.channel === 'appointment');
   const callKey = (c) => c.ticket_id + '@' + (c.called_at || '');
 
   /* ---- clock (and expiry of missed numbers) ---- */
@@ -90,13 +91,14 @@
     box.replaceChildren(...shown.map((c) => {
       const paused = c.status === 'paused';
       const cur = c.current && (c.current.status === 'called' || c.current.status === 'serving') ? c.current.label : '';
+      const appt = !!cur && isAppt(c.current);
       const reason = paused ? pauseReasonText(c.pause_reason) : '';
       return h('div', {
-        class: 'counter-panel' + (paused ? ' is-paused' : '') + (c.number === hot ? ' pulse' : ''),
+        class: 'counter-panel' + (paused ? ' is-paused' : '') + (c.number === hot ? ' pulse' : '') + (appt ? ' is-appt' : ''),
         'data-counter': c.number,
         'data-status': c.status || 'open',
       },
-      h('p', { class: 'c-name', text: localName(c) || t('counter_to', { n: c.number }) }),
+      h('p', { class: 'c-name', text: localName(c) || t('counter_to', { n: c.number }), 'data-appt': appt ? laneName('appointment') : null }),
       h('p', { class: 'current', text: cur }),
       paused ? h('p', { class: 'c-state', text: t('closed') }) : null,
       reason ? h('p', { class: 'c-reason', text: reason }) : null);
@@ -117,9 +119,10 @@
   function renderRecent() {
     const nowId = nowShown && nowShown.ticket_id;
     $('recent').replaceChildren(...recent.map((r) => h('li', {
-      'data-label': r.label, class: r.ticket_id === nowId ? 'is-now' : null,
+      'data-label': r.label, class: [r.ticket_id === nowId ? 'is-now' : '', isAppt(r) ? 'is-appt' : ''].join(' ').trim() || null,
     },
     h('span', { class: 'r-label', text: r.label }),
+    isAppt(r) ? h('span', { class: 'r-appt', text: laneName('appointment') }) : null,
     h('span', { class: 'r-counter', text: t('counter_to', { n: r.counter }) }))));
     $('recent-empty').hidden = recent.length > 0;
     clipRecent();
@@ -178,10 +181,22 @@
   function showNow(call, isNew) {
     nowShown = call;
     setText('now-label', call ? call.label : '—');
+    showNowAppointment(isAppt(call));
     fill($('now-line'), 'go_counter', { n: h('span', { id: 'now-counter', text: call ? call.counter : '' }) });
     $('now-line').style.visibility = call ? 'visible' : 'hidden';
     if (isNew && call) flash(call.counter);
     renderRecent();
+  }
+
+  /* An appointment call: a "预约 Appointment" badge above the number and the lane colour on the panel. */
+  function showNowAppointment(on) {
+    let badge = $('now-appt');
+    if (!badge) {
+      badge = h('p', { id: 'now-appt', class: 'now-appt', hidden: true, text: laneName('appointment') });
+      $('now-label').before(badge);
+    }
+    badge.hidden = !on;
+    $('now').classList.toggle('is-appt', on);
   }
 
   let flashTimer = null;
@@ -385,7 +400,7 @@
     }
 
     if ((name === 'called' || name === 'recalled') && tk.label) {
-      const call = { ticket_id: tk.id, label: tk.label, counter, lane: tk.lane, called_at: tk.called_at };
+      const call = { ticket_id: tk.id, label: tk.label, counter, lane: tk.lane, channel: tk.channel, called_at: tk.called_at };
       if (!showsCall(call)) return;
       seen.add(callKey(call));
       call.recall = name === 'recalled';

@@ -51,9 +51,13 @@
     if (text) msgTimer = setTimeout(() => showMessage(''), 12000);
   }
 
+  const checkinLink = document.getElementById('checkin-link');
   function setButtons() {
     list.querySelectorAll('button[data-service]').forEach((b) => { b.disabled = inFlight || !registered; });
+    if (checkinLink) checkinLink.setAttribute('aria-disabled', String(inFlight));
   }
+  // The appointment check-in screen: not while a ticket is being printed.
+  if (checkinLink) checkinLink.addEventListener('click', (e) => { if (inFlight) e.preventDefault(); });
 
   function markUnregistered() {
     registered = false;

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 3b70689771b9
+Revision ID: 7f6d6dff9e2a
 Revises: 
-Create Date: 2026-11-26 14:28:34.804344
+Create Date: 2026-11-26 14:32:51.725966
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '3b70689771b9'
+revision = '7f6d6dff9e2a'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -25,7 +25,11 @@ def upgrade():
     sa.Column('name_en', sa.String(length=120), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('ordering', sa.String(length=16), nullable=False),
     sa.Column('work_conserving', sa.Boolean(), nullable=False),
+    sa.Column('max_wait_minutes', sa.Integer(), nullable=False),
+    sa.Column('vip_first', sa.Integer(), nullable=False),
+    sa.Column('vip_window', sa.Integer(), nullable=False),
     sa.Column('rejoin_minutes', sa.Integer(), nullable=False),
     sa.Column('rejoin_places', sa.Integer(), nullable=False),
     sa.Column('remote_join', sa.Boolean(), nullable=False),
@@ -88,6 +92,8 @@ def upgrade():
     sa.Column('description_zh', sa.String(length=200), nullable=False),
     sa.Column('description_en', sa.String(length=200), nullable=False),
     sa.Column('slot_minutes', sa.Integer(), nullable=False),
+    sa.Column('learned_minutes', sa.Double(), nullable=True),
+    sa.Column('learned_count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('store_id', 'code')

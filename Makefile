@@ -43,3 +43,9 @@ extract-messages: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) instance test-artifacts
+
+# The simulator: every call policy over the same simulated day (see bench/README.md).
+SCENARIO ?= bench/scenarios/weekday.toml
+.PHONY: sim
+sim: prepare
+	$(PY) bench/sim.py $(SCENARIO) $(ARGS)

@@ -252,22 +252,38 @@ def check_in(store_code: str, raw_code: str, kiosk: Kiosk | None) -> Ticket:
         store = cmd.store
         if kiosk is None or kiosk.store_id != store.id:
             raise Forbidden(engine.KIOSK_ORIGIN_REQUIRED, error_code="kiosk_not_registered")
-        appointment = db.session.scalar(
-            select(Appointment)
-            .where(Appointment.store_id == store.id, Appointment.code == code)
-            .order_by(Appointment.slot_start.desc())
-        )
-        if appointment is None or appointment.day != service_day(cmd.now, store.timezone):
-            raise NotFound(
-                _l("We could not find a booking for today with this code. Please check it."),
-                error_code="unknown_code",
-            )
+        appointment = _find_by_code(store, code, cmd.now)
         _check_window(store, appointment, cmd.now)
         ticket = _appointment_ticket(cmd, appointment)
         appointment.status = AppointmentStatus.CHECKED_IN
         appointment.checked_in_at = cmd.now
         appointment.ticket = ticket
     return ticket
+
+
+def _find_by_code(store: Store, code: str, moment: datetime) -> Appointment:
+    """Today's booking with this code; a booking for another day is named, not a wrong code."""
+    found = db.session.scalars(
+        select(Appointment)
+        .where(Appointment.store_id == store.id, Appointment.code == code)
+        .order_by(Appointment.slot_start)
+    ).all()
+    today = service_day(moment, store.timezone)
+    for appointment in found:
+        if appointment.day == today:
+            return appointment
+    upcoming = [a for a in found if a.day > today and a.status == AppointmentStatus.BOOKED]
+    if upcoming:
+        day = upcoming[0].day
+        raise Conflict(
+            _l("Your booking is for %(date)s. Please check in on that day.", date=day.isoformat()),
+            error_code="other_day",
+            date=day.isoformat(),
+        )
+    raise NotFound(
+        _l("We could not find a booking for today with this code. Please check it."),
+        error_code="unknown_code",
+    )
 
 
 def _check_window(store: Store, appointment: Appointment, moment: datetime) -> None:

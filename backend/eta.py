@@ -19,8 +19,10 @@ from datetime import datetime, timedelta
 
 from .policy import CounterStatus, CounterView, Lane, QueueItem, QueuePolicy, choose_next
 
-LOW_QUANTILE = 0.1
-HIGH_QUANTILE = 0.9
+LOW_QUANTILE = 0.05
+HIGH_QUANTILE = 0.95
+# Redraws of a visit in progress that must last longer than it already has.
+REDRAWS = 5
 MINUTE = timedelta(minutes=1)
 
 
@@ -28,6 +30,8 @@ MINUTE = timedelta(minutes=1)
 class CounterLoad:
     view: CounterView
     free_at: datetime  # when the counter's current customer is expected to be done
+    began: datetime | None = None  # when that customer's visit began
+    current_minutes: float | None = None  # its expected duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,29 @@ def _lookup(times: dict[int, float]) -> Callable[[QueueItem], float]:
     return lambda item: times[item.ticket_id]
 
 
+def _drawn_loads(
+    rng: random.Random, counters: Sequence[CounterLoad], now: datetime, cv: float
+) -> list[CounterLoad]:
+    """The counters with their current visits' remaining time drawn too: a visit already long
+    under way is likely to last a while yet, which a fixed expected end would hide."""
+    out = []
+    for load in counters:
+        if load.began is None or load.current_minutes is None:
+            out.append(load)
+            continue
+        elapsed = (now - load.began) / MINUTE
+        total = elapsed
+        for _ in range(REDRAWS):
+            total = lognormal_draw(rng, load.current_minutes, cv)
+            if total > elapsed:
+                break
+        remaining = max(total - elapsed, load.current_minutes * cv * rng.random() * 0.5)
+        out.append(
+            CounterLoad(load.view, now + remaining * MINUTE, load.began, load.current_minutes)
+        )
+    return out
+
+
 def forecast(
     waiting: Sequence[QueueItem],
     counters: Sequence[CounterLoad],
@@ -121,22 +148,28 @@ def forecast(
     samples: int = 20,
     seed: int = 0,
 ) -> dict[int, WaitForecast]:
-    """A point estimate and a 10th–90th percentile range for every waiting ticket."""
+    """An estimate (the mean of sampled runs) and a 5th–95th percentile range for every waiting
+    ticket; with no samples, the run with expected durations and a fixed band around it."""
     point = run_forward(waiting, counters, policy, now, lambda i: i.expected_minutes, recent_lanes)
     rng = random.Random(seed)
     drawn: dict[int, list[float]] = {ticket_id: [] for ticket_id in point}
     for _ in range(samples):
         times = {i.ticket_id: lognormal_draw(rng, i.expected_minutes, cv) for i in waiting}
-        sampled = run_forward(waiting, counters, policy, now, _lookup(times), recent_lanes)
+        loads = _drawn_loads(rng, counters, now, cv)
+        sampled = run_forward(waiting, loads, policy, now, _lookup(times), recent_lanes)
         for ticket_id, wait in sampled.items():
             if ticket_id in drawn:
                 drawn[ticket_id].append(wait)
     out = {}
     for ticket_id, estimate in point.items():
-        runs = drawn[ticket_id] or [estimate]
-        low = min(_quantile(runs, LOW_QUANTILE), estimate)
-        high = max(_quantile(runs, HIGH_QUANTILE), estimate)
-        out[ticket_id] = WaitForecast(estimate, low, high)
+        if not drawn[ticket_id]:
+            out[ticket_id] = WaitForecast(estimate, estimate * 0.8, estimate * 1.3 + 1)
+            continue
+        runs = drawn[ticket_id]
+        mean = sum(runs) / len(runs)
+        low = min(_quantile(runs, LOW_QUANTILE), mean)
+        high = max(_quantile(runs, HIGH_QUANTILE), mean)
+        out[ticket_id] = WaitForecast(mean, low, high)
     return out
 
 

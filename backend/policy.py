@@ -193,6 +193,10 @@ class QueuePolicy:
     # VIP tickets go first for at most `vip_first` of every `vip_window` calls (0: never first).
     vip_first: int = 1
     vip_window: int = 2
+    # The score's weight on short business: (waited + expected) / expected ** power. Power 1 is
+    # the classic response ratio; 2 lets short business through sooner while waiting still
+    # raises everyone's priority (the simulator's weekday: bench/BENCHMARKS.md).
+    ratio_power: float = 2.0
 
 
 class Reason(StrEnum):
@@ -260,10 +264,10 @@ def due_appointment(
     return min(due, key=lambda i: (i.due_at, i.queue_at, i.ticket_id)) if due else None
 
 
-def response_ratio(item: QueueItem, now: datetime) -> float:
+def response_ratio(item: QueueItem, now: datetime, power: float = 1.0) -> float:
     waited = max((now - item.queue_at).total_seconds() / 60, 0.0)
     expected = max(item.expected_minutes, 0.5)
-    return (waited + expected) / expected
+    return (waited + expected) / expected**power
 
 
 def _pick(
@@ -279,7 +283,10 @@ def _pick(
         return min(items, key=_order_key), Reason.LANE_HEAD
     if policy.ordering is Ordering.SHORTEST:
         return min(items, key=lambda i: (i.expected_minutes, *_order_key(i))), Reason.BEST_RATIO
-    best = max(items, key=lambda i: (response_ratio(i, now), -i.queue_at.timestamp()))
+    best = max(
+        items,
+        key=lambda i: (response_ratio(i, now, policy.ratio_power), -i.queue_at.timestamp()),
+    )
     return best, Reason.BEST_RATIO
 
 

@@ -16,7 +16,7 @@ from flask import g, has_request_context
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from .eta import CounterLoad, WaitForecast, forecast, trusted_minutes
+from .eta import CounterLoad, WaitForecast, forecast, run_forward, trusted_minutes
 from .extensions import db
 from .models import Counter, Service, Store, Ticket, TicketEvent
 from .policy import (
@@ -39,8 +39,24 @@ RECENT_CALLS = 10
 # how many sampled forward runs make it (see bench/BENCHMARKS.md for what they cost and cover).
 ETA_SPREAD = 0.5
 ETA_SAMPLES = 16
-WAIT_NOW_SAMPLES = 8
-PHANTOM_ID = -1
+# Sampled runs cost time in proportion to the queue: long queues get fewer samples.
+ETA_SAMPLE_BUDGET = 16 * 300
+ETA_MIN_SAMPLES = 4
+# "Wait now" for a new ticket (kiosk buttons, display lanes): one forward run and a band around
+# it, cheap enough to refresh on every change of the queue.
+WAIT_NOW_LOW = 0.8
+WAIT_NOW_HIGH = 1.3
+
+
+# Beyond this many people waiting, the range comes from the point estimate alone (a hall never
+# holds that many; the race tests do).
+ETA_SAMPLED_LIMIT = 1200
+
+
+def eta_samples(waiting: int) -> int:
+    if waiting > ETA_SAMPLED_LIMIT:
+        return 0
+    return max(ETA_MIN_SAMPLES, min(ETA_SAMPLES, ETA_SAMPLE_BUDGET // max(waiting, 1)))
 
 
 def service_minutes(service: Service) -> float:
@@ -70,9 +86,6 @@ class StoreQueue:
     lane_counts: dict[Lane, int]
     policy: QueuePolicy
     _ahead: dict[int, int] | None = field(default=None, repr=False)
-    _wait_now: dict[tuple[int, Lane | None], tuple[int, int] | None] = field(
-        default_factory=dict, repr=False
-    )
 
     @classmethod
     def load(cls, store: Store, now: datetime) -> StoreQueue:
@@ -145,6 +158,7 @@ class StoreQueue:
         ranked = (
             select(
                 Ticket.id,
+                Ticket.lane,
                 func.row_number()
                 .over(
                     # Tickets sent to one counter queue apart from the rest of their service,
@@ -161,7 +175,11 @@ class StoreQueue:
             )
             .subquery()
         )
-        heads = select(ranked.c.id).where(ranked.c.rank == 1)
+        # Every checked-in appointment is a candidate (they are few): the first booking of a
+        # service may be past its grace window while a later one's slot has just begun.
+        heads = select(ranked.c.id).where(
+            or_(ranked.c.rank == 1, ranked.c.lane == Lane.APPOINTMENT.value)
+        )
         return list(
             db.session.scalars(self._today(self.store, self.day).where(Ticket.id.in_(heads)))
         )
@@ -180,6 +198,44 @@ class StoreQueue:
                 service_minutes(t.service),
             )
             for t in tickets
+        ]
+
+    @cached_property
+    def waiting_items(self) -> list[QueueItem]:
+        """The whole waiting queue as the policy sees it, read as plain rows (no ORM objects:
+        this runs on every change, and a long queue must stay cheap)."""
+        if "waiting" in self.__dict__:
+            return self.items(self.waiting)
+        numbers = {c.id: c.number for c in self.counters}
+        services = {s.id: s for s in self.services}
+        rows = db.session.execute(
+            select(
+                Ticket.id,
+                Ticket.lane,
+                Ticket.queue_at,
+                Ticket.service_id,
+                Ticket.target_counter_id,
+                Ticket.due_at,
+            )
+            .where(
+                Ticket.store_id == self.store.id,
+                Ticket.service_day == self.day,
+                Ticket.status == TicketStatus.WAITING,
+            )
+            .order_by(Ticket.queue_at, Ticket.id)
+        ).all()
+        return [
+            QueueItem(
+                ident,
+                Lane(lane),
+                queue_at,
+                services[service_id].code,
+                numbers.get(target) if target else None,
+                due_at,
+                Lane(services[service_id].lane),
+                service_minutes(services[service_id]),
+            )
+            for ident, lane, queue_at, service_id, target, due_at in rows
         ]
 
     def counter_views(self) -> list[CounterView]:
@@ -202,7 +258,7 @@ class StoreQueue:
 
     def _positions(self) -> dict[int, int]:
         if self._ahead is None:
-            self._ahead = positions(self.items(self.waiting))
+            self._ahead = positions(self.waiting_items)
         return self._ahead
 
     def ticket_position(self, ticket: Ticket) -> int | None:
@@ -228,6 +284,8 @@ class StoreQueue:
 
     def lanes_in_use(self) -> list[Lane]:
         present = {Lane(s.lane) for s in self.services if s.active}
+        if any(s.active and s.bookable for s in self.services):
+            present.add(Lane.APPOINTMENT)
         return [lane for lane in Lane if lane in present]
 
     def waiting_in(self, lane: Lane) -> int:
@@ -238,11 +296,13 @@ class StoreQueue:
         out = []
         for counter in self.counters:
             current = self.current_at(counter)
-            free_at = self.now
-            if current is not None:
-                began = current.started_at or current.called_at or self.now
-                free_at = max(self.now, began + timedelta(minutes=service_minutes(current.service)))
-            out.append(CounterLoad(self.counter_view(counter), free_at))
+            if current is None:
+                out.append(CounterLoad(self.counter_view(counter), self.now))
+                continue
+            began = current.started_at or current.called_at or self.now
+            minutes = service_minutes(current.service)
+            free_at = max(self.now, began + timedelta(minutes=minutes))
+            out.append(CounterLoad(self.counter_view(counter), free_at, began, minutes))
         return out
 
     @cached_property
@@ -253,13 +313,13 @@ class StoreQueue:
     def forecasts(self) -> dict[int, WaitForecast]:
         """Every waiting ticket's estimated wait: the store's policy run forward."""
         return forecast(
-            self.items(self.waiting),
+            self.waiting_items,
             self.loads(),
             self.policy,
             self.now,
             self.recent_lanes,
             cv=ETA_SPREAD,
-            samples=ETA_SAMPLES,
+            samples=eta_samples(len(self.waiting_items)),
             seed=self.store.version,
         )
 
@@ -269,38 +329,44 @@ class StoreQueue:
         found = self.forecasts.get(ticket.id)
         return found.as_range() if found else None
 
-    def wait_now(self, service: Service, lane: Lane | None = None) -> tuple[int, int] | None:
-        """The wait a new ticket for this service would have now (one run with it added)."""
-        key = (service.id, lane)
-        if key not in self._wait_now:
-            self._wait_now[key] = self._phantom_wait(service, lane or Lane(service.lane))
-        return self._wait_now[key]
+    def wait_now(self, service: Service) -> tuple[int, int] | None:
+        """The wait a new ticket for this service would have now."""
+        point = self._waits_now.get(service.id)
+        if point is None:
+            return None
+        return WaitForecast(point, point * WAIT_NOW_LOW, point * WAIT_NOW_HIGH + 1).as_range()
 
-    def _phantom_wait(self, service: Service, lane: Lane) -> tuple[int, int] | None:
-        items = self.items(self.waiting)
-        last = max((i.queue_at for i in items), default=self.now)
-        phantom = QueueItem(
-            PHANTOM_ID,
-            lane,
-            next_queue_at(last, self.now),
-            service.code,
-            service_lane=Lane(service.lane),
-            expected_minutes=service_minutes(service),
-        )
-        found = forecast(
-            [*items, phantom],
+    @cached_property
+    def _waits_now(self) -> dict[int, float]:
+        """One forward run with a stand-in new ticket for every service at the end of its lane.
+        The stand-ins take no counter time, so they neither delay each other nor anyone real."""
+        items = self.waiting_items
+        last = max((i.queue_at for i in items), default=None)
+        at = next_queue_at(last, self.now)
+        phantoms = {
+            -service.id: QueueItem(
+                -service.id,
+                Lane(service.lane),
+                at,
+                service.code,
+                service_lane=Lane(service.lane),
+                expected_minutes=service_minutes(service),
+            )
+            for service in self.services
+            if service.active
+        }
+        waits = run_forward(
+            [*items, *phantoms.values()],
             self.loads(),
             self.policy,
             self.now,
+            lambda i: 0.0 if i.ticket_id < 0 else i.expected_minutes,
             self.recent_lanes,
-            cv=ETA_SPREAD,
-            samples=WAIT_NOW_SAMPLES,
-            seed=self.store.version,
-        ).get(PHANTOM_ID)
-        return found.as_range() if found else None
+        )
+        return {-ident: waits[ident] for ident in phantoms if ident in waits}
 
     def lane_wait_now(self, lane: Lane) -> tuple[int, int] | None:
-        """For the display: the wait of a new ticket for the lane's most common service."""
+        """For the display: the wait of a new ticket for the lane's first service."""
         services = [s for s in self.services if s.active and s.lane == lane]
         return self.wait_now(services[0]) if services else None
 

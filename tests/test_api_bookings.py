@@ -347,3 +347,10 @@ def test_booking_pages_render(client: FlaskClient) -> None:
     assert client.get("/s/demo/book").status_code == 200
     assert client.get("/s/demo/kiosk/check-in").status_code == 200
     assert client.get("/b/nope").status_code == 404
+
+
+def test_a_code_for_another_day_is_named_not_counted_wrong(app: Flask, client: FlaskClient) -> None:
+    tomorrow = book(client).json
+    answers = [checkin(client, app, tomorrow["code"]) for _ in range(6)]
+    assert {a.status_code for a in answers} == {409}
+    assert answers[0].json["error"] == "other_day" and answers[0].json["date"] == TOMORROW

@@ -134,8 +134,8 @@ class TestCounterFlow:
         early = api.issue("A")
         later = api.issue("C")
         api.call_next(1)
-        moved = api.act(early["id"], "transfer", service="D").json
-        assert moved["status"] == "waiting" and moved["service"] == "D"
+        moved = api.act(early["id"], "transfer", service="C").json
+        assert moved["status"] == "waiting" and moved["service"] == "C"
         assert moved["lane"] == "standard" and moved["label"] == early["label"]
         assert moved["issued_at"] == early["issued_at"]
         # It keeps its original issue time, so it is ahead of the later standard ticket.

@@ -256,9 +256,11 @@
   function dayText(ymd, withWeekday) {
     const d = dayDate(ymd);
     if (!d) return ymd || '';
-    const opts = { month: config.lang === 'en' ? 'short' : 'long', day: 'numeric' };
-    if (withWeekday !== false) opts.weekday = 'short';
-    return dayFmt(opts).format(d);
+    if (config.lang === 'en') {
+      return dayFmt(withWeekday !== false ? { weekday: 'short', month: 'short', day: 'numeric' } : { month: 'short', day: 'numeric' }).format(d);
+    }
+    const md = dayFmt({ month: 'long', day: 'numeric' }).format(d); // 11月27日 周五
+    return withWeekday !== false ? md + ' ' + dayFmt({ weekday: 'short' }).format(d) : md;
   }
   /* "10:00" + 15 -> "10:15" */
   function addMinutes(hhmm, minutes) {

@@ -1,0 +1,72 @@
+"""Cost of the wait estimate: one forward run and the sampled range, by queue length.
+
+.venv/bin/python bench/bench_eta.py
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backend.eta import CounterLoad, forecast, run_forward
+from backend.policy import CounterView, Lane, QueueItem, QueuePolicy
+from backend.queue_state import ETA_SAMPLES
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+SERVICES = [
+    ("A", Lane.FAST, 3.0),
+    ("B", Lane.FAST, 5.0),
+    ("C", Lane.STANDARD, 8.0),
+    ("D", Lane.STANDARD, 12.0),
+    ("E", Lane.STANDARD, 18.0),
+    ("V", Lane.VIP, 10.0),
+]
+PROFILES = [
+    (Lane.FAST,),
+    (Lane.FAST,),
+    (Lane.STANDARD, Lane.FAST),
+    (Lane.STANDARD, Lane.FAST),
+    (Lane.STANDARD,),
+    (Lane.VIP, Lane.STANDARD),
+]
+
+
+def queue(n: int, rng: random.Random) -> list[QueueItem]:
+    items = []
+    for i in range(n):
+        code, lane, minutes = rng.choice(SERVICES)
+        at = NOW - timedelta(minutes=rng.uniform(0, 90), microseconds=i)
+        items.append(QueueItem(i + 1, lane, at, code, expected_minutes=minutes))
+    return items
+
+
+def expected(item: QueueItem) -> float:
+    return item.expected_minutes
+
+
+def timed(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - start) / repeat * 1000
+
+
+def main() -> None:
+    rng = random.Random(1)
+    loads = [CounterLoad(CounterView(n + 1, p), NOW) for n, p in enumerate(PROFILES)]
+    policy = QueuePolicy()
+    print(f"{'waiting':>8s} {'one run ms':>11s} {'forecast ms':>12s} (samples={ETA_SAMPLES})")
+    for n in (30, 100, 300, 1000):
+        items = queue(n, rng)
+        one = timed(lambda q=items: run_forward(q, loads, policy, NOW, expected), 5)
+        full = timed(lambda q=items: forecast(q, loads, policy, NOW, samples=ETA_SAMPLES), 2)
+        print(f"{n:8d} {one:11.1f} {full:12.1f}")
+
+
+if __name__ == "__main__":
+    main()

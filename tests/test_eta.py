@@ -1,0 +1,78 @@
+"""The estimated wait: the policy run forward, exact on a deterministic scenario, a range that
+widens with uncertainty, and a paused counter that raises it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from backend.eta import CounterLoad, forecast, learn, run_forward, trusted_minutes
+from backend.policy import CounterStatus, CounterView, Lane, Ordering, QueueItem, QueuePolicy
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+FIFO = QueuePolicy(ordering=Ordering.FIFO, max_wait=None, vip_first=0, appointment_grace=None)
+
+
+def fast(ticket_id: int, minutes_ago: float, expected: float = 4.0) -> QueueItem:
+    return QueueItem(
+        ticket_id, Lane.FAST, NOW - timedelta(minutes=minutes_ago), "A", expected_minutes=expected
+    )
+
+
+def counters(*busy_minutes: float, status: CounterStatus = CounterStatus.OPEN) -> list[CounterLoad]:
+    return [
+        CounterLoad(CounterView(n + 1, (Lane.FAST,), status), NOW + timedelta(minutes=busy))
+        for n, busy in enumerate(busy_minutes)
+    ]
+
+
+def test_deterministic_forward_run_gives_exact_waits() -> None:
+    # Two counters, free in 0 and 2 minutes; five tickets of 4 minutes each, oldest first.
+    waiting = [fast(i, 10 - i) for i in range(1, 6)]
+    waits = run_forward(waiting, counters(0, 2), FIFO, NOW, lambda i: i.expected_minutes)
+    assert waits == {1: 0.0, 2: 2.0, 3: 4.0, 4: 6.0, 5: 8.0}
+
+
+def test_point_estimate_inside_its_range_and_the_range_widens_with_spread() -> None:
+    waiting = [fast(i, 10 - i) for i in range(1, 9)]
+    sure = forecast(waiting, counters(0, 1), FIFO, NOW, cv=0.05, samples=30)
+    unsure = forecast(waiting, counters(0, 1), FIFO, NOW, cv=0.9, samples=30)
+    last = 8
+    assert sure[last].low <= sure[last].point <= sure[last].high
+    assert unsure[last].high - unsure[last].low > 3 * (sure[last].high - sure[last].low)
+    assert sure[1].as_range() == (0, 1)
+
+
+def test_a_paused_counter_raises_the_estimate() -> None:
+    waiting = [fast(i, 10 - i) for i in range(1, 7)]
+    both = run_forward(waiting, counters(0, 0), FIFO, NOW, lambda i: i.expected_minutes)
+    loads = counters(0, 0)
+    loads[1] = CounterLoad(CounterView(2, (Lane.FAST,), CounterStatus.PAUSED), NOW)
+    one = run_forward(waiting, loads, FIFO, NOW, lambda i: i.expected_minutes)
+    assert one[6] == 20.0 and both[6] == 8.0
+
+
+def test_tickets_no_open_counter_serves_have_no_estimate() -> None:
+    vip = QueueItem(9, Lane.VIP, NOW, "V", expected_minutes=10)
+    policy = QueuePolicy(work_conserving=False)
+    assert run_forward([vip], counters(0), policy, NOW, lambda i: 10.0) == {}
+
+
+def test_the_estimate_follows_the_stores_own_order() -> None:
+    # Response ratio: a short job waiting 5 minutes goes before a long one waiting 6.
+    long_job = QueueItem(1, Lane.FAST, NOW - timedelta(minutes=6), "C", expected_minutes=20)
+    short_job = QueueItem(2, Lane.FAST, NOW - timedelta(minutes=5), "A", expected_minutes=3)
+    policy = QueuePolicy(ordering=Ordering.SCORE, max_wait=None, vip_first=0)
+    waits = run_forward(
+        [long_job, short_job], counters(0), policy, NOW, lambda i: i.expected_minutes
+    )
+    assert waits == {2: 0.0, 1: 3.0}
+
+
+def test_learning_service_times() -> None:
+    estimate = 5.0
+    for _ in range(30):
+        estimate = learn(estimate, 0, 9.0)
+    assert 8.9 < estimate < 9.0
+    assert trusted_minutes(5.0, 9.0, count=3) == 5.0  # too few visits: the configured duration
+    assert trusted_minutes(5.0, 9.0, count=10) == 9.0
+    assert trusted_minutes(5.0, None, count=0) == 5.0

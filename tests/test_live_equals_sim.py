@@ -1,0 +1,102 @@
+"""The simulator and the live engine make the identical sequence of calls.
+
+A scripted morning (arrivals, services, durations equal to each service's expected time) runs in
+the simulator with the demo store's own policy and counters. Its log (issue, call, complete, each
+at a minute) is then replayed against the live engine through the HTTP API with the injected
+clock: every call-next must return exactly the ticket the simulator's call picked.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from backend.clock import ManualClock
+from backend.extensions import db
+from backend.models import Store
+from backend.queue_state import store_policy
+from backend.seed import DEMO_COUNTERS, DEMO_SERVICES
+
+from .conftest import MORNING, kiosk_headers, make_user, token_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import sim
+
+# (minute after opening, service): a busy hour with every lane, bursts and quiet spells.
+SCRIPT = [
+    (0, "A"), (0, "C"), (1, "A"), (1, "B"), (2, "V"), (2, "C"), (3, "A"), (4, "D"), (4, "A"),
+    (5, "E"), (6, "B"), (6, "A"), (7, "C"), (8, "V"), (9, "A"), (10, "A"), (10, "D"), (12, "B"),
+    (13, "A"), (15, "C"), (16, "A"), (18, "E"), (20, "A"), (21, "B"), (22, "C"), (24, "A"),
+    (25, "V"), (27, "D"), (30, "A"), (31, "A"), (33, "C"), (36, "B"), (38, "A"), (41, "E"),
+    (44, "A"), (47, "C"), (50, "A"), (52, "B"), (55, "D"), (58, "A"),
+]  # fmt: skip
+
+
+def scenario(app: Flask) -> tuple[sim.Scenario, sim.PolicySetup]:
+    with app.app_context():
+        store = db.session.scalar(select(Store).where(Store.code == "demo"))
+        policy = store_policy(store)
+    data = {
+        "name": "scripted morning",
+        "hours": {"open": "09:00", "close": "18:00"},
+        "counters": [
+            {"number": n, "lanes": [lane.value for lane in lanes]} for n, lanes in DEMO_COUNTERS
+        ],
+        "services": [
+            {"code": s.code, "lane": s.lane.value, "share": 1, "mean": s.minutes, "cv": 0}
+            for s in DEMO_SERVICES
+        ],
+        "arrivals": {"09:00": 1},
+    }
+    built = sim.scenario_from_dict(data)
+    built = sim.replace(built, policy=policy)
+    return built, sim.policy_setups(built)["ours"]
+
+
+def test_the_live_engine_calls_exactly_as_the_simulator(
+    app: Flask, client: FlaskClient, clock: ManualClock
+) -> None:
+    built, setup = scenario(app)
+    minutes = {s.code: s.minutes for s in DEMO_SERVICES}
+    customers = [
+        sim.Customer(n + 1, float(t), code, minutes[code], float("inf"))
+        for n, (t, code) in enumerate(SCRIPT)
+    ]
+    log = sim.simulate(built, setup, customers).log
+    assert sum(1 for kind, *_ in log if kind == "call") == len(SCRIPT)  # everyone was served
+
+    clerks = {}
+    for number, _ in DEMO_COUNTERS:
+        make_user(app, f"desk{number}", "demo")
+        clerks[number] = {"Authorization": f"Bearer {token_for(app, f'desk{number}')}"}
+        signed = client.post(
+            f"/api/v1/stores/demo/counters/{number}/sign-in", json={}, headers=clerks[number]
+        )
+        assert signed.status_code == 200
+
+    live_calls, sim_calls = [], []
+    for kind, minute, counter, ticket_id in log:
+        clock.set(MORNING + timedelta(minutes=minute))
+        if kind == "issue":
+            service = customers[ticket_id - 1].service
+            response = client.post(
+                "/api/v1/stores/demo/tickets", json={"service": service}, headers=kiosk_headers(app)
+            )
+            assert response.status_code == 201 and response.json["id"] == ticket_id
+        elif kind == "call":
+            response = client.post(
+                f"/api/v1/stores/demo/counters/{counter}/call-next", headers=clerks[counter]
+            )
+            assert response.status_code == 200, response.json
+            sim_calls.append((minute, counter, ticket_id))
+            live_calls.append((minute, counter, response.json["ticket"]["id"]))
+        else:
+            response = client.post(f"/api/v1/tickets/{ticket_id}/complete", headers=clerks[counter])
+            assert response.status_code == 200, response.json
+    assert live_calls == sim_calls
+    assert len({ticket for _, _, ticket in live_calls}) == len(SCRIPT)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from werkzeug.wrappers import Response
 
 # sockets registers its handlers on the unbound SocketIO before any init_app binds a server.
 from . import i18n, sockets  # noqa: F401
+from .clock import OffsetClock
 from .config import load_config
 from .database import engine_options
 from .engine import CLOCK_KEY
@@ -38,6 +41,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     if "CLOCK" in app.config:
         app.extensions[CLOCK_KEY] = app.config["CLOCK"]
+    elif os.environ.get("HALLQUEUE_CLOCK_START"):
+        # For browser tests and demos only: the server lives as if it started at that moment.
+        start = datetime.fromisoformat(os.environ["HALLQUEUE_CLOCK_START"])
+        app.extensions[CLOCK_KEY] = OffsetClock(start)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)

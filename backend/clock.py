@@ -37,3 +37,16 @@ class ManualClock:
         with self._lock:
             self._now += timedelta(**delta)
             return self._now
+
+
+class OffsetClock:
+    """Real time shifted to start at a given moment: a live server (browser tests, demos of a
+    morning at any hour) runs on it as if it were then, and time still moves."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        self._offset = start - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset

@@ -60,6 +60,25 @@ def _groups(waiting: Sequence[QueueItem]) -> dict[GroupKey, deque[QueueItem]]:
     return groups
 
 
+def _available(groups: dict[GroupKey, deque[QueueItem]], moment: datetime) -> list[QueueItem]:
+    """What a counter could call at this moment: each group's head (every appointment, as the
+    live engine does), among the tickets that have arrived by then."""
+    out = []
+    for (_, lane, _), group in groups.items():
+        for item in group:
+            if item.queue_at > moment:
+                break
+            out.append(item)
+            if lane != Lane.APPOINTMENT:
+                break
+    return out
+
+
+def _next_arrival(groups: dict[GroupKey, deque[QueueItem]], moment: datetime) -> datetime | None:
+    later = [g[0].queue_at for g in groups.values() if g and g[0].queue_at > moment]
+    return min(later, default=None)
+
+
 def run_forward(
     waiting: Sequence[QueueItem],
     counters: Sequence[CounterLoad],
@@ -67,10 +86,13 @@ def run_forward(
     now: datetime,
     duration: Callable[[QueueItem], float],
     recent_lanes: Sequence[Lane] = (),
+    arrivals: Sequence[QueueItem] = (),
 ) -> dict[int, float]:
-    """Minutes until each waiting ticket is called if nobody else arrives. A ticket no open
-    counter would ever call is left out (its wait is unknown, not zero)."""
-    groups = _groups(waiting)
+    """Minutes until each waiting ticket is called, with the expected `arrivals` (queue times in
+    the future) coming in meanwhile. A ticket no open counter would call is left out (its wait
+    is unknown, not zero)."""
+    groups = _groups([*waiting, *arrivals])
+    pending = {item.ticket_id for item in waiting}
     free = [
         (max(c.free_at, now), c.view.number, c.view)
         for c in counters
@@ -79,21 +101,69 @@ def run_forward(
     heapq.heapify(free)
     recent = list(recent_lanes)
     waits: dict[int, float] = {}
-    while groups and free:
+    while pending and free:
         moment, number, view = heapq.heappop(free)
-        heads = [group[0] for group in groups.values()]
+        heads = _available(groups, moment)
         decision = choose_next(view, heads, policy, moment, recent[-policy.vip_window :])
         if decision.ticket_id is None:
-            continue  # this counter would take nobody of those left: it drops out of the run
+            later = _next_arrival(groups, moment)
+            if later is not None:  # idle until someone it might take arrives
+                heapq.heappush(free, (later, number, view))
+            continue  # else this counter would take nobody of those left: it drops out
         item = next(h for h in heads if h.ticket_id == decision.ticket_id)
         group = groups[_group_key(item)]
-        group.popleft()
+        group.remove(item)
         if not group:
             del groups[_group_key(item)]
-        waits[item.ticket_id] = (moment - now) / MINUTE
+        if item.ticket_id in pending:
+            pending.discard(item.ticket_id)
+            waits[item.ticket_id] = (moment - now) / MINUTE
         recent.append(item.lane)
         heapq.heappush(free, (moment + duration(item) * MINUTE, number, view))
     return waits
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalRate:
+    """How often a service's customers have been arriving (per minute, lately)."""
+
+    service: str
+    lane: Lane
+    expected_minutes: float
+    per_minute: float
+
+
+ARRIVAL_HORIZON_MINUTES = 60
+FUTURE_ID_BASE = -1_000_000
+
+
+def expected_arrivals(
+    rates: Sequence[ArrivalRate], after: datetime, rng: random.Random | None = None
+) -> list[QueueItem]:
+    """Customers expected in the next hour: evenly spaced, or as a Poisson process with `rng`.
+    They matter because under the store's order a newcomer (short business, a VIP) can go ahead
+    of someone already waiting."""
+    out: list[QueueItem] = []
+    for rate in rates:
+        if rate.per_minute <= 0:
+            continue
+        t = 0.0
+        while True:
+            gap = rng.expovariate(rate.per_minute) if rng else 1 / rate.per_minute
+            t += gap
+            if t > ARRIVAL_HORIZON_MINUTES:
+                break
+            out.append(
+                QueueItem(
+                    FUTURE_ID_BASE - len(out),
+                    rate.lane,
+                    after + t * MINUTE,
+                    rate.service,
+                    service_lane=rate.lane,
+                    expected_minutes=rate.expected_minutes,
+                )
+            )
+    return out
 
 
 def lognormal_draw(rng: random.Random, mean: float, cv: float) -> float:
@@ -147,16 +217,28 @@ def forecast(
     cv: float = 0.5,
     samples: int = 20,
     seed: int = 0,
+    rates: Sequence[ArrivalRate] = (),
 ) -> dict[int, WaitForecast]:
     """An estimate (the mean of sampled runs) and a 5th–95th percentile range for every waiting
     ticket; with no samples, the run with expected durations and a fixed band around it."""
-    point = run_forward(waiting, counters, policy, now, lambda i: i.expected_minutes, recent_lanes)
+    point = run_forward(
+        waiting,
+        counters,
+        policy,
+        now,
+        lambda i: i.expected_minutes,
+        recent_lanes,
+        expected_arrivals(rates, now),
+    )
     rng = random.Random(seed)
     drawn: dict[int, list[float]] = {ticket_id: [] for ticket_id in point}
     for _ in range(samples):
-        times = {i.ticket_id: lognormal_draw(rng, i.expected_minutes, cv) for i in waiting}
+        arrivals = expected_arrivals(rates, now, rng)
+        times = {
+            i.ticket_id: lognormal_draw(rng, i.expected_minutes, cv) for i in (*waiting, *arrivals)
+        }
         loads = _drawn_loads(rng, counters, now, cv)
-        sampled = run_forward(waiting, loads, policy, now, _lookup(times), recent_lanes)
+        sampled = run_forward(waiting, loads, policy, now, _lookup(times), recent_lanes, arrivals)
         for ticket_id, wait in sampled.items():
             if ticket_id in drawn:
                 drawn[ticket_id].append(wait)

@@ -34,6 +34,7 @@ def render_page(
         "store": store.code if store else None,
         "csrf_token": generate_csrf(),
         "api": "/api/v1",
+        "timezone": store.timezone if store else None,
         **(config or {}),
     }
     store_view = {"code": store.code, "name": store.name(lang)} if store else None

@@ -16,7 +16,15 @@ from flask import g, has_request_context
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from .eta import CounterLoad, WaitForecast, forecast, run_forward, trusted_minutes
+from .eta import (
+    ARRIVAL_HORIZON_MINUTES,
+    ArrivalRate,
+    CounterLoad,
+    WaitForecast,
+    forecast,
+    run_forward,
+    trusted_minutes,
+)
 from .extensions import db
 from .models import Counter, Service, Store, Ticket, TicketEvent
 from .policy import (
@@ -321,7 +329,33 @@ class StoreQueue:
             cv=ETA_SPREAD,
             samples=eta_samples(len(self.waiting_items)),
             seed=self.store.version,
+            rates=self.arrival_rates(),
         )
+
+    def arrival_rates(self) -> list[ArrivalRate]:
+        """Walk-ins per minute by service over the last hour: who is likely to come next."""
+        since = self.now - timedelta(minutes=ARRIVAL_HORIZON_MINUTES)
+        counts = db.session.execute(
+            select(Ticket.service_id, func.count())
+            .where(
+                Ticket.store_id == self.store.id,
+                Ticket.service_day == self.day,
+                Ticket.issued_at > since,
+                Ticket.lane != Lane.APPOINTMENT,
+            )
+            .group_by(Ticket.service_id)
+        ).all()
+        services = {s.id: s for s in self.services}
+        return [
+            ArrivalRate(
+                services[service_id].code,
+                Lane(services[service_id].lane),
+                service_minutes(services[service_id]),
+                count / ARRIVAL_HORIZON_MINUTES,
+            )
+            for service_id, count in counts
+            if service_id in services
+        ]
 
     def ticket_eta(self, ticket: Ticket) -> tuple[int, int] | None:
         if ticket.status != TicketStatus.WAITING:

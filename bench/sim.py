@@ -27,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from backend.eta import ARRIVAL_HORIZON_MINUTES, ArrivalRate
 from backend.policy import (
     Action,
     CounterStatus,
@@ -557,6 +558,21 @@ class Hall:
         desk.busy_time += ticket.customer.duration
         self.push(self.now + ticket.customer.duration, COMPLETE, desk.view.number)
 
+    def arrival_rates(self) -> list[ArrivalRate]:
+        """Walk-ins per minute by service over the last hour, as the live system measures it."""
+        since = self.now - ARRIVAL_HORIZON_MINUTES
+        counts: dict[str, int] = {}
+        for ticket in self.tickets.values():
+            if ticket.item.lane != Lane.APPOINTMENT and ticket.customer.arrival > since:
+                counts[ticket.item.service] = counts.get(ticket.item.service, 0) + 1
+        out = []
+        for code, count in counts.items():
+            service = self.scenario.service(code)
+            out.append(
+                ArrivalRate(code, service.lane, service.mean, count / ARRIVAL_HORIZON_MINUTES)
+            )
+        return out
+
     def counter_views(self) -> list[tuple[CounterView, float, float | None, float | None]]:
         """Each counter as the live system would see it now: its expected free time and, for a
         visit under way, when it began and how long it is expected to take."""
@@ -608,6 +624,7 @@ def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster | None:
             cv=scenario.eta.cv,
             samples=scenario.eta.samples,
             seed=seed * 100_003 + ticket.item.ticket_id,
+            rates=hall.arrival_rates(),
         ).get(ticket.item.ticket_id)
         return (found.point, found.low, found.high) if found else None
 

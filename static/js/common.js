@@ -52,9 +52,22 @@
     return isNaN(d) ? null : d;
   }
   const pad = (n) => String(n).padStart(2, '0');
+  // Times are shown in the store's time zone, whatever the device's own setting.
+  let zoneFormat = null;
+  try {
+    if (config.timezone) {
+      zoneFormat = new Intl.DateTimeFormat('en-GB', {
+        timeZone: config.timezone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+      });
+    }
+  } catch (e) { zoneFormat = null; } // an unknown zone: fall back to the device's
   function clock(d, seconds) {
     d = d instanceof Date ? d : parseTime(d);
     if (!d) return '';
+    if (zoneFormat) {
+      const parts = Object.fromEntries(zoneFormat.formatToParts(d).map((p) => [p.type, p.value]));
+      return parts.hour + ':' + parts.minute + (seconds ? ':' + parts.second : '');
+    }
     return pad(d.getHours()) + ':' + pad(d.getMinutes()) + (seconds ? ':' + pad(d.getSeconds()) : '');
   }
   function minutesSince(iso) {

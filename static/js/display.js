@@ -57,8 +57,14 @@
   const callKey = (c) => c.ticket_id + '@' + (c.called_at || '');
 
   /* ---- clock (and expiry of missed numbers) ---- */
-  const dateFmt = new Intl.DateTimeFormat(config.lang === 'en' ? 'en-US' : 'zh-CN',
-    { month: 'long', day: 'numeric', weekday: 'long' });
+  const dateOptions = { month: 'long', day: 'numeric', weekday: 'long' };
+  let dateFmt;
+  try { // the store's date, whatever the screen's own time zone
+    dateFmt = new Intl.DateTimeFormat(config.lang === 'en' ? 'en-US' : 'zh-CN',
+      Object.assign({ timeZone: config.timezone || undefined }, dateOptions));
+  } catch (e) {
+    dateFmt = new Intl.DateTimeFormat(config.lang === 'en' ? 'en-US' : 'zh-CN', dateOptions);
+  }
   function tick() {
     const now = new Date();
     setText('clock-time', clock(now));

@@ -55,7 +55,7 @@ class LiveServer:
     """The app as `make run` starts it, on a free port and a file database; it can be stopped
     and started again on the same port and data (a restart, or the server going away)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, clock_start: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.directory = directory
@@ -65,6 +65,8 @@ class LiveServer:
             "SECRET_KEY": "browser-test-secret",
             "PYTHONUNBUFFERED": "1",
         }
+        if clock_start:
+            self.env["HALLQUEUE_CLOCK_START"] = clock_start
         self.process: subprocess.Popen[str] | None = None
         self.passwords: dict[str, str] = {}
         self.kiosk_url = ""

@@ -28,7 +28,12 @@ run: prepare
 browser:
 	@bash scripts/ensure-chromium.sh
 
-test: prepare browser lint
+# axe-core (the accessibility audit of the browser tests), from the npm registry.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+test: prepare browser lint node_modules/axe-core/axe.min.js
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

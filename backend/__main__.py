@@ -40,6 +40,9 @@ def main() -> None:
 Hall queue is running. Demo store "demo":
   kiosk     {base}/s/demo/kiosk      (register the screen once with the link above)
   join      {base}/s/demo/join       (join the queue from a phone)
+  booking   {base}/s/demo/book       (what the store's QR poster opens)
+  poster    {base}/s/demo/poster     (log in as manager to print it)
+  check-in  {base}/s/demo/kiosk/check-in
   display   {base}/s/demo/display
   counter   {base}/s/demo/counter   (log in as clerk1 or clerk2)
   API       {base}/api/openapi.json

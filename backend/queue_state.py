@@ -8,11 +8,14 @@ when a snapshot or a position asks for it.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
+from typing import TypeVar
 
-from flask import g, has_request_context
+from flask import current_app, g, has_request_context
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -56,9 +59,13 @@ WAIT_NOW_LOW = 0.8
 WAIT_NOW_HIGH = 1.3
 
 
-# Beyond this many people waiting, the range comes from the point estimate alone (a hall never
-# holds that many; the race tests do).
-ETA_SAMPLED_LIMIT = 1200
+# A queue longer than any hall holds (the race tests hold 2,000): estimates from the point run
+# alone, refreshed at most every few seconds per store (see StoreQueue._throttled).
+LONG_QUEUE = 400
+LONG_QUEUE_REFRESH_S = 2.0
+ETA_SAMPLED_LIMIT = LONG_QUEUE
+_long_queue_cache: dict[tuple[str, int, str], tuple[float, object]] = {}
+_T = TypeVar("_T")
 
 
 def eta_samples(waiting: int) -> int:
@@ -320,17 +327,34 @@ class StoreQueue:
     @cached_property
     def forecasts(self) -> dict[int, WaitForecast]:
         """Every waiting ticket's estimated wait: the store's policy run forward."""
-        return forecast(
-            self.waiting_items,
-            self.loads(),
-            self.policy,
-            self.now,
-            self.recent_lanes,
-            cv=ETA_SPREAD,
-            samples=eta_samples(len(self.waiting_items)),
-            seed=self.store.version,
-            rates=self.arrival_rates(),
+        return self._throttled(
+            "forecasts",
+            lambda: forecast(
+                self.waiting_items,
+                self.loads(),
+                self.policy,
+                self.now,
+                self.recent_lanes,
+                cv=ETA_SPREAD,
+                samples=eta_samples(len(self.waiting_items)),
+                seed=self.store.version,
+                rates=self.arrival_rates(),
+            ),
         )
+
+    def _throttled(self, kind: str, compute: Callable[[], _T]) -> _T:
+        """Recompute on every change, except for a queue longer than any hall holds: then at
+        most every LONG_QUEUE_REFRESH_S seconds per store (each run costs time per ticket)."""
+        if sum(self.lane_counts.values()) <= LONG_QUEUE:
+            return compute()
+        key = (current_app.config["SQLALCHEMY_DATABASE_URI"], self.store.id, kind)
+        hit = _long_queue_cache.get(key)
+        moment = time.monotonic()
+        if hit is not None and moment - hit[0] < LONG_QUEUE_REFRESH_S:
+            return hit[1]  # type: ignore[no-any-return]
+        value = compute()
+        _long_queue_cache[key] = (moment, value)
+        return value
 
     def arrival_rates(self) -> list[ArrivalRate]:
         """Walk-ins per minute by service over the last hour: who is likely to come next."""
@@ -361,6 +385,8 @@ class StoreQueue:
         if ticket.status != TicketStatus.WAITING:
             return None
         found = self.forecasts.get(ticket.id)
+        if found is None and ticket.lane != Lane.APPOINTMENT:
+            return self.wait_now(ticket.service)  # newer than a throttled forecast
         return found.as_range() if found else None
 
     def wait_now(self, service: Service) -> tuple[int, int] | None:
@@ -372,6 +398,9 @@ class StoreQueue:
 
     @cached_property
     def _waits_now(self) -> dict[int, float]:
+        return self._throttled("waits_now", self._run_waits_now)
+
+    def _run_waits_now(self) -> dict[int, float]:
         """One forward run with a stand-in new ticket for every service at the end of its lane.
         The stand-ins take no counter time, so they neither delay each other nor anyone real."""
         items = self.waiting_items

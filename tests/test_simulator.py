@@ -189,7 +189,8 @@ def test_the_weekday_draws_match_its_description(weekday: sim.Scenario) -> None:
 def test_ours_reports_the_wait_estimate(weekday: sim.Scenario) -> None:
     results = sim.run(weekday, 1, ("fifo", "ours"), base=2)
     ours, fifo = results["ours"], results["fifo"]
-    assert ours["eta_forecasts"] > 300
+    # weekday.toml forecasts at every second issue: about half of ~430 customers.
+    assert ours["eta_forecasts"] > 180
     assert ours["eta_mae"] >= abs(ours["eta_signed_error"])
     assert 0 <= ours["eta_coverage"] <= 1
     assert "eta_mae" not in fifo

@@ -573,7 +573,7 @@ def _learn_duration(ticket: Ticket) -> None:
     current = service.learned_minutes or service.expected_minutes
     if minutes <= 0 or minutes > OUTLIER_FACTOR * current:
         return
-    service.learned_minutes = learn(current, service.learned_count, minutes)
+    service.learned_minutes = learn(current, minutes)
     service.learned_count += 1
 
 

@@ -261,9 +261,9 @@ EWMA_ALPHA = 0.15
 MIN_OBSERVATIONS = 10
 
 
-def learn(current: float, count: int, observed: float, alpha: float = EWMA_ALPHA) -> float:
-    """Exponentially weighted mean of observed durations, starting from the configured one."""
-    del count  # the prior is the starting value; the count only decides when to trust it
+def learn(current: float, observed: float, alpha: float = EWMA_ALPHA) -> float:
+    """Exponentially weighted mean of observed durations, starting from the configured one
+    (the prior); `trusted_minutes` decides when enough visits were seen to use it."""
     return current + alpha * (observed - current)
 
 

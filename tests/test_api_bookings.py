@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -354,3 +354,44 @@ def test_a_code_for_another_day_is_named_not_counted_wrong(app: Flask, client: F
     answers = [checkin(client, app, tomorrow["code"]) for _ in range(6)]
     assert {a.status_code for a in answers} == {409}
     assert answers[0].json["error"] == "other_day" and answers[0].json["date"] == TOMORROW
+
+
+def test_bookings_are_rate_limited_per_client(client: FlaskClient) -> None:
+    day = slots(client)
+    statuses = [
+        book(client, start=day[i]["start"], phone=f"1390000{i:04d}").status_code for i in range(21)
+    ]
+    assert statuses == [201] * 20 + [429]
+
+
+def test_quiet_hours_come_from_past_visits(app: Flask, client: FlaskClient) -> None:
+    from backend.models import Service, Ticket
+    from backend.policy import Lane
+
+    with app.app_context():
+        service = db.session.scalar(select(Service).where(Service.code == "A"))
+        n = 0
+        for days_ago in range(1, 8):
+            day = datetime(2026, 11, 26, tzinfo=UTC).date() - timedelta(days=days_ago)
+            # Busy at 11:00 and 15:00 local, quiet otherwise.
+            for hour, count in ((9, 1), (10, 2), (11, 8), (12, 3), (15, 9), (16, 1), (17, 1)):
+                for k in range(count):
+                    n += 1
+                    at = datetime(day.year, day.month, day.day, hour - 8, k, tzinfo=UTC)
+                    db.session.add(
+                        Ticket(
+                            store_id=service.store_id,
+                            service_id=service.id,
+                            lane=Lane.FAST,
+                            label=f"H{n:04d}",
+                            number=n,
+                            service_day=day,
+                            issued_at=at,
+                            queue_at=at,
+                        )
+                    )
+        db.session.commit()
+    busy = client.get("/api/v1/stores/demo/booking?lang=en").json["busy"]
+    levels = {h["hour"]: h["level"] for h in busy["hours"]}
+    assert levels[11] == "high" and levels[15] == "high" and levels[9] == "low"
+    assert busy["advice"].startswith("Quiet hours:") and "16:00" in busy["advice"]

@@ -243,3 +243,26 @@ class TestLoginDefences:
         assert client.get(panel).status_code == 200  # active again: the idle clock restarts
         clock.advance(hours=8, minutes=1)
         assert client.get(panel).status_code == 401
+
+
+def test_service_times_are_learned_from_completed_visits(
+    app: Flask, api: Api, clock: ManualClock
+) -> None:
+    from backend.models import Service
+
+    for _ in range(12):
+        ticket = api.issue("A")  # configured: 3 minutes
+        api.call_next(1)
+        post(api, f"/tickets/{ticket['id']}/start")
+        clock.advance(minutes=6)
+        post(api, f"/tickets/{ticket['id']}/complete")
+    forgotten = api.issue("A")
+    api.call_next(1)
+    clock.advance(hours=2)  # the clerk forgot to press complete: not a 2-hour visit
+    post(api, f"/tickets/{forgotten['id']}/complete")
+    with app.app_context():
+        service = db.session.scalar(
+            select(Service).where(Service.code == "A", Service.store_id == 1)
+        )
+        assert service.learned_count == 12
+        assert 5.0 < service.learned_minutes < 6.0  # moving from the prior (3) towards 6

@@ -71,7 +71,7 @@ def test_the_estimate_follows_the_stores_own_order() -> None:
 def test_learning_service_times() -> None:
     estimate = 5.0
     for _ in range(30):
-        estimate = learn(estimate, 0, 9.0)
+        estimate = learn(estimate, 9.0)
     assert 8.9 < estimate < 9.0
     assert trusted_minutes(5.0, 9.0, count=3) == 5.0  # too few visits: the configured duration
     assert trusted_minutes(5.0, 9.0, count=10) == 9.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -22,6 +23,16 @@ def terminal(browser: Browser, server: LiveServer, username: str, counter: int) 
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/s/demo/counter"))
     return page
+
+
+def wait_for(read, want: object = "张晓", seconds: float = 10.0):  # type: ignore[no-untyped-def]
+    """Poll until `read()` gives `want` (the takeover's request may still be on its way)."""
+    deadline = time.monotonic() + seconds
+    value = read()
+    while value != want and time.monotonic() < deadline:
+        time.sleep(0.1)
+        value = read()
+    return value
 
 
 def settled(page: Page) -> None:
@@ -52,7 +63,10 @@ def test_a_visit_with_the_keyboard_only(browser: Browser, live_server: LiveServe
     shot(page, "counter-takeover")
     page.keyboard.press("Enter")  # the dialog's default button: take over
     expect(page.locator("#takeover-dialog")).to_be_hidden()
-    assert live_server.get("/stores/demo/snapshot")["counters"][0]["clerk"] == "张晓"
+    expect(page.locator("body")).to_contain_text("张晓")
+    assert wait_for(lambda: live_server.get("/stores/demo/snapshot")["counters"][0]["clerk"]) == (
+        "张晓"
+    )
 
     page.keyboard.press("F1")
     expect(page.locator("#current-label")).to_have_text("A001")
@@ -69,8 +83,13 @@ def test_a_visit_with_the_keyboard_only(browser: Browser, live_server: LiveServe
         page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     expect(page.locator("#transfer-dialog")).to_be_hidden()
+
+    def status_and_service() -> tuple[str, str]:
+        found = live_server.get(f"/tickets/{ticket['token']}")
+        return (found["status"], found["service"])
+
+    assert wait_for(status_and_service, ("waiting", "C")) == ("waiting", "C")
     transferred = live_server.get(f"/tickets/{ticket['token']}")
-    assert (transferred["status"], transferred["service"]) == ("waiting", "C")
     assert transferred["issued_at"] == ticket["issued_at"]
 
     settled(page)
@@ -83,7 +102,9 @@ def test_a_visit_with_the_keyboard_only(browser: Browser, live_server: LiveServe
     page.keyboard.press("2")  # the second outcome: needs a follow-up visit
     page.keyboard.press("Enter")
     expect(page.locator("#complete-dialog")).to_be_hidden()
-    assert live_server.get(f"/tickets/{ticket['token']}")["status"] == "done"
+    assert wait_for(lambda: live_server.get(f"/tickets/{ticket['token']}")["status"], "done") == (
+        "done"
+    )
     expect(page.locator("#stats-served")).to_have_text("1")
     assert events_of(live_server, ticket["id"]) == [
         ("issue", "manager"),

@@ -71,6 +71,7 @@ def display_page(
     if overlay.is_visible():
         overlay.click()
     expect(page.locator("#offline")).to_be_hidden()
+    expect(page.locator("#lanes [data-lane='fast']")).to_be_visible()  # the snapshot is in
     page.evaluate("window.__noReload = true")
     return page
 
@@ -202,3 +203,17 @@ def test_screenshots_at_three_sizes(browser: Browser, live_server: LiveServer, t
         assert box is not None and box["height"] >= 0.1 * height
         shot(page, f"display-{theme}-{width}x{height}")
         page.context.close()
+
+
+def test_a_display_filtered_to_some_counters(browser: Browser, live_server: LiveServer) -> None:
+    page = display_page(browser, live_server, "?counters=1,2")
+    expect(page.locator(".counter-panel[data-counter]")).to_have_count(2)
+    issue(live_server, "C")
+    issue(live_server, "A")
+    elsewhere = call(live_server, 3, "clerk2")["ticket"]["label"]  # not this display's counter
+    here = call(live_server, 1)["ticket"]["label"]
+    expect(page.locator("#now-label")).to_have_text(here)
+    expect(page.locator("#now-counter")).to_contain_text("1")
+    page.wait_for_timeout(500)
+    shown = {s["label"] for s in page.evaluate("window.__shown")}
+    assert elsewhere not in shown

@@ -130,7 +130,7 @@ def ticket_status(token: str) -> str:
 def book(store_code: str) -> str:
     """The booking page that the store's QR poster opens."""
     store = engine.find_store(store_code)
-    return render_page("kiosk/book.html", store)
+    return render_page("kiosk/book.html", store, remote_join=store.remote_join)
 
 
 @bp.get("/b/<token>")

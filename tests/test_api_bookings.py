@@ -395,3 +395,9 @@ def test_quiet_hours_come_from_past_visits(app: Flask, client: FlaskClient) -> N
     levels = {h["hour"]: h["level"] for h in busy["hours"]}
     assert levels[11] == "high" and levels[15] == "high" and levels[9] == "low"
     assert busy["advice"].startswith("Quiet hours:") and "16:00" in busy["advice"]
+
+
+def test_the_booking_page_offers_joining_the_queue_now(app: Flask, client: FlaskClient) -> None:
+    assert 'href="/s/demo/join"' in client.get("/s/demo/book").get_data(as_text=True)
+    set_store(app, remote_join=False)
+    assert 'href="/s/demo/join"' not in client.get("/s/demo/book").get_data(as_text=True)

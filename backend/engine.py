@@ -810,8 +810,9 @@ def rejoin_ticket(ticket_id: int, token: str) -> Ticket:
 
 def rate_visit(ticket_id: int, token: str, stars: int, comment: str) -> Feedback:
     """One rating per finished visit, kept with its service, counter and clerk."""
-    _holder_ticket(ticket_id, token)
+    store_id = _holder_ticket(ticket_id, token).store_id
     with write_transaction():
+        lock_store(store_id)  # two taps at once: the second sees the first rating
         ticket = _reload_ticket(ticket_id)
         if ticket.status != TicketStatus.DONE:
             raise Conflict(_l("You can rate a visit once it is complete."))

@@ -246,3 +246,31 @@ def test_customer_cancel_and_the_public_view(api: Api, client: FlaskClient) -> N
         f"/api/v1/tickets/{ticket['id']}/cancel", json={"token": ticket["token"]}
     )
     assert cancelled.json["status"] == "cancelled" and cancelled.json["can_cancel"] is False
+
+
+def test_two_taps_on_the_stars_at_once_store_one_rating(app: Flask, api: Api) -> None:
+    import threading
+
+    ticket = api.issue("A")
+    api.call_next(2)
+    api.act(ticket["id"], "complete")
+    statuses: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def tap(stars: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(
+            f"/api/v1/tickets/{ticket['id']}/feedback",
+            json={"token": ticket["token"], "stars": stars},
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=tap, args=(s,)) for s in (4, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201, 409]
+    with app.app_context():
+        assert db.session.query(Feedback).count() == 1

@@ -21,7 +21,7 @@ from . import engine
 from .errors import BadInput, Conflict, Forbidden, NotFound
 from .extensions import db
 from .models import Appointment, Kiosk, Service, Store, Ticket
-from .policy import AppointmentStatus, Channel, Lane, TicketStatus, format_label, service_day
+from .policy import AppointmentStatus, Channel, Lane, service_day
 from .slots import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -315,32 +315,14 @@ def _check_window(store: Store, appointment: Appointment, moment: datetime) -> N
 
 
 def _appointment_ticket(cmd: engine.Command, appointment: Appointment) -> Ticket:
-    store = cmd.store
-    day = service_day(cmd.now, store.timezone)
-    prefix = store.appointment_prefix
-    number = engine.next_number(store, prefix, day)
-    last = db.session.scalar(
-        select(func.max(Ticket.queue_at)).where(
-            Ticket.store_id == store.id, Ticket.service_day == day
-        )
-    )
-    ticket = Ticket(
-        store=store,
-        service=appointment.service,
-        lane=Lane.APPOINTMENT,
-        label=format_label(prefix, number),
-        number=number,
-        service_day=day,
-        channel=Channel.APPOINTMENT,
-        status=TicketStatus.WAITING,
-        issued_at=cmd.now,
-        queue_at=engine.next_queue_at(last, cmd.now),
+    return engine.queue_ticket(
+        cmd,
+        appointment.service,
+        Lane.APPOINTMENT,
+        cmd.store.appointment_prefix,
+        Channel.APPOINTMENT,
         due_at=appointment.slot_start,
     )
-    db.session.add(ticket)
-    db.session.flush()
-    cmd.record_issue(ticket)
-    return ticket
 
 
 def sweep(store_id: int) -> int:

@@ -35,7 +35,6 @@ from .models import (
     TicketEvent,
     User,
     hash_token,
-    new_token,
 )
 from .policy import (
     AT_COUNTER,
@@ -355,6 +354,37 @@ def _check_one_remote_ticket(cmd: Command, client: str) -> None:
         )
 
 
+def queue_ticket(
+    cmd: Command, service: Service, lane: Lane, prefix: str, channel: Channel, **extra: Any
+) -> Ticket:
+    """Number a new ticket (per-store, per-prefix, per-day counter row) and put it at the end of
+    the queue: the one way a ticket enters it, from a kiosk, a phone, staff or a check-in."""
+    day = service_day(cmd.now, cmd.store.timezone)
+    number = next_number(cmd.store, prefix, day)
+    last_queued = db.session.scalar(
+        select(func.max(Ticket.queue_at)).where(
+            Ticket.store_id == cmd.store.id, Ticket.service_day == day
+        )
+    )
+    ticket = Ticket(
+        store=cmd.store,
+        service=service,
+        lane=lane,
+        label=format_label(prefix, number),
+        number=number,
+        service_day=day,
+        channel=channel,
+        status=TicketStatus.WAITING,
+        issued_at=cmd.now,
+        queue_at=next_queue_at(last_queued, cmd.now),
+        **extra,
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    cmd.record_issue(ticket)
+    return ticket
+
+
 def issue_ticket(
     store_code: str,
     service_code: str,
@@ -365,30 +395,15 @@ def issue_ticket(
     with command(store_id, actor) as cmd:
         service = _find_service(cmd.store, service_code)
         _check_origin(cmd, origin)
-        day = service_day(cmd.now, cmd.store.timezone)
-        number = next_number(cmd.store, service.prefix, day)
-        last_queued = db.session.scalar(
-            select(func.max(Ticket.queue_at)).where(
-                Ticket.store_id == cmd.store.id, Ticket.service_day == day
-            )
-        )
-        ticket = Ticket(
-            store=cmd.store,
-            service=service,
-            lane=Lane(service.lane),
-            label=format_label(service.prefix, number),
-            number=number,
-            service_day=day,
-            channel=origin.channel,
+        ticket = queue_ticket(
+            cmd,
+            service,
+            Lane(service.lane),
+            service.prefix,
+            origin.channel,
             kiosk_id=origin.kiosk.id if origin.kiosk else None,
             remote_client=origin.remote_client,
-            status=TicketStatus.WAITING,
-            issued_at=cmd.now,
-            queue_at=next_queue_at(last_queued, cmd.now),
         )
-        db.session.add(ticket)
-        db.session.flush()
-        cmd.record_issue(ticket)
     return ticket
 
 
@@ -445,7 +460,7 @@ def call_next(
             queue.items(candidates),
             queue.policy,
             cmd.now,
-            queue.recent_call_lanes(queue.policy.vip_window - 1),
+            queue.recent_lanes,
         )
         ticket = None
         if decision.ticket_id is not None:
@@ -839,18 +854,10 @@ def rate_visit(ticket_id: int, token: str, stars: int, comment: str) -> Feedback
 
 def register_kiosk(store_code: str, name: str, auto_print: bool = True) -> str:
     """Register a kiosk; returns its token (shown once, kept by the kiosk's browser)."""
-    store = find_store(store_code)
-    token = new_token()
+    store_id = find_store(store_code).id
     with write_transaction():
-        db.session.add(
-            Kiosk(
-                store_id=store.id,
-                name=name,
-                token_hash=hash_token(token),
-                auto_print=auto_print,
-                created_at=now(),
-            )
-        )
+        kiosk, token = Kiosk.register(lock_store(store_id), name, now(), auto_print)
+        db.session.add(kiosk)
     return token
 
 

@@ -292,6 +292,21 @@ class Kiosk(db.Model):
 
     store: Mapped[Store] = relationship()
 
+    @classmethod
+    def register(
+        cls, store: Store, name: str, created_at: datetime, auto_print: bool = True
+    ) -> tuple[Kiosk, str]:
+        """A new kiosk and its token; the token is shown once and only its hash is kept."""
+        token = new_token()
+        kiosk = cls(
+            store=store,
+            name=name,
+            token_hash=hash_token(token),
+            auto_print=auto_print,
+            created_at=created_at,
+        )
+        return kiosk, token
+
 
 class Feedback(db.Model):
     """A customer's rating of one visit, tied to its service, counter and clerk."""

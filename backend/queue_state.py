@@ -253,9 +253,6 @@ class StoreQueue:
             for ident, lane, queue_at, service_id, target, due_at in rows
         ]
 
-    def counter_views(self) -> list[CounterView]:
-        return [CounterView(c.number, c.lane_profile, c.status) for c in self.counters]
-
     def counter_view(self, counter: Counter) -> CounterView:
         return CounterView(counter.number, counter.lane_profile, counter.status)
 

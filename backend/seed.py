@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Counter, Kiosk, Service, Store, User, hash_token, new_token
+from .models import Counter, Kiosk, Service, Store, User
 from .policy import Lane, Role
 
 
@@ -165,15 +165,7 @@ def seed_demo(code: str = "demo", *, with_staff: bool = True) -> Seeded | None:
         user.set_password(password)
         db.session.add(user)
         passwords[username] = password
-    kiosk_token = new_token()
-    db.session.add(
-        Kiosk(
-            store=store,
-            name="大厅 1 号机 Hall kiosk 1",
-            token_hash=hash_token(kiosk_token),
-            auto_print=True,
-            created_at=datetime.now(UTC),
-        )
-    )
+    kiosk, kiosk_token = Kiosk.register(store, "大厅 1 号机 Hall kiosk 1", datetime.now(UTC))
+    db.session.add(kiosk)
     db.session.commit()
     return Seeded(passwords, kiosk_token)

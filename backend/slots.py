@@ -103,13 +103,6 @@ def day_slots(
     return slots
 
 
-def slot_is_free(
-    rules: BookingRules, start: datetime, booked: Sequence[Interval], now: datetime
-) -> bool:
-    day = start.astimezone(ZoneInfo(rules.timezone)).date()
-    return any(s.start == start and s.free > 0 for s in day_slots(rules, day, booked, now))
-
-
 # --- how busy the store usually is ---------------------------------------------------------------
 
 MIN_TICKETS_FOR_ADVICE = 50

@@ -107,7 +107,6 @@ def ticket_print(store_code: str, token: str) -> str:
         qr_svg=qr_svg(status_url),
         status_url=status_url,
         home_url=home_url,
-        print_config={"auto_print": auto_print},
     )
 
 

@@ -4,6 +4,7 @@ ticket live, cancel, rejoin, rating, the kiosk's limit and its offline banner; a
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -161,8 +162,6 @@ def test_rating_after_service_is_saved(browser: Browser, live_server: LiveServer
 def test_the_kiosk_limit_says_so_kindly_and_prints_nothing(
     browser: Browser, live_server: LiveServer
 ) -> None:
-    import sqlite3
-
     db_file = live_server.env["DATABASE_URL"].removeprefix("sqlite:///")
     with sqlite3.connect(db_file) as conn:
         conn.execute("UPDATE store SET kiosk_rate_per_minute = 2 WHERE code = 'demo'")
@@ -203,3 +202,31 @@ def test_accessibility_audit(browser: Browser, live_server: LiveServer) -> None:
     expect(phone.locator("#label")).to_have_text("A001")
     found["status"] = axe_violations(phone)
     assert found == {"kiosk": [], "ticket": [], "status": []}
+
+
+def test_the_kiosk_goes_back_home_when_left_alone(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    db_file = live_server.env["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(db_file) as conn:
+        conn.execute("UPDATE store SET kiosk_idle_seconds = 3 WHERE code = 'demo'")
+    kiosk = kiosk_page(browser, live_server)
+    take_ticket(kiosk, "A")
+    expect(kiosk.locator("#countdown")).to_be_visible()
+    kiosk.wait_for_url(f"{live_server.url}/s/demo/kiosk", timeout=15_000)
+    expect(kiosk.locator('[data-service="A"]')).to_be_visible()
+
+
+def test_join_the_queue_from_a_phone(browser: Browser, live_server: LiveServer) -> None:
+    phone = new_page(browser, 390, 844, locale="zh-CN", is_mobile=True, has_touch=True)
+    phone.goto(f"{live_server.url}/s/demo/join")
+    phone.locator('[data-service="C"]').click()
+    phone.wait_for_url(re.compile(r"/t/"))
+    expect(phone.locator("#label")).to_have_text("C001")
+    shot(phone, "join-status")
+    phone.goto(f"{live_server.url}/s/demo/join")
+    phone.locator('[data-service="A"]').click()  # a second ticket from the same phone
+    message = phone.locator("#message")
+    expect(message).to_be_visible()
+    expect(message).to_contain_text("C001")
+    assert [t["label"] for t in live_server.get("/stores/demo/snapshot")["waiting"]] == ["C001"]

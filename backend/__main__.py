@@ -9,8 +9,8 @@ from flask_migrate import upgrade
 
 
 def prepare(app):  # type: ignore[no-untyped-def]
-    from .app import MIGRATIONS_DIR
-    from .seed import seed_demo
+    from backend.app import MIGRATIONS_DIR
+    from backend.stores.seed import seed_demo
 
     with app.app_context():
         upgrade(directory=MIGRATIONS_DIR)
@@ -26,9 +26,9 @@ def main() -> None:
     sub.add_parser("prepare", help="only migrate and seed")
     args = parser.parse_args()
 
-    from .app import create_app
-    from .cli import print_seeded
-    from .extensions import socketio
+    from backend.app import create_app
+    from backend.cli import print_seeded
+    from backend.extensions import socketio
 
     app = create_app()
     base = f"http://{args.host}:{args.port}"
@@ -59,8 +59,8 @@ SWEEP_SECONDS = 60
 def sweep_forever(app) -> None:  # type: ignore[no-untyped-def]
     """The app's own periodic job (no cron): no-show bookings whose check-in window closed and
     erase personal data past its retention."""
-    from .bookings import sweep_all
-    from .extensions import db, socketio
+    from backend.bookings.commands import sweep_all
+    from backend.extensions import db, socketio
 
     while True:
         with app.app_context():

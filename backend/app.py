@@ -13,14 +13,16 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from backend.config import load_config
+
 # sockets registers its handlers on the unbound SocketIO before any init_app binds a server.
-from . import i18n, sockets  # noqa: F401
-from .clock import OffsetClock
-from .config import load_config
-from .database import engine_options
-from .engine import CLOCK_KEY
-from .errors import DomainError
-from .extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
+from backend.core import i18n
+from backend.core.clock import OffsetClock
+from backend.core.db import engine_options
+from backend.core.errors import DomainError
+from backend.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
+from backend.live import sockets  # noqa: F401
+from backend.queue.commands import CLOCK_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
@@ -61,11 +63,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
     )
 
+    from backend import cli
+    from backend.queue import api
+    from backend.staff import auth
     from counter.views import bp as counter_bp
     from display.views import bp as display_bp
     from kiosk.views import bp as kiosk_bp
-
-    from . import api, api_bookings, auth, cli  # noqa: F401 - api_bookings adds routes to api.bp
 
     csrf.exempt(
         api.bp
@@ -80,7 +83,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/")
     def index() -> Response:
-        from .models import Store
+        from backend.models import Store
 
         store = db.session.scalar(db.select(Store).order_by(Store.id))
         if store is None:
@@ -98,7 +101,7 @@ def _wants_json() -> bool:
 def _error_response(status: int, code: str, message: str) -> Any:
     if _wants_json():
         return jsonify({"error": code, "message": message}), status
-    from .pages import render_page
+    from backend.core.pages import render_page
 
     return render_page("errors/error.html", code=status, title=message, message=message), status
 

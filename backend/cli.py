@@ -8,12 +8,12 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from .auth import issue_api_token
-from .engine import register_kiosk
-from .extensions import db
-from .models import Store, User
-from .policy import Role
-from .seed import Seeded, seed_demo
+from backend.extensions import db
+from backend.models import Store, User
+from backend.policy import Role
+from backend.queue.commands import register_kiosk
+from backend.staff.auth import issue_api_token
+from backend.stores.seed import Seeded, seed_demo
 
 
 def print_seeded(seeded: Seeded | None, base_url: str = "") -> None:

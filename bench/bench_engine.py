@@ -19,12 +19,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.app import create_app
-from backend.auth import issue_api_token
-from backend.engine import register_kiosk
 from backend.extensions import db
 from backend.models import Store, User
 from backend.policy import Role
-from backend.seed import seed_demo
+from backend.queue.commands import register_kiosk
+from backend.staff.auth import issue_api_token
+from backend.stores.seed import seed_demo
 
 
 def raw_sqlite(path: Path, n: int) -> float:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backend.eta import CounterLoad, forecast, run_forward
 from backend.policy import CounterView, Lane, QueueItem, QueuePolicy
-from backend.queue_state import ETA_SAMPLES
+from backend.policy.eta import CounterLoad, forecast, run_forward
+from backend.queue.readmodel import ETA_SAMPLES
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 SERVICES = [

@@ -27,7 +27,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backend.eta import ARRIVAL_HORIZON_MINUTES, ArrivalRate
 from backend.policy import (
     Action,
     CounterStatus,
@@ -41,6 +40,7 @@ from backend.policy import (
     next_queue_at,
     next_status,
 )
+from backend.policy.eta import ARRIVAL_HORIZON_MINUTES, ArrivalRate
 
 # The simulated day starts at this instant (a Monday); sim time is minutes after opening.
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
@@ -604,7 +604,7 @@ def simulate(
 def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster | None:
     """backend.eta.forecast on the state at the moment of issue (None if eta is missing)."""
     try:
-        from backend.eta import CounterLoad, forecast
+        from backend.policy.eta import CounterLoad, forecast
     except ImportError:
         return None
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, request, url_for
 from flask_login import current_user, login_required
 
-from backend import engine
-from backend.errors import Forbidden
-from backend.i18n import current_lang
-from backend.pages import render_page
-from backend.queue_state import StoreQueue
-from backend.serializers import counter_name, service_public
+from backend.core.errors import Forbidden
+from backend.core.i18n import current_lang
+from backend.core.pages import render_page
+from backend.queue import commands as engine
+from backend.queue.readmodel import StoreQueue
+from backend.queue.serializers import counter_name, service_public
 
 bp = Blueprint("counter", __name__, template_folder="templates")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from backend import engine
-from backend.i18n import current_lang
-from backend.pages import render_page
+from backend.core.i18n import current_lang
+from backend.core.pages import render_page
 from backend.policy import Lane
-from backend.queue_state import StoreQueue
-from backend.serializers import service_public
+from backend.queue import commands as engine
+from backend.queue.readmodel import StoreQueue
+from backend.queue.serializers import service_public
 
 bp = Blueprint("display", __name__, template_folder="templates")
 

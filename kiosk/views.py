@@ -12,17 +12,18 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from backend import bookings, engine
-from backend.api import KIOSK_COOKIE
-from backend.api_bookings import hours_text
-from backend.errors import Forbidden, NotFound
-from backend.i18n import current_lang
+from backend.bookings import commands as bookings
+from backend.bookings.api import hours_text
+from backend.core.errors import Forbidden, NotFound
+from backend.core.i18n import current_lang
+from backend.core.pages import public_url, render_page
+from backend.core.qr import qr_svg
 from backend.models import Kiosk, Store
-from backend.pages import public_url, render_page
 from backend.policy import Role
-from backend.qr import qr_svg
-from backend.queue_state import StoreQueue
-from backend.serializers import booking_public, service_public, ticket_public
+from backend.queue import commands as engine
+from backend.queue.api import KIOSK_COOKIE
+from backend.queue.readmodel import StoreQueue
+from backend.queue.serializers import booking_public, service_public, ticket_public
 
 bp = Blueprint("kiosk", __name__, template_folder="templates")
 

@@ -12,13 +12,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from backend.app import create_app
-from backend.auth import issue_api_token
-from backend.clock import ManualClock
-from backend.engine import register_kiosk
+from backend.core.clock import ManualClock
 from backend.extensions import db
 from backend.models import User
 from backend.policy import Role
-from backend.seed import seed_demo
+from backend.queue.commands import register_kiosk
+from backend.staff.auth import issue_api_token
+from backend.stores.seed import seed_demo
 
 # 09:00 in Shanghai on a weekday: the hall is open.
 MORNING = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)

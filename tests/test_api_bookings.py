@@ -13,12 +13,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from backend import bookings
-from backend.clock import ManualClock
+from backend.bookings import commands as bookings
+from backend.core.clock import ManualClock
 from backend.extensions import db, socketio
 from backend.models import Appointment, Store
 from backend.policy import Role
-from backend.slots import CODE_ALPHABET
+from backend.policy.slots import CODE_ALPHABET
 
 from .conftest import PASSWORD, Api, kiosk_headers, make_user
 from .test_api_tickets import extract_csrf

@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from backend.clock import ManualClock
+from backend.core.clock import ManualClock
 from backend.extensions import db, socketio
 from backend.models import TicketEvent
 from backend.policy import Role

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from backend.clock import ManualClock
+from backend.core.clock import ManualClock
 from backend.extensions import db, socketio
 from backend.models import Feedback, Store
 
@@ -62,7 +62,7 @@ class TestKiosk:
         assert api.issue("A")["label"] == "A004"
 
     def test_the_limit_is_per_kiosk(self, app: Flask, api: Api) -> None:
-        from backend.engine import register_kiosk
+        from backend.queue.commands import register_kiosk
 
         set_store(app, kiosk_rate_per_minute=1)
         api.issue("A")

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.api import registry
+from backend.queue.api import registry
 
 from .conftest import Api
 

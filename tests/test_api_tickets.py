@@ -10,10 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from backend.clock import ManualClock
+from backend.core.clock import ManualClock
 from backend.extensions import db
 from backend.models import Ticket, TicketEvent
-from backend.schemas import CallNextOut, ServicesOut, SnapshotOut, TicketOut
+from backend.queue.schemas import CallNextOut, ServicesOut, SnapshotOut, TicketOut
 
 from .conftest import Api, kiosk_headers, make_user, token_for
 

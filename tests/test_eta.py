@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from backend.eta import CounterLoad, forecast, learn, run_forward, trusted_minutes
 from backend.policy import CounterStatus, CounterView, Lane, Ordering, QueueItem, QueuePolicy
+from backend.policy.eta import CounterLoad, forecast, run_forward
+from backend.policy.learning import learn, trusted_minutes
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 FIFO = QueuePolicy(ordering=Ordering.FIFO, max_wait=None, vip_first=0, appointment_grace=None)

@@ -9,11 +9,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from backend import engine
-from backend.events import EventName
 from backend.extensions import db, socketio
+from backend.live.events import EventName
 from backend.models import Ticket
 from backend.policy import Channel
+from backend.queue import commands as engine
 
 from .conftest import PASSWORD, Api, make_user
 from .test_api_tickets import extract_csrf

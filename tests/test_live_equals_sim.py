@@ -16,11 +16,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from backend.clock import ManualClock
+from backend.core.clock import ManualClock
 from backend.extensions import db
 from backend.models import Store
-from backend.queue_state import store_policy
-from backend.seed import DEMO_COUNTERS, DEMO_SERVICES
+from backend.queue.readmodel import store_policy
+from backend.stores.seed import DEMO_COUNTERS, DEMO_SERVICES
 
 from .conftest import MORNING, kiosk_headers, make_user, token_for
 

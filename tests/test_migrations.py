@@ -10,7 +10,7 @@ from flask_migrate import upgrade
 
 from backend.app import MIGRATIONS_DIR, create_app
 from backend.extensions import db
-from backend.seed import seed_demo
+from backend.stores.seed import seed_demo
 
 
 def test_upgrade_builds_the_schema_of_the_models(tmp_path: Path) -> None:

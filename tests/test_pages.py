@@ -7,7 +7,7 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 
-from backend.qr import qr_svg
+from backend.core.qr import qr_svg
 
 from .conftest import PASSWORD, Api, make_user
 from .test_api_tickets import extract_csrf

@@ -193,7 +193,7 @@ class TestMissedCalls:
 
 
 def test_every_status_has_words_for_people() -> None:
-    from backend.engine import STATUS_TEXT
+    from backend.queue.commands import STATUS_TEXT
 
     assert set(STATUS_TEXT) == set(TicketStatus)
 

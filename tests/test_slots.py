@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from backend.slots import (
+from backend.policy.slots import (
     CODE_ALPHABET,
     BookingRules,
     Interval,

@@ -19,18 +19,9 @@ from flask import current_app, g, has_request_context
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from .eta import (
-    ARRIVAL_HORIZON_MINUTES,
-    ArrivalRate,
-    CounterLoad,
-    WaitForecast,
-    forecast,
-    run_forward,
-    trusted_minutes,
-)
-from .extensions import db
-from .models import Counter, Service, Store, Ticket, TicketEvent
-from .policy import (
+from backend.extensions import db
+from backend.models import Counter, Service, Store, Ticket, TicketEvent
+from backend.policy import (
     AT_COUNTER,
     Action,
     CounterStatus,
@@ -44,6 +35,15 @@ from .policy import (
     positions,
     service_day,
 )
+from backend.policy.eta import (
+    ARRIVAL_HORIZON_MINUTES,
+    ArrivalRate,
+    CounterLoad,
+    WaitForecast,
+    forecast,
+    run_forward,
+)
+from backend.policy.learning import trusted_minutes
 
 RECENT_CALLS = 10
 # The spread of service times around their mean (coefficient of variation) for the range, and

@@ -18,13 +18,12 @@ from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from . import events
-from .clock import Clock, SystemClock
-from .database import write_transaction
-from .errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
-from .eta import learn
-from .extensions import db
-from .models import (
+from backend.core.clock import Clock, SystemClock
+from backend.core.db import write_transaction
+from backend.core.errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
+from backend.extensions import db
+from backend.live import events
+from backend.models import (
     Counter,
     DailySequence,
     Feedback,
@@ -36,7 +35,7 @@ from .models import (
     User,
     hash_token,
 )
-from .policy import (
+from backend.policy import (
     AT_COUNTER,
     Action,
     AppointmentStatus,
@@ -58,8 +57,15 @@ from .policy import (
     rejoin_queue_at,
     service_day,
 )
-from .queue_state import StoreQueue
-from .serializers import counter_state, lanes_summary, missed_list, ticket_brief, ticket_public
+from backend.policy.learning import learn
+from backend.queue.readmodel import StoreQueue
+from backend.queue.serializers import (
+    counter_state,
+    lanes_summary,
+    missed_list,
+    ticket_brief,
+    ticket_public,
+)
 
 CLOCK_KEY = "hallqueue.clock"
 

@@ -15,8 +15,8 @@ from flask import current_app
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 
-from .extensions import socketio
-from .policy import Action
+from backend.extensions import socketio
+from backend.policy import Action
 
 OUTBOX_KEY = "event_outbox"
 

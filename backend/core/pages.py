@@ -7,8 +7,8 @@ from typing import Any
 from flask import current_app, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 
-from .i18n import current_lang
-from .models import Store
+from backend.core.i18n import current_lang
+from backend.models import Store
 
 
 def other_lang_url() -> str:

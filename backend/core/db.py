@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from .extensions import db
+from backend.extensions import db
 
 SQLITE_BUSY_TIMEOUT_S = 30
 

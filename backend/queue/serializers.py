@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from .models import Appointment, Counter, Service, Ticket
-from .policy import AppointmentStatus, Lane, Outcome, PauseReason, TicketStatus, can_rejoin
-from .privacy import mask_name, mask_phone
-from .queue_state import StoreQueue
+from backend.core.privacy import mask_name, mask_phone
+from backend.models import Appointment, Counter, Service, Ticket
+from backend.policy import AppointmentStatus, Lane, Outcome, PauseReason, TicketStatus, can_rejoin
+from backend.queue.readmodel import StoreQueue
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -14,8 +14,8 @@ from flask import Blueprint, request
 from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ValidationError
 
-from .errors import BadInput
-from .schemas import ErrorOut
+from backend.core.errors import BadInput
+from backend.queue.schemas import ErrorOut
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 _RULE_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")

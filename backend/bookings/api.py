@@ -9,15 +9,16 @@ from zoneinfo import ZoneInfo
 from flask import jsonify, request
 from flask_babel import gettext as _
 
-from . import bookings, engine
-from .api import KIOSK_COOKIE, KIOSK_HEADER, _ticket_json, bp, route
-from .errors import BadInput
-from .extensions import limiter
-from .i18n import current_lang
-from .models import Store, hash_token
-from .schemas import BookIn, BookingOut, CodeIn, EmptyIn, MoveIn, SlotsOut, TicketOut
-from .serializers import booking_public
-from .slots import bookable_days, is_open, quiet_ranges
+from backend.bookings import commands as bookings
+from backend.core.errors import BadInput
+from backend.core.i18n import current_lang
+from backend.extensions import limiter
+from backend.models import Store, hash_token
+from backend.policy.slots import bookable_days, is_open, quiet_ranges
+from backend.queue import commands as engine
+from backend.queue.api import KIOSK_COOKIE, KIOSK_HEADER, _ticket_json, bp, route
+from backend.queue.schemas import BookIn, BookingOut, CodeIn, EmptyIn, MoveIn, SlotsOut, TicketOut
+from backend.queue.serializers import booking_public
 
 BOOKING_RATE = "20 per hour"
 WRONG_CODE_RATE = "5 per 10 minutes"

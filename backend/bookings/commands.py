@@ -17,12 +17,11 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from . import engine
-from .errors import BadInput, Conflict, Forbidden, NotFound
-from .extensions import db
-from .models import Appointment, Kiosk, Service, Store, Ticket
-from .policy import AppointmentStatus, Channel, Lane, service_day
-from .slots import (
+from backend.core.errors import BadInput, Conflict, Forbidden, NotFound
+from backend.extensions import db
+from backend.models import Appointment, Kiosk, Service, Store, Ticket
+from backend.policy import AppointmentStatus, Channel, Lane, service_day
+from backend.policy.slots import (
     CODE_ALPHABET,
     CODE_LENGTH,
     BookingRules,
@@ -33,6 +32,7 @@ from .slots import (
     local_today,
     normalise_code,
 )
+from backend.queue import commands as engine
 
 ACTIVE = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN)
 BUSY_HISTORY_DAYS = 28

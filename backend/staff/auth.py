@@ -23,10 +23,10 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import delete, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from .errors import Unauthorized
-from .extensions import csrf, db, limiter, login_manager
-from .models import ApiToken, StaffSession, User, hash_token, new_token
-from .pages import render_page
+from backend.core.errors import Unauthorized
+from backend.core.pages import render_page
+from backend.extensions import csrf, db, limiter, login_manager
+from backend.models import ApiToken, StaffSession, User, hash_token, new_token
 
 bp = Blueprint("auth", __name__)
 SESSION_KEY = "staff_key"
@@ -40,7 +40,7 @@ SEEN_RESOLUTION = timedelta(minutes=1)
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    from .engine import now
+    from backend.queue.commands import now
 
     key = session.get(SESSION_KEY)
     if not key:
@@ -62,7 +62,7 @@ def load_user(user_id: str) -> User | None:
 
 
 def start_session(user: User) -> None:
-    from .engine import now
+    from backend.queue.commands import now
 
     key = secrets.token_urlsafe(32)
     db.session.add(StaffSession(key_hash=hash_token(key), user_id=user.id, created_at=now()))
@@ -84,7 +84,7 @@ def end_session() -> None:
 
 def issue_api_token(user: User, name: str = "") -> str:
     """Create a bearer token for a user; the plain token is returned once and never stored."""
-    from .engine import now
+    from backend.queue.commands import now
 
     token = new_token()
     db.session.add(ApiToken(token_hash=hash_token(token), user=user, name=name, created_at=now()))
@@ -124,7 +124,7 @@ def _safe_next(target: str | None) -> str:
 
 def _check_password(username: str, password: str) -> tuple[User | None, str | None, int]:
     """(user, error, status). Five wrong passwords in a row lock the account for 15 minutes."""
-    from .engine import now
+    from backend.queue.commands import now
 
     user = db.session.scalar(select(User).where(User.username == username))
     moment = now()

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from .extensions import db
-from .models import Counter, Kiosk, Service, Store, User
-from .policy import Lane, Role
+from backend.extensions import db
+from backend.models import Counter, Kiosk, Service, Store, User
+from backend.policy import Lane, Role
 
 
 @dataclass(frozen=True)

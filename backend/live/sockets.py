@@ -8,9 +8,9 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 from sqlalchemy import select
 
-from .events import counter_room, display_room, ticket_room
-from .extensions import db, socketio
-from .models import Store, Ticket
+from backend.extensions import db, socketio
+from backend.live.events import counter_room, display_room, ticket_room
+from backend.models import Store, Ticket
 
 
 def rooms_for(auth: Any) -> list[str]:

@@ -1,10 +1,10 @@
 """The estimated wait: the store's own policy run forward over the current queue.
 
-Pure (no Flask, no database), like policy.py, so that the live system and the simulator estimate
-with the same code. One forward run with the expected durations gives the point estimate; a few
-dozen runs with durations drawn around them (lognormal, the store's spread) give the range, from
-their 10th to 90th percentile. Only the head of each (service, lane, counter) group can be called
-next, so each step looks at a handful of tickets and a run over 300 waiting tickets is cheap.
+Pure (no Flask, no database), like the rest of backend.policy, so that the live system and the
+simulator estimate with the same code. One forward run with the expected durations gives the
+point estimate; sampled runs with durations drawn around them (lognormal, the store's spread) give
+the range. Only the head of each (service, lane, counter) group can be called next, so each step
+looks at a handful of tickets and a run over 300 waiting tickets is cheap.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .policy import CounterStatus, CounterView, Lane, QueueItem, QueuePolicy, choose_next
+from .enums import CounterStatus, Lane
+from .ordering import CounterView, QueueItem, QueuePolicy, choose_next
 
 LOW_QUANTILE = 0.05
 HIGH_QUANTILE = 0.95
@@ -253,19 +254,3 @@ def forecast(
         high = max(_quantile(runs, HIGH_QUANTILE), mean)
         out[ticket_id] = WaitForecast(mean, low, high)
     return out
-
-
-# --- learning service times -------------------------------------------------------------------
-
-EWMA_ALPHA = 0.15
-MIN_OBSERVATIONS = 10
-
-
-def learn(current: float, observed: float, alpha: float = EWMA_ALPHA) -> float:
-    """Exponentially weighted mean of observed durations, starting from the configured one
-    (the prior); `trusted_minutes` decides when enough visits were seen to use it."""
-    return current + alpha * (observed - current)
-
-
-def trusted_minutes(configured: float, learned: float | None, count: int) -> float:
-    return learned if learned is not None and count >= MIN_OBSERVATIONS else configured

@@ -1,144 +1,17 @@
-"""The pure policy core: lanes, the ticket state machine, call order and the first wait estimate.
+"""The call order: which ticket a counter calls next, and why (pure: state in, decision out).
 
-Nothing here imports Flask or the database: state goes in, a decision comes out. The live engine
-and (later) the simulator call the same functions, so the order customers see is the order the
-simulator measured.
+The live engine, the wait estimate and the simulator call the same `choose_next`, so the order
+customers see is the order the simulator measured.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
-
-class Lane(StrEnum):
-    FAST = "fast"
-    STANDARD = "standard"
-    VIP = "vip"
-    APPOINTMENT = "appointment"
-
-
-class TicketStatus(StrEnum):
-    WAITING = "waiting"
-    CALLED = "called"
-    SERVING = "serving"
-    DONE = "done"
-    NO_SHOW = "no_show"
-    CANCELLED = "cancelled"
-    # Being served, but away for a moment (fetching a document); the counter may call others.
-    PARKED = "parked"
-
-
-class Action(StrEnum):
-    ISSUE = "issue"
-    CALL = "call"
-    RECALL = "recall"
-    START = "start"
-    COMPLETE = "complete"
-    NO_SHOW = "no_show"
-    CANCEL = "cancel"
-    TRANSFER = "transfer"
-    REJOIN = "rejoin"
-    PARK = "park"
-    RESUME = "resume"
-
-
-class Channel(StrEnum):
-    KIOSK = "kiosk"
-    REMOTE = "remote"
-    APPOINTMENT = "appointment"
-    STAFF = "staff"
-
-
-class CounterStatus(StrEnum):
-    OPEN = "open"
-    PAUSED = "paused"
-
-
-class Outcome(StrEnum):
-    """How a visit ended, chosen by the clerk on completion."""
-
-    DONE = "done"
-    FOLLOW_UP = "follow_up"
-    COMPLAINT = "complaint"
-    REFERRED = "referred"
-
-
-class PauseReason(StrEnum):
-    BREAK = "break"
-    TRAINING = "training"
-    OTHER = "other"
-
-
-class AppointmentStatus(StrEnum):
-    BOOKED = "booked"
-    CHECKED_IN = "checked_in"
-    DONE = "done"
-    NO_SHOW = "no_show"
-    CANCELLED = "cancelled"
-
-
-class Role(StrEnum):
-    CLERK = "clerk"
-    MANAGER = "manager"
-    ADMIN = "admin"
-
-
-# The explicit state machine: (action, from-status) -> to-status. Anything absent is illegal.
-# A transfer sends the same ticket back to the queue for another service: the customer keeps the
-# number and the QR link they hold, and the TicketEvent keeps the trail.
-TRANSITIONS: dict[tuple[Action, TicketStatus], TicketStatus] = {
-    (Action.CALL, TicketStatus.WAITING): TicketStatus.CALLED,
-    (Action.RECALL, TicketStatus.CALLED): TicketStatus.CALLED,
-    (Action.START, TicketStatus.CALLED): TicketStatus.SERVING,
-    (Action.COMPLETE, TicketStatus.CALLED): TicketStatus.DONE,
-    (Action.COMPLETE, TicketStatus.SERVING): TicketStatus.DONE,
-    (Action.NO_SHOW, TicketStatus.CALLED): TicketStatus.NO_SHOW,
-    (Action.CANCEL, TicketStatus.WAITING): TicketStatus.CANCELLED,
-    (Action.CANCEL, TicketStatus.CALLED): TicketStatus.CANCELLED,
-    (Action.TRANSFER, TicketStatus.CALLED): TicketStatus.WAITING,
-    (Action.TRANSFER, TicketStatus.SERVING): TicketStatus.WAITING,
-    (Action.REJOIN, TicketStatus.NO_SHOW): TicketStatus.WAITING,
-    (Action.PARK, TicketStatus.SERVING): TicketStatus.PARKED,
-    (Action.RESUME, TicketStatus.PARKED): TicketStatus.SERVING,
-    (Action.COMPLETE, TicketStatus.PARKED): TicketStatus.DONE,
-}
-
-# Statuses in which a ticket occupies a counter.
-AT_COUNTER = frozenset({TicketStatus.CALLED, TicketStatus.SERVING})
-
-
-class IllegalTransitionError(Exception):
-    def __init__(self, action: Action, status: TicketStatus) -> None:
-        super().__init__(f"cannot {action.value} a ticket that is {status.value}")
-        self.action = action
-        self.status = status
-
-
-def next_status(action: Action, status: TicketStatus) -> TicketStatus:
-    try:
-        return TRANSITIONS[(action, status)]
-    except KeyError:
-        raise IllegalTransitionError(action, status) from None
-
-
-def allowed_actions(status: TicketStatus) -> list[Action]:
-    return [action for (action, src) in TRANSITIONS if src == status]
-
-
-def service_day(now_utc: datetime, tz_name: str) -> date:
-    """The business day a moment belongs to, in the store's own time zone."""
-    if now_utc.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now_utc.astimezone(ZoneInfo(tz_name)).date()
-
-
-def format_label(prefix: str, number: int, digits: int = 3) -> str:
-    return f"{prefix}{number:0{digits}d}"
-
+from .enums import CounterStatus, Lane
 
 # --- call order ---------------------------------------------------------------------------
 
@@ -354,42 +227,3 @@ def positions(waiting: Iterable[QueueItem]) -> dict[int, int]:
         for index, item in enumerate(sorted(items, key=_order_key)):
             ahead[item.ticket_id] = index
     return ahead
-
-
-# --- missed calls ---------------------------------------------------------------------------
-
-ONE_TICK = timedelta(microseconds=1)
-# Queue times of new tickets are at least this far apart, so that a rejoining ticket always finds
-# room between two neighbours even when the clock (or a test's) gives equal readings.
-QUEUE_SPACING = timedelta(milliseconds=1)
-
-
-def next_queue_at(last: datetime | None, now: datetime) -> datetime:
-    """The queue time of a new ticket: now, but strictly after every ticket already queued."""
-    if last is None or now >= last + QUEUE_SPACING:
-        return now
-    return last + QUEUE_SPACING
-
-
-def rejoin_queue_at(lane_queue: Sequence[datetime], places: int, now: datetime) -> datetime:
-    """The queue time that puts a rejoining ticket `places` people behind the head of its lane
-    (`lane_queue`: the lane's waiting queue times, oldest first), or at the end of a shorter lane.
-    """
-    if places < 0:
-        raise ValueError("places must be >= 0")
-    if len(lane_queue) <= places:
-        return max([now, *(moment + QUEUE_SPACING for moment in lane_queue[-1:])])
-    if places == 0:
-        return lane_queue[0] - ONE_TICK
-    before, after = lane_queue[places - 1], lane_queue[places]
-    return before + (after - before) / 2
-
-
-def can_rejoin(
-    missed_at: datetime | None, rejoined: int, window_minutes: int, now: datetime
-) -> bool:
-    return (
-        missed_at is not None
-        and rejoined == 0
-        and now <= missed_at + timedelta(minutes=window_minutes)
-    )

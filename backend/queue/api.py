@@ -9,15 +9,14 @@ from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from . import engine
-from .auth import staff_user
-from .errors import Forbidden
-from .i18n import current_lang
-from .models import User, hash_token, new_token
-from .openapi import ApiRegistry
-from .policy import Channel, Reason
-from .queue_state import StoreQueue
-from .schemas import (
+from backend.api.openapi import ApiRegistry
+from backend.core.errors import Forbidden
+from backend.core.i18n import current_lang
+from backend.models import User, hash_token, new_token
+from backend.policy import Channel, Reason
+from backend.queue import commands as engine
+from backend.queue.readmodel import StoreQueue
+from backend.queue.schemas import (
     CallNextIn,
     CallNextOut,
     CallTicketIn,
@@ -37,7 +36,7 @@ from .schemas import (
     TicketOut,
     TransferIn,
 )
-from .serializers import (
+from backend.queue.serializers import (
     counter_detail,
     counter_name,
     service_public,
@@ -45,6 +44,7 @@ from .serializers import (
     ticket_brief,
     ticket_public,
 )
+from backend.staff.auth import staff_user
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 registry = ApiRegistry("Hall queue API", "1", "/api/v1")

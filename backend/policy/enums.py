@@ -1,0 +1,78 @@
+"""The domain's named values: lanes, statuses, actions, channels, roles (stored as text)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Lane(StrEnum):
+    FAST = "fast"
+    STANDARD = "standard"
+    VIP = "vip"
+    APPOINTMENT = "appointment"
+
+
+class TicketStatus(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+    # Being served, but away for a moment (fetching a document); the counter may call others.
+    PARKED = "parked"
+
+
+class Action(StrEnum):
+    ISSUE = "issue"
+    CALL = "call"
+    RECALL = "recall"
+    START = "start"
+    COMPLETE = "complete"
+    NO_SHOW = "no_show"
+    CANCEL = "cancel"
+    TRANSFER = "transfer"
+    REJOIN = "rejoin"
+    PARK = "park"
+    RESUME = "resume"
+
+
+class Channel(StrEnum):
+    KIOSK = "kiosk"
+    REMOTE = "remote"
+    APPOINTMENT = "appointment"
+    STAFF = "staff"
+
+
+class CounterStatus(StrEnum):
+    OPEN = "open"
+    PAUSED = "paused"
+
+
+class Outcome(StrEnum):
+    """How a visit ended, chosen by the clerk on completion."""
+
+    DONE = "done"
+    FOLLOW_UP = "follow_up"
+    COMPLAINT = "complaint"
+    REFERRED = "referred"
+
+
+class PauseReason(StrEnum):
+    BREAK = "break"
+    TRAINING = "training"
+    OTHER = "other"
+
+
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    CHECKED_IN = "checked_in"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class Role(StrEnum):
+    CLERK = "clerk"
+    MANAGER = "manager"
+    ADMIN = "admin"

@@ -1,0 +1,89 @@
+"""Tickets, their append-only events and the per-day number counters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.core.tokens import new_token
+from backend.core.types import UTCDateTime, enum_column
+from backend.extensions import db
+from backend.policy import Channel, Lane, TicketStatus
+
+if TYPE_CHECKING:
+    from backend.bookings.models import Appointment
+    from backend.feedback.models import Feedback
+    from backend.stores.models import Counter, Service, Store
+
+
+class DailySequence(db.Model):
+    """The per-store, per-prefix, per-day ticket number counter (never max()+1)."""
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(4), primary_key=True)
+    service_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(db.Model):
+    __table_args__ = (
+        UniqueConstraint("store_id", "service_day", "label"),
+        Index("ix_ticket_queue", "store_id", "service_day", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    lane: Mapped[Lane] = mapped_column(enum_column(Lane))
+    label: Mapped[str] = mapped_column(String(12))
+    number: Mapped[int] = mapped_column(Integer)
+    service_day: Mapped[date] = mapped_column(Date)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel), default=Channel.KIOSK)
+    status: Mapped[TicketStatus] = mapped_column(
+        enum_column(TicketStatus), default=TicketStatus.WAITING
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counter.id"))
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Orders the queue. Equal to issued_at unless a rule re-inserts the ticket.
+    queue_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recall_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejoin_count: Mapped[int] = mapped_column(Integer, default=0)
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosk.id"))
+    # Hash of the browser's remote-join cookie: one active remote ticket per phone per store.
+    remote_client: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    # Staff-only note (set on transfer); never shown on public screens.
+    note: Mapped[str | None] = mapped_column(Text)
+    target_counter_id: Mapped[int | None] = mapped_column(ForeignKey("counter.id"))
+    # A checked-in appointment's slot start: from then on it goes before walk-ins.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    store: Mapped[Store] = relationship()
+    service: Mapped[Service] = relationship()
+    counter: Mapped[Counter | None] = relationship(foreign_keys=[counter_id])
+    target_counter: Mapped[Counter | None] = relationship(foreign_keys=[target_counter_id])
+    feedback: Mapped[Feedback | None] = relationship(back_populates="ticket")
+    appointment: Mapped[Appointment | None] = relationship(back_populates="ticket")
+
+
+class TicketEvent(db.Model):
+    """Append-only trail of every transition: the ground truth for analytics and recovery."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    action: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counter.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -1,0 +1,139 @@
+"""A store (hall), its services and its counters: configuration plus the store's version."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.core.types import enum_column
+from backend.extensions import db
+from backend.policy import CounterStatus, Lane
+from backend.policy.slots import DEFAULT_HOURS
+
+if TYPE_CHECKING:
+    from backend.staff.models import User
+
+
+class Store(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # Bumped by every change of queue state; clients compare it to detect missed events.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    # The call order (policy.QueuePolicy): ordering, its rules and their settings.
+    ordering: Mapped[str] = mapped_column(String(16), default="score")
+    work_conserving: Mapped[bool] = mapped_column(default=True)
+    max_wait_minutes: Mapped[int] = mapped_column(Integer, default=30)  # 0: no anti-starvation
+    vip_first: Mapped[int] = mapped_column(Integer, default=1)
+    vip_window: Mapped[int] = mapped_column(Integer, default=2)
+    # A missed (no-show) ticket may rejoin within this window, this many places behind the head.
+    rejoin_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    rejoin_places: Mapped[int] = mapped_column(Integer, default=3)
+    remote_join: Mapped[bool] = mapped_column(default=True)
+    # Tickets one kiosk may print per minute (0: no limit).
+    kiosk_rate_per_minute: Mapped[int] = mapped_column(Integer, default=30)
+    kiosk_idle_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    # Lines of the display's notices ticker, one per line.
+    notices_zh: Mapped[str] = mapped_column(Text, default="")
+    notices_en: Mapped[str] = mapped_column(Text, default="")
+    # Languages of the spoken announcement, in order, comma-separated.
+    announce_langs: Mapped[str] = mapped_column(String(16), default="zh,en")
+    # After this many recalls the counter terminal suggests marking the ticket a no-show.
+    recall_limit: Mapped[int] = mapped_column(Integer, default=3)
+    address_zh: Mapped[str] = mapped_column(String(200), default="")
+    address_en: Mapped[str] = mapped_column(String(200), default="")
+    # Opening hours per weekday (Monday = "0"): [["09:00", "18:00"], ...]; holidays as ISO dates.
+    hours: Mapped[dict[str, list[list[str]]]] = mapped_column(
+        JSON, default=lambda: dict(DEFAULT_HOURS)
+    )
+    closed_dates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Booking rules.
+    booking_horizon_days: Mapped[int] = mapped_column(Integer, default=14)
+    booking_lead_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    appointment_counters: Mapped[int] = mapped_column(Integer, default=1)
+    bookings_per_phone_per_day: Mapped[int] = mapped_column(Integer, default=1)
+    phone_pattern: Mapped[str] = mapped_column(String(100), default=r"^1[3-9]\d{9}$")
+    checkin_early_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    checkin_late_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    appointment_prefix: Mapped[str] = mapped_column(String(4), default="Y")
+    # Days after which customers' names and phone numbers are erased (statistics stay).
+    retention_days: Mapped[int] = mapped_column(Integer, default=30)
+
+    services: Mapped[list[Service]] = relationship(
+        back_populates="store", order_by="Service.sort_order"
+    )
+    counters: Mapped[list[Counter]] = relationship(
+        back_populates="store", order_by="Counter.number"
+    )
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+    def address(self, lang: str) -> str:
+        return self.address_en if lang == "en" else self.address_zh
+
+    def notices(self, lang: str) -> list[str]:
+        text = self.notices_en if lang == "en" else self.notices_zh
+        return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class Service(db.Model):
+    __table_args__ = (UniqueConstraint("store_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    name_zh: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(4))
+    lane: Mapped[Lane] = mapped_column(enum_column(Lane))
+    expected_minutes: Mapped[float] = mapped_column(default=5.0)
+    bookable: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+    category: Mapped[str] = mapped_column(String(32), default="everyday")
+    icon: Mapped[str] = mapped_column(String(32), default="")
+    description_zh: Mapped[str] = mapped_column(String(200), default="")
+    description_en: Mapped[str] = mapped_column(String(200), default="")
+    slot_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    # Learned from completed visits (exponentially weighted), trusted after enough of them.
+    learned_minutes: Mapped[float | None] = mapped_column()
+    learned_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    store: Mapped[Store] = relationship(back_populates="services")
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+    def description(self, lang: str) -> str:
+        return self.description_en if lang == "en" else self.description_zh
+
+
+class Counter(db.Model):
+    __table_args__ = (UniqueConstraint("store_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    # The profile: lanes in the order this counter serves them.
+    lanes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[CounterStatus] = mapped_column(
+        enum_column(CounterStatus), default=CounterStatus.OPEN
+    )
+    pause_reason: Mapped[str | None] = mapped_column(String(32))
+    # The clerk signed in here (one clerk per counter, one counter per clerk).
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # The last call-next request id: a repeated request returns the same answer.
+    last_request_id: Mapped[str | None] = mapped_column(String(64))
+
+    clerk: Mapped[User | None] = relationship(foreign_keys=[clerk_id])
+
+    store: Mapped[Store] = relationship(back_populates="counters")
+
+    @property
+    def lane_profile(self) -> tuple[Lane, ...]:
+        return tuple(Lane(lane) for lane in self.lanes)

@@ -8,9 +8,7 @@ clock: every call-next must return exactly the ticket the simulator's call picke
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -19,13 +17,11 @@ from sqlalchemy import select
 from backend.core.clock import ManualClock
 from backend.extensions import db
 from backend.models import Store
+from backend.policy import sim
 from backend.queue.readmodel import store_policy
 from backend.stores.seed import DEMO_COUNTERS, DEMO_SERVICES
 
 from .conftest import MORNING, kiosk_headers, make_user, token_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import sim
 
 # (minute after opening, service): a busy hour with every lane, bursts and quiet spells.
 SCRIPT = [

@@ -1,0 +1,66 @@
+"""A discrete-event simulator of one business-hall day, comparing call policies.
+
+Pure like the rest of `backend.policy`: every policy runs the live engine's own code
+(`choose_next`, `next_status`, `next_queue_at`, `eta.forecast`) on a simulated clock, over the
+very same customers per seed. The command line (bench/sim.py) prints and plots what `run`
+returns; bench/README.md describes the scenario format and every metric.
+
+    scenario = load_scenario("bench/scenarios/weekday.toml")
+    results = run(scenario, seeds=5)           # {policy: averaged figures}
+"""
+
+# Scenarios and setups are frozen dataclasses: vary them with `replace`.
+from dataclasses import replace
+
+from .customers import Customer, generate_customers
+from .estimate import eta_forecaster
+from .hall import DAY, DayResult, Desk, Forecaster, Hall, Ticket, at, simulate
+from .metrics import ETA_KEYS, KEYS, WAIT_KEYS, average, day_metrics, group_metrics, percentile
+from .runner import Step, run, run_seed
+from .scenario import (
+    ALL_LANES,
+    AppointmentSpec,
+    EtaSpec,
+    Scenario,
+    ServiceSpec,
+    load_scenario,
+    parse_policy,
+    scenario_from_dict,
+)
+from .setups import POLICIES, PolicySetup, policy_setups
+
+__all__ = [
+    "ALL_LANES",
+    "DAY",
+    "ETA_KEYS",
+    "KEYS",
+    "POLICIES",
+    "WAIT_KEYS",
+    "AppointmentSpec",
+    "Customer",
+    "DayResult",
+    "Desk",
+    "EtaSpec",
+    "Forecaster",
+    "Hall",
+    "PolicySetup",
+    "Scenario",
+    "ServiceSpec",
+    "Step",
+    "Ticket",
+    "at",
+    "average",
+    "day_metrics",
+    "eta_forecaster",
+    "generate_customers",
+    "group_metrics",
+    "load_scenario",
+    "parse_policy",
+    "percentile",
+    "policy_setups",
+    "replace",
+    "run",
+    "run_seed",
+    "scenario_from_dict",
+    "simulate",
+]

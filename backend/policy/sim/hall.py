@@ -1,0 +1,319 @@
+"""One simulated day under one policy: an event loop over the live policy code.
+
+Arrivals, completions, staffing changes, abandonment, appointment slots and the closing of the
+doors are events on a simulated clock (minutes after opening). Every call is the live engine's
+`choose_next`, every status change its `next_status`, every queue time its `next_queue_at`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from ..enums import Action, CounterStatus, Lane, TicketStatus
+from ..eta import ARRIVAL_HORIZON_MINUTES, ArrivalRate
+from ..ordering import CounterView, QueueItem, choose_next
+from ..queueing import next_queue_at
+from ..transitions import next_status
+from .customers import Customer
+from .scenario import Scenario
+from .setups import PolicySetup
+
+# The simulated day starts at this instant (a Monday); sim time is minutes after opening.
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
+# What happens first when events fall on the same instant.
+STAFF, COMPLETE, ABANDON, ARRIVE, DUE, CLOSE = range(6)
+
+
+@dataclass(slots=True)
+class Ticket:
+    customer: Customer
+    item: QueueItem
+    status: TicketStatus = TicketStatus.WAITING
+    called_at: float | None = None
+    counter: int | None = None
+    calls: int = 0
+
+    @property
+    def key(self) -> tuple[datetime, datetime, int]:
+        """The live engine's order within a group: earliest slot, then queue time, then id."""
+        return (self.item.due_at or DAY, self.item.queue_at, self.item.ticket_id)
+
+    @property
+    def group(self) -> tuple[str, Lane, int | None]:
+        return (self.item.service, self.item.lane, self.item.only_counter)
+
+
+@dataclass(slots=True)
+class Desk:
+    """A counter's simulated state and its time accounts (minutes)."""
+
+    view: CounterView
+    is_open: bool = False
+    closing: bool = False
+    current: Ticket | None = None
+    expected_end: float = 0.0
+    opened_at: float = 0.0
+    idle_since: float = 0.0
+    open_time: float = 0.0
+    busy_time: float = 0.0
+
+
+@dataclass
+class DayResult:
+    """What happened to every ticket, plus the counters' accounts and the wait forecasts."""
+
+    policy: str
+    tickets: list[Ticket]
+    desks: list[Desk]
+    forecasts: dict[int, tuple[float, float, float]] = field(default_factory=dict)
+    log: list[tuple[str, float, int, int]] = field(default_factory=list)
+
+
+def at(t: float) -> datetime:
+    return DAY + timedelta(minutes=t)
+
+
+Forecaster = Callable[["Hall", Ticket], tuple[float, float, float] | None]
+
+
+class Hall:
+    """The event loop: arrivals, completions, staffing changes, abandonment, appointment slots."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        setup: PolicySetup,
+        customers: Sequence[Customer],
+        forecaster: Forecaster | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.setup = setup
+        self.customers = customers
+        self.forecaster = forecaster
+        self.desks = {c.number: Desk(c) for c in setup.counters}
+        self.groups: dict[tuple[str, Lane, int | None], list[Ticket]] = {}
+        self.tickets: dict[int, Ticket] = {}
+        self.recent: list[Lane] = []
+        self.events: list[tuple[float, int, int, int]] = []
+        self.last_queue_at: datetime | None = None
+        self.forecasts: dict[int, tuple[float, float, float]] = {}
+        self.now = 0.0
+        # What happened, in order: ("issue" | "call" | "complete", minute, counter, ticket id).
+        # tests/test_live_equals_sim.py replays it against the live engine.
+        self.log: list[tuple[str, float, int, int]] = []
+
+    # -- events
+
+    def push(self, t: float, kind: int, arg: int) -> None:
+        heapq.heappush(self.events, (t, kind, arg, len(self.events)))
+
+    def run(self) -> DayResult:
+        for index, (t, _) in enumerate(self.scenario.staffing):
+            self.push(t, STAFF, index)
+        for c in self.customers:
+            self.push(c.arrival, ARRIVE, c.ticket_id)
+        self.push(self.scenario.length, CLOSE, 0)
+        handlers = {
+            STAFF: self.on_staffing,
+            COMPLETE: self.on_complete,
+            ABANDON: self.on_abandon,
+            ARRIVE: self.on_arrival,
+            DUE: self.wake,
+            CLOSE: self.wake,
+        }
+        while self.events:
+            self.now, kind, arg, _ = heapq.heappop(self.events)
+            handlers[kind](arg)
+            self.dispatch()
+        self.close_all()
+        return DayResult(
+            self.setup.name,
+            [self.tickets[c.ticket_id] for c in self.customers],
+            list(self.desks.values()),
+            self.forecasts,
+            self.log,
+        )
+
+    def on_staffing(self, index: int) -> None:
+        """Open the plan's counters; close the others (a busy one after its customer)."""
+        if self.now >= self.scenario.length:
+            return  # after closing time the counters open then serve whoever is still inside
+        wanted = self.scenario.staffing[index][1]
+        for number, desk in self.desks.items():
+            if number in wanted:
+                self.open_desk(desk)
+            elif desk.is_open:
+                desk.closing = True
+                if desk.current is None:
+                    self.close_desk(desk)
+
+    def on_arrival(self, ticket_id: int) -> None:
+        customer = self.customers[ticket_id - 1]
+        ticket = self.issue(customer)
+        self.log.append(("issue", self.now, 0, ticket_id))
+        self.enqueue(ticket)
+        if self.forecaster is not None:
+            found = self.forecaster(self, ticket)
+            if found is not None:
+                self.forecasts[ticket_id] = found
+        if math.isfinite(customer.patience):
+            self.push(customer.arrival + customer.patience, ABANDON, ticket_id)
+        if ticket.item.due_at is not None and customer.slot is not None:
+            self.push(max(customer.slot, self.now), DUE, ticket_id)
+
+    def wake(self, _: int) -> None:
+        """An appointment's slot begins, or the doors close: idle counters look again (dispatch
+        follows; after closing time an idle counter with nobody it could serve closes)."""
+
+    def on_abandon(self, ticket_id: int) -> None:
+        ticket = self.tickets[ticket_id]
+        if ticket.status is TicketStatus.WAITING:
+            ticket.status = next_status(Action.CANCEL, ticket.status)
+            self.dequeue(ticket)
+
+    def on_complete(self, number: int) -> None:
+        desk = self.desks[number]
+        ticket = desk.current
+        assert ticket is not None
+        ticket.status = next_status(Action.COMPLETE, ticket.status)
+        self.log.append(("complete", self.now, number, ticket.item.ticket_id))
+        desk.current = None
+        desk.idle_since = self.now
+        if desk.closing:
+            self.close_desk(desk)
+
+    # -- tickets and the queue
+
+    def issue(self, customer: Customer) -> Ticket:
+        """The ticket as the live kiosk/check-in would queue it."""
+        service = self.scenario.service(customer.service)
+        appointment = customer.checked_in and self.setup.appointments_lane
+        queue_at = next_queue_at(self.last_queue_at, at(self.now))
+        self.last_queue_at = queue_at
+        item = QueueItem(
+            ticket_id=customer.ticket_id,
+            lane=Lane.APPOINTMENT if appointment else service.lane,
+            queue_at=queue_at,
+            service=service.code,
+            due_at=at(customer.slot) if appointment and customer.slot is not None else None,
+            service_lane=service.lane,
+            expected_minutes=service.mean,
+        )
+        ticket = Ticket(customer, item)
+        self.tickets[customer.ticket_id] = ticket
+        return ticket
+
+    def enqueue(self, ticket: Ticket) -> None:
+        queue = self.groups.setdefault(ticket.group, [])
+        bisect.insort(queue, ticket, key=lambda t: t.key)
+
+    def dequeue(self, ticket: Ticket) -> None:
+        self.groups[ticket.group].remove(ticket)
+
+    def heads(self) -> list[QueueItem]:
+        """The oldest ticket of each (service, lane, only_counter) group, and every checked-in
+        appointment (as the live engine's candidates: a later booking may be due first)."""
+        return [
+            t.item
+            for (_, lane, _), queue in self.groups.items()
+            for t in (queue if lane == Lane.APPOINTMENT else queue[:1])
+        ]
+
+    def waiting(self) -> list[QueueItem]:
+        return [t.item for queue in self.groups.values() for t in queue]
+
+    # -- counters
+
+    def open_desk(self, desk: Desk) -> None:
+        desk.closing = False
+        if not desk.is_open:
+            desk.is_open = True
+            desk.opened_at = desk.idle_since = self.now
+
+    def close_desk(self, desk: Desk) -> None:
+        desk.is_open = desk.closing = False
+        desk.open_time += self.now - desk.opened_at
+
+    def close_all(self) -> None:
+        for desk in self.desks.values():
+            if desk.is_open:
+                self.close_desk(desk)
+
+    def dispatch(self) -> None:
+        """Every free open counter calls next, the longest idle first."""
+        free = [d for d in self.desks.values() if d.is_open and not d.closing and not d.current]
+        for desk in sorted(free, key=lambda d: (d.idle_since, d.view.number)):
+            if not self.call_next(desk) and self.now >= self.scenario.length:
+                self.close_desk(desk)  # after hours: nobody left that it could serve
+
+    def recent_lanes(self) -> list[Lane]:
+        """The lanes of the last calls, as many as the live engine passes (vip_window - 1)."""
+        count = self.setup.policy.vip_window - 1
+        return self.recent[-count:] if count > 0 else []
+
+    def call_next(self, desk: Desk) -> bool:
+        policy = self.setup.policy
+        decision = choose_next(desk.view, self.heads(), policy, at(self.now), self.recent_lanes())
+        if decision.ticket_id is None:
+            return False
+        self.serve(desk, self.tickets[decision.ticket_id])
+        return True
+
+    def serve(self, desk: Desk, ticket: Ticket) -> None:
+        """Call, start and schedule the completion of one ticket at a counter."""
+        self.dequeue(ticket)
+        ticket.status = next_status(Action.CALL, ticket.status)
+        ticket.status = next_status(Action.START, ticket.status)
+        ticket.called_at, ticket.counter = self.now, desk.view.number
+        ticket.calls += 1
+        self.log.append(("call", self.now, desk.view.number, ticket.item.ticket_id))
+        self.recent = [*self.recent[-9:], ticket.item.lane]
+        desk.current = ticket
+        desk.expected_end = self.now + ticket.item.expected_minutes
+        desk.busy_time += ticket.customer.duration
+        self.push(self.now + ticket.customer.duration, COMPLETE, desk.view.number)
+
+    def arrival_rates(self) -> list[ArrivalRate]:
+        """Walk-ins per minute by service over the last hour, as the live system measures it."""
+        since = self.now - ARRIVAL_HORIZON_MINUTES
+        counts: dict[str, int] = {}
+        for ticket in self.tickets.values():
+            if ticket.item.lane != Lane.APPOINTMENT and ticket.customer.arrival > since:
+                counts[ticket.item.service] = counts.get(ticket.item.service, 0) + 1
+        out = []
+        for code, count in counts.items():
+            service = self.scenario.service(code)
+            out.append(
+                ArrivalRate(code, service.lane, service.mean, count / ARRIVAL_HORIZON_MINUTES)
+            )
+        return out
+
+    def counter_views(self) -> list[tuple[CounterView, float, float | None, float | None]]:
+        """Each counter as the live system would see it now: its expected free time and, for a
+        visit under way, when it began and how long it is expected to take."""
+        out = []
+        for desk in self.desks.values():
+            status = CounterStatus.OPEN if desk.is_open else CounterStatus.PAUSED
+            view = replace(desk.view, status=status)
+            if desk.current is None:
+                out.append((view, self.now, None, None))
+                continue
+            expected = desk.current.item.expected_minutes
+            began = desk.expected_end - expected
+            out.append((view, max(desk.expected_end, self.now), began, expected))
+        return out
+
+
+def simulate(
+    scenario: Scenario,
+    setup: PolicySetup,
+    customers: Sequence[Customer],
+    forecaster: Forecaster | None = None,
+) -> DayResult:
+    """One day of these customers under this setup."""
+    return Hall(scenario, setup, customers, forecaster).run()

@@ -1,0 +1,40 @@
+"""The call policies compared: three baselines and ours, each with the counters it runs on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..ordering import CounterView, Ordering, QueuePolicy
+from .scenario import ALL_LANES, Scenario
+
+POLICIES = ("fifo", "per-service", "shortest-first", "ours")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySetup:
+    name: str
+    policy: QueuePolicy
+    counters: tuple[CounterView, ...]
+
+    @property
+    def appointments_lane(self) -> bool:
+        """Whether checked-in bookings queue in the appointment lane (else: as walk-ins)."""
+        return self.policy.appointment_grace is not None
+
+
+def policy_setups(scenario: Scenario) -> dict[str, PolicySetup]:
+    """The three baselines and ours, over the scenario's counters."""
+    pooled = tuple(replace(c, lanes=ALL_LANES) for c in scenario.counters)
+    bare = QueuePolicy(appointment_grace=None, max_wait=None, vip_first=0)
+    return {
+        "fifo": PolicySetup("fifo", replace(bare, ordering=Ordering.FIFO), pooled),
+        "per-service": PolicySetup(
+            "per-service",
+            replace(bare, ordering=Ordering.PROFILE, work_conserving=False),
+            scenario.counters,
+        ),
+        "shortest-first": PolicySetup(
+            "shortest-first", replace(bare, ordering=Ordering.SHORTEST), pooled
+        ),
+        "ours": PolicySetup("ours", scenario.policy, scenario.counters),
+    }

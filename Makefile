@@ -28,10 +28,18 @@ run: prepare
 browser:
 	@bash scripts/ensure-chromium.sh
 
-# axe-core (the accessibility audit of the browser tests), from the npm registry.
+# The npm tools (axe-core for the browser tests' accessibility audit, ESLint), from the npm registry.
 node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
+
+# The browser JavaScript (static/js, native ES modules): ESLint, and node's test runner on tests/js.
+.PHONY: lint-js test-js
+lint-js: node_modules/axe-core/axe.min.js
+	npx eslint static/js tests/js
+
+test-js: node_modules/axe-core/axe.min.js
+	node --test tests/js/
 
 test: prepare browser lint node_modules/axe-core/axe.min.js
 	$(PY) -m pytest $(PYTEST_ARGS)

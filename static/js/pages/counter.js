@@ -6,19 +6,25 @@
  * Never a double action: one request at a time (`busy`), held keys are ignored, and the call requests
  * carry a request_id that is reused when the same click is retried after a network failure.
  */
-(function () {
-  'use strict';
-  const { config, t, h, api, ApiError, localName, laneName, statusName, minutesSince, setText, live, STORE_EVENTS } = window.HQ;
-  const $ = (id) => document.getElementById(id);
-  const main = document.querySelector('.c-main');
-  if (!main || !$('call-next') || config.counter == null) return; // counter picker: nothing to run
+import { api, ApiError, storePath } from '../lib/api.js';
+import { pageConfig } from '../lib/config.js';
+import { byId as $, h, setText } from '../lib/dom.js';
+import { EVENTS } from '../lib/events.js';
+import { laneName, localName, statusName, t } from '../lib/i18n.js';
+import { STORE_ROOM, live } from '../lib/live.js';
+import { clock, minutesSince } from '../lib/time.js';
+import { setOnline } from '../ui/offline.js';
 
+const config = pageConfig();
+const main = document.querySelector('.c-main');
+if (main && $('call-next') && config.counter != null) terminal(); // else the counter picker: nothing to run
+
+function terminal() {
   const NUM = Number(config.counter);
-  const storePath = '/stores/' + encodeURIComponent(config.store);
-  const counterPath = storePath + '/counters/' + NUM;
+  const storeBase = storePath(config.store);
+  const counterPath = storeBase + '/counters/' + NUM;
   const DESK = $('desk-name').textContent;
   const MY_LANES = (main.dataset.lanes || '').split(' ').filter(Boolean);
-  const EVENTS = [...new Set([...STORE_EVENTS, 'rejoined', 'parked', 'resumed', 'counter_changed'])];
   const KEYS = { F1: 'call-next', F2: 'recall', F3: 'start', F4: 'complete', F5: 'no-show', F6: 'transfer', F7: 'pause', F8: 'park' };
   const TIMEOUT_MS = 10000;
 
@@ -49,7 +55,7 @@
   /* Appointment tickets: the "预约 Appointment" mark and the booked slot time (due_at, when known). */
   const isAppointment = (tk) => !!tk && (tk.lane === 'appointment' || tk.channel === 'appointment');
   const apptText = (tk) => {
-    const at = tk && tk.due_at ? window.HQ.clock(tk.due_at) : '';
+    const at = tk && tk.due_at ? clock(tk.due_at) : '';
     return laneName('appointment') + (at ? ' ' + at : '');
   };
   const reasonName = (code) => ((S.pauseReasons.find((r) => r.code === code) || {}).name || code || '');
@@ -95,14 +101,23 @@
 
   /* ---------------------------------------------------------------- rendering */
 
+  /* Whether the server allows action `code` on tk (its allowed_actions); `otherwise` when it did not say. */
+  function allows(tk, code, otherwise) {
+    return tk && Array.isArray(tk.allowed_actions) ? tk.allowed_actions.includes(code) : otherwise;
+  }
+  const resumable = () => S.parked.filter((tk) => allows(tk, 'resume', true));
+
   function legal(action) {
     const cur = S.current;
     if (!S.signedIn) return false;
     switch (action) {
       case 'call-next': return !S.paused; // with a ticket still open the server completes it and says so
-      case 'recall': case 'start': case 'no-show': return is(cur, 'called');
-      case 'complete': case 'transfer': return is(cur, 'called', 'serving');
-      case 'park': return is(cur, 'serving') || (!cur && S.parked.length > 0);
+      case 'recall': return allows(cur, 'recall', is(cur, 'called'));
+      case 'start': return allows(cur, 'start', is(cur, 'called'));
+      case 'no-show': return allows(cur, 'no_show', is(cur, 'called'));
+      case 'complete': return allows(cur, 'complete', is(cur, 'called', 'serving'));
+      case 'transfer': return allows(cur, 'transfer', is(cur, 'called', 'serving'));
+      case 'park': return cur ? allows(cur, 'park', is(cur, 'serving')) : resumable().length > 0;
       case 'pause': return true;
       default: return false;
     }
@@ -130,8 +145,9 @@
     main.classList.toggle('is-busy', S.busy);
     // F8 says what it will do
     const park = $('park').querySelector('.b-label');
-    if (S.current || !S.parked.length) park.textContent = t('park');
-    else park.textContent = S.parked.length === 1 ? t('resume_one', { label: S.parked[0].label }) : t('resume_many');
+    const parked = resumable();
+    if (S.current || !parked.length) park.textContent = t('park');
+    else park.textContent = parked.length === 1 ? t('resume_one', { label: parked[0].label }) : t('resume_many');
     $('pause').querySelector('.b-label').textContent = S.paused ? t('unpause') : t('pause');
     $('pause').classList.toggle('is-paused', S.paused);
     // at the recall limit the terminal suggests a no-show
@@ -324,7 +340,7 @@
         detailShown = seq;
         applyDetail(d);
         render();
-      } catch (e) { /* the next event or reconnect refetches */ }
+      } catch { /* the next event or reconnect refetches */ }
     }, delay || 0);
   }
   /* Our own action just changed the state: answers to earlier refetches are stale now. */
@@ -388,8 +404,9 @@
     invalidateDetail();
     upsertWaiting(tk);
     if (tk && (tk.counter == null || Number(tk.counter) === NUM) && active(tk)) {
-      // keep the richer fields (service_name, note, customer) of the same ticket
+      // keep the richer fields (service_name, note, customer) of the same ticket, not its old allowed actions
       S.current = Object.assign({}, S.current && S.current.id === tk.id ? S.current : {}, tk);
+      if (!('allowed_actions' in tk)) delete S.current.allowed_actions;
     } else if (tk && S.current && S.current.id === tk.id) {
       S.current = null;
     }
@@ -427,10 +444,11 @@
 
     park: async () => {
       if (S.current) return ticketAction('park');
-      let id = S.parked.length === 1 ? S.parked[0].id : null;
+      const parked = resumable();
+      let id = parked.length === 1 ? parked[0].id : null;
       if (id == null) {
         id = await choose($('parked-dialog'), 'ticket',
-          S.parked.map((p) => ({ code: p.id, name: p.label + ' · ' + serviceName(p) })), null);
+          parked.map((p) => ({ code: p.id, name: p.label + ' · ' + serviceName(p) })), null);
         if (id == null) return undefined;
       }
       return resumeParked(id);
@@ -646,11 +664,39 @@
 
   /* ---------------------------------------------------------------- live */
 
+  /* A thin store event: {version, event, ticket (brief) or null, counter or null} (an older server
+     also sends lanes). The detail of this counter is refetched when the event concerns it. */
+  function applyStoreEvent(name, p) {
+    if (p.ticket) upsertWaiting(p.ticket);
+    if (Array.isArray(p.lanes)) S.lanes = p.lanes;
+    const mine = p.counter != null ? Number(p.counter) === NUM : name === EVENTS.COUNTER_CHANGED;
+    if (mine || (p.ticket && Number(p.ticket.counter) === NUM) ||
+        (p.ticket && [S.current, ...S.parked].some((x) => x && x.id === p.ticket.id))) {
+      refreshDetail(30);
+    }
+    render();
+  }
+
+  /* queue_updated: the waiting list, lanes and counters at its version. */
+  function applyQueueUpdated(p) {
+    if (Array.isArray(p.waiting)) S.waiting = p.waiting.slice();
+    if (Array.isArray(p.lanes)) S.lanes = p.lanes;
+    const here = Array.isArray(p.counters) ? p.counters.find((c) => Number(c.number) === NUM) : null;
+    if (here) {
+      const current = active(here.current);
+      const changed = (here.clerk || null) !== S.clerk || (here.status === 'paused') !== S.paused ||
+        (current ? current.id : null) !== (S.current ? S.current.id : null);
+      if (changed) refreshDetail(30);
+    }
+    render();
+  }
+
   live({
     auth: { store: config.store, role: 'counter', counter: NUM },
-    events: EVENTS,
+    events: STORE_ROOM,
+    onStatus: setOnline,
     load: async () => {
-      const s = await call(storePath + '/snapshot');
+      const s = await call(storeBase + '/snapshot');
       (s.services || []).forEach((sv) => { S.services[sv.code] = sv; });
       S.waiting = (s.waiting || []).slice();
       S.lanes = s.lanes || S.lanes;
@@ -658,19 +704,10 @@
       render();
       return s.version;
     },
-    apply: (name, p) => {
-      if (p.ticket) upsertWaiting(p.ticket);
-      if (p.lanes) S.lanes = p.lanes;
-      const mine = p.counter != null ? Number(p.counter) === NUM : name === 'counter_changed';
-      if (mine || (p.ticket && Number(p.ticket.counter) === NUM) ||
-          (p.ticket && [S.current, ...S.parked].some((x) => x && x.id === p.ticket.id))) {
-        refreshDetail(30);
-      }
-      render();
-    },
+    apply: (name, p) => (name === EVENTS.QUEUE_UPDATED ? applyQueueUpdated(p) : applyStoreEvent(name, p)),
   });
 
   setInterval(render, 30000); // waited minutes
   render();
   signIn();
-})();
+}

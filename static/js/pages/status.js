@@ -1,0 +1,246 @@
+/* Ticket status page (phone): live position and status; full-screen banner (with vibration and a
+   beep) when called; the customer can cancel, rejoin after a no-show and rate the service. */
+import { api } from '../lib/api.js';
+import { pageConfig } from '../lib/config.js';
+import { byId as $, fill, h, setText } from '../lib/dom.js';
+import { laneName, statusName, t } from '../lib/i18n.js';
+import { TICKET_ROOM, live } from '../lib/live.js';
+import { clock, etaText } from '../lib/time.js';
+import { setOnline } from '../ui/offline.js';
+
+const config = pageConfig();
+const banner = $('call-banner');
+const FINAL = {
+  done: 'final_done', no_show: 'final_no_show', cancelled: 'final_cancelled',
+  transferred: 'final_transferred', serving: 'serving_note',
+};
+const pageTitle = document.title;
+let current = null;   // the last ticket shown
+let announced = null; // call key (ticket:recall count) we already alerted for
+let dismissed = null; // call key the customer closed the banner for
+let busy = false;     // a customer action is in flight
+let stars = 0;        // chosen in the rating card
+let saved = null;     // feedback sent from this page (kept even if a late event has none yet)
+
+/* ---- sound: browsers allow audio only after a touch, so the context is unlocked on the first one ---- */
+let audio = null;
+function unlockAudio() {
+  const AC = window.AudioContext || window.webkitAudioContext;
+  if (!AC) return;
+  try {
+    if (!audio) audio = new AC();
+    if (audio.state === 'suspended') audio.resume();
+  } catch { audio = null; }
+}
+['pointerdown', 'touchend', 'keydown'].forEach((n) => document.addEventListener(n, unlockAudio, { passive: true }));
+
+function beep() {
+  if (!audio || audio.state !== 'running') return;
+  try {
+    const now = audio.currentTime;
+    [0, 0.35].forEach((at) => {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.type = 'sine';
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.0001, now + at);
+      gain.gain.exponentialRampToValueAtTime(0.4, now + at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + at + 0.25);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(now + at);
+      osc.stop(now + at + 0.3);
+    });
+  } catch { /* sound is a bonus */ }
+}
+
+function alertCall(tk, key) {
+  if (announced === key) return;
+  announced = key;
+  try { if (navigator.vibrate) navigator.vibrate([300, 100, 300]); } catch { /* not allowed */ }
+  beep();
+  document.title = t('go_counter', { n: tk.counter }) + ' · ' + pageTitle;
+}
+
+/* ---- rendering ---- */
+function starsText(n) { return '★★★★★'.slice(0, n) + '☆☆☆☆☆'.slice(0, 5 - n); }
+
+function showStars(n) {
+  stars = n;
+  document.querySelectorAll('#rating button[data-stars]').forEach((b) => {
+    const v = Number(b.dataset.stars);
+    b.classList.toggle('on', v <= n);
+    b.setAttribute('aria-pressed', String(v === n));
+  });
+  setText('rating-word', n ? t('rate_' + n) : '');
+}
+
+function renderRating(tk) {
+  const fb = tk.feedback || saved;
+  const show = tk.status === 'done' && (!!tk.can_rate || !!fb);
+  $('rating').hidden = !show;
+  if (!show) return;
+  $('rating-form').hidden = !!fb;
+  $('rating-thanks').hidden = !fb;
+  if (fb) setText('rating-thanks-stars', starsText(fb.stars || 0));
+}
+
+function renderActions(tk) {
+  const canCancel = tk.can_cancel != null ? !!tk.can_cancel : tk.status === 'waiting';
+  $('cancel-box').hidden = !canCancel;
+  if (!canCancel) $('cancel-ask').hidden = true;
+  $('cancel').hidden = !$('cancel-ask').hidden;
+
+  const canRejoin = tk.status === 'no_show' && !!tk.can_rejoin;
+  $('rejoin-box').hidden = !canRejoin;
+  if (canRejoin) {
+    const until = clock(tk.rejoin_until);
+    setText('rejoin-until', until ? t('rejoin_before', { time: until }) : '');
+    setText('rejoin-note', tk.rejoin_places > 0 ? t('rejoin_places', { n: tk.rejoin_places }) : '');
+  }
+}
+
+function render(tk) {
+  if (!tk) return;
+  const before = current && current.status;
+  current = Object.assign({}, current, tk);
+  tk = current;
+  if (before && before !== tk.status) showActionMessage('');
+  setText('label', tk.label);
+  setText('banner-label', tk.label);
+  setText('service', tk.service_name);
+  const lane = $('lane');
+  lane.textContent = laneName(tk.lane);
+  lane.className = 'lane-badge lane-' + tk.lane;
+  const status = $('status');
+  status.textContent = statusName(tk.status);
+  status.dataset.status = tk.status;
+  setText('position', tk.position == null ? '—' : tk.position);
+  setText('eta', (tk.status === 'waiting' && etaText(tk.eta_minutes)) || '—');
+  setText('counter', tk.counter == null ? '—' : tk.counter);
+
+  const next = $('next-notice');
+  const near = tk.status === 'waiting' && (tk.position === 0 || tk.position === 1);
+  next.hidden = !near;
+  next.textContent = near ? t(tk.position === 0 ? 'next_notice' : 'one_ahead') : '';
+  next.classList.toggle('is-next', near && tk.position === 0);
+
+  const final = $('final');
+  let finalKey = FINAL[tk.status];
+  if (tk.status === 'no_show' && tk.can_rejoin) finalKey = 'final_no_show_rejoin';
+  final.hidden = !finalKey;
+  final.textContent = finalKey ? t(finalKey) : '';
+  final.classList.toggle('bad', tk.status === 'no_show' || tk.status === 'cancelled');
+
+  $('hint').hidden = ['done', 'cancelled', 'no_show'].includes(tk.status);
+  renderActions(tk);
+  renderRating(tk);
+
+  if (tk.status === 'called') {
+    const key = tk.id + ':' + (tk.recall_count || 0);
+    fill($('banner-text'), 'go_counter', { n: h('span', { class: 'counter-no', text: tk.counter }) });
+    banner.hidden = key === dismissed;
+    const fresh = announced !== key;
+    alertCall(tk, key);
+    if (fresh && !banner.hidden) $('banner-ok').focus();
+  } else {
+    banner.hidden = true;
+    document.title = pageTitle;
+  }
+}
+
+/* ---- customer actions ---- */
+function showActionMessage(text, kind) {
+  const el = $('action-msg');
+  el.textContent = text || '';
+  el.classList.toggle('info', kind === 'info');
+  el.hidden = !text;
+}
+
+async function act(path, body, buttons) {
+  if (busy || !current) return null;
+  busy = true;
+  buttons.forEach((b) => { b.disabled = true; });
+  showActionMessage('');
+  try {
+    const data = await api('/tickets/' + encodeURIComponent(current.id) + '/' + path,
+      Object.assign({ token: config.token || current.token }, body || {}));
+    return data;
+  } catch (err) {
+    showActionMessage(err.message);
+    if (err.status === 409) resync();
+    return null;
+  } finally {
+    busy = false;
+    buttons.forEach((b) => { b.disabled = false; });
+  }
+}
+
+$('cancel').addEventListener('click', () => {
+  $('cancel-ask').hidden = false;
+  $('cancel').hidden = true;
+  $('cancel-keep').focus();
+});
+$('cancel-keep').addEventListener('click', () => {
+  $('cancel-ask').hidden = true;
+  $('cancel').hidden = false;
+  $('cancel').focus();
+});
+$('cancel-confirm').addEventListener('click', async () => {
+  const tk = await act('cancel', null, [$('cancel-confirm'), $('cancel-keep')]);
+  if (tk) { $('cancel-ask').hidden = true; render(tk); }
+});
+
+$('rejoin').addEventListener('click', async () => {
+  const tk = await act('rejoin', null, [$('rejoin')]);
+  if (tk) { render(tk); showActionMessage(t('rejoined'), 'info'); $('label').scrollIntoView({ block: 'center' }); }
+});
+
+$('rating').addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-stars]');
+  if (b) { showStars(Number(b.dataset.stars)); showActionMessage(''); }
+});
+$('rating-submit').addEventListener('click', async () => {
+  if (!stars) { setText('rating-word', t('choose_stars')); return; }
+  const comment = $('rating-comment').value.trim().slice(0, 500);
+  const body = { stars };
+  if (comment) body.comment = comment;
+  const btns = [$('rating-submit'), ...document.querySelectorAll('#rating button[data-stars]')];
+  if (busy || !current) return;
+  busy = true;
+  btns.forEach((x) => { x.disabled = true; });
+  showActionMessage('');
+  try {
+    const fb = await api('/tickets/' + encodeURIComponent(current.id) + '/feedback',
+      Object.assign({ token: config.token || current.token }, body));
+    saved = fb && fb.stars ? fb : body;
+    render({ can_rate: false });
+  } catch (err) {
+    if (err.code === 'already_rated') { saved = { stars, comment }; render({ can_rate: false }); resync(); }
+    else showActionMessage(err.message);
+  } finally {
+    busy = false;
+    btns.forEach((x) => { x.disabled = false; });
+  }
+});
+
+$('banner-ok').addEventListener('click', () => {
+  dismissed = announced;
+  banner.hidden = true;
+});
+
+/* first paint from the server's copy, then live */
+try { render(JSON.parse($('ticket-data').textContent)); } catch { /* the live load will fill in */ }
+
+let resync = () => {};
+const sub = live({
+  auth: { ticket: config.token, lang: config.lang },
+  events: TICKET_ROOM, // each event carries the whole public view of the ticket
+  onStatus: setOnline,
+  load: async () => {
+    const tk = await api('/tickets/' + encodeURIComponent(config.token));
+    render(tk);
+    return tk.version;
+  },
+  apply: (name, p) => render(p.ticket),
+});
+resync = sub.resync;

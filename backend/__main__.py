@@ -31,7 +31,9 @@ def main() -> None:
     from backend.extensions import socketio
 
     app = create_app()
-    base = f"http://{args.host}:{args.port}"
+    host = getattr(args, "host", os.environ.get("HOST", "127.0.0.1"))
+    port = getattr(args, "port", int(os.environ.get("PORT", "5000")))
+    base = f"http://{host}:{port}"
     print_seeded(prepare(app), base)
     if args.command == "prepare":
         return
@@ -50,7 +52,7 @@ Press Ctrl+C to stop.""",
         flush=True,
     )
     socketio.start_background_task(sweep_forever, app)
-    socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
+    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
 
 
 SWEEP_SECONDS = 60

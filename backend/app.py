@@ -17,12 +17,11 @@ from backend.config import load_config
 
 # sockets registers its handlers on the unbound SocketIO before any init_app binds a server.
 from backend.core import i18n
-from backend.core.clock import OffsetClock
+from backend.core.clock import CLOCK_KEY, OffsetClock
 from backend.core.db import engine_options
 from backend.core.errors import DomainError
 from backend.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
-from backend.live import sockets  # noqa: F401
-from backend.queue.commands import CLOCK_KEY
+from backend.live import publisher, sockets  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
@@ -63,16 +62,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
     )
 
-    from backend import cli
-    from backend.queue import api
+    from backend import api, cli
     from backend.staff import auth
     from counter.views import bp as counter_bp
     from display.views import bp as display_bp
     from kiosk.views import bp as kiosk_bp
 
-    csrf.exempt(
-        api.bp
-    )  # staff calls check CSRF themselves (auth.staff_user); bearer calls need none
+    api.load_routes()
+    # Staff calls check CSRF themselves (staff.auth.staff_user); bearer calls need none.
+    csrf.exempt(api.bp)
     for blueprint in (api.bp, auth.bp, kiosk_bp, display_bp, counter_bp):
         app.register_blueprint(blueprint)
     cli.register(app)
@@ -83,7 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/")
     def index() -> Response:
-        from backend.models import Store
+        from backend.stores.models import Store
 
         store = db.session.scalar(db.select(Store).order_by(Store.id))
         if store is None:

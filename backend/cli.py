@@ -9,9 +9,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from backend.extensions import db
+from backend.kiosks.operations import register_kiosk
 from backend.models import Store, User
 from backend.policy import Role
-from backend.queue.commands import register_kiosk
 from backend.staff.auth import issue_api_token
 from backend.stores.seed import Seeded, seed_demo
 

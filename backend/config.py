@@ -28,6 +28,10 @@ def _secret_key(instance_path: Path) -> str:
     return key
 
 
+def _delay(text: str) -> float | None:
+    return None if text.strip().lower() in ("none", "") else float(text)
+
+
 def load_config(instance_path: Path) -> dict[str, Any]:
     instance_path.mkdir(parents=True, exist_ok=True)
     db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / DEFAULT_DB_FILE}"
@@ -51,4 +55,11 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
         "KIOSK_AUTO_PRINT": os.environ.get("KIOSK_AUTO_PRINT", "0") == "1",
+        # Seconds the publisher waits to coalesce a burst of commands into one projection update
+        # ("none": right after each commit, which tests use to be deterministic).
+        "LIVE_PROJECTION_DELAY": _delay(os.environ.get("LIVE_PROJECTION_DELAY", "0.25")),
+        # Check every API answer against its documented schema: "raise" (tests), "log", "".
+        "API_VALIDATE_RESPONSES": os.environ.get("API_VALIDATE_RESPONSES", "log"),
+        # werkzeug's method for staff passwords; env PASSWORD_HASH_METHOD (tests: a cheap pbkdf2).
+        "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
     }

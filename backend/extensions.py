@@ -1,5 +1,7 @@
 """Unbound extensions, created once and bound to an app in create_app()."""
 
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -19,6 +21,11 @@ class Base(DeclarativeBase):
 # state the command just wrote, without reloading it. Every write transaction starts with a
 # rollback (database.write_transaction), which expires anything older.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+# The models' base class: Flask-SQLAlchemy's db.Model at run time, the typed Base for mypy.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 socketio = SocketIO()
 login_manager = LoginManager()

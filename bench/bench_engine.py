@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.app import create_app
 from backend.extensions import db
+from backend.kiosks.operations import register_kiosk
 from backend.models import Store, User
 from backend.policy import Role
-from backend.queue.commands import register_kiosk
 from backend.staff.auth import issue_api_token
 from backend.stores.seed import seed_demo
 

@@ -8,9 +8,9 @@ from flask_login import current_user, login_required
 from backend.core.errors import Forbidden
 from backend.core.i18n import current_lang
 from backend.core.pages import render_page
-from backend.queue import commands as engine
-from backend.queue.readmodel import StoreQueue
-from backend.queue.serializers import counter_name, service_public
+from backend.queue import reads
+from backend.queue.serializers import counter_name, services_public
+from backend.stores.operations import find_store
 
 bp = Blueprint("counter", __name__, template_folder="templates")
 
@@ -18,21 +18,21 @@ bp = Blueprint("counter", __name__, template_folder="templates")
 @bp.get("/s/<store_code>/counter")
 @login_required
 def terminal(store_code: str) -> str:
-    store = engine.find_store(store_code)
+    store = find_store(store_code)
     if not current_user.can_act_in(store):
         raise Forbidden()
     lang = current_lang()
-    queue = StoreQueue.load(store, engine.now())
-    numbers = {c.number for c in queue.counters}
+    proj = reads.store_projection(store.code)
+    numbers = {c.number for c in proj.counters}
     chosen = request.args.get("counter", type=int)
     counters = [
         {
             "number": c.number,
             "name": counter_name(c.number, lang),
-            "lanes": list(c.lanes),
-            "clerk": c.clerk.display_name if c.clerk else None,
+            "lanes": [lane.value for lane in c.lanes],
+            "clerk": c.clerk_name,
         }
-        for c in queue.counters
+        for c in proj.counters
     ]
     return render_page(
         "counter/counter.html",
@@ -43,5 +43,5 @@ def terminal(store_code: str) -> str:
         },
         counters=counters,
         user=current_user,
-        services=[service_public(s, queue, lang) for s in queue.services if s.active],
+        services=services_public(proj, lang),
     )

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from backend.core.i18n import current_lang
 from backend.core.pages import render_page
 from backend.policy import Lane
-from backend.queue import commands as engine
-from backend.queue.readmodel import StoreQueue
-from backend.queue.serializers import service_public
+from backend.stores.operations import find_store
 
 bp = Blueprint("display", __name__, template_folder="templates")
 
 
 @bp.get("/s/<store_code>/display")
 def display(store_code: str) -> str:
-    store = engine.find_store(store_code)
-    queue = StoreQueue.load(store, engine.now())
-    lang = current_lang()
-    services = [service_public(s, queue, lang) for s in queue.services if s.active]
+    store = find_store(store_code)
     config = {
         "theme": "light" if request.args.get("theme") == "light" else "dark",
         "display_filter": {
@@ -27,7 +21,7 @@ def display(store_code: str) -> str:
             "lanes": _lanes(request.args.get("lanes")),
         },
     }
-    return render_page("display/display.html", store, config=config, services=services)
+    return render_page("display/display.html", store, config=config)
 
 
 def _numbers(raw: str | None) -> list[int] | None:

@@ -13,26 +13,25 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from backend.bookings import commands as bookings
-from backend.bookings.api import hours_text
+from backend.bookings.queries import hours_text
+from backend.bookings.serializers import booking_public
 from backend.core.errors import Forbidden, NotFound
 from backend.core.i18n import current_lang
 from backend.core.pages import public_url, render_page
 from backend.core.qr import qr_svg
-from backend.models import Kiosk, Store
+from backend.kiosks.models import Kiosk
+from backend.kiosks.operations import KIOSK_COOKIE, KIOSK_COOKIE_MAX_AGE, find_kiosk
 from backend.policy import Role
-from backend.queue import commands as engine
-from backend.queue.api import KIOSK_COOKIE
-from backend.queue.readmodel import StoreQueue
-from backend.queue.serializers import booking_public, service_public, ticket_public
+from backend.policy.slots import CODE_ALPHABET, CODE_LENGTH
+from backend.queue import reads
+from backend.stores.models import Store
+from backend.stores.operations import find_store
 
 bp = Blueprint("kiosk", __name__, template_folder="templates")
 
 
-KIOSK_COOKIE_MAX_AGE = 5 * 365 * 24 * 3600
-
-
 def _this_kiosk(store: Store) -> Kiosk | None:
-    kiosk = engine.find_kiosk(request.cookies.get(KIOSK_COOKIE))
+    kiosk = find_kiosk(request.cookies.get(KIOSK_COOKIE))
     return kiosk if kiosk is not None and kiosk.store_id == store.id else None
 
 
@@ -48,14 +47,12 @@ def _kiosk_config(store: Store) -> dict[str, Any] | None:
 
 
 def _services(store: Store) -> list[dict[str, Any]]:
-    queue = StoreQueue.load(store, engine.now())
-    lang = current_lang()
-    return [service_public(s, queue, lang) for s in queue.services if s.active]
+    return reads.services_view(store.code, current_lang())
 
 
 @bp.get("/s/<store_code>/kiosk")
 def home(store_code: str) -> str:
-    store = engine.find_store(store_code)
+    store = find_store(store_code)
     return render_page(
         "kiosk/kiosk.html", store, config={"kiosk": _kiosk_config(store)}, services=_services(store)
     )
@@ -64,8 +61,8 @@ def home(store_code: str) -> str:
 @bp.get("/s/<store_code>/kiosk/register/<token>")
 def register(store_code: str, token: str) -> WerkzeugResponse:
     """Set up this browser as the store's kiosk (the link comes from `flask create-kiosk`)."""
-    store = engine.find_store(store_code)
-    kiosk = engine.find_kiosk(token)
+    store = find_store(store_code)
+    kiosk = find_kiosk(token)
     if kiosk is None or kiosk.store_id != store.id:
         raise NotFound(_l("This kiosk link is not valid."))
     response = redirect(url_for("kiosk.home", store_code=store.code))
@@ -83,7 +80,7 @@ def register(store_code: str, token: str) -> WerkzeugResponse:
 @bp.get("/s/<store_code>/join")
 def join(store_code: str) -> str:
     """Join the queue from a phone (reached from the store's QR poster)."""
-    store = engine.find_store(store_code)
+    store = find_store(store_code)
     return render_page(
         "kiosk/join.html", store, services=_services(store), remote_join=store.remote_join
     )
@@ -91,11 +88,10 @@ def join(store_code: str) -> str:
 
 @bp.get("/s/<store_code>/kiosk/ticket/<token>")
 def ticket_print(store_code: str, token: str) -> str:
-    ticket = engine.find_ticket_by_token(token)
+    ticket = reads.find_ticket_by_token(token)
     store = ticket.store
     if store.code != store_code:
         raise NotFound()
-    queue = StoreQueue.load(store, engine.now())
     status_url = public_url("kiosk.ticket_status", token=token)
     kiosk = _kiosk_config(store)
     auto_print = bool(kiosk and kiosk["auto_print"]) or current_app.config["KIOSK_AUTO_PRINT"]
@@ -104,7 +100,7 @@ def ticket_print(store_code: str, token: str) -> str:
         "kiosk/ticket.html",
         store,
         config={"auto_print": auto_print, "kiosk": kiosk, "home_url": home_url},
-        ticket=ticket_public(ticket, queue, current_lang(), with_token=True),
+        ticket=reads.ticket_view(ticket, current_lang(), with_token=True),
         qr_svg=qr_svg(status_url),
         status_url=status_url,
         home_url=home_url,
@@ -113,13 +109,12 @@ def ticket_print(store_code: str, token: str) -> str:
 
 @bp.get("/t/<token>")
 def ticket_status(token: str) -> str:
-    ticket = engine.find_ticket_by_token(token)
-    queue = StoreQueue.load(ticket.store, engine.now())
+    ticket = reads.find_ticket_by_token(token)
     return render_page(
         "kiosk/status.html",
         ticket.store,
         config={"token": token},
-        ticket=ticket_public(ticket, queue, current_lang(), with_token=True),
+        ticket=reads.ticket_view(ticket, current_lang(), with_token=True),
     )
 
 
@@ -129,7 +124,7 @@ def ticket_status(token: str) -> str:
 @bp.get("/s/<store_code>/book")
 def book(store_code: str) -> str:
     """The booking page that the store's QR poster opens."""
-    store = engine.find_store(store_code)
+    store = find_store(store_code)
     return render_page("kiosk/book.html", store, remote_join=store.remote_join)
 
 
@@ -193,7 +188,7 @@ def _manager_of(store: Store) -> None:
 @bp.get("/s/<store_code>/poster")
 @login_required
 def poster(store_code: str) -> str:
-    store = engine.find_store(store_code)
+    store = find_store(store_code)
     _manager_of(store)
     book_url = public_url("kiosk.book", store_code=store.code)
     size = "a5" if request.args.get("size") == "a5" else "a4"
@@ -210,7 +205,7 @@ def poster(store_code: str) -> str:
 @bp.get("/s/<store_code>/poster/qr.png")
 @login_required
 def poster_png(store_code: str) -> Response:
-    store = engine.find_store(store_code)
+    store = find_store(store_code)
     _manager_of(store)
     image = qrcode.make(public_url("kiosk.book", store_code=store.code), box_size=20, border=2)
     buffer = io.BytesIO()
@@ -222,5 +217,10 @@ def poster_png(store_code: str) -> Response:
 
 @bp.get("/s/<store_code>/kiosk/check-in")
 def checkin(store_code: str) -> str:
-    store = engine.find_store(store_code)
-    return render_page("kiosk/checkin.html", store, config={"kiosk": _kiosk_config(store)})
+    store = find_store(store_code)
+    config = {
+        "kiosk": _kiosk_config(store),
+        "code_alphabet": CODE_ALPHABET,
+        "code_length": CODE_LENGTH,
+    }
+    return render_page("kiosk/checkin.html", store, config=config)

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.queue.api import registry
+from backend.api import load_routes, registry
 
 from .conftest import Api
 
@@ -55,6 +55,7 @@ PATH_VALUES = {
 
 
 def post_routes() -> list[str]:
+    load_routes()
     return sorted({op.path for op in registry.operations if op.method == "post"})
 
 

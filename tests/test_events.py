@@ -1,7 +1,11 @@
-"""Socket.IO: rooms chosen by the server, events only after commit, payloads carry the version."""
+"""Socket.IO: rooms chosen by the server, thin events right after commit, one projection update per
+version after it, payloads carry the version; nothing heavy runs inside a write transaction."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,18 +13,31 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from backend.core import db as core_db
+from backend.core.clock import ManualClock
 from backend.extensions import db, socketio
-from backend.live.events import EventName
+from backend.kiosks.operations import find_kiosk
+from backend.live.events import STORE_EVENTS, EventName, js_module
+from backend.live.publisher import PUBLISHER
 from backend.models import Ticket
 from backend.policy import Channel
 from backend.queue import commands as engine
+from backend.queue import readmodel
 
-from .conftest import PASSWORD, Api, make_user
+from .conftest import PASSWORD, Api, kiosk_headers, make_user
 from .test_api_tickets import extract_csrf
+
+ROOT = Path(__file__).resolve().parents[1]
+THIN_KEYS = {"version", "event", "ticket", "counter"}
+STORE_EVENT_NAMES = {e.value for e in STORE_EVENTS}
 
 
 def received(client: Any, name: str | None = None) -> list[dict[str, Any]]:
     return [m for m in client.get_received() if name is None or m["name"] == name]
+
+
+def thin(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in messages if m["name"] in STORE_EVENT_NAMES]
 
 
 def display_client(app: Flask, store: str = "demo") -> Any:
@@ -30,22 +47,35 @@ def display_client(app: Flask, store: str = "demo") -> Any:
     return client
 
 
-def test_display_receives_called_after_a_counter_post(app: Flask, api: Api) -> None:
+def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll until `check` returns something truthy (a positive signal), or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError("the expected signal never came")
+
+
+def test_display_gets_a_thin_called_event_then_the_projection(app: Flask, api: Api) -> None:
     api.sign_in(3)
     display = display_client(app)
     ticket = api.issue("A")
     issued = received(display)
-    assert [m["name"] for m in issued] == ["issued"]
+    assert [m["name"] for m in issued] == ["issued", "queue_updated"]
     version_after_issue = issued[0]["args"][0]["version"]
     api.call_next(3)
-    called = received(display, "called")
-    assert len(called) == 1
-    payload = called[0]["args"][0]
-    assert payload["ticket"]["label"] == ticket["label"]
-    assert payload["counter"] == 3
-    assert payload["version"] == version_after_issue + 1 == api.snapshot()["version"]
-    counter3 = next(c for c in payload["counters"] if c["number"] == 3)
+    messages = received(display)
+    assert [m["name"] for m in messages] == ["called", "queue_updated"]
+    called, projected = (m["args"][0] for m in messages)
+    assert set(called) == THIN_KEYS  # thin: no counters, lanes or lists ride on it
+    assert called["ticket"]["label"] == ticket["label"] and called["counter"] == 3
+    assert called["version"] == version_after_issue + 1 == api.snapshot()["version"]
+    assert projected["version"] == called["version"]
+    counter3 = next(c for c in projected["counters"] if c["number"] == 3)
     assert counter3["current"]["label"] == ticket["label"]
+    assert "waiting" not in projected  # the waiting list goes to counters only
 
 
 def test_every_action_has_its_event(app: Flask, api: Api) -> None:
@@ -61,7 +91,7 @@ def test_every_action_has_its_event(app: Flask, api: Api) -> None:
     api.act(other["id"], "cancel")
     api.call_next(1)
     # Moving between counters 1 and 3 signs the clerk in and out: counter_changed events.
-    names = [m["name"] for m in received(display) if m["name"] != "counter_changed"]
+    names = [m["name"] for m in thin(received(display)) if m["name"] != "counter_changed"]
     assert names == [
         "issued",
         "called",
@@ -73,18 +103,20 @@ def test_every_action_has_its_event(app: Flask, api: Api) -> None:
         "issued",
         "cancelled",
     ]
-    assert set(names) <= {e.value for e in EventName}
 
 
-def test_versions_increase_by_one_per_event(app: Flask, api: Api) -> None:
+def test_versions_increase_by_one_per_thin_event(app: Flask, api: Api) -> None:
     api.sign_in(2)
     display = display_client(app)
     start = api.snapshot()["version"]
     for service in "ABC":
         api.issue(service)
     api.call_next(2)
-    versions = [m["args"][0]["version"] for m in received(display)]
+    messages = received(display)
+    versions = [m["args"][0]["version"] for m in thin(messages)]
     assert versions == [start + 1, start + 2, start + 3, start + 4]
+    projected = [m["args"][0]["version"] for m in messages if m["name"] == "queue_updated"]
+    assert projected == versions  # inline mode: one projection per version, after its event
 
 
 def test_rolled_back_command_emits_nothing(
@@ -99,7 +131,7 @@ def test_rolled_back_command_emits_nothing(
 
     monkeypatch.setattr(engine.Command, "finish", finish_then_fail)
     with app.test_request_context(), pytest.raises(RuntimeError):
-        kiosk = engine.find_kiosk(app.config["TEST_KIOSKS"]["demo"])
+        kiosk = find_kiosk(app.config["TEST_KIOSKS"]["demo"])
         engine.issue_ticket("demo", "A", engine.Origin(Channel.KIOSK, kiosk=kiosk))
     monkeypatch.undo()
     assert received(display) == []
@@ -107,7 +139,7 @@ def test_rolled_back_command_emits_nothing(
         assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
     # The next real command still works and numbers have no gap.
     assert api.issue("A")["label"] == "A001"
-    assert [m["name"] for m in received(display)] == ["issued"]
+    assert [m["name"] for m in thin(received(display))] == ["issued"]
 
 
 def test_a_409_emits_nothing(app: Flask, api: Api) -> None:
@@ -122,7 +154,7 @@ def test_clients_only_receive_their_own_store(app: Flask, api: Api) -> None:
     other = display_client(app, "other")
     api.issue("A", store="other")
     assert received(demo) == []
-    assert [m["name"] for m in received(other)] == ["issued"]
+    assert [m["name"] for m in received(other)] == ["issued", "queue_updated"]
 
 
 def test_ticket_watchers_get_their_position(app: Flask, api: Api, client: FlaskClient) -> None:
@@ -150,6 +182,19 @@ def test_ticket_watcher_sees_only_its_ticket(app: Flask, api: Api) -> None:
     api.call_next(3)  # calls the C ticket ahead of mine
     updates = [m["args"][0]["ticket"] for m in received(watcher, "ticket")]
     assert [(t["id"], t["position"]) for t in updates] == [(mine["id"], 0)]
+
+
+def test_live_ticket_updates_come_in_the_watchers_language(app: Flask, api: Api) -> None:
+    api.issue("A")
+    mine = api.issue("A")
+    english = socketio.test_client(app, auth={"ticket": mine["token"], "lang": "en"})
+    chinese = socketio.test_client(app, auth={"ticket": mine["token"]})
+    api.call_next(1)
+    (en_view,) = [m["args"][0]["ticket"] for m in received(english, "ticket")]
+    (zh_view,) = [m["args"][0]["ticket"] for m in received(chinese, "ticket")]
+    assert en_view["service_name"] == "Top-up & bill payment"
+    assert zh_view["service_name"] == "缴费充值"
+    assert en_view["position"] == zh_view["position"] == 0
 
 
 @pytest.mark.parametrize(
@@ -182,5 +227,147 @@ def test_counter_room_needs_a_staff_session_of_that_store(
         app, auth={"store": "other", "role": "counter"}, flask_test_client=client
     )
     assert not foreign.is_connected()
-    api.issue("A")
-    assert [m["name"] for m in received(counter)] == ["issued"]
+    ticket = api.issue("A")
+    messages = received(counter)
+    assert [m["name"] for m in messages] == ["issued", "queue_updated"]
+    waiting = messages[1]["args"][0]["waiting"]
+    assert [t["label"] for t in waiting] == [ticket["label"]]
+
+
+def test_the_browser_event_names_are_generated_from_the_server_module() -> None:
+    shipped = (ROOT / "static/js/lib/events.js").read_text()
+    assert shipped == js_module(), "run `make generate`"
+    for name in EventName:
+        assert f"'{name.value}'" in shipped
+
+
+# --- what runs inside the lock, and how often the read side is computed ----------------------
+
+
+def test_no_forecast_and_no_read_model_inside_a_write_transaction(
+    app: Flask, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside: list[str] = []
+    original_forecast = readmodel.forecast
+    original_build = readmodel.build
+
+    def forecast(*args: Any, **kwargs: Any) -> Any:
+        if core_db.in_write_transaction():
+            inside.append("forecast")
+        return original_forecast(*args, **kwargs)
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        if core_db.in_write_transaction():
+            inside.append("build")
+        return original_build(*args, **kwargs)
+
+    monkeypatch.setattr(readmodel, "forecast", forecast)
+    monkeypatch.setattr(readmodel, "build", build)
+    watcher_ticket = api.issue("C")
+    socketio.test_client(app, auth={"ticket": watcher_ticket["token"]})
+    tickets = [api.issue(s) for s in "ABCABD"]
+    api.call_next(1)
+    api.act(tickets[0]["id"], "start")
+    api.act(tickets[0]["id"], "complete")
+    api.call_next(3)
+    api.act(tickets[2]["id"], "transfer", service="A")
+    api.call_next(2)
+    assert readmodel.CACHE.builds > 0  # the read side did run ...
+    assert inside == []  # ... and never while a write transaction was open
+    with app.test_request_context():
+        core_db._write_intent.set(True)
+        with pytest.raises(RuntimeError):
+            readmodel.build(1, engine.now())
+        core_db._write_intent.set(False)
+
+
+def count_forecasts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    original = readmodel.forecast
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(readmodel, "forecast", counting)
+    return calls
+
+
+@pytest.mark.parametrize("delay", [None, 0.05], ids=["inline", "debounced"])
+def test_a_printed_ticket_computes_at_most_one_forecast(
+    app: Flask, client: FlaskClient, api: Api, monkeypatch: pytest.MonkeyPatch, delay: Any
+) -> None:
+    app.config["LIVE_PROJECTION_DELAY"] = delay
+    for service in "ABCD":
+        api.issue(service)
+    api.snapshot()  # a display has the current projection
+    calls = count_forecasts(monkeypatch)
+    published = PUBLISHER.projections_published
+    answer = client.post(
+        "/api/v1/stores/demo/tickets", json={"service": "A"}, headers=kiosk_headers(app)
+    )
+    assert answer.status_code == 201
+    ticket = answer.json
+    printed = client.get(ticket["print_url"])
+    status = client.get(ticket["status_url"])
+    assert printed.status_code == status.status_code == 200
+    assert ticket["label"] in printed.get_data(as_text=True)
+    if delay is not None:  # the publisher's own update follows; it reuses the same projection
+        wait_for(lambda: PUBLISHER.projections_published > published and not PUBLISHER._scheduled)
+    assert len(calls) == 1
+    view = client.get(f"/api/v1/tickets/{ticket['token']}").json
+    assert view["position"] == 2 and view["eta_minutes"] is not None  # after A001, B001
+    assert len(calls) == 1
+
+
+def test_a_burst_of_commands_costs_one_projection_update(
+    app: Flask, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.config["LIVE_PROJECTION_DELAY"] = 0.3
+    display = display_client(app)
+    api.snapshot()  # a display has the current projection: answers reuse it
+    calls = count_forecasts(monkeypatch)
+    issued = [api.issue(service) for service in "ABCDABCD"]
+    messages: list[dict[str, Any]] = []
+
+    def projected() -> list[dict[str, Any]]:
+        messages.extend(display.get_received())
+        return [m for m in messages if m["name"] == "queue_updated"]
+
+    updates = wait_for(projected)
+    assert [m["name"] for m in thin(messages)] == ["issued"] * len(issued)  # each at once
+    assert len(updates) == 1 and len(calls) == 1  # one projection for the whole burst
+    assert updates[0]["args"][0]["version"] == messages[len(issued) - 1]["args"][0]["version"]
+    lanes = {lane["lane"]: lane["waiting"] for lane in updates[0]["args"][0]["lanes"]}
+    assert lanes["fast"] == 4 and lanes["standard"] == 4
+
+
+# --- SQL statements per command (deterministic guards of speed) ---------------------------------
+
+
+def test_sql_statements_per_command(
+    app: Flask, api: Api, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(core_db, "_dispatchers", [])  # publishing is not the command's
+    for _ in range(300 // 3):  # a long queue: the counts must not grow with it
+        for service in "ABC":
+            clock.advance(seconds=2.5)  # within the kiosk's print limit
+            api.issue(service)
+    api.sign_in(1)
+    with app.test_request_context():
+        kiosk = find_kiosk(app.config["TEST_KIOSKS"]["demo"])
+        from backend.staff.models import User
+
+        clerk = db.session.scalar(select(User).where(User.username == "tester"))
+        engine.issue_ticket("demo", "A", engine.Origin(Channel.KIOSK, kiosk=kiosk))  # warm caches
+        with core_db.StatementCounter(db.engine) as issue:
+            engine.issue_ticket("demo", "B", engine.Origin(Channel.KIOSK, kiosk=kiosk))
+        with core_db.StatementCounter(db.engine) as call:
+            result = engine.call_next("demo", 1, clerk)
+        assert result.ticket is not None
+        with core_db.StatementCounter(db.engine) as call_again:  # completes the open visit too
+            engine.call_next("demo", 1, clerk)
+        db.session.remove()
+    assert issue.count <= 10, issue.statements
+    assert call.count <= 12, call.statements
+    assert call_again.count <= 14, call_again.statements

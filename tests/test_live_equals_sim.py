@@ -18,7 +18,7 @@ from backend.core.clock import ManualClock
 from backend.extensions import db
 from backend.models import Store
 from backend.policy import sim
-from backend.queue.readmodel import store_policy
+from backend.stores.settings import StoreSettings
 from backend.stores.seed import DEMO_COUNTERS, DEMO_SERVICES
 
 from .conftest import MORNING, kiosk_headers, make_user, token_for
@@ -36,7 +36,7 @@ SCRIPT = [
 def scenario(app: Flask) -> tuple[sim.Scenario, sim.PolicySetup]:
     with app.app_context():
         store = db.session.scalar(select(Store).where(Store.code == "demo"))
-        policy = store_policy(store)
+        policy = StoreSettings.of(store).policy()
     data = {
         "name": "scripted morning",
         "hours": {"open": "09:00", "close": "18:00"},

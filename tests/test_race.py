@@ -39,7 +39,9 @@ def run_threads(target: Any, count: int) -> list[BaseException]:
 
 
 def unlimited_kiosks(app: Flask) -> None:
-    """The clock stands still in tests: 2,000 prints would all fall in one minute."""
+    """The clock stands still in tests: 2,000 prints would all fall in one minute. And the live
+    updates are debounced as in production, so a burst of commands costs a few projections."""
+    app.config["LIVE_PROJECTION_DELAY"] = 0.25
     with app.app_context():
         store = db.session.scalar(select(Store).where(Store.code == "demo"))
         store.kiosk_rate_per_minute = 0

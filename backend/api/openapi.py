@@ -1,6 +1,9 @@
-"""A small route registry: parses and validates JSON bodies with pydantic and builds the OpenAPI
-document from the same models. (pydantic does the validation and the JSON Schema; this module only
-assembles them, which keeps Flask's own routing and error handling untouched.)"""
+"""A small route registry: validates JSON bodies *and answers* with pydantic, and builds the OpenAPI
+document from the same models, so the document cannot drift from what the API accepts or returns.
+(pydantic does the validation and the JSON Schema; this module only assembles them, which keeps
+Flask's own routing and error handling untouched.) Response models forbid undocumented fields; an
+answer that breaks its schema raises under `API_VALIDATE_RESPONSES = "raise"` (tests) and is
+logged otherwise."""
 
 from __future__ import annotations
 
@@ -10,14 +13,47 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, current_app, request
 from flask_babel import lazy_gettext as _l
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backend.core.errors import BadInput
-from backend.queue.schemas import ErrorOut
 
 REF_TEMPLATE = "#/components/schemas/{model}"
+
+
+class Out(BaseModel):
+    """A response model: every field the API returns is documented (extra fields are errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="A stable machine-readable code.")
+    message: str = Field(description="A sentence in the caller's language.")
+
+
+class ResponseSchemaError(RuntimeError):
+    """An answer that breaks its documented schema."""
+
+
+def check_response(model: type[BaseModel], result: Any) -> None:
+    """Validate a view's answer (a dict, a JSON Response, or either with a status)."""
+    body = result[0] if isinstance(result, tuple) else result
+    if isinstance(body, Response):
+        if body.status_code >= 300 or not body.is_json:
+            return
+        body = body.get_json()
+    if not isinstance(body, dict):
+        return
+    try:
+        model.model_validate(body)
+    except ValidationError as exc:
+        if current_app.config.get("API_VALIDATE_RESPONSES") == "raise":
+            raise ResponseSchemaError(f"{request.path}: {exc}") from None
+        current_app.logger.warning("answer breaks its schema %s: %s", model.__name__, exc)
+
+
 _RULE_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
@@ -82,7 +118,10 @@ class ApiRegistry:
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 if body is not None:
                     kwargs["body"] = parse_body(body)
-                return view(*args, **kwargs)
+                result = view(*args, **kwargs)
+                if response is not None and current_app.config.get("API_VALIDATE_RESPONSES"):
+                    check_response(response, result)
+                return result
 
             bp.add_url_rule(rule, view_func=wrapper, methods=[method])
             return wrapper
@@ -150,5 +189,11 @@ class ApiRegistry:
             out["security"] = [{"bearer": []}, {"session": []}]
             out["description"] = (
                 "Staff only: a bearer API token, or the staff session with X-CSRFToken."
+            )
+        elif op.auth == "staff_or_token":
+            out["security"] = [{"bearer": []}, {"session": []}, {}]
+            out["description"] = (
+                "Staff (a bearer API token, or the staff session with X-CSRFToken), or the "
+                "ticket's holder with its `token` in the body."
             )
         return out

@@ -9,41 +9,24 @@ from zoneinfo import ZoneInfo
 from flask import jsonify, request
 from flask_babel import gettext as _
 
+from backend.api import bp, route
 from backend.bookings import commands as bookings
+from backend.bookings.queries import busy_advice, hours_text
+from backend.bookings.schemas import BookIn, BookingOut, CodeIn, MoveIn, SlotsOut
+from backend.bookings.serializers import booking_public
+from backend.core.clock import now
 from backend.core.errors import BadInput
 from backend.core.i18n import current_lang
 from backend.extensions import limiter
-from backend.models import Store, hash_token
-from backend.policy.slots import bookable_days, is_open, quiet_ranges
-from backend.queue import commands as engine
-from backend.queue.api import KIOSK_COOKIE, KIOSK_HEADER, _ticket_json, bp, route
-from backend.queue.schemas import BookIn, BookingOut, CodeIn, EmptyIn, MoveIn, SlotsOut, TicketOut
-from backend.queue.serializers import booking_public
+from backend.kiosks.operations import kiosk_token, request_kiosk
+from backend.models import hash_token
+from backend.policy.slots import bookable_days, is_open
+from backend.queue.api import _ticket_json
+from backend.queue.schemas import EmptyIn, TicketOut
+from backend.stores.operations import find_store
 
 BOOKING_RATE = "20 per hour"
 WRONG_CODE_RATE = "5 per 10 minutes"
-
-
-def hours_text(store: Store) -> str:
-    """Opening hours in words, e.g. "9:00–18:00" when every open day has the same hours."""
-    spans = {tuple(map(tuple, spans)) for spans in store.hours.values() if spans}
-    if len(spans) == 1:
-        return ", ".join(f"{a}–{b}" for a, b in next(iter(spans)))
-    return _("Opening hours vary by day.")
-
-
-def busy_advice(levels: dict[int, str] | None) -> str:
-    if levels is None:
-        return _("We do not have enough visits yet to tell the quiet hours.")
-    ranges = quiet_ranges(levels)
-    if not ranges:
-        return _("The store is about as busy all day.")
-    text = (
-        "、".join(f"{a}–{b}" for a, b in ranges)
-        if current_lang() == "zh"
-        else ", ".join(f"{a}:00–{b}:00" for a, b in ranges)
-    )
-    return _("Quiet hours: %(ranges)s.", ranges=text)
 
 
 @route(
@@ -54,11 +37,11 @@ def busy_advice(levels: dict[int, str] | None) -> str:
     tag="booking",
 )
 def booking_info(store: str) -> Any:
-    found = engine.find_store(store)
-    moment = engine.now()
+    found = find_store(store)
+    moment = now()
     lang = current_lang()
     services = [s for s in found.services if s.active and s.bookable]
-    rules = bookings.rules_for(found, services[0]) if services else None
+    days_rules = bookings.rules_for(found, services[0]) if services else None
     levels = bookings.busy_profile(found, moment)
     return {
         "store": {
@@ -79,7 +62,8 @@ def booking_info(store: str) -> Any:
         ],
         "days": [
             {"date": d.isoformat(), "weekday": d.weekday(), "open": is_open(rules, d)}
-            for d in (bookable_days(rules, moment) if rules else [])
+            for rules in ([days_rules] if days_rules else [])
+            for d in bookable_days(rules, moment)
         ],
         "phone_pattern": found.phone_pattern,
         "consent_text": _(
@@ -103,14 +87,14 @@ def booking_info(store: str) -> Any:
     response=SlotsOut,
 )
 def slots(store: str) -> Any:
-    found = engine.find_store(store)
+    found = find_store(store)
     service = bookings.bookable_service(found, request.args.get("service", ""))
     try:
         day = date.fromisoformat(request.args.get("date", ""))
     except ValueError:
         raise BadInput(_("Please choose a day."), error_code="bad_date") from None
     rules = bookings.rules_for(found, service)
-    free = bookings.free_slots(found, service, day, engine.now())
+    free = bookings.free_slots(found, service, day, now())
     return {
         "date": day.isoformat(),
         "service": service.code,
@@ -138,7 +122,7 @@ def book(store: str, body: BookIn) -> Any:
     start = (
         body.start
         if body.start.tzinfo
-        else body.start.replace(tzinfo=ZoneInfo(engine.find_store(store).timezone))
+        else body.start.replace(tzinfo=ZoneInfo(find_store(store).timezone))
     )
     appointment = bookings.book(store, body.service, start, body.name, body.phone, body.consent)
     return jsonify(_booking_json(appointment)), 201
@@ -183,7 +167,7 @@ def move_booking(token: str, body: MoveIn) -> Any:
 
 
 def _kiosk_key() -> str:
-    token = request.headers.get(KIOSK_HEADER) or request.cookies.get(KIOSK_COOKIE) or ""
+    token = kiosk_token(request) or ""
     return "kiosk:" + hash_token(token) if token else "ip:" + (request.remote_addr or "")
 
 
@@ -204,8 +188,5 @@ def _kiosk_key() -> str:
     deduct_when=lambda response: response.status_code == 404,
 )
 def check_in(store: str, body: CodeIn) -> Any:
-    kiosk = engine.find_kiosk(
-        request.headers.get(KIOSK_HEADER) or request.cookies.get(KIOSK_COOKIE)
-    )
-    ticket = bookings.check_in(store, body.code, kiosk)
+    ticket = bookings.check_in(store, body.code, request_kiosk(request))
     return jsonify(_ticket_json(ticket, with_token=True)), 201

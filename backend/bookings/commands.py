@@ -1,8 +1,8 @@
 """Appointment commands of the engine: book, move, cancel, check in, and the no-show sweep.
 
 Like every engine command, each runs as one write transaction that locks the store (see
-engine.command), so the last free slot cannot be booked twice: the second booking re-counts the
-slot after the first has committed and is told it was just taken.
+backend.queue.commands.command), so the last free slot cannot be booked twice: the second booking
+re-counts the slot after the first has committed and is told it was just taken.
 """
 
 from __future__ import annotations
@@ -175,8 +175,7 @@ def _new_code(store: Store) -> str:
 def book(
     store_code: str, service_code: str, start: datetime, name: str, phone: str, consent: bool
 ) -> Appointment:
-    store_id = engine.find_store(store_code).id
-    with engine.command(store_id) as cmd:
+    with engine.command(code=store_code) as cmd:
         store = cmd.store
         service = bookable_service(store, service_code)
         customer = check_customer(store, name, phone, consent)
@@ -189,7 +188,7 @@ def book(
                 Appointment.status.in_(ACTIVE),
             )
         )
-        if same_day >= store.bookings_per_phone_per_day:
+        if (same_day or 0) >= store.bookings_per_phone_per_day:
             raise Conflict(
                 _l("This number already has a booking on that day."), error_code="already_booked"
             )
@@ -222,7 +221,7 @@ def _open_booking(appointment: Appointment) -> None:
 
 def cancel_booking(token: str) -> Appointment:
     store_id = find_booking(token).store_id
-    with engine.command(store_id) as cmd:
+    with engine.command(store_id=store_id) as cmd:
         appointment = find_booking(token)
         _open_booking(appointment)
         appointment.status = AppointmentStatus.CANCELLED
@@ -232,7 +231,7 @@ def cancel_booking(token: str) -> Appointment:
 
 def move_booking(token: str, start: datetime, service_code: str | None = None) -> Appointment:
     store_id = find_booking(token).store_id
-    with engine.command(store_id) as cmd:
+    with engine.command(store_id=store_id) as cmd:
         appointment = find_booking(token)
         _open_booking(appointment)
         service = bookable_service(cmd.store, service_code) if service_code else appointment.service
@@ -246,9 +245,8 @@ def move_booking(token: str, start: datetime, service_code: str | None = None) -
 
 def check_in(store_code: str, raw_code: str, kiosk: Kiosk | None) -> Ticket:
     """The customer types (or scans) the code at a kiosk: a ticket in the appointment lane."""
-    store_id = engine.find_store(store_code).id
     code = normalise_code(raw_code)
-    with engine.command(store_id) as cmd:
+    with engine.command(code=store_code) as cmd:
         store = cmd.store
         if kiosk is None or kiosk.store_id != store.id:
             raise Forbidden(engine.KIOSK_ORIGIN_REQUIRED, error_code="kiosk_not_registered")
@@ -317,7 +315,7 @@ def _check_window(store: Store, appointment: Appointment, moment: datetime) -> N
 def _appointment_ticket(cmd: engine.Command, appointment: Appointment) -> Ticket:
     return engine.queue_ticket(
         cmd,
-        appointment.service,
+        cmd.config.service_by_id(appointment.service_id),
         Lane.APPOINTMENT,
         cmd.store.appointment_prefix,
         Channel.APPOINTMENT,
@@ -328,7 +326,7 @@ def _appointment_ticket(cmd: engine.Command, appointment: Appointment) -> Ticket
 def sweep(store_id: int) -> int:
     """No-show every booking whose check-in window has closed; erase personal data past the
     store's retention. Run by the app's own periodic job (and callable from tests)."""
-    with engine.command(store_id) as cmd:
+    with engine.command(store_id=store_id) as cmd:
         store = cmd.store
         late = cmd.now - timedelta(minutes=store.checkin_late_minutes)
         missed = db.session.scalars(

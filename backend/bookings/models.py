@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.tokens import new_token
 from backend.core.types import UTCDateTime, enum_column
-from backend.extensions import db
+from backend.extensions import Model
 from backend.policy import AppointmentStatus
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from backend.stores.models import Service, Store
 
 
-class Appointment(db.Model):
+class Appointment(Model):
     """A booked slot. Name and phone are personal data: masked on every screen but the one that
     needs them, and erased after the store's retention period."""
 

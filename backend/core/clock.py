@@ -6,6 +6,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from flask import current_app, has_app_context
+
+CLOCK_KEY = "hallqueue.clock"
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -50,3 +54,16 @@ class OffsetClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
+
+
+def app_clock() -> Clock:
+    """The app's clock: injected by tests and demos (`CLOCK`), else the system's."""
+    if has_app_context():
+        found = current_app.extensions.get(CLOCK_KEY)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+    return SystemClock()
+
+
+def now() -> datetime:
+    return app_clock().now()

@@ -1,16 +1,20 @@
-"""Database wiring: SQLite pragmas and `BEGIN IMMEDIATE` for write transactions.
+"""Database wiring: SQLite pragmas, `BEGIN IMMEDIATE` for write transactions, the outbox.
 
 SQLite ignores `SELECT … FOR UPDATE`, and a deferred transaction that reads first and writes later
-can fail with "database is locked" when another writer got in between. Every command of the engine
-therefore runs inside `write_transaction()`, which makes SQLite take the write lock at BEGIN
-(waiting up to the busy timeout for it). Reads keep plain deferred transactions, which WAL lets run
-beside a writer. On PostgreSQL the engine locks the store row instead (see engine.lock_store).
+can fail with "database is locked" at once (the busy timeout does not apply) when another writer
+committed in between. Every write therefore runs inside `write_transaction()`, which makes SQLite
+take the write lock at BEGIN (waiting up to the busy timeout for it). Reads keep plain deferred
+transactions, which WAL lets run beside a writer. On PostgreSQL the commands lock the store row.
+
+A write transaction also owns the outbox: what a command stages (live events, stores to project)
+is handed to the dispatcher only after COMMIT, and dropped on ROLLBACK, so nothing is announced
+that did not happen and nothing is computed while the lock is held.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -21,8 +25,11 @@ from sqlalchemy.engine import Connection, Engine
 from backend.extensions import db
 
 SQLITE_BUSY_TIMEOUT_S = 30
+OUTBOX_KEY = "outbox"
 
 _write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
+# Called after every COMMIT with what the transaction staged (set by backend.live.publisher).
+_dispatchers: list[Callable[[list[Any]], None]] = []
 
 
 @event.listens_for(Engine, "connect")
@@ -51,6 +58,28 @@ def engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
+def in_write_transaction() -> bool:
+    """True while a write transaction is open in this context (forecasts must not run then)."""
+    return _write_intent.get()
+
+
+def forbid_in_write_transaction(what: str) -> None:
+    if _write_intent.get():
+        raise RuntimeError(f"{what} must not run inside a write transaction")
+
+
+def stage(item: Any) -> None:
+    """Hand `item` to the dispatcher after this write transaction commits (never on rollback)."""
+    if not _write_intent.get():
+        raise RuntimeError("stage() outside a write transaction")
+    db.session().info.setdefault(OUTBOX_KEY, []).append(item)
+
+
+def on_commit(dispatcher: Callable[[list[Any]], None]) -> None:
+    if dispatcher not in _dispatchers:
+        _dispatchers.append(dispatcher)
+
+
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """One write transaction: begun with the write lock, committed once, rolled back on error.
@@ -59,16 +88,46 @@ def write_transaction() -> Iterator[None]:
     BEGIN and never by upgrading a read lock (which SQLite may refuse without waiting).
     """
     session = db.session()  # the current scoped Session itself
+    if _write_intent.get():
+        raise RuntimeError("write transactions do not nest")
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("unflushed changes outside the engine")
         session.rollback()
+    session.info.pop(OUTBOX_KEY, None)
     marker = _write_intent.set(True)
     try:
         yield
         session.commit()
     except BaseException:
         session.rollback()
+        session.info.pop(OUTBOX_KEY, None)
         raise
     finally:
         _write_intent.reset(marker)
+    staged = session.info.pop(OUTBOX_KEY, None)
+    if staged:
+        for dispatch in _dispatchers:
+            dispatch(staged)
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine executes (a deterministic guard for speed)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.statements.append(statement)
+
+    def __enter__(self) -> StatementCounter:
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)

@@ -12,9 +12,9 @@ from backend.models import Store
 
 
 def other_lang_url() -> str:
-    args = request.args.to_dict()
+    args: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict()}
     args["lang"] = "en" if current_lang() == "zh" else "zh"
-    return url_for(request.endpoint or "index", **(request.view_args or {}), **args)
+    return url_for(request.endpoint or "index", **args)
 
 
 def public_url(endpoint: str, **values: Any) -> str:

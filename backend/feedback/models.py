@@ -9,13 +9,13 @@ from sqlalchemy import ForeignKey, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.types import UTCDateTime
-from backend.extensions import db
+from backend.extensions import Model
 
 if TYPE_CHECKING:
     from backend.queue.models import Ticket
 
 
-class Feedback(db.Model):
+class Feedback(Model):
     """A customer's rating of one visit, tied to its service, counter and clerk."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

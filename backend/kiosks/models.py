@@ -10,13 +10,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.tokens import hash_token, new_token
 from backend.core.types import UTCDateTime
-from backend.extensions import db
+from backend.extensions import Model
 
 if TYPE_CHECKING:
     from backend.stores.models import Store
 
 
-class Kiosk(db.Model):
+class Kiosk(Model):
     """A registered ticket kiosk. Its browser holds the token in a cookie; only the hash is kept."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

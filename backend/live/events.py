@@ -1,8 +1,18 @@
-"""Every Socket.IO event name and payload, declared once, and the one place that emits them.
+"""Every Socket.IO event name, room and payload, declared once.
 
-The engine stages events while its transaction is open (payloads are built from the state it is
-about to commit); they are emitted only after COMMIT and dropped on ROLLBACK, so a client never
-sees a change that did not happen. static/js/common.js uses the same names.
+Two kinds of events leave the server:
+
+- **thin store events** (`issued`, `called`, … `counter_changed`), staged by a command inside its
+  transaction and emitted right after COMMIT to the store's display and counter rooms:
+  `{version, event, ticket: brief or null, counter: number or null}`. Each adds exactly 1 to the
+  store's version, so a client that sees a gap reloads the snapshot.
+- **projection updates**, computed after commit from the read model (backend.queue.readmodel) by
+  the publisher, debounced per store: `queue_updated` to displays and counters
+  `{version, counters, lanes, missed, now_calling, recent_calls}` (counters also get `waiting`),
+  and `ticket` to one ticket's status pages `{version, ticket: public view in the page's language}`.
+
+The browser imports the same names from static/js/lib/events.js, generated from this module
+(`make generate`; tests/test_events.py fails when the file is out of date).
 """
 
 from __future__ import annotations
@@ -11,18 +21,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from flask import current_app
-from flask_sqlalchemy.session import Session
-from sqlalchemy import event
-
-from backend.extensions import socketio
 from backend.policy import Action
-
-OUTBOX_KEY = "event_outbox"
 
 
 class EventName(StrEnum):
-    # To a store's displays and counters. Payload: StoreEvent below.
+    # Thin store events, to a store's displays and counters.
     ISSUED = "issued"
     CALLED = "called"
     RECALLED = "recalled"
@@ -34,11 +37,27 @@ class EventName(StrEnum):
     REJOINED = "rejoined"
     PARKED = "parked"
     RESUMED = "resumed"
-    # To displays and counters when a counter opens, pauses or changes hands.
+    # A counter opened, paused or changed hands.
     COUNTER_CHANGED = "counter_changed"
-    # To one ticket's watchers: {"version", "ticket": public ticket view}.
+    # Projection updates.
+    QUEUE_UPDATED = "queue_updated"
     TICKET = "ticket"
 
+
+STORE_EVENTS: tuple[EventName, ...] = (
+    EventName.ISSUED,
+    EventName.CALLED,
+    EventName.RECALLED,
+    EventName.STARTED,
+    EventName.COMPLETED,
+    EventName.NO_SHOW,
+    EventName.CANCELLED,
+    EventName.TRANSFERRED,
+    EventName.REJOINED,
+    EventName.PARKED,
+    EventName.RESUMED,
+    EventName.COUNTER_CHANGED,
+)
 
 EVENT_FOR_ACTION: dict[Action, EventName] = {
     Action.ISSUE: EventName.ISSUED,
@@ -54,6 +73,8 @@ EVENT_FOR_ACTION: dict[Action, EventName] = {
     Action.RESUME: EventName.RESUMED,
 }
 
+LANGUAGES = ("zh", "en")
+
 
 def display_room(store_code: str) -> str:
     return f"store:{store_code}:display"
@@ -66,8 +87,9 @@ def counter_room(store_code: str) -> str:
 TICKET_ROOM_PREFIX = "ticket:"
 
 
-def ticket_room(ticket_id: int) -> str:
-    return f"{TICKET_ROOM_PREFIX}{ticket_id}"
+def ticket_room(ticket_id: int, lang: str) -> str:
+    """One ticket's status pages in one language (each page gets its own language's view)."""
+    return f"{TICKET_ROOM_PREFIX}{ticket_id}:{lang}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,103 +99,59 @@ class Outgoing:
     rooms: tuple[str, ...]
 
 
-def stage(session: Any, outgoing: Outgoing) -> None:
-    session.info.setdefault(OUTBOX_KEY, []).append(outgoing)
+@dataclass(frozen=True, slots=True)
+class StoreChange:
+    """Staged by a command: the thin event, and which ticket (if any) its watchers must hear of."""
+
+    store_id: int
+    outgoing: Outgoing
+    ticket_id: int | None
 
 
-def stage_store_event(
-    session: Any,
+def store_event(
+    store_id: int,
     store_code: str,
-    action: Action,
+    name: EventName,
     *,
     version: int,
-    ticket: dict[str, Any],
+    ticket: dict[str, Any] | None,
     counter: int | None,
-    counters: list[dict[str, Any]],
-    lanes: list[dict[str, Any]],
-    missed: list[dict[str, Any]],
-) -> None:
-    """StoreEvent: {version, event, ticket (brief), counter, counters, lanes, missed}.
-    Ticket numbers and counters only: no personal data ever reaches these rooms."""
-    name = EVENT_FOR_ACTION[action]
-    payload = {
-        "version": version,
-        "event": name.value,
-        "ticket": ticket,
-        "counter": counter,
-        "counters": counters,
-        "lanes": lanes,
-        "missed": missed,
-    }
-    stage(session, Outgoing(name, payload, (display_room(store_code), counter_room(store_code))))
-
-
-def stage_counter_event(
-    session: Any,
-    store_code: str,
-    *,
-    version: int,
-    counter: int,
-    counters: list[dict[str, Any]],
-    lanes: list[dict[str, Any]],
-) -> None:
-    """A counter opened, paused or changed hands: {version, event, counter, counters, lanes}."""
-    payload = {
-        "version": version,
-        "event": EventName.COUNTER_CHANGED.value,
-        "ticket": None,
-        "counter": counter,
-        "counters": counters,
-        "lanes": lanes,
-    }
+) -> StoreChange:
+    """A thin store event: ticket numbers and counters only, never personal data."""
+    payload = {"version": version, "event": name.value, "ticket": ticket, "counter": counter}
     rooms = (display_room(store_code), counter_room(store_code))
-    stage(session, Outgoing(EventName.COUNTER_CHANGED, payload, rooms))
+    return StoreChange(
+        store_id, Outgoing(name, payload, rooms), ticket["id"] if ticket is not None else None
+    )
 
 
-def stage_ticket_event(session: Any, version: int, ticket: dict[str, Any]) -> None:
+def queue_updated(
+    store_code: str, public: dict[str, Any], staff_extra: dict[str, Any]
+) -> list[Outgoing]:
+    """The projection's update: the public part to displays, with the waiting list to counters."""
+    return [
+        Outgoing(EventName.QUEUE_UPDATED, public, (display_room(store_code),)),
+        Outgoing(EventName.QUEUE_UPDATED, public | staff_extra, (counter_room(store_code),)),
+    ]
+
+
+def ticket_update(version: int, ticket: dict[str, Any], lang: str) -> Outgoing:
     payload = {"version": version, "ticket": ticket}
-    stage(session, Outgoing(EventName.TICKET, payload, (ticket_room(ticket["id"]),)))
+    return Outgoing(EventName.TICKET, payload, (ticket_room(ticket["id"], lang),))
 
 
-def _occupied_rooms() -> set[str]:
-    server = socketio.server
-    if server is None:
-        return set()
-    # list() copies under the GIL: the manager may change the dict from another thread.
-    rooms = list(server.manager.rooms.get("/", {}).items())
-    return {room for room, members in rooms if room and members}
+def js_module() -> str:
+    """static/js/lib/events.js: the same names for the browser."""
+    names = "\n".join(f"  {e.name}: '{e.value}'," for e in EventName)
+    store = ", ".join(f"'{e.value}'" for e in STORE_EVENTS)
+    return (
+        "// Generated from backend/live/events.py by `make generate`: do not edit by hand.\n"
+        f"export const EVENTS = Object.freeze({{\n{names}\n}});\n"
+        "// Thin store events: {version, event, ticket (brief) or null, counter or null}; "
+        "each adds 1 to the version.\n"
+        f"export const STORE_EVENTS = Object.freeze([{store}]);\n"
+    )
 
 
-def _rooms_are_local() -> bool:
-    # With a message queue, watchers may be connected to another process: assume they exist.
-    return not current_app.config.get("SOCKETIO_MESSAGE_QUEUE")
-
-
-def watching_any_ticket() -> bool:
-    if not _rooms_are_local():
-        return True
-    return any(room.startswith(TICKET_ROOM_PREFIX) for room in _occupied_rooms())
-
-
-def watched_tickets(ticket_ids: set[int]) -> set[int]:
-    """The tickets that have a status page open (all of them when that cannot be known)."""
-    if not _rooms_are_local():
-        return set(ticket_ids)
-    rooms = _occupied_rooms()
-    return {ticket_id for ticket_id in ticket_ids if ticket_room(ticket_id) in rooms}
-
-
-def publish(outgoing: Outgoing) -> None:
-    for room in outgoing.rooms:
-        socketio.emit(outgoing.name.value, outgoing.payload, to=room)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Any) -> None:
-    for outgoing in session.info.pop(OUTBOX_KEY, []):
-        publish(outgoing)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _after_rollback(session: Any, _previous_transaction: Any) -> None:
-    session.info.pop(OUTBOX_KEY, None)
+if __name__ == "__main__":
+    print(js_module(), end="")

@@ -8,9 +8,11 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 from sqlalchemy import select
 
+from backend.core.i18n import DEFAULT_LANG, LANGUAGES
 from backend.extensions import db, socketio
 from backend.live.events import counter_room, display_room, ticket_room
-from backend.models import Store, Ticket
+from backend.queue.models import Ticket
+from backend.stores.models import Store
 
 
 def rooms_for(auth: Any) -> list[str]:
@@ -19,10 +21,11 @@ def rooms_for(auth: Any) -> list[str]:
         raise ConnectionRefusedError("auth required")
     token = auth.get("ticket")
     if isinstance(token, str) and token:
-        ticket = db.session.scalar(select(Ticket).where(Ticket.token == token))
-        if ticket is None:
+        ticket_id = db.session.scalar(select(Ticket.id).where(Ticket.token == token))
+        if ticket_id is None:
             raise ConnectionRefusedError("unknown ticket")
-        return [ticket_room(ticket.id)]
+        lang = auth.get("lang")
+        return [ticket_room(ticket_id, lang if lang in LANGUAGES else DEFAULT_LANG)]
     code = auth.get("store")
     store = (
         db.session.scalar(select(Store).where(Store.code == code))

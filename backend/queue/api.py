@@ -1,21 +1,23 @@
-"""The public JSON API (/api/v1). Views parse input, make one engine call and answer."""
+"""The queue part of the JSON API (/api/v1): views parse input, make one engine call, answer."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from backend.api.openapi import ApiRegistry
-from backend.core.errors import Forbidden
+from backend.api import bp, route
 from backend.core.i18n import current_lang
-from backend.models import User, hash_token, new_token
+from backend.core.tokens import hash_token, new_token
+from backend.feedback.commands import rate_visit
+from backend.kiosks.operations import request_kiosk
 from backend.policy import Channel, Reason
 from backend.queue import commands as engine
-from backend.queue.readmodel import StoreQueue
+from backend.queue import reads
+from backend.queue.models import Ticket
+from backend.queue.readmodel import latest
 from backend.queue.schemas import (
     CallNextIn,
     CallNextOut,
@@ -36,27 +38,15 @@ from backend.queue.schemas import (
     TicketOut,
     TransferIn,
 )
-from backend.queue.serializers import (
-    counter_detail,
-    counter_name,
-    service_public,
-    snapshot,
-    ticket_brief,
-    ticket_public,
-)
+from backend.queue.serializers import counter_name, ticket_brief
 from backend.staff.auth import staff_user
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-registry = ApiRegistry("Hall queue API", "1", "/api/v1")
-route = registry.route
+from backend.staff.models import User
 
 
-def _queue_for(store: Any) -> StoreQueue:
-    return StoreQueue.for_request(store, engine.now())
-
-
-def _ticket_json(ticket: Any, *, with_token: bool = False) -> dict[str, Any]:
-    return ticket_public(ticket, _queue_for(ticket.store), current_lang(), with_token=with_token)
+def _ticket_json(
+    ticket: Ticket, *, with_token: bool = False, fresh: bool = False
+) -> dict[str, Any]:
+    return reads.ticket_view(ticket, current_lang(), with_token=with_token, fresh=fresh)
 
 
 @route(
@@ -68,10 +58,7 @@ def _ticket_json(ticket: Any, *, with_token: bool = False) -> dict[str, Any]:
     response=ServicesOut,
 )
 def services(store: str) -> Any:
-    found = engine.find_store(store)
-    queue = _queue_for(found)
-    lang = current_lang()
-    return {"services": [service_public(s, queue, lang) for s in queue.services if s.active]}
+    return {"services": reads.services_view(store, current_lang())}
 
 
 @route(
@@ -83,11 +70,9 @@ def services(store: str) -> Any:
     response=SnapshotOut,
 )
 def store_snapshot(store: str) -> Any:
-    return snapshot(_queue_for(engine.find_store(store)), current_lang())
+    return reads.snapshot_view(store, current_lang())
 
 
-KIOSK_COOKIE = "kiosk_device"
-KIOSK_HEADER = "X-Kiosk-Token"
 REMOTE_COOKIE = "queue_client"
 REMOTE_COOKIE_MAX_AGE = 24 * 3600
 
@@ -104,9 +89,7 @@ def _origin(channel: str | None) -> tuple[engine.Origin, User | None, str | None
         fresh = None if client else new_token()
         remote = hash_token(client or fresh or "")
         return engine.Origin(Channel.REMOTE, remote_client=remote), None, fresh
-    kiosk = engine.find_kiosk(
-        request.headers.get(KIOSK_HEADER) or request.cookies.get(KIOSK_COOKIE)
-    )
+    kiosk = request_kiosk(request)
     if channel != "staff" and (kiosk is not None or not _is_staff_request()):
         return engine.Origin(Channel.KIOSK, kiosk=kiosk), None, None
     return engine.Origin(Channel.STAFF), staff_user(), None
@@ -147,7 +130,7 @@ def issue_ticket(store: str, body: IssueTicketIn) -> Any:
     response=TicketOut,
 )
 def ticket_by_token(token: str) -> Any:
-    return _ticket_json(engine.find_ticket_by_token(token), with_token=True)
+    return _ticket_json(reads.find_ticket_by_token(token), with_token=True, fresh=True)
 
 
 REASON_TEXT = {
@@ -186,7 +169,7 @@ def _call_answer(result: engine.CallResult, counter: int) -> dict[str, Any]:
         "ticket": _ticket_json(result.ticket) if result.ticket else None,
         "reason": result.decision.reason_code,
         "message": text,
-        "completed": ticket_brief(result.completed) if result.completed else None,
+        "completed": _brief(result.completed) if result.completed else None,
         "counter_name": counter_name(counter, current_lang()),
     }
 
@@ -289,14 +272,7 @@ def transfer(ticket_id: int, body: TransferIn) -> Any:
 
 
 def _counter_detail(store_code: str, number: int) -> dict[str, Any]:
-    store = engine.find_store(store_code)
-    user = staff_user()
-    if not user.can_act_in(store):
-        raise Forbidden(_("Your account does not belong to this store."))
-    queue = _queue_for(store)
-    counter = engine.find_counter(store, number)
-    stats = asdict(engine.clerk_day(store, user))
-    return counter_detail(counter, queue, current_lang(), stats)
+    return reads.counter_panel(store_code, number, staff_user(), current_lang())
 
 
 @route(
@@ -361,10 +337,10 @@ _counter_action(
     "/tickets/<int:ticket_id>/cancel",
     "POST",
     summary="Cancel a ticket (staff, or the customer with the ticket's token)",
-    tag="staff",
+    tag="public",
     body=CancelIn,
     response=TicketOut,
-    auth="staff",
+    auth="staff_or_token",
 )
 def cancel(ticket_id: int, body: CancelIn) -> Any:
     if body.token is not None:
@@ -396,5 +372,10 @@ def rejoin(ticket_id: int, body: HolderIn) -> Any:
     status=201,
 )
 def feedback(ticket_id: int, body: FeedbackIn) -> Any:
-    saved = engine.rate_visit(ticket_id, body.token, body.stars, body.comment)
+    saved = rate_visit(ticket_id, body.token, body.stars, body.comment)
     return jsonify({"stars": saved.stars, "comment": saved.comment}), 201
+
+
+def _brief(ticket: Ticket) -> dict[str, Any]:
+    proj = latest(ticket.store_id)
+    return ticket_brief(proj.row_of(ticket))

@@ -1,8 +1,11 @@
-"""The queue engine: the only code that changes queue state.
+"""The queue engine's commands: the only code that changes queue state.
 
-Each command is one write transaction (database.write_transaction): it locks the store, checks the
-state machine (policy.next_status), changes the ticket, appends a TicketEvent, bumps the store's
-version and stages the events, which events.py emits after COMMIT. Views call exactly one command.
+Each command is one write transaction (core.db.write_transaction). Inside it, and only there, it
+locks the store, reads what its decision needs (the candidates, this counter's current ticket; the
+lanes of the last calls live on the store row), checks the state machine, changes rows, appends a
+TicketEvent per transition, bumps the store's version once per transition and stages a thin event
+for each. Nothing else happens under the lock: no read model, no forecast, no per-watcher work —
+the publisher (backend.live.publisher) does that after COMMIT. Views call exactly one command.
 """
 
 from __future__ import annotations
@@ -14,38 +17,31 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from backend.core.clock import Clock, SystemClock
+from backend.core import db as core_db
+from backend.core.clock import now
 from backend.core.db import write_transaction
 from backend.core.errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
 from backend.extensions import db
+from backend.kiosks.models import Kiosk
 from backend.live import events
-from backend.models import (
-    Counter,
-    DailySequence,
-    Feedback,
-    Kiosk,
-    Service,
-    Store,
-    Ticket,
-    TicketEvent,
-    User,
-    hash_token,
-)
 from backend.policy import (
     AT_COUNTER,
     Action,
     AppointmentStatus,
     Channel,
     CounterStatus,
+    CounterView,
     Decision,
     IllegalTransitionError,
     Lane,
     Outcome,
     PauseReason,
+    QueueItem,
     Reason,
     Role,
     TicketStatus,
@@ -57,74 +53,15 @@ from backend.policy import (
     rejoin_queue_at,
     service_day,
 )
-from backend.policy.learning import learn
-from backend.queue.readmodel import StoreQueue
-from backend.queue.serializers import (
-    counter_state,
-    lanes_summary,
-    missed_list,
-    ticket_brief,
-    ticket_public,
-)
+from backend.policy.learning import learn, trusted_minutes
+from backend.queue.models import DailySequence, Ticket, TicketEvent
+from backend.staff.models import User
+from backend.stores.models import Counter, Service, Store
+from backend.stores.operations import find_counter, lock_store
+from backend.stores.settings import ServiceInfo, StoreConfig, StoreSettings, store_config
 
-CLOCK_KEY = "hallqueue.clock"
-
-
-def get_clock() -> Clock:
-    return current_app.extensions.get(CLOCK_KEY) or SystemClock()
-
-
-def now() -> datetime:
-    return get_clock().now()
-
-
-# --- look-ups -----------------------------------------------------------------------------
-
-
-def find_store(code: str) -> Store:
-    store = db.session.scalar(select(Store).where(Store.code == code))
-    if store is None:
-        raise NotFound(_l("Unknown store."), error_detail="store")
-    return store
-
-
-def find_ticket_by_token(token: str) -> Ticket:
-    ticket = db.session.scalar(select(Ticket).where(Ticket.token == token)) if token else None
-    if ticket is None:
-        raise NotFound(_l("This ticket link is not valid or has expired."))
-    return ticket
-
-
-def find_counter(store: Store, number: int) -> Counter:
-    counter = db.session.scalar(
-        select(Counter).where(Counter.store_id == store.id, Counter.number == number)
-    )
-    if counter is None:
-        raise NotFound(_l("Unknown counter."))
-    return counter
-
-
-def lock_store(store_id: int) -> Store:
-    """Serialise the store's commands: a row lock on PostgreSQL; on SQLite BEGIN IMMEDIATE already
-    holds the database write lock and FOR UPDATE is ignored."""
-    store = db.session.scalar(
-        select(Store)
-        .where(Store.id == store_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if store is None:
-        raise NotFound(_l("Unknown store."))
-    return store
-
-
-def _reload_ticket(ticket_id: int) -> Ticket:
-    ticket = db.session.scalar(
-        select(Ticket).where(Ticket.id == ticket_id).execution_options(populate_existing=True)
-    )
-    if ticket is None:
-        raise NotFound(_l("Unknown ticket."))
-    return ticket
+# Lanes of the last calls kept on the store row (the VIP share looks at the last few).
+RECENT_LANES_KEPT = 10
 
 
 def _authorize(actor: User | None, store: Store) -> None:
@@ -135,17 +72,6 @@ def _authorize(actor: User | None, store: Store) -> None:
 # --- the command frame ----------------------------------------------------------------------
 
 
-@dataclass
-class Change:
-    """One transition made inside a command, to be logged and announced."""
-
-    ticket: Ticket
-    action: Action
-    from_status: TicketStatus | None
-    counter: Counter | None
-    detail: dict[str, Any] | None = None
-
-
 class Command:
     """State of one running command: the locked store, the clock reading, the changes."""
 
@@ -153,12 +79,29 @@ class Command:
         self.store = store
         self.now = moment
         self.actor = actor
-        self.changes: list[Change] = []
+        self.day = service_day(moment, store.timezone)
+        self.settings = StoreSettings.of(store)
+        self.config: StoreConfig = store_config(store.id, store.config_version)
+        # (ticket, action, counter number) per transition, in order; one version each.
+        self.changes: list[tuple[Ticket, Action, int | None]] = []
+        self.trail: list[tuple[Ticket, dict[str, Any]]] = []
         self.counters_changed: list[Counter] = []
 
-    def counter_changed(self, counter: Counter) -> None:
-        if counter not in self.counters_changed:
-            self.counters_changed.append(counter)
+    def brief(self, ticket: Ticket) -> dict[str, Any]:
+        """The thin event's ticket: numbers only, built without a query."""
+        service = self.config.service_by_id(ticket.service_id)
+        return {
+            "id": ticket.id,
+            "label": ticket.label,
+            "service": service.code,
+            "lane": str(ticket.lane),
+            "status": str(ticket.status),
+            "channel": str(ticket.channel),
+            "counter": self.config.number_of(ticket.counter_id),
+            "issued_at": _iso(ticket.issued_at),
+            "called_at": _iso(ticket.called_at),
+            "recall_count": ticket.recall_count,
+        }
 
     def transition(
         self,
@@ -167,6 +110,7 @@ class Command:
         counter: Counter | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
+        """Move the ticket through the state machine (409 if the move is illegal), log it."""
         try:
             target = next_status(action, TicketStatus(ticket.status))
         except IllegalTransitionError as exc:
@@ -180,109 +124,105 @@ class Command:
             ) from None
         before = TicketStatus(ticket.status)
         ticket.status = target
-        self.changes.append(Change(ticket, action, before, counter or ticket.counter, detail))
+        where = counter.id if counter is not None else ticket.counter_id
+        self._record(ticket, action, before, where, detail)
+        self.changes.append((ticket, action, counter.number if counter else None))
 
     def record_issue(self, ticket: Ticket) -> None:
-        self.changes.append(Change(ticket, Action.ISSUE, None, None))
+        self._record(ticket, Action.ISSUE, None, None, None)
+        self.changes.append((ticket, Action.ISSUE, None))
+
+    def _record(
+        self,
+        ticket: Ticket,
+        action: Action,
+        before: TicketStatus | None,
+        counter_id: int | None,
+        detail: dict[str, Any] | None,
+    ) -> None:
+        self.store.version += 1
+        ticket.version = self.store.version
+        row = {
+            "store_id": self.store.id,
+            "at": self.now,
+            "action": action.value,
+            "from_status": before.value if before else None,
+            "counter_id": counter_id,
+            "actor_id": self.actor.id if self.actor else None,
+            "detail": detail,
+        }
+        self.trail.append((ticket, row))
+
+    def counter_changed(self, counter: Counter) -> None:
+        if counter not in self.counters_changed:
+            self.counters_changed.append(counter)
 
     def finish(self) -> None:
-        """Log every change, bump the version once per change, stage the events."""
+        """Append the events and stage the thin events (payloads from the rows just written)."""
         session = db.session
-        for change in self.changes:
-            session.add(
-                TicketEvent(
-                    ticket_id=change.ticket.id,
-                    store_id=self.store.id,
-                    at=self.now,
-                    action=change.action.value,
-                    from_status=change.from_status.value if change.from_status else None,
-                    to_status=str(change.ticket.status),
-                    counter_id=change.counter.id if change.counter else None,
-                    actor_id=self.actor.id if self.actor else None,
-                    detail=change.detail,
-                )
-            )
-        session.flush()
-        queue = StoreQueue.load(self.store, self.now)
-        queue.remember()
-        counters = [counter_state(c, queue) for c in queue.counters]
-        lanes = lanes_summary(queue)
-        missed = missed_list(queue)
-        for change in self.changes:
+        if any(action is Action.ISSUE for _, action, _ in self.changes):
+            session.flush()  # new tickets get their ids
+        for ticket, row in self.trail:
+            session.add(TicketEvent(ticket_id=ticket.id, to_status=str(ticket.status), **row))
+        version = self.store.version - len(self.changes)
+        for ticket, action, counter in self.changes:
+            version += 1
+            where = counter if counter is not None else self.config.number_of(ticket.counter_id)
+            self._stage(version, events.EVENT_FOR_ACTION[action], ticket, where)
+        for changed in self.counters_changed:
             self.store.version += 1
-            events.stage_store_event(
-                session,
-                self.store.code,
-                change.action,
-                version=self.store.version,
-                ticket=ticket_brief(change.ticket),
-                counter=change.counter.number if change.counter else None,
-                counters=counters,
-                lanes=lanes,
-                missed=missed,
-            )
-        for counter in self.counters_changed:
-            self.store.version += 1
-            events.stage_counter_event(
-                session,
-                self.store.code,
-                version=self.store.version,
-                counter=counter.number,
-                counters=counters,
-                lanes=lanes,
-            )
-        if self.changes:
-            self._stage_ticket_updates(queue)
+            self._stage(self.store.version, events.EventName.COUNTER_CHANGED, None, changed.number)
 
-    def _stage_ticket_updates(self, queue: StoreQueue) -> None:
-        """Tell each watched ticket page its new state: the changed tickets, and in the lanes a
-        call, cancel or transfer reordered, everyone behind. Unwatched tickets cost nothing."""
-        changed = {change.ticket.id: change.ticket for change in self.changes}
-        moved_lanes = {c.ticket.lane for c in self.changes if c.action in REORDERS_QUEUE}
-        candidates = set(changed)
-        if moved_lanes and events.watching_any_ticket():
-            candidates |= {t.id for t in queue.waiting if t.lane in moved_lanes}
-        watched = events.watched_tickets(candidates)
-        if not watched:
-            return
-        tickets = {t.id: t for t in queue.waiting if t.id in watched} | changed
-        for ticket_id in sorted(watched):
-            events.stage_ticket_event(
-                db.session, self.store.version, ticket_public(tickets[ticket_id], queue, "zh")
+    def _stage(
+        self, version: int, name: events.EventName, ticket: Ticket | None, counter: int | None
+    ) -> None:
+        brief = self.brief(ticket) if ticket is not None else None
+        core_db.stage(
+            events.store_event(
+                self.store.id, self.store.code, name, version=version, ticket=brief, counter=counter
             )
-
-
-# Actions after which people behind the ticket in its lane have a new position.
-REORDERS_QUEUE = frozenset({Action.CALL, Action.CANCEL, Action.TRANSFER, Action.REJOIN})
+        )
 
 
 @contextmanager
-def command(store_id: int, actor: User | None = None) -> Iterator[Command]:
+def command(
+    *, store_id: int | None = None, code: str | None = None, actor: User | None = None
+) -> Iterator[Command]:
     with write_transaction():
-        store = lock_store(store_id)
+        store = lock_store(store_id=store_id, code=code)
         _authorize(actor, store)
         cmd = Command(store, now(), actor)
         yield cmd
-        if cmd.changes or cmd.counters_changed:
-            cmd.finish()
+        cmd.finish()
 
 
-# --- commands ---------------------------------------------------------------------------------
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def next_number(store: Store, prefix: str, day: Any) -> int:
-    seq = db.session.get(DailySequence, (store.id, prefix, day))
-    if seq is None:
-        seq = DailySequence(store_id=store.id, prefix=prefix, service_day=day, last_number=0)
-        db.session.add(seq)
-    seq.last_number += 1
-    return seq.last_number
+# --- issuing ---------------------------------------------------------------------------------
 
 
-def _find_service(store: Store, code: str) -> Service:
-    service = db.session.scalar(
-        select(Service).where(Service.store_id == store.id, Service.code == code)
+def next_number(cmd: Command, prefix: str) -> int:
+    """The per-store, per-prefix, per-day counter row, incremented in one statement."""
+    table = DailySequence.__table__
+    assert isinstance(table, Table)
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(table)
+        .values(store_id=cmd.store.id, prefix=prefix, service_day=cmd.day, last_number=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.store_id, table.c.prefix, table.c.service_day],
+            set_={"last_number": table.c.last_number + 1},
+        )
+        .returning(table.c.last_number)
     )
+    return int(db.session.execute(statement).scalar_one())
+
+
+def _find_service(cmd: Command, code: str) -> ServiceInfo:
+    service = cmd.config.service(code)
     if service is None or not service.active:
         raise BadInput(_l("Unknown service: %(code)s.", code=code), error_code="unknown_service")
     return service
@@ -344,14 +284,14 @@ def _check_kiosk_rate(cmd: Command, kiosk: Kiosk) -> None:
 
 
 def _check_one_remote_ticket(cmd: Command, client: str) -> None:
-    active = db.session.scalar(
-        select(Ticket).where(
+    active = db.session.execute(
+        select(Ticket.label, Ticket.token).where(
             Ticket.store_id == cmd.store.id,
             Ticket.remote_client == client,
-            Ticket.service_day == service_day(cmd.now, cmd.store.timezone),
+            Ticket.service_day == cmd.day,
             Ticket.status.in_([TicketStatus.WAITING, *AT_COUNTER]),
         )
-    )
+    ).first()
     if active is not None:
         raise Conflict(
             _l("You already have number %(label)s in this queue.", label=active.label),
@@ -361,33 +301,28 @@ def _check_one_remote_ticket(cmd: Command, client: str) -> None:
 
 
 def queue_ticket(
-    cmd: Command, service: Service, lane: Lane, prefix: str, channel: Channel, **extra: Any
+    cmd: Command, service: ServiceInfo, lane: Lane, prefix: str, channel: Channel, **extra: Any
 ) -> Ticket:
-    """Number a new ticket (per-store, per-prefix, per-day counter row) and put it at the end of
-    the queue: the one way a ticket enters it, from a kiosk, a phone, staff or a check-in."""
-    day = service_day(cmd.now, cmd.store.timezone)
-    number = next_number(cmd.store, prefix, day)
-    last_queued = db.session.scalar(
-        select(func.max(Ticket.queue_at)).where(
-            Ticket.store_id == cmd.store.id, Ticket.service_day == day
-        )
-    )
+    """Number a new ticket and put it at the end of the queue: the one way a ticket enters it,
+    from a kiosk, a phone, staff or a check-in."""
+    number = next_number(cmd, prefix)
+    queue_at = next_queue_at(cmd.store.last_queue_at, cmd.now)
+    cmd.store.last_queue_at = queue_at
     ticket = Ticket(
-        store=cmd.store,
-        service=service,
+        store_id=cmd.store.id,
+        service_id=service.id,
         lane=lane,
         label=format_label(prefix, number),
         number=number,
-        service_day=day,
+        service_day=cmd.day,
         channel=channel,
         status=TicketStatus.WAITING,
         issued_at=cmd.now,
-        queue_at=next_queue_at(last_queued, cmd.now),
+        queue_at=queue_at,
         **extra,
     )
-    db.session.add(ticket)
-    db.session.flush()
     cmd.record_issue(ticket)
+    db.session.add(ticket)
     return ticket
 
 
@@ -397,20 +332,22 @@ def issue_ticket(
     origin: Origin = Origin(Channel.STAFF),
     actor: User | None = None,
 ) -> Ticket:
-    store_id = find_store(store_code).id
-    with command(store_id, actor) as cmd:
-        service = _find_service(cmd.store, service_code)
+    with command(code=store_code, actor=actor) as cmd:
+        service = _find_service(cmd, service_code)
         _check_origin(cmd, origin)
         ticket = queue_ticket(
             cmd,
             service,
-            Lane(service.lane),
+            service.lane,
             service.prefix,
             origin.channel,
             kiosk_id=origin.kiosk.id if origin.kiosk else None,
             remote_client=origin.remote_client,
         )
     return ticket
+
+
+# --- calling ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -429,48 +366,111 @@ def _require_signed_in(counter: Counter, actor: User | None) -> None:
         raise Conflict(NOT_SIGNED_IN, error_code="not_signed_in")
 
 
-def _free_counter(cmd: Command, queue: StoreQueue, counter: Counter) -> Ticket | None:
+def _current_at(cmd: Command, counter: Counter) -> Ticket | None:
+    return db.session.scalar(
+        select(Ticket)
+        .where(
+            Ticket.store_id == cmd.store.id,
+            Ticket.service_day == cmd.day,
+            Ticket.counter_id == counter.id,
+            Ticket.status.in_(AT_COUNTER),
+        )
+        .order_by(Ticket.called_at.desc())
+        .limit(1)
+    )
+
+
+def _free_counter(cmd: Command, current: Ticket | None, counter: Counter) -> Ticket | None:
     """ "Forgot to press complete": calling someone new ends the visit still open at the counter."""
-    current = queue.current_at(counter)
     if current is not None:
         _release(cmd, current, Action.COMPLETE, counter, {"auto": True})
         current.outcome = Outcome.DONE
     return current
 
 
+def _candidates(cmd: Command) -> list[QueueItem]:
+    """The oldest waiting ticket of each service (within one service the oldest always outranks
+    the others), and every checked-in appointment: the only tickets call-next can pick. One
+    statement, however long the queue."""
+    ranked = (
+        select(
+            Ticket.id,
+            Ticket.lane,
+            Ticket.queue_at,
+            Ticket.service_id,
+            Ticket.target_counter_id,
+            Ticket.due_at,
+            func.row_number()
+            .over(
+                # Tickets sent to one counter queue apart from the rest of their service,
+                # and appointments apart from walk-ins (earliest slot first).
+                partition_by=(Ticket.service_id, Ticket.lane, Ticket.target_counter_id),
+                order_by=(Ticket.due_at, Ticket.queue_at, Ticket.id),
+            )
+            .label("rank"),
+        )
+        .where(
+            Ticket.store_id == cmd.store.id,
+            Ticket.service_day == cmd.day,
+            Ticket.status == TicketStatus.WAITING,
+        )
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(ranked, Service.learned_minutes, Service.learned_count)
+        .join(Service, Service.id == ranked.c.service_id)
+        .where(or_(ranked.c.rank == 1, ranked.c.lane == Lane.APPOINTMENT.value))
+    ).all()
+    items = []
+    for row in rows:
+        service = cmd.config.service_by_id(row.service_id)
+        minutes = trusted_minutes(service.expected_minutes, row.learned_minutes, row.learned_count)
+        items.append(
+            QueueItem(
+                row.id,
+                Lane(row.lane),
+                row.queue_at,
+                service.code,
+                cmd.config.number_of(row.target_counter_id),
+                row.due_at,
+                service.lane,
+                minutes,
+            )
+        )
+    return items
+
+
 def _call(cmd: Command, ticket: Ticket, counter: Counter, reason: str) -> None:
-    cmd.transition(ticket, Action.CALL, counter, {"reason": reason})
-    ticket.counter = counter
+    ticket.counter_id = counter.id
     ticket.target_counter_id = None
     ticket.clerk_id = cmd.actor.id if cmd.actor else None
     ticket.called_at = cmd.now
+    cmd.transition(ticket, Action.CALL, counter, {"reason": reason})
+    lanes = [*(cmd.store.recent_lanes or ()), str(ticket.lane)]
+    cmd.store.recent_lanes = lanes[-RECENT_LANES_KEPT:]
 
 
 def call_next(
     store_code: str, counter_number: int, actor: User | None, request_id: str | None = None
 ) -> CallResult:
-    store_id = find_store(store_code).id
-    with command(store_id, actor) as cmd:
+    with command(code=store_code, actor=actor) as cmd:
         counter = find_counter(cmd.store, counter_number)
         _require_signed_in(counter, actor)
-        queue = StoreQueue.load(cmd.store, cmd.now)
+        current = _current_at(cmd, counter)
         if request_id and counter.last_request_id == request_id:
             # The same click arrived twice: answer it again, call nobody else.
-            current = queue.current_at(counter)
             return CallResult(current, Decision(None, Reason.DUPLICATE_REQUEST))
         counter.last_request_id = request_id
-        completed = _free_counter(cmd, queue, counter)
-        candidates = queue.candidates()
+        completed = _free_counter(cmd, current, counter)
+        view = CounterView(counter.number, counter.lane_profile, counter.status)
+        recent = [Lane(lane) for lane in cmd.store.recent_lanes or ()]
         decision = choose_next(
-            queue.counter_view(counter),
-            queue.items(candidates),
-            queue.policy,
-            cmd.now,
-            queue.recent_lanes,
+            view, _candidates(cmd), cmd.settings.policy(), cmd.now, recent[-RECENT_LANES_KEPT:]
         )
         ticket = None
         if decision.ticket_id is not None:
-            ticket = next(t for t in candidates if t.id == decision.ticket_id)
+            ticket = db.session.get(Ticket, decision.ticket_id)
+            assert ticket is not None  # a candidate of this very transaction
             _call(cmd, ticket, counter, decision.reason_code)
     return CallResult(ticket, decision, completed)
 
@@ -479,6 +479,7 @@ def call_ticket(
     ticket_id: int, counter_number: int, actor: User | None, request_id: str | None = None
 ) -> CallResult:
     """Call one chosen waiting ticket (picked from the list) to a counter."""
+    completed: list[Ticket | None] = []
 
     def body(cmd: Command, ticket: Ticket) -> None:
         counter = find_counter(cmd.store, counter_number)
@@ -490,11 +491,11 @@ def call_ticket(
                 _l("This customer was sent to another counter."), error_code="other_counter"
             )
         counter.last_request_id = request_id
-        queue = StoreQueue.load(cmd.store, cmd.now)
-        completed.append(_free_counter(cmd, queue, counter))
+        if ticket.status != TicketStatus.WAITING:
+            cmd.transition(ticket, Action.CALL)  # raises the state machine's conflict
+        completed.append(_free_counter(cmd, _current_at(cmd, counter), counter))
         _call(cmd, ticket, counter, Reason.CHOSEN_BY_CLERK.value)
 
-    completed: list[Ticket | None] = []
     ticket = _ticket_command(ticket_id, actor, body)
     decision = Decision(ticket.id, Reason.CHOSEN_BY_CLERK, Lane(ticket.lane))
     return CallResult(ticket, decision, completed[0] if completed else None)
@@ -510,39 +511,52 @@ APPOINTMENT_AFTER = {
 def _release(
     cmd: Command, ticket: Ticket, action: Action, counter: Counter | None, detail: Any = None
 ) -> None:
-    cmd.transition(ticket, action, counter, detail)
     ticket.finished_at = cmd.now
-    if ticket.appointment is not None and action in APPOINTMENT_AFTER:
-        ticket.appointment.status = APPOINTMENT_AFTER[action]
-        ticket.appointment.closed_at = cmd.now
+    cmd.transition(ticket, action, counter, detail)
+    if action in APPOINTMENT_AFTER and ticket.lane == Lane.APPOINTMENT:
+        appointment = ticket.appointment
+        if appointment is not None:
+            appointment.status = APPOINTMENT_AFTER[action]
+            appointment.closed_at = cmd.now
+
+
+def _ticket_store(ticket_id: int) -> int:
+    store_id = db.session.scalar(select(Ticket.store_id).where(Ticket.id == ticket_id))
+    if store_id is None:
+        raise NotFound(_l("Unknown ticket."))
+    return int(store_id)
 
 
 def _ticket_command(
     ticket_id: int, actor: User | None, body: Callable[[Command, Ticket], None]
 ) -> Ticket:
-    found = db.session.get(Ticket, ticket_id)
-    if found is None:
-        raise NotFound(_l("Unknown ticket."))
-    with command(found.store_id, actor) as cmd:
-        ticket = _reload_ticket(ticket_id)
-        _check_counter_holder(ticket, actor)
+    store_id = _ticket_store(ticket_id)
+    with command(store_id=store_id, actor=actor) as cmd:
+        ticket = db.session.scalar(
+            select(Ticket).where(Ticket.id == ticket_id).execution_options(populate_existing=True)
+        )
+        if ticket is None:
+            raise NotFound(_l("Unknown ticket."))
+        _check_counter_holder(cmd, ticket, actor)
         body(cmd, ticket)
     return ticket
 
 
-def _check_counter_holder(ticket: Ticket, actor: User | None) -> None:
+def _check_counter_holder(cmd: Command, ticket: Ticket, actor: User | None) -> None:
     """A customer at a counter is served by the clerk signed in there: a clerk whose counter was
     taken over cannot keep acting on its customer. Managers may step in anywhere."""
     if actor is None or actor.role in (Role.MANAGER, Role.ADMIN):
         return
-    counter = ticket.counter
     held = ticket.status in (*AT_COUNTER, TicketStatus.PARKED)
-    if counter is not None and held and counter.clerk_id != actor.id:
+    if ticket.counter_id is None or not held:
+        return
+    clerk = db.session.scalar(select(Counter.clerk_id).where(Counter.id == ticket.counter_id))
+    if clerk != actor.id:
         raise Forbidden(
             _l(
                 "%(label)s is being served at counter %(n)s by another clerk.",
                 label=ticket.label,
-                n=counter.number,
+                n=cmd.config.number_of(ticket.counter_id),
             ),
             error_code="not_your_counter",
         )
@@ -550,16 +564,16 @@ def _check_counter_holder(ticket: Ticket, actor: User | None) -> None:
 
 def recall_ticket(ticket_id: int, actor: User | None) -> Ticket:
     def body(cmd: Command, ticket: Ticket) -> None:
-        cmd.transition(ticket, Action.RECALL, detail={"recall": ticket.recall_count + 1})
         ticket.recall_count += 1
+        cmd.transition(ticket, Action.RECALL, detail={"recall": ticket.recall_count})
 
     return _ticket_command(ticket_id, actor, body)
 
 
 def start_ticket(ticket_id: int, actor: User | None) -> Ticket:
     def body(cmd: Command, ticket: Ticket) -> None:
-        cmd.transition(ticket, Action.START)
         ticket.started_at = cmd.now
+        cmd.transition(ticket, Action.START)
 
     return _ticket_command(ticket_id, actor, body)
 
@@ -573,9 +587,9 @@ def complete_ticket(ticket_id: int, actor: User | None, outcome: str | None = No
         ) from None
 
     def body(cmd: Command, ticket: Ticket) -> None:
-        _release(cmd, ticket, Action.COMPLETE, ticket.counter, {"outcome": chosen.value})
         ticket.outcome = chosen
-        _learn_duration(ticket)
+        _release(cmd, ticket, Action.COMPLETE, None, {"outcome": chosen.value})
+        _learn_duration(cmd, ticket)
 
     return _ticket_command(ticket_id, actor, body)
 
@@ -584,12 +598,14 @@ def complete_ticket(ticket_id: int, actor: User | None, outcome: str | None = No
 OUTLIER_FACTOR = 5
 
 
-def _learn_duration(ticket: Ticket) -> None:
+def _learn_duration(cmd: Command, ticket: Ticket) -> None:
     """Feed the visit's duration (start, or call, to completion) into the service's estimate."""
     began = ticket.started_at or ticket.called_at
     if began is None or ticket.finished_at is None:
         return
-    service = ticket.service
+    service = db.session.get(Service, ticket.service_id)
+    if service is None:
+        return
     minutes = (ticket.finished_at - began).total_seconds() / 60
     current = service.learned_minutes or service.expected_minutes
     if minutes <= 0 or minutes > OUTLIER_FACTOR * current:
@@ -599,16 +615,12 @@ def _learn_duration(ticket: Ticket) -> None:
 
 
 def mark_no_show(ticket_id: int, actor: User | None) -> Ticket:
-    return _ticket_command(
-        ticket_id, actor, lambda cmd, t: _release(cmd, t, Action.NO_SHOW, t.counter)
-    )
+    return _ticket_command(ticket_id, actor, lambda cmd, t: _release(cmd, t, Action.NO_SHOW, None))
 
 
 def cancel_ticket(ticket_id: int, actor: User | None) -> Ticket:
     """Staff cancel any waiting or called ticket; a customer cancels through their token."""
-    return _ticket_command(
-        ticket_id, actor, lambda cmd, t: _release(cmd, t, Action.CANCEL, t.counter)
-    )
+    return _ticket_command(ticket_id, actor, lambda cmd, t: _release(cmd, t, Action.CANCEL, None))
 
 
 def transfer_ticket(
@@ -624,25 +636,28 @@ def transfer_ticket(
         raise BadInput(_l("Choose a service or a counter to transfer to."), error_code="no_target")
 
     def body(cmd: Command, ticket: Ticket) -> None:
-        detail: dict[str, Any] = {"from_service": ticket.service.code}
-        if service_code:
-            target = _find_service(cmd.store, service_code)
+        from_service = cmd.config.service_by_id(ticket.service_id)
+        detail: dict[str, Any] = {"from_service": from_service.code}
+        target = _find_service(cmd, service_code) if service_code else None
+        if target is not None:
             if target.id == ticket.service_id and counter_number is None:
                 raise BadInput(
                     _l("The ticket is already for this service."), error_code="same_service"
                 )
             detail["to_service"] = target.code
-        target_counter = find_counter(cmd.store, counter_number) if counter_number else None
+        target_counter = cmd.config.counter(counter_number) if counter_number else None
+        if counter_number and target_counter is None:
+            raise NotFound(_l("Unknown counter."))
         if target_counter is not None:
             detail["to_counter"] = target_counter.number
-        cmd.transition(ticket, Action.TRANSFER, ticket.counter, detail)
-        if service_code:
-            ticket.service = target
-            ticket.lane = Lane(target.lane)
-        ticket.target_counter = target_counter
+        cmd.transition(ticket, Action.TRANSFER, None, detail)
+        if target is not None:
+            ticket.service_id = target.id
+            ticket.lane = target.lane
+        ticket.target_counter_id = target_counter.id if target_counter else None
         if note is not None and note.strip():
             ticket.note = note.strip()
-        ticket.counter = None
+        ticket.counter_id = None
         ticket.clerk_id = None
         ticket.called_at = None
         ticket.started_at = None
@@ -663,7 +678,7 @@ def resume_ticket(ticket_id: int, counter_number: int, actor: User | None) -> Ti
             raise Conflict(
                 _l("This customer was parked at another counter."), error_code="other_counter"
             )
-        if StoreQueue.load(cmd.store, cmd.now).current_at(counter) is not None:
+        if _current_at(cmd, counter) is not None:
             raise Conflict(
                 _l("Finish the current customer before resuming another."),
                 error_code="counter_busy",
@@ -679,8 +694,7 @@ def resume_ticket(ticket_id: int, counter_number: int, actor: User | None) -> Ti
 def _counter_command(
     store_code: str, number: int, actor: User | None, body: Callable[[Command, Counter], None]
 ) -> Counter:
-    store_id = find_store(store_code).id
-    with command(store_id, actor) as cmd:
+    with command(code=store_code, actor=actor) as cmd:
         counter = find_counter(cmd.store, number)
         before = (counter.clerk_id, counter.status, counter.pause_reason)
         body(cmd, counter)
@@ -745,44 +759,15 @@ def resume_counter(store_code: str, number: int, actor: User) -> Counter:
     return _counter_command(store_code, number, actor, body)
 
 
-@dataclass(frozen=True)
-class ClerkDay:
-    served: int
-    avg_service_minutes: float | None
-    no_shows: int
-
-
-def clerk_day(store: Store, clerk: User) -> ClerkDay:
-    """The clerk's own figures for today: visits completed, mean service time, no-shows."""
-    day = service_day(now(), store.timezone)
-    rows = db.session.execute(
-        select(Ticket.status, Ticket.called_at, Ticket.started_at, Ticket.finished_at).where(
-            Ticket.store_id == store.id,
-            Ticket.service_day == day,
-            Ticket.clerk_id == clerk.id,
-            Ticket.status.in_([TicketStatus.DONE, TicketStatus.NO_SHOW]),
-        )
-    ).all()
-    durations = [
-        (finished - (started or called)).total_seconds() / 60
-        for status, called, started, finished in rows
-        if status == TicketStatus.DONE and finished and (started or called)
-    ]
-    return ClerkDay(
-        served=sum(1 for row in rows if row.status == TicketStatus.DONE),
-        avg_service_minutes=round(sum(durations) / len(durations), 1) if durations else None,
-        no_shows=sum(1 for row in rows if row.status == TicketStatus.NO_SHOW),
-    )
-
-
 # --- the customer's own commands (authorised by the ticket's token) -------------------------
 
 
-def _holder_ticket(ticket_id: int, token: str) -> Ticket:
-    ticket = find_ticket_by_token(token)
-    if ticket.id != ticket_id:
+def _holder_ticket(ticket_id: int, token: str) -> None:
+    found = db.session.scalar(select(Ticket.id).where(Ticket.token == token)) if token else None
+    if found is None:
+        raise NotFound(_l("This ticket link is not valid or has expired."))
+    if found != ticket_id:
         raise Forbidden(_l("This ticket link does not match the ticket."))
-    return ticket
 
 
 def cancel_by_holder(ticket_id: int, token: str) -> Ticket:
@@ -821,57 +806,14 @@ def rejoin_ticket(ticket_id: int, token: str) -> Ticket:
         )
         cmd.transition(ticket, Action.REJOIN, detail={"places": store.rejoin_places})
         ticket.queue_at = rejoin_queue_at(lane_queue, store.rejoin_places, cmd.now)
+        if store.last_queue_at is None or ticket.queue_at > store.last_queue_at:
+            store.last_queue_at = ticket.queue_at
         ticket.rejoin_count += 1
-        ticket.counter = None
+        ticket.counter_id = None
         ticket.called_at = None
         ticket.finished_at = None
 
     return _ticket_command(ticket_id, None, body)
-
-
-def rate_visit(ticket_id: int, token: str, stars: int, comment: str) -> Feedback:
-    """One rating per finished visit, kept with its service, counter and clerk."""
-    store_id = _holder_ticket(ticket_id, token).store_id
-    with write_transaction():
-        lock_store(store_id)  # two taps at once: the second sees the first rating
-        ticket = _reload_ticket(ticket_id)
-        if ticket.status != TicketStatus.DONE:
-            raise Conflict(_l("You can rate a visit once it is complete."))
-        if db.session.scalar(select(Feedback).where(Feedback.ticket_id == ticket_id)):
-            raise Conflict(
-                _l("Thank you, this visit is already rated."), error_code="already_rated"
-            )
-        feedback = Feedback(
-            ticket_id=ticket.id,
-            store_id=ticket.store_id,
-            service_id=ticket.service_id,
-            counter_id=ticket.counter_id,
-            clerk_id=ticket.clerk_id,
-            stars=stars,
-            comment=comment.strip(),
-            created_at=now(),
-        )
-        db.session.add(feedback)
-    return feedback
-
-
-# --- kiosks -----------------------------------------------------------------------------------
-
-
-def register_kiosk(store_code: str, name: str, auto_print: bool = True) -> str:
-    """Register a kiosk; returns its token (shown once, kept by the kiosk's browser)."""
-    store_id = find_store(store_code).id
-    with write_transaction():
-        kiosk, token = Kiosk.register(lock_store(store_id), name, now(), auto_print)
-        db.session.add(kiosk)
-    return token
-
-
-def find_kiosk(token: str | None) -> Kiosk | None:
-    if not token:
-        return None
-    kiosk = db.session.scalar(select(Kiosk).where(Kiosk.token_hash == hash_token(token)))
-    return kiosk if kiosk is not None and kiosk.revoked_at is None else None
 
 
 STATUS_TEXT = {

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.tokens import new_token
 from backend.core.types import UTCDateTime, enum_column
-from backend.extensions import db
+from backend.extensions import Model
 from backend.policy import Channel, Lane, TicketStatus
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from backend.stores.models import Counter, Service, Store
 
 
-class DailySequence(db.Model):
+class DailySequence(Model):
     """The per-store, per-prefix, per-day ticket number counter (never max()+1)."""
 
     store_id: Mapped[int] = mapped_column(ForeignKey("store.id"), primary_key=True)
@@ -28,10 +28,16 @@ class DailySequence(db.Model):
     last_number: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Ticket(db.Model):
+class Ticket(Model):
     __table_args__ = (
         UniqueConstraint("store_id", "service_day", "label"),
         Index("ix_ticket_queue", "store_id", "service_day", "status"),
+        # The kiosk print limit counts one kiosk's last minute; the projection reads the last
+        # calls and the last hour's arrivals: each an index range, whatever the history's size.
+        Index("ix_ticket_kiosk", "kiosk_id", "issued_at"),
+        Index("ix_ticket_called", "store_id", "service_day", "called_at"),
+        Index("ix_ticket_issued", "store_id", "service_day", "issued_at"),
+        Index("ix_ticket_remote", "store_id", "remote_client"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +71,9 @@ class Ticket(db.Model):
     target_counter_id: Mapped[int | None] = mapped_column(ForeignKey("counter.id"))
     # A checked-in appointment's slot start: from then on it goes before walk-ins.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The store's version after this ticket's last change (a reader of the ticket needs a read
+    # model at least this new).
+    version: Mapped[int] = mapped_column(Integer, default=0)
 
     store: Mapped[Store] = relationship()
     service: Mapped[Service] = relationship()
@@ -74,8 +83,10 @@ class Ticket(db.Model):
     appointment: Mapped[Appointment | None] = relationship(back_populates="ticket")
 
 
-class TicketEvent(db.Model):
+class TicketEvent(Model):
     """Append-only trail of every transition: the ground truth for analytics and recovery."""
+
+    __table_args__ = (Index("ix_ticket_event_store_at", "store_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)

@@ -3,10 +3,11 @@ generated from them (openapi.py), so the document cannot drift from what the API
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from backend.api.openapi import Out
 
 LaneName = Literal["fast", "standard", "vip", "appointment"]
 StatusName = Literal["waiting", "called", "serving", "done", "no_show", "cancelled", "parked"]
@@ -86,7 +87,7 @@ class FeedbackIn(Strict):
     comment: str = Field(default="", max_length=500)
 
 
-class FeedbackOut(BaseModel):
+class FeedbackOut(Out):
     stars: int
     comment: str
 
@@ -94,7 +95,7 @@ class FeedbackOut(BaseModel):
 # --- responses ------------------------------------------------------------------------------
 
 
-class TicketBrief(BaseModel):
+class TicketBrief(Out):
     id: int
     label: str
     service: str
@@ -108,6 +109,7 @@ class TicketBrief(BaseModel):
 
 
 class TicketOut(TicketBrief):
+    version: int = Field(description="The store's version this view was computed at.")
     service_name: str
     service_name_zh: str
     service_name_en: str
@@ -129,18 +131,19 @@ class TicketOut(TicketBrief):
     feedback: FeedbackOut | None
 
 
-class CallNextOut(BaseModel):
+class CallNextOut(Out):
     ticket: TicketOut | None
     reason: str = Field(
         description="Why this ticket: e.g. `fast_lane_head`, `helping_standard_lane`."
     )
     message: str
+    counter_name: str = Field(description="The counter's name in the caller's language.")
     completed: TicketBrief | None = Field(
         default=None, description="A ticket the counter still held, completed automatically."
     )
 
 
-class ServiceOut(BaseModel):
+class ServiceOut(Out):
     code: str
     name: str
     name_zh: str
@@ -158,11 +161,11 @@ class ServiceOut(BaseModel):
     eta_minutes: EtaRange | None
 
 
-class ServicesOut(BaseModel):
+class ServicesOut(Out):
     services: list[ServiceOut]
 
 
-class CounterOut(BaseModel):
+class CounterOut(Out):
     number: int
     name: str
     name_en: str
@@ -173,13 +176,13 @@ class CounterOut(BaseModel):
     current: TicketBrief | None
 
 
-class LaneOut(BaseModel):
+class LaneOut(Out):
     lane: LaneName
     waiting: int
     eta_minutes: EtaRange | None
 
 
-class StoreOut(BaseModel):
+class StoreOut(Out):
     code: str
     name: str
     name_zh: str
@@ -192,7 +195,7 @@ class StoreOut(BaseModel):
     recall_limit: int
 
 
-class MissedOut(BaseModel):
+class MissedOut(Out):
     ticket_id: int
     label: str
     lane: LaneName
@@ -200,7 +203,7 @@ class MissedOut(BaseModel):
     until: str | None
 
 
-class RecentCall(BaseModel):
+class RecentCall(Out):
     ticket_id: int
     label: str
     counter: int | None
@@ -208,7 +211,7 @@ class RecentCall(BaseModel):
     called_at: str | None
 
 
-class SnapshotOut(BaseModel):
+class SnapshotOut(Out):
     version: int
     store: StoreOut
     services: list[ServiceOut]
@@ -228,20 +231,23 @@ class StaffTicketOut(TicketBrief):
     target_counter: int | None
     due_at: str | None
     customer: dict[str, str] | None
+    allowed_actions: list[str] = Field(
+        description="What the state machine allows now: the terminal enables these buttons."
+    )
 
 
-class CodeName(BaseModel):
+class CodeName(Out):
     code: str
     name: str
 
 
-class ClerkStatsOut(BaseModel):
+class ClerkStatsOut(Out):
     served: int
     avg_service_minutes: float | None
     no_shows: int
 
 
-class CounterDetailOut(BaseModel):
+class CounterDetailOut(Out):
     counter: CounterOut
     current: StaffTicketOut | None
     parked: list[StaffTicketOut]
@@ -249,68 +255,3 @@ class CounterDetailOut(BaseModel):
     outcomes: list[CodeName]
     pause_reasons: list[CodeName]
     recall_limit: int
-
-
-class BookIn(Strict):
-    service: str = Field(min_length=1, max_length=32)
-    start: datetime = Field(description="The slot's start, as given by the slots call.")
-    name: str = Field(min_length=1, max_length=80)
-    phone: str = Field(min_length=5, max_length=32)
-    consent: bool = Field(description="The customer agreed to the use of name and number.")
-
-
-class MoveIn(Strict):
-    start: datetime
-    service: str | None = Field(default=None, max_length=32)
-
-
-class CodeIn(Strict):
-    code: str = Field(min_length=1, max_length=16, description="The booking's 6-letter code.")
-
-
-class SlotOut(BaseModel):
-    start: str
-    end: str
-    time: str
-    free: int
-
-
-class SlotsOut(BaseModel):
-    date: str
-    service: str
-    closed: bool
-    slots: list[SlotOut]
-
-
-class BookingStoreOut(BaseModel):
-    code: str
-    name: str
-    address: str
-
-
-class BookingOut(BaseModel):
-    code: str
-    status: Literal["booked", "checked_in", "done", "no_show", "cancelled"]
-    service: str
-    service_name: str
-    start: str
-    end: str
-    date: str
-    time: str
-    store: BookingStoreOut
-    name_masked: str
-    phone_masked: str
-    manage_url: str
-    ics_url: str
-    can_cancel: bool
-    can_move: bool
-    checkin_from: str
-    checkin_until: str
-    checkin_from_time: str
-    checkin_until_time: str
-    ticket: dict[str, str] | None
-
-
-class ErrorOut(BaseModel):
-    error: str = Field(description="A stable machine-readable code.")
-    message: str = Field(description="A sentence in the caller's language.")

@@ -1,18 +1,25 @@
-"""JSON shapes shared by the API, the pages and the events. Public shapes carry no personal data."""
+"""JSON shapes of the queue, formatted from what they are handed (a projection and its rows).
+
+Serializers never query and never simulate. Public shapes carry no personal data.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from backend.core.privacy import mask_name, mask_phone
-from backend.models import Appointment, Counter, Service, Ticket
-from backend.policy import AppointmentStatus, Lane, Outcome, PauseReason, TicketStatus, can_rejoin
-from backend.queue.readmodel import StoreQueue
+from backend.policy import (
+    Outcome,
+    PauseReason,
+    TicketStatus,
+    allowed_actions,
+    can_rejoin,
+)
+from backend.queue.readmodel import CounterState, Projection, TicketRow
+from backend.stores.settings import ServiceInfo
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -23,15 +30,15 @@ def counter_name(number: int, lang: str) -> str:
     return f"Counter {number}" if lang == "en" else f"{number}号窗口"
 
 
-def ticket_brief(ticket: Ticket) -> dict[str, Any]:
+def ticket_brief(ticket: TicketRow) -> dict[str, Any]:
     return {
         "id": ticket.id,
         "label": ticket.label,
-        "service": ticket.service.code,
+        "service": ticket.service,
         "lane": str(ticket.lane),
         "status": str(ticket.status),
         "channel": str(ticket.channel),
-        "counter": ticket.counter.number if ticket.counter else None,
+        "counter": ticket.counter,
         "issued_at": iso(ticket.issued_at),
         "called_at": iso(ticket.called_at),
         "recall_count": ticket.recall_count,
@@ -47,45 +54,56 @@ CATEGORY_NAMES = {
 }
 
 
-def rejoin_until(ticket: Ticket) -> Any:
+def rejoin_until(ticket: TicketRow, rejoin_minutes: int) -> datetime | None:
     if ticket.status != TicketStatus.NO_SHOW or ticket.finished_at is None:
         return None
-    return ticket.finished_at + timedelta(minutes=ticket.store.rejoin_minutes)
+    return ticket.finished_at + timedelta(minutes=rejoin_minutes)
+
+
+def _service_names(service: ServiceInfo | None, lang: str) -> dict[str, str]:
+    if service is None:
+        return {"service_name": "", "service_name_zh": "", "service_name_en": ""}
+    return {
+        "service_name": service.name(lang),
+        "service_name_zh": service.name_zh,
+        "service_name_en": service.name_en,
+    }
 
 
 def ticket_public(
-    ticket: Ticket, queue: StoreQueue, lang: str, *, with_token: bool = False
+    ticket: TicketRow,
+    proj: Projection,
+    lang: str,
+    *,
+    token: str | None = None,
+    feedback: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    data = ticket_brief(ticket)
-    eta = queue.ticket_eta(ticket)
-    store = ticket.store
+    """A ticket as its holder sees it; `token` only when answering the holder."""
+    store = proj.store
+    eta = proj.ticket_eta(ticket)
     rejoinable = ticket.status == TicketStatus.NO_SHOW and can_rejoin(
-        ticket.finished_at, ticket.rejoin_count, store.rejoin_minutes, queue.now
+        ticket.finished_at, ticket.rejoin_count, store.rejoin_minutes, proj.moment
     )
-    feedback = ticket.feedback
+    data = ticket_brief(ticket) | _service_names(proj.service(ticket.service_id), lang)
     data |= {
-        "service_name": ticket.service.name(lang),
-        "service_name_zh": ticket.service.name_zh,
-        "service_name_en": ticket.service.name_en,
         "store": store.code,
         "store_name": store.name(lang),
-        "position": queue.ticket_position(ticket),
+        "version": proj.version,
+        "position": proj.position(ticket),
         "eta_minutes": list(eta) if eta else None,
-        "serving_counters": queue.serving_counters(Lane(ticket.lane)),
+        "serving_counters": proj.serving_counters(ticket.lane),
         "can_cancel": ticket.status in (TicketStatus.WAITING, TicketStatus.CALLED),
         "can_rejoin": rejoinable,
-        "rejoin_until": iso(rejoin_until(ticket)) if rejoinable else None,
+        "rejoin_until": iso(rejoin_until(ticket, store.rejoin_minutes)) if rejoinable else None,
         "rejoin_places": store.rejoin_places,
         "can_rate": ticket.status == TicketStatus.DONE and feedback is None,
-        "feedback": {"stars": feedback.stars, "comment": feedback.comment} if feedback else None,
+        "feedback": feedback,
     }
-    if with_token:
+    if token is not None:
         data |= {
-            "token": ticket.token,
-            "status_url": url_for("kiosk.ticket_status", token=ticket.token),
-            "print_url": url_for(
-                "kiosk.ticket_print", store_code=ticket.store.code, token=ticket.token
-            ),
+            "token": token,
+            "status_url": url_for("kiosk.ticket_status", token=token),
+            "print_url": url_for("kiosk.ticket_print", store_code=store.code, token=token),
         }
     return data
 
@@ -103,114 +121,76 @@ PAUSE_REASON_NAMES = {
 }
 
 
-def staff_ticket(ticket: Ticket, queue: StoreQueue, lang: str) -> dict[str, Any]:
-    """What the clerk at the counter sees: the public brief plus note and timings."""
-    waited = (ticket.called_at or queue.now) - ticket.issued_at
+def staff_ticket(
+    ticket: TicketRow, proj: Projection, lang: str, customer: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """What the clerk at the counter sees: the public brief plus note, timings and the actions
+    the state machine allows (the terminal enables its buttons from them)."""
+    waited = (ticket.called_at or proj.moment) - ticket.issued_at
+    service = proj.service(ticket.service_id)
     return ticket_brief(ticket) | {
-        "service_name": ticket.service.name(lang),
-        "waited_minutes": int(waited.total_seconds() // 60),
+        "service_name": service.name(lang) if service else "",
+        "waited_minutes": max(int(waited.total_seconds() // 60), 0),
         "note": ticket.note,
         "outcome": ticket.outcome,
         "started_at": iso(ticket.started_at),
-        "target_counter": ticket.target_counter.number if ticket.target_counter else None,
+        "target_counter": ticket.target_counter,
         "due_at": iso(ticket.due_at),
-        "customer": customer_masked(ticket),
-    }
-
-
-def customer_masked(ticket: Ticket) -> dict[str, str] | None:
-    """Staff screens see an appointment's customer masked (张*, 138****1234)."""
-    appointment = ticket.appointment
-    if appointment is None or appointment.erased:
-        return None
-    return {
-        "name_masked": mask_name(appointment.name),
-        "phone_masked": mask_phone(appointment.phone),
-    }
-
-
-def booking_public(appointment: Appointment, lang: str) -> dict[str, Any]:
-    """The booking as its holder sees it (through the private manage link)."""
-    store = appointment.store
-    zone = ZoneInfo(store.timezone)
-    local = appointment.slot_start.astimezone(zone)
-    opens = appointment.slot_start - timedelta(minutes=store.checkin_early_minutes)
-    closes = appointment.slot_start + timedelta(minutes=store.checkin_late_minutes)
-    ticket = appointment.ticket
-    open_booking = appointment.status == AppointmentStatus.BOOKED
-    return {
-        "code": appointment.code,
-        "status": str(appointment.status),
-        "service": appointment.service.code,
-        "service_name": appointment.service.name(lang),
-        "start": iso(appointment.slot_start),
-        "end": iso(appointment.slot_end),
-        "date": local.date().isoformat(),
-        "time": local.strftime("%H:%M"),
-        "store": {"code": store.code, "name": store.name(lang), "address": store.address(lang)},
-        "name_masked": mask_name(appointment.name),
-        "phone_masked": mask_phone(appointment.phone),
-        "manage_url": url_for("kiosk.booking_page", token=appointment.manage_token),
-        "ics_url": url_for("kiosk.booking_calendar", token=appointment.manage_token),
-        "can_cancel": open_booking,
-        "can_move": open_booking,
-        "checkin_from": iso(opens),
-        "checkin_until": iso(closes),
-        "checkin_from_time": opens.astimezone(zone).strftime("%H:%M"),
-        "checkin_until_time": closes.astimezone(zone).strftime("%H:%M"),
-        "ticket": {
-            "label": ticket.label,
-            "status_url": url_for("kiosk.ticket_status", token=ticket.token),
-        }
-        if ticket
-        else None,
+        "customer": customer,
+        "allowed_actions": [a.value for a in allowed_actions(ticket.status)],
     }
 
 
 def counter_detail(
-    counter: Counter, queue: StoreQueue, lang: str, stats: dict[str, Any]
+    counter: CounterState,
+    proj: Projection,
+    lang: str,
+    stats: dict[str, Any],
+    customers: dict[int, dict[str, str]],
 ) -> dict[str, Any]:
-    current = queue.current_at(counter)
+    current = counter.current
     return {
-        "counter": counter_state(counter, queue),
-        "current": staff_ticket(current, queue, lang) if current else None,
-        "parked": [staff_ticket(t, queue, lang) for t in queue.parked_at(counter)],
+        "counter": counter_state(counter),
+        "current": staff_ticket(current, proj, lang, customers.get(current.id))
+        if current
+        else None,
+        "parked": [staff_ticket(t, proj, lang, customers.get(t.id)) for t in counter.parked],
         "stats": stats,
         "outcomes": [{"code": o.value, "name": str(n)} for o, n in OUTCOME_NAMES.items()],
         "pause_reasons": [{"code": r.value, "name": str(n)} for r, n in PAUSE_REASON_NAMES.items()],
-        "recall_limit": queue.store.recall_limit,
+        "recall_limit": proj.store.recall_limit,
     }
 
 
-def counter_state(counter: Counter, queue: StoreQueue) -> dict[str, Any]:
-    current = queue.current_at(counter)
+def counter_state(counter: CounterState) -> dict[str, Any]:
     return {
         "number": counter.number,
         "name": counter_name(counter.number, "zh"),
         "name_en": counter_name(counter.number, "en"),
-        "lanes": list(counter.lanes),
+        "lanes": [lane.value for lane in counter.lanes],
         "status": str(counter.status),
         "pause_reason": counter.pause_reason,
-        "clerk": counter.clerk.display_name if counter.clerk else None,
-        "current": ticket_brief(current) if current else None,
+        "clerk": counter.clerk_name,
+        "current": ticket_brief(counter.current) if counter.current else None,
     }
 
 
-def lanes_summary(queue: StoreQueue) -> list[dict[str, Any]]:
+def lanes_summary(proj: Projection) -> list[dict[str, Any]]:
     out = []
-    for lane in queue.lanes_in_use():
-        waiting = queue.waiting_in(lane)
-        eta = queue.lane_wait_now(lane)
+    for lane in proj.lanes_in_use():
+        eta = proj.lane_wait_now(lane)
         out.append(
-            {"lane": lane.value, "waiting": waiting, "eta_minutes": list(eta) if eta else None}
+            {
+                "lane": lane.value,
+                "waiting": proj.waiting_in(lane),
+                "eta_minutes": list(eta) if eta else None,
+            }
         )
     return out
 
 
-def service_public(service: Service, queue: StoreQueue, lang: str) -> dict[str, Any]:
-    lane = Lane(service.lane)
-    waiting = queue.waiting_in(lane)
-    eta = queue.wait_now(service)
+def service_public(service: ServiceInfo, proj: Projection, lang: str) -> dict[str, Any]:
+    eta = proj.wait_now(service.id)
     return {
         "code": service.code,
         "name": service.name(lang),
@@ -220,59 +200,83 @@ def service_public(service: Service, queue: StoreQueue, lang: str) -> dict[str, 
         "category_name": str(CATEGORY_NAMES.get(service.category, service.category)),
         "icon": service.icon,
         "description": service.description(lang),
-        "lane": lane.value,
+        "lane": service.lane.value,
         "prefix": service.prefix,
         "expected_minutes": service.expected_minutes,
         "bookable": service.bookable,
         "slot_minutes": service.slot_minutes,
-        "waiting": waiting,
+        "waiting": proj.waiting_in(service.lane),
         "eta_minutes": list(eta) if eta else None,
     }
 
 
-def snapshot(queue: StoreQueue, lang: str) -> dict[str, Any]:
-    store = queue.store
-    return {
-        "version": store.version,
-        "store": {
-            "code": store.code,
-            "name": store.name(lang),
-            "name_zh": store.name_zh,
-            "name_en": store.name_en,
-            "notices": store.notices(lang),
-            "announce_langs": [x for x in store.announce_langs.split(",") if x],
-            "rejoin_minutes": store.rejoin_minutes,
-            "rejoin_places": store.rejoin_places,
-            "remote_join": store.remote_join,
-            "recall_limit": store.recall_limit,
-        },
-        "services": [service_public(s, queue, lang) for s in queue.services if s.active],
-        "counters": [counter_state(c, queue) for c in queue.counters],
-        "lanes": lanes_summary(queue),
-        "waiting": [ticket_brief(t) for t in queue.waiting],
-        "recent_calls": [
-            {
-                "ticket_id": t.id,
-                "label": t.label,
-                "counter": t.counter.number if t.counter else None,
-                "lane": str(t.lane),
-                "called_at": iso(t.called_at),
-            }
-            for t in queue.recent_calls()
-        ],
-        "missed": missed_list(queue),
-    }
+def services_public(proj: Projection, lang: str) -> list[dict[str, Any]]:
+    return [service_public(s, proj, lang) for s in proj.active_services]
 
 
-def missed_list(queue: StoreQueue) -> list[dict[str, Any]]:
+def recent_calls(proj: Projection) -> list[dict[str, Any]]:
+    return [
+        {
+            "ticket_id": t.id,
+            "label": t.label,
+            "counter": t.counter,
+            "lane": str(t.lane),
+            "called_at": iso(t.called_at),
+        }
+        for t in proj.recent_calls
+    ]
+
+
+def missed_list(proj: Projection) -> list[dict[str, Any]]:
     """No-shows that may still rejoin (the display's 过号 panel): numbers and counters only."""
+    minutes = proj.store.rejoin_minutes
     return [
         {
             "ticket_id": t.id,
             "label": t.label,
             "lane": str(t.lane),
-            "counter": t.counter.number if t.counter else None,
-            "until": iso(rejoin_until(t)),
+            "counter": t.counter,
+            "until": iso(rejoin_until(t, minutes)),
         }
-        for t in queue.missed()
+        for t in proj.missed
     ]
+
+
+def store_public(proj: Projection, lang: str) -> dict[str, Any]:
+    store = proj.store
+    return {
+        "code": store.code,
+        "name": store.name(lang),
+        "name_zh": store.name_zh,
+        "name_en": store.name_en,
+        "notices": store.notices(lang),
+        "announce_langs": store.languages,
+        "rejoin_minutes": store.rejoin_minutes,
+        "rejoin_places": store.rejoin_places,
+        "remote_join": store.remote_join,
+        "recall_limit": store.recall_limit,
+    }
+
+
+def queue_public(proj: Projection) -> dict[str, Any]:
+    """What every display shows, language-neutral: the payload of `queue_updated`."""
+    return {
+        "version": proj.version,
+        "counters": [counter_state(c) for c in proj.counters],
+        "lanes": lanes_summary(proj),
+        "missed": missed_list(proj),
+        "recent_calls": recent_calls(proj),
+    }
+
+
+def queue_staff(proj: Projection) -> dict[str, Any]:
+    """What counters get besides: the waiting list (ticket numbers only)."""
+    return {"waiting": [ticket_brief(t) for t in proj.waiting]}
+
+
+def snapshot(proj: Projection, lang: str) -> dict[str, Any]:
+    return (
+        queue_public(proj)
+        | queue_staff(proj)
+        | {"store": store_public(proj, lang), "services": services_public(proj, lang)}
+    )

@@ -23,10 +23,13 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import delete, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from backend.core.clock import now
+from backend.core.db import write_transaction
 from backend.core.errors import Unauthorized
 from backend.core.pages import render_page
+from backend.core.tokens import hash_token, new_token
 from backend.extensions import csrf, db, limiter, login_manager
-from backend.models import ApiToken, StaffSession, User, hash_token, new_token
+from backend.staff.models import ApiToken, StaffSession, User
 
 bp = Blueprint("auth", __name__)
 SESSION_KEY = "staff_key"
@@ -40,33 +43,34 @@ SEEN_RESOLUTION = timedelta(minutes=1)
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    from backend.queue.commands import now
-
     key = session.get(SESSION_KEY)
     if not key:
         return None
-    row = db.session.scalar(select(StaffSession).where(StaffSession.key_hash == hash_token(key)))
+    key_hash = hash_token(key)
+    row = db.session.scalar(select(StaffSession).where(StaffSession.key_hash == key_hash))
     if row is None or str(row.user_id) != user_id or not row.user.active:
         return None
     moment = now()
-    idle_limit = current_app.permanent_session_lifetime
     seen = row.last_seen or row.created_at
-    if moment - seen > idle_limit:
-        db.session.delete(row)
-        db.session.commit()
-        return None
-    if moment - seen > SEEN_RESOLUTION:
-        row.last_seen = moment
-        db.session.commit()
-    return row.user
+    expired = moment - seen > current_app.permanent_session_lifetime
+    if expired or moment - seen > SEEN_RESOLUTION:
+        # Through the engine's write transaction: a read-then-write here would fail at once
+        # with "database is locked" whenever another command commits in between.
+        with write_transaction():
+            fresh = db.session.scalar(select(StaffSession).where(StaffSession.key_hash == key_hash))
+            if fresh is not None and expired:
+                db.session.delete(fresh)
+            elif fresh is not None:
+                fresh.last_seen = moment
+        if expired:
+            return None
+    return db.session.get(User, int(user_id))
 
 
 def start_session(user: User) -> None:
-    from backend.queue.commands import now
-
     key = secrets.token_urlsafe(32)
-    db.session.add(StaffSession(key_hash=hash_token(key), user_id=user.id, created_at=now()))
-    db.session.commit()
+    with write_transaction():
+        db.session.add(StaffSession(key_hash=hash_token(key), user_id=user.id, created_at=now()))
     session.clear()
     session.permanent = True
     session[SESSION_KEY] = key
@@ -76,19 +80,20 @@ def start_session(user: User) -> None:
 def end_session() -> None:
     key = session.get(SESSION_KEY)
     if key:
-        db.session.execute(delete(StaffSession).where(StaffSession.key_hash == hash_token(key)))
-        db.session.commit()
+        with write_transaction():
+            db.session.execute(delete(StaffSession).where(StaffSession.key_hash == hash_token(key)))
     logout_user()
     session.clear()
 
 
 def issue_api_token(user: User, name: str = "") -> str:
     """Create a bearer token for a user; the plain token is returned once and never stored."""
-    from backend.queue.commands import now
-
     token = new_token()
-    db.session.add(ApiToken(token_hash=hash_token(token), user=user, name=name, created_at=now()))
-    db.session.commit()
+    user_id = user.id
+    with write_transaction():
+        db.session.add(
+            ApiToken(token_hash=hash_token(token), user_id=user_id, name=name, created_at=now())
+        )
     return token
 
 
@@ -123,30 +128,25 @@ def _safe_next(target: str | None) -> str:
 
 
 def _check_password(username: str, password: str) -> tuple[User | None, str | None, int]:
-    """(user, error, status). Five wrong passwords in a row lock the account for 15 minutes."""
-    from backend.queue.commands import now
-
-    user = db.session.scalar(select(User).where(User.username == username))
+    """(user, error, status). Five wrong passwords in a row lock the account for 15 minutes.
+    One write transaction: two wrong passwords at once both count."""
     moment = now()
-    if user is not None and user.locked_until is not None and user.locked_until > moment:
-        zone = ZoneInfo(user.store.timezone if user.store else "Asia/Shanghai")
-        until = user.locked_until.astimezone(zone).strftime("%H:%M")
-        return (
-            None,
-            _("Too many wrong passwords. Please try again after %(time)s.", time=until),
-            429,
-        )
-    if user is not None and user.active and user.check_password(password):
-        user.failed_logins = 0
-        user.locked_until = None
-        db.session.commit()
-        return user, None, 200
-    if user is not None:
-        user.failed_logins += 1
-        if user.failed_logins >= LOGIN_MAX_FAILURES:
+    with write_transaction():
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is not None and user.locked_until is not None and user.locked_until > moment:
+            zone = ZoneInfo(user.store.timezone if user.store else "Asia/Shanghai")
+            until = user.locked_until.astimezone(zone).strftime("%H:%M")
+            message = _("Too many wrong passwords. Please try again after %(time)s.", time=until)
+            return None, message, 429
+        if user is not None and user.active and user.check_password(password):
             user.failed_logins = 0
-            user.locked_until = moment + LOGIN_LOCK
-        db.session.commit()
+            user.locked_until = None
+            return user, None, 200
+        if user is not None:
+            user.failed_logins += 1
+            if user.failed_logins >= LOGIN_MAX_FAILURES:
+                user.failed_logins = 0
+                user.locked_until = moment + LOGIN_LOCK
     return None, _("Wrong username or password."), 401
 
 

@@ -5,20 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend.core.types import UTCDateTime, enum_column
-from backend.extensions import db
+from backend.extensions import Model
 from backend.policy import Role
 
 if TYPE_CHECKING:
     from backend.stores.models import Store
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(80), default="")
@@ -32,8 +33,11 @@ class User(UserMixin, db.Model):
     store: Mapped[Store | None] = relationship()
 
     def set_password(self, password: str) -> None:
-        # werkzeug's default is scrypt, a memory-hard modern scheme.
-        self.password_hash = generate_password_hash(password)
+        # scrypt (werkzeug's default) is memory-hard; only tests ask for a cheaper method.
+        method = "scrypt"
+        if has_app_context():
+            method = current_app.config.get("PASSWORD_HASH_METHOD", method)
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -46,7 +50,7 @@ class User(UserMixin, db.Model):
         return self.active
 
 
-class StaffSession(db.Model):
+class StaffSession(Model):
     """Server-side record of a login, so that logout really ends it: a replayed cookie fails."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,7 +62,7 @@ class StaffSession(db.Model):
     user: Mapped[User] = relationship()
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for integrators and devices; only its hash is stored."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

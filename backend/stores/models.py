@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from backend.core.types import enum_column
-from backend.extensions import db
+from backend.core.types import UTCDateTime, enum_column
+from backend.extensions import Model
 from backend.policy import CounterStatus, Lane
 from backend.policy.slots import DEFAULT_HOURS
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from backend.staff.models import User
 
 
-class Store(db.Model):
+class Store(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name_zh: Mapped[str] = mapped_column(String(120))
@@ -24,6 +25,12 @@ class Store(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     # Bumped by every change of queue state; clients compare it to detect missed events.
     version: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped whenever a service or counter is configured differently (keys the config cache).
+    config_version: Mapped[int] = mapped_column(Integer, default=0)
+    # The queue time of the newest ticket: a new one queues strictly after it (never max()).
+    last_queue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Lanes of the last calls, oldest first (the VIP share looks at them; kept short).
+    recent_lanes: Mapped[list[str]] = mapped_column(JSON, default=list)
     # The call order (policy.QueuePolicy): ordering, its rules and their settings.
     ordering: Mapped[str] = mapped_column(String(16), default="score")
     work_conserving: Mapped[bool] = mapped_column(default=True)
@@ -81,7 +88,7 @@ class Store(db.Model):
         return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-class Service(db.Model):
+class Service(Model):
     __table_args__ = (UniqueConstraint("store_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,7 +120,7 @@ class Service(db.Model):
         return self.description_en if lang == "en" else self.description_zh
 
 
-class Counter(db.Model):
+class Counter(Model):
     __table_args__ = (UniqueConstraint("store_id", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -137,3 +144,34 @@ class Counter(db.Model):
     @property
     def lane_profile(self) -> tuple[Lane, ...]:
         return tuple(Lane(lane) for lane in self.lanes)
+
+
+# Columns that change as the day goes (who is signed in, learned durations), not configuration.
+_LIVE_COLUMNS = {
+    "Service": {"learned_minutes", "learned_count"},
+    "Counter": {"clerk_id", "status", "pause_reason", "last_request_id"},
+}
+
+
+def _config_changed(obj: Any) -> bool:
+    state = inspect(obj)
+    if state.pending or state.deleted:
+        return True
+    live = _LIVE_COLUMNS[type(obj).__name__]
+    return any(attr.key not in live and attr.history.has_changes() for attr in state.attrs)
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_config_version(session: Session, _context: Any, _instances: Any) -> None:
+    """A service or counter configured differently bumps its store's config version, so every
+    process's config cache reloads it on the next command."""
+    touched = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Service | Counter) and _config_changed(obj):
+            store_id = obj.store_id or (obj.store.id if obj.store is not None else None)
+            if store_id is not None:  # a new store starts at config version 0 anyway
+                touched.add(store_id)
+    for store_id in touched:
+        store = session.get(Store, store_id)
+        if store is not None:
+            store.config_version = (store.config_version or 0) + 1

@@ -296,7 +296,7 @@ class Hall:
     def counter_views(self) -> list[tuple[CounterView, float, float | None, float | None]]:
         """Each counter as the live system would see it now: its expected free time and, for a
         visit under way, when it began and how long it is expected to take."""
-        out = []
+        out: list[tuple[CounterView, float, float | None, float | None]] = []
         for desk in self.desks.values():
             status = CounterStatus.OPEN if desk.is_open else CounterStatus.PAUSED
             view = replace(desk.view, status=status)

@@ -45,7 +45,7 @@ def wait_stats(waits: Sequence[float]) -> dict[str, float | None]:
     }
 
 
-def share(hits: int, total: int) -> float | None:
+def share(hits: float, total: float) -> float | None:
     return hits / total if total else None
 
 
@@ -109,7 +109,7 @@ def day_metrics(result: DayResult, scenario: Scenario) -> dict[str, Any]:
     """Every reported figure of one simulated day."""
     out = group_metrics(result.tickets, scenario.target)
     open_time = sum(d.open_time for d in result.desks)
-    out["utilisation"] = share(sum(d.busy_time for d in result.desks), open_time)  # type: ignore[arg-type]
+    out["utilisation"] = share(sum(d.busy_time for d in result.desks), open_time)
     lanes: dict[str, list[Ticket]] = {}
     for ticket in result.tickets:
         lanes.setdefault(lane_of(ticket, scenario), []).append(ticket)

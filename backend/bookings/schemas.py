@@ -1,0 +1,71 @@
+"""Request and response schemas of the booking API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from backend.api.openapi import Out
+from backend.queue.schemas import Strict
+
+
+class BookIn(Strict):
+    service: str = Field(min_length=1, max_length=32)
+    start: datetime = Field(description="The slot's start, as given by the slots call.")
+    name: str = Field(min_length=1, max_length=80)
+    phone: str = Field(min_length=5, max_length=32)
+    consent: bool = Field(description="The customer agreed to the use of name and number.")
+
+
+class MoveIn(Strict):
+    start: datetime
+    service: str | None = Field(default=None, max_length=32)
+
+
+class CodeIn(Strict):
+    code: str = Field(min_length=1, max_length=16, description="The booking's 6-letter code.")
+
+
+class SlotOut(Out):
+    start: str
+    end: str
+    time: str
+    free: int
+
+
+class SlotsOut(Out):
+    date: str
+    service: str
+    closed: bool
+    slots: list[SlotOut]
+
+
+class BookingStoreOut(Out):
+    code: str
+    name: str
+    address: str
+
+
+class BookingOut(Out):
+    code: str
+    status: Literal["booked", "checked_in", "done", "no_show", "cancelled"]
+    service: str
+    service_name: str
+    start: str
+    end: str
+    date: str
+    time: str
+    store: BookingStoreOut
+    name_masked: str
+    phone_masked: str
+    manage_url: str
+    ics_url: str
+    can_cancel: bool
+    can_move: bool
+    checkin_from: str
+    checkin_until: str
+    checkin_from_time: str
+    checkin_until_time: str
+    ticket: dict[str, str] | None

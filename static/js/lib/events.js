@@ -1,0 +1,19 @@
+// Generated from backend/live/events.py by `make generate`: do not edit by hand.
+export const EVENTS = Object.freeze({
+  ISSUED: 'issued',
+  CALLED: 'called',
+  RECALLED: 'recalled',
+  STARTED: 'started',
+  COMPLETED: 'completed',
+  NO_SHOW: 'no_show',
+  CANCELLED: 'cancelled',
+  TRANSFERRED: 'transferred',
+  REJOINED: 'rejoined',
+  PARKED: 'parked',
+  RESUMED: 'resumed',
+  COUNTER_CHANGED: 'counter_changed',
+  QUEUE_UPDATED: 'queue_updated',
+  TICKET: 'ticket',
+});
+// Thin store events: {version, event, ticket (brief) or null, counter or null}; each adds 1 to the version.
+export const STORE_EVENTS = Object.freeze(['issued', 'called', 'recalled', 'started', 'completed', 'no_show', 'cancelled', 'transferred', 'rejoined', 'parked', 'resumed', 'counter_changed']);

@@ -59,9 +59,7 @@ def bookable(scenario: Scenario, service: ServiceSpec) -> bool:
     return service.code in listed if listed else service.lane != Lane.VIP
 
 
-def booking(
-    rng: random.Random, scenario: Scenario, t: float
-) -> tuple[float, float, bool]:
+def booking(rng: random.Random, scenario: Scenario, t: float) -> tuple[float, float, bool]:
     """(slot, true arrival, shows up) of a booked customer whose visit falls at `t`. The same
     number of draws whatever the outcome, so one change does not shift every later draw."""
     spec = scenario.appointments

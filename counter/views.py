@@ -43,5 +43,5 @@ def terminal(store_code: str) -> str:
         },
         counters=counters,
         user=current_user,
-        services=services_public(proj, lang),
+        services=services_public(proj, lang, staff=True),
     )

@@ -19,8 +19,15 @@ from backend.core.errors import Forbidden, NotFound
 from backend.core.i18n import current_lang
 from backend.core.pages import public_url, render_page
 from backend.core.qr import qr_svg
+from backend.core.tokens import new_token
 from backend.kiosks.models import Kiosk
-from backend.kiosks.operations import KIOSK_COOKIE, KIOSK_COOKIE_MAX_AGE, find_kiosk
+from backend.kiosks.operations import (
+    KIOSK_COOKIE,
+    KIOSK_COOKIE_MAX_AGE,
+    REMOTE_COOKIE,
+    REMOTE_COOKIE_MAX_AGE,
+    find_kiosk,
+)
 from backend.policy import Role
 from backend.policy.slots import CODE_ALPHABET, CODE_LENGTH
 from backend.queue import reads
@@ -78,12 +85,24 @@ def register(store_code: str, token: str) -> WerkzeugResponse:
 
 
 @bp.get("/s/<store_code>/join")
-def join(store_code: str) -> str:
-    """Join the queue from a phone (reached from the store's QR poster)."""
+def join(store_code: str) -> Response:
+    """Join the queue from a phone (reached from the store's QR poster). The page gives the
+    browser its remote-join cookie: only a browser that opened it can take a remote ticket."""
     store = find_store(store_code)
-    return render_page(
+    page = render_page(
         "kiosk/join.html", store, services=_services(store), remote_join=store.remote_join
     )
+    response = Response(page, mimetype="text/html")
+    if not request.cookies.get(REMOTE_COOKIE):
+        response.set_cookie(
+            REMOTE_COOKIE,
+            new_token(),
+            max_age=REMOTE_COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+        )
+    return response
 
 
 @bp.get("/s/<store_code>/kiosk/ticket/<token>")

@@ -14,15 +14,19 @@ from flask.testing import FlaskClient
 from backend.app import create_app
 from backend.core.clock import ManualClock
 from backend.extensions import db
-from backend.models import User
+from backend.kiosks.operations import register_kiosk
 from backend.policy import Role
-from backend.queue.commands import register_kiosk
-from backend.staff.auth import issue_api_token
 from backend.stores.seed import seed_demo
+
+from . import factories
+from .factories import PASSWORD, kiosk_headers
+
+__all__ = ["MORNING", "PASSWORD", "Api", "kiosk_headers", "make_user", "token_for"]
 
 # 09:00 in Shanghai on a weekday: the hall is open.
 MORNING = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
-PASSWORD = "correct horse battery"
+# A cheap hash for the many staff accounts tests create (scrypt costs ~0.1 s each).
+FAST_PASSWORD_HASH = "pbkdf2:sha256:1000"
 
 
 @pytest.fixture
@@ -39,6 +43,9 @@ def app(tmp_path: Path, clock: ManualClock) -> Iterator[Flask]:
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.db'}",
             "SECRET_KEY": "test-secret",
             "CLOCK": clock,
+            "LIVE_PROJECTION_DELAY": None,
+            "API_VALIDATE_RESPONSES": "raise",
+            "PASSWORD_HASH_METHOD": FAST_PASSWORD_HASH,
         }
     )
     with app.app_context():
@@ -61,38 +68,23 @@ def client(app: Flask) -> FlaskClient:
 
 
 def make_user(app: Flask, username: str, store: str | None, role: Role = Role.CLERK) -> int:
-    from sqlalchemy import select
-
-    from backend.models import Store
-
-    with app.app_context():
-        user = User(username=username, display_name=username, role=role)
-        if store:
-            user.store = db.session.scalar(select(Store).where(Store.code == store))
-        user.set_password(PASSWORD)
-        db.session.add(user)
-        db.session.commit()
-        return user.id
+    return factories.create_user(app, username, store, role)
 
 
 def token_for(app: Flask, username: str) -> str:
-    from sqlalchemy import select
-
-    with app.app_context():
-        user = db.session.scalar(select(User).where(User.username == username))
-        assert user is not None
-        return issue_api_token(user, "test")
+    return factories.create_token(app, username)
 
 
 @pytest.fixture
 def staff_headers(app: Flask) -> dict[str, str]:
     """Bearer headers of a clerk of the demo store."""
-    make_user(app, "tester", "demo")
-    return {"Authorization": f"Bearer {token_for(app, 'tester')}"}
+    return factories.staff_headers(app, "tester", "demo")
 
 
-def kiosk_headers(app: Flask, store: str = "demo") -> dict[str, str]:
-    return {"X-Kiosk-Token": app.config["TEST_KIOSKS"][store]}
+@pytest.fixture
+def make(app: Flask, client: FlaskClient, clock: ManualClock) -> factories.Factory:
+    """Tickets, staff, tokens, counters and appointments for this test (tests/factories.py)."""
+    return factories.Factory(app, client, clock)
 
 
 class Api:
@@ -103,10 +95,14 @@ class Api:
         self.headers = headers
 
     def issue(self, service: str, store: str = "demo") -> dict[str, Any]:
+        return factories.issue_ticket(self.client, service, store)
+
+    def issue_as_staff(self, service: str, store: str = "demo") -> dict[str, Any]:
+        """A ticket staff issue for a customer (VIP is not taken at the public kiosk)."""
         response = self.client.post(
             f"/api/v1/stores/{store}/tickets",
-            json={"service": service},
-            headers=kiosk_headers(self.client.application, store),
+            json={"service": service, "channel": "staff"},
+            headers=self.headers,
         )
         assert response.status_code == 201, response.json
         return response.json  # type: ignore[return-value]
@@ -119,11 +115,15 @@ class Api:
         )
 
     def call_next(self, counter: int, store: str = "demo") -> dict[str, Any]:
-        """Sign in at the counter (moving there if needed), then call next."""
+        """Sign in at the counter (moving there if needed), then call next. A customer still
+        only called there is first served (started), as the clerk would: call-next never
+        completes a visit that has not begun."""
         assert self.sign_in(counter, store).status_code == 200
-        response = self.client.post(
-            f"/api/v1/stores/{store}/counters/{counter}/call-next", headers=self.headers
-        )
+        url = f"/api/v1/stores/{store}/counters/{counter}/call-next"
+        response = self.client.post(url, headers=self.headers)
+        if response.status_code == 409 and response.json["error"] == "still_called":
+            assert self.act(response.json["ticket"], "start").status_code == 200
+            response = self.client.post(url, headers=self.headers)
         assert response.status_code == 200, response.json
         return response.json  # type: ignore[return-value]
 

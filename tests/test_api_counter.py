@@ -12,13 +12,13 @@ from backend.extensions import db, socketio
 from backend.models import TicketEvent
 from backend.policy import Role
 
-from .conftest import PASSWORD, Api, make_user, token_for
+from .conftest import PASSWORD, Api, make_user
+from .factories import staff_headers
 from .test_api_tickets import extract_csrf
 
 
 def bearer(app: Flask, username: str, store: str = "demo") -> dict[str, str]:
-    make_user(app, username, store)
-    return {"Authorization": f"Bearer {token_for(app, username)}"}
+    return staff_headers(app, username, store)
 
 
 def post(api: Api, path: str, headers: dict[str, str] | None = None, **body: object):  # type: ignore[no-untyped-def]
@@ -49,8 +49,7 @@ class TestSignIn:
         refused = post(api, f"/tickets/{ticket['id']}/complete")
         assert refused.status_code == 403 and refused.json["error"] == "not_your_counter"
         assert post(api, f"/tickets/{ticket['id']}/complete", other).status_code == 200
-        make_user(app, "boss", "demo", Role.MANAGER)
-        manager = {"Authorization": f"Bearer {token_for(app, 'boss')}"}  # steps in anywhere
+        manager = staff_headers(app, "boss", "demo", Role.MANAGER)  # steps in anywhere
         waiting = api.issue("A")
         post(api, "/stores/demo/counters/1/call-next", other)
         assert post(api, f"/tickets/{waiting['id']}/recall", manager).status_code == 200
@@ -79,8 +78,17 @@ class TestActions:
         assert again.json["reason"] == "duplicate_request"
         waiting = [t["id"] for t in api.snapshot()["waiting"]]
         assert waiting == [second["id"]]
-        next_click = post(api, "/stores/demo/counters/1/call-next", request_id="click-2")
+        held = post(api, "/stores/demo/counters/1/call-next", request_id="click-2")
+        assert held.status_code == 409 and held.json["error"] == "still_called"  # not served yet
+        assert held.json["ticket"] == first["id"] and first["label"] in held.json["message"]
+        assert api.act(first["id"], "start").status_code == 200
+        next_click = post(api, "/stores/demo/counters/1/call-next", request_id="click-3")
         assert next_click.json["ticket"]["id"] == second["id"]
+        assert next_click.json["completed"]["id"] == first["id"]  # a visit under way completes
+        # An older click arriving late (a retry) calls nobody: the counter remembers it.
+        late = post(api, "/stores/demo/counters/1/call-next", request_id="click-1")
+        assert late.json["reason"] == "duplicate_request"
+        assert late.json["ticket"]["id"] == second["id"]
 
     def test_call_a_chosen_ticket(self, api: Api) -> None:
         api.issue("A")
@@ -164,7 +172,7 @@ class TestActions:
         # Another counter cannot take it; counter 4 takes it first, before its own VIP lane.
         api.sign_in(3)
         assert post(api, "/stores/demo/counters/3/call-next").json["ticket"]["id"] == later["id"]
-        api.issue("V")
+        api.issue_as_staff("V")
         call4 = api.call_next(4)
         assert call4["ticket"]["id"] == ticket["id"] and call4["reason"] == "transferred_here"
         detail = api.client.get("/api/v1/stores/demo/counters/4", headers=api.headers).json
@@ -180,10 +188,11 @@ class TestPause:
         paused = post(api, "/stores/demo/counters/1/pause", reason="break")
         assert paused.json["counter"]["status"] == "paused"
         events = display.get_received()
-        assert [e["name"] for e in events] == ["counter_changed"]
-        changed = events[0]["args"][0]
-        assert changed["counter"] == 1
-        assert next(c for c in changed["counters"] if c["number"] == 1)["status"] == "paused"
+        assert [e["name"] for e in events] == ["counter_changed", "queue_updated"]
+        changed, projected = (e["args"][0] for e in events)
+        assert changed["counter"] == 1 and changed["ticket"] is None
+        assert projected["version"] == changed["version"]
+        assert next(c for c in projected["counters"] if c["number"] == 1)["status"] == "paused"
         api.issue("A")
         skipped = post(api, "/stores/demo/counters/1/call-next")
         assert skipped.json["ticket"] is None and skipped.json["reason"] == "counter_paused"
@@ -223,7 +232,8 @@ class TestLoginDefences:
             assert login(client, "desk", "wrong").status_code == 401
         locked = login(client, "desk", PASSWORD)
         assert locked.status_code == 429
-        assert "请" in locked.get_data(as_text=True) or "try again" in locked.get_data(as_text=True)
+        # Locked at 09:00 for 15 minutes: the page says so, and until when (not a wrong password).
+        assert "密码错误次数过多，请在 09:15 之后再试。" in locked.get_data(as_text=True)
         assert client.get("/s/demo/counter").status_code == 302
         clock.advance(minutes=16)
         assert login(client, "desk", PASSWORD).status_code == 302

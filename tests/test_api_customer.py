@@ -62,7 +62,7 @@ class TestKiosk:
         assert api.issue("A")["label"] == "A004"
 
     def test_the_limit_is_per_kiosk(self, app: Flask, api: Api) -> None:
-        from backend.queue.commands import register_kiosk
+        from backend.kiosks.operations import register_kiosk
 
         set_store(app, kiosk_rate_per_minute=1)
         api.issue("A")
@@ -93,20 +93,24 @@ class TestKiosk:
         assert kiosk.is_connected()
         kiosk.get_received()
         api.issue("C")
-        assert [m["name"] for m in kiosk.get_received()] == ["issued"]
+        messages = kiosk.get_received()
+        assert [m["name"] for m in messages] == ["issued", "queue_updated"]
+        lanes = {lane["lane"]: lane["waiting"] for lane in messages[1]["args"][0]["lanes"]}
+        assert lanes["standard"] == 1  # the kiosk's waiting counts follow the projection
 
 
 class TestRemoteJoin:
     def test_one_active_ticket_per_phone(self, app: Flask, api: Api) -> None:
         phone = app.test_client()
+        assert "queue_client=" in phone.get("/s/demo/join").headers["Set-Cookie"]
         first = phone.post(TICKETS, json={"service": "C", "channel": "remote"})
         assert first.status_code == 201 and first.json["channel"] == "remote"
-        assert "queue_client=" in first.headers["Set-Cookie"]
         again = phone.post(TICKETS, json={"service": "A", "channel": "remote"})
         assert again.status_code == 409
         assert again.json["error"] == "already_in_queue"
         assert again.json["status_url"] == first.json["status_url"]
         other_phone = app.test_client()
+        other_phone.get("/s/demo/join")
         assert (
             other_phone.post(TICKETS, json={"service": "A", "channel": "remote"}).status_code == 201
         )
@@ -116,6 +120,7 @@ class TestRemoteJoin:
 
     def test_closed_when_the_store_says_so(self, app: Flask, client: FlaskClient, api: Api) -> None:
         set_store(app, remote_join=False)
+        client.get("/s/demo/join")
         response = client.post(TICKETS, json={"service": "C", "channel": "remote"})
         assert response.status_code == 403 and response.json["error"] == "remote_join_closed"
         assert waiting_labels(api) == []
@@ -157,8 +162,11 @@ class TestRejoin:
         api.issue("A")
         no_show(api, missed)
         later = api.issue("B")  # issued after the no-show
-        assert rejoin(client, missed).json["position"] == 2
-        assert [t["label"] for t in api.snapshot()["waiting"]] == ["A002", later["label"], "A001"]
+        rejoined = rejoin(client, missed).json
+        order = [t["label"] for t in api.snapshot()["waiting"]]  # the order the store will call
+        assert sorted(order) == sorted(["A002", "A001", later["label"]])
+        assert order.index("A002") < order.index("A001")  # behind its whole (short) lane
+        assert rejoined["position"] == order.index("A001")
 
     def test_only_once(self, api: Api, client: FlaskClient) -> None:
         missed = api.issue("A")
@@ -239,7 +247,14 @@ class TestFeedback:
 def test_customer_cancel_and_the_public_view(api: Api, client: FlaskClient) -> None:
     ticket = api.issue("A")
     view = client.get(f"/api/v1/tickets/{ticket['token']}").json
-    assert view["serving_counters"] == [1, 2, 3]  # the counters that list the fast lane
+    assert view["serving_counters"] == []  # nobody is signed in yet: no counter serves
+    statuses = {c["number"]: c["status"] for c in view["counters"]}
+    assert statuses == {1: "closed", 2: "closed", 3: "closed"}  # the fast lane's, not open
+    assert view["eta_minutes"] is None and view["eta_reason"] == "no_staffed_counter"
+    api.sign_in(2)
+    view = client.get(f"/api/v1/tickets/{ticket['token']}").json
+    assert view["serving_counters"] == [2] and view["eta_reason"] is None
+    assert {c["number"]: c["status"] for c in view["counters"]}[2] == "open"
     assert view["can_cancel"] and not view["can_rejoin"] and not view["can_rate"]
     assert view["store_name"] == "示范营业厅"
     cancelled = client.post(

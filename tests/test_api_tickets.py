@@ -15,7 +15,7 @@ from backend.extensions import db
 from backend.models import Ticket, TicketEvent
 from backend.queue.schemas import CallNextOut, ServicesOut, SnapshotOut, TicketOut
 
-from .conftest import Api, kiosk_headers, make_user, token_for
+from .conftest import MORNING, Api, kiosk_headers, make_user, token_for
 
 
 def events_of(app: Flask, ticket_id: int) -> list[tuple[str, str | None, str]]:
@@ -32,6 +32,7 @@ class TestIssue:
         assert labels == ["A001", "A002", "C001", "B001", "A003"]
 
     def test_ticket_fields_and_schema(self, api: Api) -> None:
+        api.sign_in(1)  # a staffed counter: the estimate can be told
         first = api.issue("A")
         second = api.issue("B")
         TicketOut.model_validate(second)
@@ -43,11 +44,12 @@ class TestIssue:
         assert second["status_url"] == f"/t/{second['token']}"
 
     def test_numbers_restart_on_the_next_local_day(self, api: Api, clock: ManualClock) -> None:
+        # The hall is closed at midnight: staff may still issue (the kiosk may not).
         clock.set(datetime(2026, 11, 26, 15, 59, tzinfo=UTC))  # 23:59 in Shanghai
-        assert api.issue("A")["label"] == "A001"
-        assert api.issue("A")["label"] == "A002"
+        assert api.issue_as_staff("A")["label"] == "A001"
+        assert api.issue_as_staff("A")["label"] == "A002"
         clock.set(datetime(2026, 11, 26, 16, 1, tzinfo=UTC))  # 00:01 next day
-        assert api.issue("A")["label"] == "A001"
+        assert api.issue_as_staff("A")["label"] == "A001"
 
     def test_yesterdays_waiting_tickets_are_not_called_today(
         self, api: Api, clock: ManualClock
@@ -346,9 +348,16 @@ class TestReadModels:
         body = client.get("/api/v1/stores/demo/services").json
         ServicesOut.model_validate(body)
         by_code = {s["code"]: s for s in body["services"]}
-        assert len(by_code) == 6
+        assert set(by_code) == set("ABCDE")  # VIP is issued by staff: not on the public list
         assert by_code["A"]["waiting"] == 2 and by_code["A"]["lane"] == "fast"
-        assert by_code["C"]["waiting"] == 0
+        # Nobody is signed in: no estimate is made up ("0–1 min"), the reason is given.
+        assert by_code["A"]["eta_minutes"] is None
+        assert by_code["A"]["eta_reason"] == "no_staffed_counter"
+        api.sign_in(3)  # standard first, then fast
+        by_code = {
+            s["code"]: s for s in client.get("/api/v1/stores/demo/services").json["services"]
+        }
+        assert by_code["C"]["waiting"] == 0 and by_code["C"]["eta_reason"] is None
         assert by_code["A"]["eta_minutes"][1] > by_code["C"]["eta_minutes"][0] >= 0
 
     def test_snapshot_shape_and_version(self, api: Api) -> None:
@@ -396,4 +405,5 @@ def test_now_is_injected(api: Api, clock: ManualClock) -> None:
     ticket = api.issue("A")
     expected = clock.now().isoformat().replace("+00:00", "Z")
     assert ticket["issued_at"] == expected
-    assert clock.now() - timedelta(minutes=7) < clock.now()
+    # The injected clock, not the wall clock: 09:07 on the test's morning, whatever today is.
+    assert datetime.fromisoformat(ticket["issued_at"]) - MORNING == timedelta(minutes=7)

@@ -18,8 +18,8 @@ from backend.core.clock import ManualClock
 from backend.extensions import db
 from backend.models import Store
 from backend.policy import sim
-from backend.stores.settings import StoreSettings
 from backend.stores.seed import DEMO_COUNTERS, DEMO_SERVICES
+from backend.stores.settings import StoreSettings
 
 from .conftest import MORNING, kiosk_headers, make_user, token_for
 
@@ -80,8 +80,13 @@ def test_the_live_engine_calls_exactly_as_the_simulator(
         clock.set(MORNING + timedelta(minutes=minute))
         if kind == "issue":
             service = customers[ticket_id - 1].service
+            # VIP is issued by staff (a greeter); everyone else takes a number at the kiosk.
+            by_staff = {"channel": "staff"} if service == "V" else {}
+            headers = clerks[4] if by_staff else kiosk_headers(app)
             response = client.post(
-                "/api/v1/stores/demo/tickets", json={"service": service}, headers=kiosk_headers(app)
+                "/api/v1/stores/demo/tickets",
+                json={"service": service, **by_staff},
+                headers=headers,
             )
             assert response.status_code == 201 and response.json["id"] == ticket_id
         elif kind == "call":

@@ -44,7 +44,12 @@ def test_printed_ticket_has_label_and_a_qr_code_to_its_status_page(
     assert "<svg" in html and "<?xml" not in html
     # The QR code on the page is exactly the one that encodes the status page's address.
     assert str(qr_svg(f"http://localhost/t/{ticket['token']}")) in html
-    assert "80mm" in html.replace(" ", "") or "/static/css/app.css" in html
+    # It prints on the kiosk's 80 mm receipt paper: the stylesheet it links sets that page size.
+    css = ""
+    for href in re.findall(r'<link rel="stylesheet" href="([^"]+)"', html):
+        with client.get(href) as sheet:
+            css += sheet.get_data(as_text=True)
+    assert re.search(r"@page\s*\{\s*size:\s*80mm\b", css)
 
 
 def test_qr_code_encodes_the_public_base_url_when_set(app: Flask, api: Api) -> None:
@@ -99,7 +104,7 @@ def test_login_redirects_only_to_local_pages(app: Flask, client: FlaskClient) ->
             "next": "https://evil.example/steal",
         },
     )
-    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert response.status_code == 302 and response.headers["Location"] == "/s/demo/counter"
 
 
 def test_login_form_without_csrf_is_refused(app: Flask, client: FlaskClient) -> None:

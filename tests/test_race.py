@@ -45,6 +45,7 @@ def unlimited_kiosks(app: Flask) -> None:
     with app.app_context():
         store = db.session.scalar(select(Store).where(Store.code == "demo"))
         store.kiosk_rate_per_minute = 0
+        store.public_vip = True  # this test's kiosks print VIP numbers too
         db.session.commit()
 
 
@@ -118,6 +119,14 @@ def test_eight_counters_call_2000_tickets_each_exactly_once(app: Flask) -> None:
             response = client.post(
                 f"/api/v1/stores/demo/counters/{number}/call-next", headers=clerks[index]
             )
+            if response.status_code == 409 and response.json["error"] == "still_called":
+                # The clerk serves the customer called before calling the next one.
+                ticket_id = response.json["ticket"]
+                start = client.post(f"/api/v1/tickets/{ticket_id}/start", headers=clerks[index])
+                if start.status_code != 200:
+                    failures.append(start.get_data(as_text=True))
+                    return
+                continue
             if response.status_code != 200:
                 failures.append(response.get_data(as_text=True))
                 return

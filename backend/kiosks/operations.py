@@ -17,6 +17,9 @@ from backend.stores.operations import lock_store
 KIOSK_COOKIE = "kiosk_device"
 KIOSK_HEADER = "X-Kiosk-Token"
 KIOSK_COOKIE_MAX_AGE = 5 * 365 * 24 * 3600
+# A phone that opened the store's join page: one remote ticket at a time per such browser.
+REMOTE_COOKIE = "queue_client"
+REMOTE_COOKIE_MAX_AGE = 24 * 3600
 
 
 def register_kiosk(store_code: str, name: str, auto_print: bool = True) -> str:

@@ -37,6 +37,7 @@ class EventName(StrEnum):
     REJOINED = "rejoined"
     PARKED = "parked"
     RESUMED = "resumed"
+    ARRIVED = "arrived"
     # A counter opened, paused or changed hands.
     COUNTER_CHANGED = "counter_changed"
     # Projection updates.
@@ -56,6 +57,7 @@ STORE_EVENTS: tuple[EventName, ...] = (
     EventName.REJOINED,
     EventName.PARKED,
     EventName.RESUMED,
+    EventName.ARRIVED,
     EventName.COUNTER_CHANGED,
 )
 
@@ -71,6 +73,7 @@ EVENT_FOR_ACTION: dict[Action, EventName] = {
     Action.REJOIN: EventName.REJOINED,
     Action.PARK: EventName.PARKED,
     Action.RESUME: EventName.RESUMED,
+    Action.ARRIVE: EventName.ARRIVED,
 }
 
 LANGUAGES = ("zh", "en")

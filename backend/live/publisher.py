@@ -99,6 +99,8 @@ class Publisher:
         self._scheduled: set[tuple[str, int]] = set()
         self._published: dict[tuple[str, int], Projection] = {}
         self.projections_published = 0
+        # How the debounce waits (mode-agnostic: a green thread under gevent); tests replace it.
+        self.sleep = socketio.sleep
 
     # --- after COMMIT --------------------------------------------------------------------
 
@@ -144,7 +146,7 @@ class Publisher:
         socketio.start_background_task(self._later, app, key, delay)
 
     def _later(self, app: Flask, key: tuple[str, int], delay: float) -> None:
-        socketio.sleep(delay)
+        self.sleep(delay)
         with self._lock:
             self._scheduled.discard(key)  # commands from now on schedule the next run
         with app.app_context():

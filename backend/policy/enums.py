@@ -35,6 +35,8 @@ class Action(StrEnum):
     REJOIN = "rejoin"
     PARK = "park"
     RESUME = "resume"
+    # A remote customer confirms being in the hall (when the store asks for it).
+    ARRIVE = "arrive"
 
 
 class Channel(StrEnum):

@@ -217,6 +217,21 @@ def choose_next(
     return Decision(item.ticket_id, reason, item.lane)
 
 
+def may_call(
+    counter: CounterView, item: QueueItem, policy: QueuePolicy, now: datetime | None = None
+) -> bool:
+    """Could this counter's calls ever pick this ticket (the counter's own list)? The same rules
+    as `choose_next`: a ticket sent to another counter is that counter's; otherwise the counter's
+    own lanes, a due appointment it can serve, or any lane when idle counters help the others."""
+    if counter.status == CounterStatus.PAUSED:
+        return False
+    if item.only_counter is not None:
+        return item.only_counter == counter.number
+    if item.lane in counter.lanes or policy.work_conserving:
+        return True
+    return due_appointment(counter, [item], policy, now) is not None
+
+
 def positions(waiting: Iterable[QueueItem]) -> dict[int, int]:
     """People ahead of each waiting ticket within its own lane."""
     by_lane: dict[Lane, list[QueueItem]] = {}

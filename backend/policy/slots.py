@@ -42,6 +42,37 @@ class BookingRules:
     horizon_days: int  # today … today + horizon_days - 1
 
 
+@dataclass(frozen=True, slots=True)
+class HallHours:
+    """A hall's opening hours: per weekday spans in its zone, and its closed dates."""
+
+    timezone: str
+    hours: Mapping[str, Sequence[Sequence[str]]]
+    closed: frozenset[date]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenState:
+    open: bool
+    closes_at: datetime | None  # the end of the current opening span, when open
+    next_open: datetime | None  # the start of the next span, when closed (None: none soon)
+
+
+OPEN_LOOKAHEAD_DAYS = 31
+
+
+def open_state(hours: HallHours | BookingRules, moment: datetime) -> OpenState:
+    """Whether the hall is open at `moment`, until when, or when it opens next."""
+    today = local_today(moment, hours.timezone)
+    for offset in range(OPEN_LOOKAHEAD_DAYS):
+        for span in opening_intervals(hours, today + timedelta(days=offset)):
+            if span.start <= moment < span.end:
+                return OpenState(True, span.end, None)
+            if span.start > moment:
+                return OpenState(False, None, span.start)
+    return OpenState(False, None, None)
+
+
 def local_today(now: datetime, timezone: str) -> date:
     return now.astimezone(ZoneInfo(timezone)).date()
 
@@ -51,11 +82,11 @@ def bookable_days(rules: BookingRules, now: datetime) -> list[date]:
     return [today + timedelta(days=i) for i in range(rules.horizon_days)]
 
 
-def is_open(rules: BookingRules, day: date) -> bool:
+def is_open(rules: HallHours | BookingRules, day: date) -> bool:
     return day not in rules.closed and bool(rules.hours.get(str(day.weekday())))
 
 
-def opening_intervals(rules: BookingRules, day: date) -> list[Interval]:
+def opening_intervals(rules: HallHours | BookingRules, day: date) -> list[Interval]:
     if not is_open(rules, day):
         return []
     zone = ZoneInfo(rules.timezone)

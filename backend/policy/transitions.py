@@ -22,6 +22,7 @@ TRANSITIONS: dict[tuple[Action, TicketStatus], TicketStatus] = {
     (Action.PARK, TicketStatus.SERVING): TicketStatus.PARKED,
     (Action.RESUME, TicketStatus.PARKED): TicketStatus.SERVING,
     (Action.COMPLETE, TicketStatus.PARKED): TicketStatus.DONE,
+    (Action.ARRIVE, TicketStatus.WAITING): TicketStatus.WAITING,
 }
 
 # Statuses in which a ticket occupies a counter.

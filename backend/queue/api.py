@@ -9,10 +9,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend.api import bp, route
+from backend.core.errors import BadInput
 from backend.core.i18n import current_lang
-from backend.core.tokens import hash_token, new_token
+from backend.core.tokens import hash_token
+from backend.extensions import limiter
 from backend.feedback.commands import rate_visit
-from backend.kiosks.operations import request_kiosk
+from backend.kiosks.operations import REMOTE_COOKIE, request_kiosk
 from backend.policy import Channel, Reason
 from backend.queue import commands as engine
 from backend.queue import reads
@@ -73,8 +75,11 @@ def store_snapshot(store: str) -> Any:
     return reads.snapshot_view(store, current_lang())
 
 
-REMOTE_COOKIE = "queue_client"
-REMOTE_COOKIE_MAX_AGE = 24 * 3600
+# Remote joining: per browser and per address (a phone, not a ticket printer), and the header
+# that makes a retried POST return the ticket already made.
+REMOTE_RATE = "5 per minute;20 per hour"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 64
 
 
 def _is_staff_request() -> bool:
@@ -82,17 +87,27 @@ def _is_staff_request() -> bool:
     return bearer or bool(current_user.is_authenticated)
 
 
-def _origin(channel: str | None) -> tuple[engine.Origin, User | None, str | None]:
-    """The ticket's origin from the caller's credentials, and a new remote cookie to set."""
+def remote_client_key() -> str:
+    """The remote-join limits count per browser (its cookie) as well as per address."""
+    return "remote:" + (request.cookies.get(REMOTE_COOKIE) or request.remote_addr or "")
+
+
+def _is_remote() -> bool:
+    body = request.get_json(silent=True, force=True)
+    return isinstance(body, dict) and body.get("channel") == "remote"
+
+
+def _origin(channel: str | None) -> tuple[engine.Origin, User | None]:
+    """The ticket's origin from the caller's credentials. A remote ticket needs the cookie the
+    join page sets (a script without it gets no ticket)."""
     if channel == "remote":
         client = request.cookies.get(REMOTE_COOKIE)
-        fresh = None if client else new_token()
-        remote = hash_token(client or fresh or "")
-        return engine.Origin(Channel.REMOTE, remote_client=remote), None, fresh
+        remote = hash_token(client) if client else None
+        return engine.Origin(Channel.REMOTE, remote_client=remote), None
     kiosk = request_kiosk(request)
     if channel != "staff" and (kiosk is not None or not _is_staff_request()):
-        return engine.Origin(Channel.KIOSK, kiosk=kiosk), None, None
-    return engine.Origin(Channel.STAFF), staff_user(), None
+        return engine.Origin(Channel.KIOSK, kiosk=kiosk), None
+    return engine.Origin(Channel.STAFF), staff_user()
 
 
 @route(
@@ -105,20 +120,41 @@ def _origin(channel: str | None) -> tuple[engine.Origin, User | None, str | None
     response=TicketOut,
     status=201,
 )
+@limiter.limit(REMOTE_RATE, methods=["POST"], exempt_when=lambda: not _is_remote())
+@limiter.limit(
+    REMOTE_RATE, methods=["POST"], key_func=remote_client_key, exempt_when=lambda: not _is_remote()
+)
 def issue_ticket(store: str, body: IssueTicketIn) -> Any:
-    origin, actor, new_client = _origin(body.channel)
-    ticket = engine.issue_ticket(store, body.service, origin, actor)
+    origin, actor = _origin(body.channel)
+    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip() or None
+    if key is not None and (len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable()):
+        raise BadInput(_("The request key is not valid."), error_code="bad_idempotency_key")
+    ticket = engine.issue_ticket(
+        store,
+        body.service,
+        origin,
+        actor,
+        idempotency_key=key,
+        expected_wait=reads.expected_wait(store, body.service),
+    )
     response = jsonify(_ticket_json(ticket, with_token=True))
-    if new_client:
-        response.set_cookie(
-            REMOTE_COOKIE,
-            new_client,
-            max_age=REMOTE_COOKIE_MAX_AGE,
-            httponly=True,
-            samesite="Lax",
-            secure=request.is_secure,
-        )
+    if key is not None:
+        response.headers[IDEMPOTENCY_HEADER] = key
     return response, 201
+
+
+@route(
+    bp,
+    "/tickets/<int:ticket_id>/arrived",
+    "POST",
+    summary="A remote customer confirms being in the hall (the store may ask before the call)",
+    tag="public",
+    body=HolderIn,
+    response=TicketOut,
+)
+def arrived(ticket_id: int, body: HolderIn) -> Any:
+    ticket = engine.confirm_arrival(ticket_id, body.token)
+    return _ticket_json(ticket, with_token=True, fresh=True)
 
 
 @route(

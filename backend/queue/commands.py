@@ -240,11 +240,12 @@ class Origin:
 KIOSK_ORIGIN_REQUIRED = _l("This screen is not registered as a kiosk. Please ask our staff.")
 
 
-def _check_origin(cmd: Command, origin: Origin) -> None:
+def _check_origin(cmd: Command, origin: Origin, service: ServiceInfo) -> None:
     store = cmd.store
     if origin.channel == Channel.KIOSK:
         if origin.kiosk is None or origin.kiosk.store_id != store.id:
             raise Forbidden(KIOSK_ORIGIN_REQUIRED, error_code="kiosk_not_registered")
+        _check_public(cmd, service, store.kiosk_cutoff_minutes)
         _check_kiosk_rate(cmd, origin.kiosk)
     elif origin.channel == Channel.REMOTE:
         if not store.remote_join:
@@ -253,10 +254,59 @@ def _check_origin(cmd: Command, origin: Origin) -> None:
                 error_code="remote_join_closed",
             )
         if not origin.remote_client:
-            raise BadInput(_l("Please allow cookies to join the queue."), error_code="no_client")
+            raise BadInput(
+                _l("Please open the join page first (and allow cookies) to join the queue."),
+                error_code="no_client",
+            )
+        _check_public(cmd, service, store.remote_cutoff_minutes)
         _check_one_remote_ticket(cmd, origin.remote_client)
+        _check_remote_cap(cmd)
     elif cmd.actor is None:
         raise Forbidden()
+
+
+def _check_public(cmd: Command, service: ServiceInfo, cutoff_minutes: int) -> None:
+    """The kiosk and the phone issue only while the hall is open (minus the store's cut-off
+    before closing), and VIP only where the store offers it publicly. Staff may always issue."""
+    if not cmd.settings.public_service(service):
+        raise Forbidden(
+            _l("Please ask our staff for this service."), error_code="staff_issues_this_service"
+        )
+    state = cmd.settings.open_state(cmd.now)
+    cutoff = timedelta(minutes=max(cutoff_minutes, 0))
+    if state.open and state.closes_at is not None and cmd.now < state.closes_at - cutoff:
+        return
+    extra: dict[str, Any] = {"next_open": _iso(state.next_open)}
+    if state.open and state.closes_at is not None:
+        raise Conflict(
+            _l("We have stopped taking new numbers for today. Thank you for your understanding."),
+            error_code="closing_soon",
+            closes_at=_iso(state.closes_at),
+            **extra,
+        )
+    raise Conflict(_l("The hall is closed now."), error_code="store_closed", **extra)
+
+
+def _check_remote_cap(cmd: Command) -> None:
+    cap = cmd.store.remote_max_open
+    if cap <= 0:
+        return
+    open_remote = db.session.scalar(
+        select(func.count()).where(
+            Ticket.store_id == cmd.store.id,
+            Ticket.service_day == cmd.day,
+            Ticket.channel == Channel.REMOTE,
+            Ticket.status.in_([TicketStatus.WAITING, *AT_COUNTER]),
+        )
+    )
+    if (open_remote or 0) >= cap:
+        raise Conflict(
+            _l(
+                "Many people have joined from their phones already. Please take a number at "
+                "the hall's kiosk."
+            ),
+            error_code="remote_full",
+        )
 
 
 def _check_kiosk_rate(cmd: Command, kiosk: Kiosk) -> None:
@@ -331,10 +381,26 @@ def issue_ticket(
     service_code: str,
     origin: Origin = Origin(Channel.STAFF),
     actor: User | None = None,
+    *,
+    idempotency_key: str | None = None,
+    expected_wait: tuple[int, int] | None = None,
 ) -> Ticket:
+    """A new ticket, or with an `idempotency_key` already used, the ticket that key made (a
+    retry after a dropped connection prints nothing twice). `expected_wait` (from the read
+    model, before the lock) refuses a public ticket that would be called after closing."""
     with command(code=store_code, actor=actor) as cmd:
+        if idempotency_key:
+            made = db.session.scalar(
+                select(Ticket).where(
+                    Ticket.store_id == cmd.store.id, Ticket.idempotency_key == idempotency_key
+                )
+            )
+            if made is not None:
+                return _same_request(cmd, made, service_code)
         service = _find_service(cmd, service_code)
-        _check_origin(cmd, origin)
+        _check_origin(cmd, origin, service)
+        if origin.channel != Channel.STAFF:
+            _check_call_before_closing(cmd, expected_wait)
         ticket = queue_ticket(
             cmd,
             service,
@@ -343,8 +409,47 @@ def issue_ticket(
             origin.channel,
             kiosk_id=origin.kiosk.id if origin.kiosk else None,
             remote_client=origin.remote_client,
+            idempotency_key=idempotency_key or None,
         )
     return ticket
+
+
+def _same_request(cmd: Command, made: Ticket, service_code: str) -> Ticket:
+    if cmd.config.service_by_id(made.service_id).code != service_code:
+        raise Conflict(
+            _l("This request key was already used for another ticket."),
+            error_code="idempotency_key_reused",
+        )
+    return made
+
+
+def _check_call_before_closing(cmd: Command, expected_wait: tuple[int, int] | None) -> None:
+    state = cmd.settings.open_state(cmd.now)
+    if expected_wait is None or state.closes_at is None:
+        return
+    if cmd.now + timedelta(minutes=expected_wait[0]) > state.closes_at:
+        raise Conflict(
+            _l(
+                "The wait today would go past our closing time, so we cannot take a new "
+                "number for this service now. Please come back tomorrow or book a time."
+            ),
+            error_code="after_closing",
+            closes_at=_iso(state.closes_at),
+        )
+
+
+def confirm_arrival(ticket_id: int, token: str) -> Ticket:
+    """The remote customer says "I am here" (status page, or the QR at the door)."""
+    _holder_ticket(ticket_id, token)
+
+    def body(cmd: Command, ticket: Ticket) -> None:
+        if ticket.status != TicketStatus.WAITING:
+            raise Conflict(_l("This number is not waiting any more."), error_code="not_waiting")
+        if ticket.arrived_at is None:
+            ticket.arrived_at = cmd.now
+            cmd.transition(ticket, Action.ARRIVE)
+
+    return _ticket_command(ticket_id, None, body)
 
 
 # --- calling ---------------------------------------------------------------------------------
@@ -380,11 +485,38 @@ def _current_at(cmd: Command, counter: Counter) -> Ticket | None:
     )
 
 
+# Call requests remembered per counter: a retried or doubled click is answered, never acted on.
+REQUEST_IDS_KEPT = 16
+
+
+def _repeated(counter: Counter, request_id: str | None) -> bool:
+    return bool(request_id) and request_id in (counter.recent_request_ids or ())
+
+
+def _remember(counter: Counter, request_id: str | None) -> None:
+    if request_id:
+        kept = [*(counter.recent_request_ids or ()), request_id]
+        counter.recent_request_ids = kept[-REQUEST_IDS_KEPT:]
+
+
 def _free_counter(cmd: Command, current: Ticket | None, counter: Counter) -> Ticket | None:
-    """ "Forgot to press complete": calling someone new ends the visit still open at the counter."""
-    if current is not None:
-        _release(cmd, current, Action.COMPLETE, counter, {"auto": True})
-        current.outcome = Outcome.DONE
+    """ "Forgot to press complete": calling someone new ends the visit being served at the
+    counter. A customer only called (perhaps still walking over) is never counted as served:
+    the clerk starts, recalls or marks them missed first."""
+    if current is None:
+        return None
+    if current.status == TicketStatus.CALLED:
+        raise Conflict(
+            _l(
+                "%(label)s has been called but not served yet. Start serving, call again, "
+                "or mark the number as missed first.",
+                label=current.label,
+            ),
+            error_code="still_called",
+            ticket=current.id,
+        )
+    current.outcome = Outcome.DONE
+    _release(cmd, current, Action.COMPLETE, counter, {"auto": True})
     return current
 
 
@@ -413,6 +545,7 @@ def _candidates(cmd: Command) -> list[QueueItem]:
             Ticket.store_id == cmd.store.id,
             Ticket.service_day == cmd.day,
             Ticket.status == TicketStatus.WAITING,
+            *_callable_only(cmd),
         )
         .subquery()
     )
@@ -440,6 +573,13 @@ def _candidates(cmd: Command) -> list[QueueItem]:
     return items
 
 
+def _callable_only(cmd: Command) -> list[Any]:
+    """A remote ticket waits for its "I am here" when the store asks for it: skipped, not lost."""
+    if not cmd.store.remote_requires_arrival:
+        return []
+    return [or_(Ticket.channel != Channel.REMOTE, Ticket.arrived_at.is_not(None))]
+
+
 def _call(cmd: Command, ticket: Ticket, counter: Counter, reason: str) -> None:
     ticket.counter_id = counter.id
     ticket.target_counter_id = None
@@ -457,10 +597,10 @@ def call_next(
         counter = find_counter(cmd.store, counter_number)
         _require_signed_in(counter, actor)
         current = _current_at(cmd, counter)
-        if request_id and counter.last_request_id == request_id:
-            # The same click arrived twice: answer it again, call nobody else.
+        if _repeated(counter, request_id):
+            # The same click arrived twice (or an older one late): answer, call nobody else.
             return CallResult(current, Decision(None, Reason.DUPLICATE_REQUEST))
-        counter.last_request_id = request_id
+        _remember(counter, request_id)
         completed = _free_counter(cmd, current, counter)
         view = CounterView(counter.number, counter.lane_profile, counter.status)
         recent = [Lane(lane) for lane in cmd.store.recent_lanes or ()]
@@ -484,13 +624,13 @@ def call_ticket(
     def body(cmd: Command, ticket: Ticket) -> None:
         counter = find_counter(cmd.store, counter_number)
         _require_signed_in(counter, actor)
-        if request_id and counter.last_request_id == request_id and ticket.counter_id == counter.id:
+        if _repeated(counter, request_id) and ticket.counter_id == counter.id:
             return
         if ticket.target_counter_id not in (None, counter.id):
             raise Conflict(
                 _l("This customer was sent to another counter."), error_code="other_counter"
             )
-        counter.last_request_id = request_id
+        _remember(counter, request_id)
         if ticket.status != TicketStatus.WAITING:
             cmd.transition(ticket, Action.CALL)  # raises the state machine's conflict
         completed.append(_free_counter(cmd, _current_at(cmd, counter), counter))
@@ -649,6 +789,16 @@ def transfer_ticket(
         if counter_number and target_counter is None:
             raise NotFound(_l("Unknown counter."))
         if target_counter is not None:
+            lane = target.lane if target is not None else Lane(ticket.lane)
+            service_lane = target.lane if target is not None else from_service.lane
+            if lane not in target_counter.lanes and service_lane not in target_counter.lanes:
+                raise Conflict(
+                    _l(
+                        "Counter %(n)s does not serve this business. Choose a counter that does.",
+                        n=target_counter.number,
+                    ),
+                    error_code="counter_cannot_serve",
+                )
             detail["to_counter"] = target_counter.number
         cmd.transition(ticket, Action.TRANSFER, None, detail)
         if target is not None:

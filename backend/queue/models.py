@@ -38,6 +38,8 @@ class Ticket(Model):
         Index("ix_ticket_called", "store_id", "service_day", "called_at"),
         Index("ix_ticket_issued", "store_id", "service_day", "issued_at"),
         Index("ix_ticket_remote", "store_id", "remote_client"),
+        # A retried POST (same Idempotency-Key) finds the ticket it already made.
+        UniqueConstraint("store_id", "idempotency_key", name="uq_ticket_store_idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -74,6 +76,9 @@ class Ticket(Model):
     # The store's version after this ticket's last change (a reader of the ticket needs a read
     # model at least this new).
     version: Mapped[int] = mapped_column(Integer, default=0)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    # A remote ticket's "I am here" (when the store asks for it before the call).
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     store: Mapped[Store] = relationship()
     service: Mapped[Service] = relationship()

@@ -30,11 +30,14 @@ from backend.policy import (
     Channel,
     CounterStatus,
     CounterView,
+    Decision,
     Lane,
     QueueItem,
+    QueuePolicy,
     TicketStatus,
+    choose_next,
+    may_call,
     next_queue_at,
-    positions,
     service_day,
 )
 from backend.policy.eta import (
@@ -45,6 +48,7 @@ from backend.policy.eta import (
     forecast,
     run_forward,
 )
+from backend.policy.slots import OpenState
 from backend.queue.models import Ticket
 from backend.staff.models import User
 from backend.stores.models import Counter, Service, Store
@@ -98,6 +102,7 @@ class TicketRow:
     version: int
     note: str | None  # staff only
     outcome: str | None
+    arrived_at: datetime | None
 
 
 TICKET_COLUMNS = (
@@ -120,6 +125,7 @@ TICKET_COLUMNS = (
     Ticket.version,
     Ticket.note,
     Ticket.outcome,
+    Ticket.arrived_at,
 )
 
 
@@ -139,6 +145,19 @@ class CounterState:
     def view(self) -> CounterView:
         return CounterView(self.number, self.lanes, self.status)
 
+    @property
+    def staffed(self) -> bool:
+        """A clerk is signed in and the counter is not paused: it serves, and only such
+        counters count in the estimate."""
+        return self.clerk_id is not None and self.status == CounterStatus.OPEN
+
+    @property
+    def public_status(self) -> str:
+        """What the hall is told: open, paused, or closed (nobody signed in)."""
+        if self.status == CounterStatus.PAUSED:
+            return "paused"
+        return "open" if self.clerk_id is not None else "closed"
+
 
 @dataclass(frozen=True)
 class Projection:
@@ -155,6 +174,11 @@ class Projection:
     forecasts: Mapping[int, WaitForecast]
     waits_now: Mapping[int, float]
     lane_counts: Mapping[Lane, int]
+    now_calling: tuple[TicketRow, ...]
+    next_calls: Mapping[int, Decision]  # counter number -> what its next call would be
+    queues: Mapping[int, tuple[int, ...]]  # counter number -> ticket ids it may call, in order
+    open_state: OpenState
+    held: frozenset[int]  # waiting tickets the policy skips for now (remote, not yet arrived)
     _services_by_id: Mapping[int, ServiceInfo] = field(repr=False)
     _counter_numbers: Mapping[int, int] = field(repr=False)
 
@@ -172,12 +196,32 @@ class Projection:
         return _row(ticket, self._services_by_id, self._counter_numbers)
 
     def position(self, row: TicketRow) -> int | None:
+        """People the store will call before this ticket, in the policy's own order."""
         if row.status != TicketStatus.WAITING:
             return None
         known = self.positions.get(row.id)
         if known is None and row.id not in self.active:
-            return self.waiting_in(row.lane)  # newer than this projection: behind its lane
+            return len(self.waiting) - len(self.held)  # newer than this projection: last
         return known
+
+    def is_next(self, row: TicketRow) -> bool:
+        """Some staffed counter's next call would be this ticket."""
+        return row.status == TicketStatus.WAITING and any(
+            d.ticket_id == row.id
+            for number, d in self.next_calls.items()
+            if (c := self.counter(number)) is not None and c.staffed
+        )
+
+    def eta_reason(self, row: TicketRow) -> str | None:
+        """Why a waiting ticket has no estimate (shown instead of a made-up number)."""
+        if row.status != TicketStatus.WAITING or self.ticket_eta(row) is not None:
+            return None
+        return "confirm_arrival" if row.id in self.held else "no_staffed_counter"
+
+    def service_eta_reason(self, service_id: int) -> str | None:
+        if self.wait_now(service_id) is not None:
+            return None
+        return "store_closed" if not self.open_state.open else "no_staffed_counter"
 
     def ticket_eta(self, row: TicketRow) -> tuple[int, int] | None:
         if row.status != TicketStatus.WAITING:
@@ -211,10 +255,8 @@ class Projection:
         return self.wait_now(services[0].id) if services else None
 
     def serving_counters(self, lane: Lane) -> list[int]:
-        """Open counters that list this lane in their profile (the ones to expect a call from)."""
-        return [
-            c.number for c in self.counters if c.status == CounterStatus.OPEN and lane in c.lanes
-        ]
+        """Staffed counters that list this lane in their profile (where to expect a call from)."""
+        return [c.number for c in self.counters if c.staffed and lane in c.lanes]
 
     def counter(self, number: int) -> CounterState | None:
         return next((c for c in self.counters if c.number == number), None)
@@ -252,6 +294,7 @@ def _row(ticket: Any, services: Mapping[int, ServiceInfo], numbers: Mapping[int,
         version=ticket.version or 0,
         note=ticket.note,
         outcome=ticket.outcome,
+        arrived_at=getattr(ticket, "arrived_at", None),
     )
 
 
@@ -356,8 +399,14 @@ def _project(rows: _Rows, moment: datetime) -> Projection:
     waiting = tuple(t for t in active if t.status == TicketStatus.WAITING)
     counters = _counter_states(rows.counters, active)
     store = rows.store
-    items = [_item(t, services) for t in waiting]
-    loads = _loads(counters, services, moment)
+    held = frozenset(
+        t.id
+        for t in waiting
+        if store.remote_requires_arrival and t.channel == Channel.REMOTE and t.arrived_at is None
+    )
+    items = [_item(t, services) for t in waiting if t.id not in held]
+    staffed = [c for c in counters if c.staffed]
+    loads = _loads(staffed, services, moment)
     policy = store.policy()
     recent_lanes = rows.recent_lanes
     rates = [
@@ -376,9 +425,18 @@ def _project(rows: _Rows, moment: datetime) -> Projection:
         seed=store.version,
         rates=rates,
     )
+    order = _call_order(items, list(forecasts), counters, services, policy, moment, recent_lanes)
     counts: dict[Lane, int] = {}
     for ticket in waiting:
         counts[ticket.lane] = counts.get(ticket.lane, 0) + 1
+    by_id = {i.ticket_id: i for i in items}
+    next_calls = {
+        c.number: choose_next(c.view, items, policy, moment, recent_lanes) for c in counters
+    }
+    queues = {
+        c.number: _counter_queue(c, order, by_id, next_calls[c.number], policy, moment)
+        for c in counters
+    }
     return Projection(
         store=store,
         moment=moment,
@@ -389,15 +447,65 @@ def _project(rows: _Rows, moment: datetime) -> Projection:
         active=MappingProxyType({t.id: t for t in active}),
         recent_calls=tuple(_row(t, services, numbers) for t in rows.recent),
         missed=tuple(_row(t, services, numbers) for t in rows.missed),
-        positions=MappingProxyType(positions(items)),
+        positions=MappingProxyType({ticket_id: n for n, ticket_id in enumerate(order)}),
         forecasts=MappingProxyType(forecasts),
         waits_now=MappingProxyType(
             _waits_now(items, loads, policy, moment, recent_lanes, rows.services)
         ),
         lane_counts=MappingProxyType(counts),
+        now_calling=tuple(
+            sorted(
+                (t for t in active if t.status == TicketStatus.CALLED),
+                key=lambda t: (t.called_at or moment, t.id),
+                reverse=True,
+            )
+        ),
+        next_calls=MappingProxyType(next_calls),
+        queues=MappingProxyType(queues),
+        open_state=store.open_state(moment),
+        held=held,
         _services_by_id=MappingProxyType(services),
         _counter_numbers=MappingProxyType(numbers),
     )
+
+
+def _call_order(
+    items: list[QueueItem],
+    staffed_order: list[int],
+    counters: tuple[CounterState, ...],
+    services: Mapping[int, ServiceInfo],
+    policy: QueuePolicy,
+    moment: datetime,
+    recent_lanes: list[Lane],
+) -> list[int]:
+    """The order the store will call the waiting tickets: the staffed counters' forward run;
+    those no staffed counter would reach follow in the order every counter's run gives them."""
+    reached = set(staffed_order)
+    rest = [i for i in items if i.ticket_id not in reached]
+    if not rest:
+        return staffed_order
+    everyone = _loads(counters, services, moment, all_open=True)
+    later = run_forward(rest, everyone, policy, moment, lambda i: i.expected_minutes, recent_lanes)
+    unreached = [i.ticket_id for i in sorted(rest, key=lambda i: (i.queue_at, i.ticket_id))]
+    return staffed_order + list(later) + [t for t in unreached if t not in later]
+
+
+def _counter_queue(
+    counter: CounterState,
+    order: list[int],
+    items: Mapping[int, QueueItem],
+    decision: Decision,
+    policy: QueuePolicy,
+    moment: datetime,
+) -> tuple[int, ...]:
+    """What this counter may call, in the store's order, its next call first."""
+    view = CounterView(counter.number, counter.lanes, CounterStatus.OPEN)
+    mine = [t for t in order if may_call(view, items[t], policy, moment)]
+    first = decision.ticket_id
+    if first is not None and first in mine:
+        mine.remove(first)
+        mine.insert(0, first)
+    return tuple(mine)
 
 
 def _counter_states(counters: Sequence[Any], active: list[TicketRow]) -> tuple[CounterState, ...]:
@@ -441,19 +549,27 @@ def _item(ticket: TicketRow, services: Mapping[int, ServiceInfo]) -> QueueItem:
 
 
 def _loads(
-    counters: tuple[CounterState, ...], services: Mapping[int, ServiceInfo], moment: datetime
+    counters: Sequence[CounterState],
+    services: Mapping[int, ServiceInfo],
+    moment: datetime,
+    all_open: bool = False,
 ) -> list[CounterLoad]:
     """Each counter and when its current customer should be done (expected duration)."""
     out = []
     for counter in counters:
+        view = (
+            CounterView(counter.number, counter.lanes, CounterStatus.OPEN)
+            if all_open
+            else (counter.view)
+        )
         current = counter.current
         if current is None:
-            out.append(CounterLoad(counter.view, moment))
+            out.append(CounterLoad(view, moment))
             continue
         began = current.started_at or current.called_at or moment
         minutes = services[current.service_id].minutes
         free_at = max(moment, began + timedelta(minutes=minutes))
-        out.append(CounterLoad(counter.view, free_at, began, minutes))
+        out.append(CounterLoad(view, free_at, began, minutes))
     return out
 
 
@@ -566,10 +682,11 @@ def projection(store_id: int, at_least: int | None = None) -> Projection:
     return found
 
 
-def latest(store_id: int) -> Projection:
-    """The newest projection already built (any version), else a fresh one: for answers that
-    need the store's figures but not this very change (the POST of a command)."""
+def latest(store_id: int, max_age: timedelta | None = MAX_AGE) -> Projection:
+    """The newest projection already built (any version; no older than `max_age` unless that is
+    None), else a fresh one: for answers that need the store's figures but not this very change
+    (the POST of a command)."""
     hit = CACHE.peek(_key(store_id))
-    if hit is not None and now() - hit.moment < MAX_AGE:
+    if hit is not None and (max_age is None or now() - hit.moment < max_age):
         return hit
     return projection(store_id)

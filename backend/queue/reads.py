@@ -69,6 +69,17 @@ def ticket_view(
     )
 
 
+def expected_wait(code: str, service_code: str) -> tuple[int, int] | None:
+    """A new ticket's estimated wait from the newest projection (read before a command, so the
+    command can refuse a ticket that would be called after closing without forecasting)."""
+    row = db.session.execute(select(Store.id).where(Store.code == code)).first()
+    if row is None:
+        return None
+    proj = readmodel.latest(row.id, max_age=None)
+    service = next((s for s in proj.services if s.code == service_code), None)
+    return proj.wait_now(service.id) if service is not None else None
+
+
 def services_view(code: str, lang: str) -> list[dict[str, Any]]:
     return services_public(store_projection(code), lang)
 

@@ -108,6 +108,11 @@ class TicketBrief(Out):
     recall_count: int
 
 
+class CounterStatusOut(Out):
+    number: int
+    status: Literal["open", "paused", "closed"]
+
+
 class TicketOut(TicketBrief):
     version: int = Field(description="The store's version this view was computed at.")
     service_name: str
@@ -115,9 +120,25 @@ class TicketOut(TicketBrief):
     service_name_en: str
     store: str
     position: int | None = Field(
-        description="People ahead in the ticket's lane; null unless waiting."
+        description="People the store will call before this ticket, in the call order's own "
+        "order (not its lane's); null unless waiting."
     )
-    eta_minutes: EtaRange | None = Field(description="Estimated wait in minutes, [low, high].")
+    is_next: bool = Field(description="A staffed counter's next call would be this ticket.")
+    eta_minutes: EtaRange | None = Field(
+        description="Estimated wait in minutes, [low, high]; null when it cannot be told."
+    )
+    eta_reason: Literal["no_staffed_counter", "confirm_arrival"] | None = Field(
+        description="Why there is no estimate: no staffed counter serves it now, or the store "
+        "waits for the customer's arrival."
+    )
+    eta_call_at: str | None = Field(description="When the call is expected (clock time).")
+    counters: list[CounterStatusOut] = Field(
+        description="The counters that serve this ticket's lane, open, paused or closed."
+    )
+    arrival_required: bool = Field(
+        description="A remote ticket that is called only after the customer confirms arrival."
+    )
+    transferred_to: int | None = Field(description="Sent to this counter by a colleague.")
     token: str | None = Field(default=None, description="Only to the ticket's holder.")
     status_url: str | None = None
     print_url: str | None = None
@@ -159,6 +180,8 @@ class ServiceOut(Out):
     slot_minutes: int
     waiting: int
     eta_minutes: EtaRange | None
+    eta_reason: Literal["no_staffed_counter", "store_closed"] | None
+    staff_only: bool = Field(description="Issued by staff only (VIP, unless the store opens it).")
 
 
 class ServicesOut(Out):
@@ -170,7 +193,9 @@ class CounterOut(Out):
     name: str
     name_en: str
     lanes: list[LaneName]
-    status: Literal["open", "paused"]
+    status: Literal["open", "paused", "closed"] = Field(
+        description="closed: nobody is signed in at the counter."
+    )
     pause_reason: str | None
     clerk: str | None
     current: TicketBrief | None
@@ -180,6 +205,12 @@ class LaneOut(Out):
     lane: LaneName
     waiting: int
     eta_minutes: EtaRange | None
+
+
+class HoursOut(Out):
+    open: bool
+    closes_at: str | None
+    next_open: str | None
 
 
 class StoreOut(Out):
@@ -193,6 +224,7 @@ class StoreOut(Out):
     rejoin_places: int
     remote_join: bool
     recall_limit: int
+    hours: HoursOut
 
 
 class MissedOut(Out):
@@ -209,6 +241,33 @@ class RecentCall(Out):
     counter: int | None
     lane: LaneName
     called_at: str | None
+    status: StatusName = Field(description="What became of the call: called, serving, done…")
+    recall_count: int
+
+
+class NowCalling(Out):
+    ticket_id: int
+    label: str
+    counter: int | None
+    lane: LaneName
+    channel: str
+    called_at: str | None
+    recall_count: int
+
+
+class WaitingOut(TicketBrief):
+    target_counter: int | None = Field(description="Sent to this counter by a colleague.")
+
+
+class NextCallOut(Out):
+    ticket_id: int | None
+    reason: str
+
+
+class CounterQueueOut(Out):
+    counter: int
+    next: NextCallOut
+    queue: list[int] = Field(description="Ticket ids this counter may call, in call order.")
 
 
 class SnapshotOut(Out):
@@ -217,9 +276,14 @@ class SnapshotOut(Out):
     services: list[ServiceOut]
     counters: list[CounterOut]
     lanes: list[LaneOut]
-    waiting: list[TicketBrief]
+    waiting: list[WaitingOut] = Field(description="In the order the store will call them.")
     recent_calls: list[RecentCall]
     missed: list[MissedOut] = Field(description="No-shows that may still rejoin (过号).")
+    now_calling: list[NowCalling] = Field(
+        description="The tickets in status `called` right now, each with its counter."
+    )
+    hours: HoursOut
+    counter_queues: list[CounterQueueOut]
 
 
 class StaffTicketOut(TicketBrief):

@@ -90,8 +90,18 @@ def ticket_public(
         "store_name": store.name(lang),
         "version": proj.version,
         "position": proj.position(ticket),
+        "is_next": proj.is_next(ticket),
         "eta_minutes": list(eta) if eta else None,
+        "eta_reason": proj.eta_reason(ticket),
+        "eta_call_at": iso(proj.moment + timedelta(minutes=eta[0])) if eta else None,
         "serving_counters": proj.serving_counters(ticket.lane),
+        "counters": [
+            {"number": c.number, "status": c.public_status}
+            for c in proj.counters
+            if ticket.lane in c.lanes or ticket.target_counter == c.number
+        ],
+        "arrival_required": ticket.id in proj.held,
+        "transferred_to": ticket.target_counter if ticket.status == TicketStatus.WAITING else None,
         "can_cancel": ticket.status in (TicketStatus.WAITING, TicketStatus.CALLED),
         "can_rejoin": rejoinable,
         "rejoin_until": iso(rejoin_until(ticket, store.rejoin_minutes)) if rejoinable else None,
@@ -168,7 +178,8 @@ def counter_state(counter: CounterState) -> dict[str, Any]:
         "name": counter_name(counter.number, "zh"),
         "name_en": counter_name(counter.number, "en"),
         "lanes": [lane.value for lane in counter.lanes],
-        "status": str(counter.status),
+        # closed: nobody is signed in there (shown "not open", never as an idle open counter)
+        "status": counter.public_status,
         "pause_reason": counter.pause_reason,
         "clerk": counter.clerk_name,
         "current": ticket_brief(counter.current) if counter.current else None,
@@ -207,14 +218,24 @@ def service_public(service: ServiceInfo, proj: Projection, lang: str) -> dict[st
         "slot_minutes": service.slot_minutes,
         "waiting": proj.waiting_in(service.lane),
         "eta_minutes": list(eta) if eta else None,
+        "eta_reason": proj.service_eta_reason(service.id),
+        "staff_only": not proj.store.public_service(service),
     }
 
 
-def services_public(proj: Projection, lang: str) -> list[dict[str, Any]]:
-    return [service_public(s, proj, lang) for s in proj.active_services]
+def services_public(proj: Projection, lang: str, *, staff: bool = False) -> list[dict[str, Any]]:
+    """The services a kiosk or phone offers (VIP only where the store opens it publicly);
+    `staff`: every active service."""
+    shown = (
+        proj.active_services
+        if staff
+        else [s for s in proj.active_services if proj.store.public_service(s)]
+    )
+    return [service_public(s, proj, lang) for s in shown]
 
 
 def recent_calls(proj: Projection) -> list[dict[str, Any]]:
+    """The last calls, each with what became of it (a recall, a no-show, served...)."""
     return [
         {
             "ticket_id": t.id,
@@ -222,9 +243,36 @@ def recent_calls(proj: Projection) -> list[dict[str, Any]]:
             "counter": t.counter,
             "lane": str(t.lane),
             "called_at": iso(t.called_at),
+            "status": str(t.status),
+            "recall_count": t.recall_count,
         }
         for t in proj.recent_calls
     ]
+
+
+def now_calling(proj: Projection) -> list[dict[str, Any]]:
+    """The tickets called right now (status `called`), newest first: the display's big panel."""
+    return [
+        {
+            "ticket_id": t.id,
+            "label": t.label,
+            "counter": t.counter,
+            "lane": str(t.lane),
+            "channel": str(t.channel),
+            "called_at": iso(t.called_at),
+            "recall_count": t.recall_count,
+        }
+        for t in proj.now_calling
+    ]
+
+
+def open_info(proj: Projection) -> dict[str, Any]:
+    state = proj.open_state
+    return {
+        "open": state.open,
+        "closes_at": iso(state.closes_at),
+        "next_open": iso(state.next_open),
+    }
 
 
 def missed_list(proj: Projection) -> list[dict[str, Any]]:
@@ -255,6 +303,7 @@ def store_public(proj: Projection, lang: str) -> dict[str, Any]:
         "rejoin_places": store.rejoin_places,
         "remote_join": store.remote_join,
         "recall_limit": store.recall_limit,
+        "hours": open_info(proj),
     }
 
 
@@ -266,12 +315,29 @@ def queue_public(proj: Projection) -> dict[str, Any]:
         "lanes": lanes_summary(proj),
         "missed": missed_list(proj),
         "recent_calls": recent_calls(proj),
+        "now_calling": now_calling(proj),
+        "hours": open_info(proj),
     }
 
 
 def queue_staff(proj: Projection) -> dict[str, Any]:
-    """What counters get besides: the waiting list (ticket numbers only)."""
-    return {"waiting": [ticket_brief(t) for t in proj.waiting]}
+    """What counters get besides: the waiting list (ticket numbers only, in the order the store
+    will call them) and, per counter, what its next call would be and whom it may call."""
+    order = sorted(proj.waiting, key=lambda t: proj.positions.get(t.id, len(proj.waiting)))
+    return {
+        "waiting": [ticket_brief(t) | {"target_counter": t.target_counter} for t in order],
+        "counter_queues": [
+            {
+                "counter": number,
+                "next": {
+                    "ticket_id": decision.ticket_id,
+                    "reason": decision.reason_code,
+                },
+                "queue": list(proj.queues.get(number, ())),
+            }
+            for number, decision in proj.next_calls.items()
+        ],
+    }
 
 
 def snapshot(proj: Projection, lang: str) -> dict[str, Any]:

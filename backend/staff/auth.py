@@ -3,6 +3,7 @@ and the check every staff API call goes through."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -30,6 +31,7 @@ from backend.core.pages import render_page
 from backend.core.tokens import hash_token, new_token
 from backend.extensions import csrf, db, limiter, login_manager
 from backend.staff.models import ApiToken, StaffSession, User
+from backend.stores.models import Store
 
 bp = Blueprint("auth", __name__)
 SESSION_KEY = "staff_key"
@@ -116,15 +118,29 @@ def staff_user() -> User:
     raise Unauthorized()
 
 
+# Customer pages: logging in never lands staff there (the index "/" opens the kiosk).
+CUSTOMER_PAGE = re.compile(r"^/(?:$|s/[^/]+/(?:kiosk|join|book)(?:/|$)|t/|b/)")
+
+
 def _safe_next(target: str | None) -> str:
+    """A same-site path to go back to after logging in, or "" (then: the staff home)."""
     if (
         target
         and target.startswith("/")
         and not target.startswith("//")
         and not urlsplit(target).netloc
+        and not CUSTOMER_PAGE.match(urlsplit(target).path)
     ):
         return target
-    return "/"
+    return ""
+
+
+def staff_home(user: User) -> str:
+    """Where a login lands: the counter picker of the user's store (an admin: the first one)."""
+    code = user.store.code if user.store is not None else None
+    if code is None:
+        code = db.session.scalar(select(Store.code).order_by(Store.id))
+    return url_for("counter.terminal", store_code=code) if code else url_for("auth.login")
 
 
 def _check_password(username: str, password: str) -> tuple[User | None, str | None, int]:
@@ -161,7 +177,7 @@ def login() -> tuple[str, int] | WerkzeugResponse:
         user, error, status = _check_password(username, request.form.get("password", ""))
         if user is not None:
             start_session(user)
-            return redirect(next_url)
+            return redirect(next_url or staff_home(user))
     page = render_page("auth/login.html", error=error, next=next_url, username=username)
     return page, status
 

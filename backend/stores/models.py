@@ -41,6 +41,14 @@ class Store(Model):
     rejoin_minutes: Mapped[int] = mapped_column(Integer, default=30)
     rejoin_places: Mapped[int] = mapped_column(Integer, default=3)
     remote_join: Mapped[bool] = mapped_column(default=True)
+    # Remote tickets open at once, at most (0: no cap); remote joining and the kiosk stop this
+    # many minutes before closing; a remote ticket may have to confirm arrival before its call.
+    remote_max_open: Mapped[int] = mapped_column(Integer, default=50)
+    remote_cutoff_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    kiosk_cutoff_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    remote_requires_arrival: Mapped[bool] = mapped_column(default=False)
+    # VIP is not self-declared: VIP services are issued by staff unless the store opens them.
+    public_vip: Mapped[bool] = mapped_column(default=False)
     # Tickets one kiosk may print per minute (0: no limit).
     kiosk_rate_per_minute: Mapped[int] = mapped_column(Integer, default=30)
     kiosk_idle_seconds: Mapped[int] = mapped_column(Integer, default=60)
@@ -134,8 +142,8 @@ class Counter(Model):
     pause_reason: Mapped[str | None] = mapped_column(String(32))
     # The clerk signed in here (one clerk per counter, one counter per clerk).
     clerk_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-    # The last call-next request id: a repeated request returns the same answer.
-    last_request_id: Mapped[str | None] = mapped_column(String(64))
+    # The last call requests' ids: a repeated click (even an older one) calls nobody else.
+    recent_request_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     clerk: Mapped[User | None] = relationship(foreign_keys=[clerk_id])
 
@@ -149,7 +157,7 @@ class Counter(Model):
 # Columns that change as the day goes (who is signed in, learned durations), not configuration.
 _LIVE_COLUMNS = {
     "Service": {"learned_minutes", "learned_count"},
-    "Counter": {"clerk_id", "status", "pause_reason", "last_request_id"},
+    "Counter": {"clerk_id", "status", "pause_reason", "recent_request_ids"},
 }
 
 

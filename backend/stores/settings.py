@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, fields
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from backend.extensions import db
 from backend.policy import Lane, Ordering, QueuePolicy
 from backend.policy.learning import trusted_minutes
+from backend.policy.slots import HallHours, OpenState, open_state
 from backend.stores.models import Counter, Service
 
 
@@ -40,6 +41,13 @@ class StoreSettings:
     rejoin_minutes: int
     rejoin_places: int
     remote_join: bool
+    remote_max_open: int
+    remote_cutoff_minutes: int
+    kiosk_cutoff_minutes: int
+    remote_requires_arrival: bool
+    public_vip: bool
+    hours: dict[str, list[list[str]]]
+    closed_dates: list[str]
     kiosk_rate_per_minute: int
     kiosk_idle_seconds: int
     notices_zh: str
@@ -77,6 +85,17 @@ class StoreSettings:
     def notices(self, lang: str) -> list[str]:
         text = self.notices_en if lang == "en" else self.notices_zh
         return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+    def hall_hours(self) -> HallHours:
+        closed = frozenset(date.fromisoformat(d) for d in self.closed_dates or [])
+        return HallHours(self.timezone, self.hours or {}, closed)
+
+    def open_state(self, moment: datetime) -> OpenState:
+        return open_state(self.hall_hours(), moment)
+
+    def public_service(self, service: ServiceInfo) -> bool:
+        """Offered on the public kiosk and join pages (VIP only when the store opens it)."""
+        return service.active and (self.public_vip or service.lane != Lane.VIP)
 
     @property
     def languages(self) -> list[str]:

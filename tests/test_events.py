@@ -388,3 +388,23 @@ def test_sql_statements_per_command(
     assert issue.count <= 10, issue.statements
     assert call.count <= 12, call.statements
     assert call_again.count <= 14, call_again.statements
+
+
+def test_aged_estimates_are_republished_without_any_command(
+    app: Flask, api: Api, clock: ManualClock
+) -> None:
+    served = api.issue("D")  # broadband: a long visit under way at the only open counter
+    api.call_next(2)
+    api.act(served["id"], "start")
+    mine = api.issue("A")
+    before = api.client.get(f"/api/v1/tickets/{mine['token']}").json["eta_minutes"]
+    watcher = socketio.test_client(app, auth={"ticket": mine["token"]})
+    display = display_client(app)
+    with app.app_context():
+        assert PUBLISHER.refresh_stale() == 0  # fresh: nothing to do
+        clock.advance(minutes=10)  # time moves, nothing happens in the hall
+        assert PUBLISHER.refresh_stale() == 1
+    updates = [m["args"][0] for m in display.get_received() if m["name"] == "queue_updated"]
+    assert len(updates) == 1
+    (view,) = [m["args"][0]["ticket"] for m in received(watcher, "ticket")]
+    assert view["id"] == mine["id"] and view["eta_minutes"][1] < before[1]  # the visit aged

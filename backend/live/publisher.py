@@ -163,8 +163,8 @@ class Publisher:
         proj = readmodel.projection(store_id)
         key = (str(db.engine.url), store_id)
         previous = self._published.get(key)
-        if previous is not None and previous.version >= proj.version:
-            return
+        if previous is not None and (previous is proj or previous.version > proj.version):
+            return  # already published (the same projection), or a newer one went out
         if not self.lease.acquire(store_id, proj.version):
             return
         self._published[key] = proj
@@ -172,6 +172,18 @@ class Publisher:
         for outgoing in queue_updated(proj.store.code, queue_public(proj), queue_staff(proj)):
             emit(outgoing)
         self._ticket_updates(proj, previous, set(changed))
+
+    def refresh_stale(self) -> int:
+        """Re-publish stores whose last projection has aged (estimates move with time even when
+        nothing happens): the periodic job calls this; a fresh projection is built only then."""
+        stale = [
+            key
+            for key, proj in list(self._published.items())
+            if key[0] == str(db.engine.url) and readmodel.now() - proj.moment >= readmodel.MAX_AGE
+        ]
+        for _, store_id in stale:
+            self.project(store_id)
+        return len(stale)
 
     def _ticket_updates(
         self, proj: Projection, previous: Projection | None, changed: set[int]

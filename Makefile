@@ -62,3 +62,12 @@ SCENARIO ?= bench/scenarios/weekday.toml
 .PHONY: sim
 sim: prepare
 	$(PY) bench/sim.py $(SCENARIO) $(ARGS)
+
+# The display's voice pack (static/voice/default), from offline speech engines in Debian's packages.
+.PHONY: voice-pack
+voice-pack:
+	@command -v espeak-ng >/dev/null && command -v text2wave >/dev/null && command -v sox >/dev/null \
+	  && command -v opusenc >/dev/null && test -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      espeak-ng festival festvox-us-slt-hts sox opus-tools >/dev/null)
+	$(PYTHON) scripts/make_voice_pack.py

@@ -2,6 +2,7 @@
  * Waiting-area TV: now calling (queued, never overwritten), counters, recent calls, missed numbers,
  * lanes, clock, notices ticker; chime + spoken announcements, one at a time.
  * URL options: ?counters=1,2  ?lanes=fast,vip  ?theme=light|dark  (also page_config.display_filter / .theme).
+ * ?voice=off|clips|system: the device's voice, the recorded clips or silence (default: see lib/voice.js).
  */
 import { api, storePath } from '../lib/api.js';
 import { announceKey, callKey, callOf, patchCounters } from '../lib/calls.js';
@@ -11,6 +12,7 @@ import { EVENTS } from '../lib/events.js';
 import { laneName, localName, t } from '../lib/i18n.js';
 import { STORE_ROOM, live } from '../lib/live.js';
 import { clock, etaText, parseTime } from '../lib/time.js';
+import { createVoice } from '../lib/voice.js';
 import { setOnline } from '../ui/offline.js';
 
 const config = pageConfig();
@@ -299,11 +301,22 @@ function pickVoice(voices, lang) {
     voices.find((v) => norm(v).startsWith(base + '-') || norm(v) === base) || null;
 }
 
+// The device's voice when it has one for the language, else the recorded clips (lib/voice.js).
+const voicePack = createVoice({
+  option: params.get('voice') || config.voice,
+  findVoice: async (lang) => (canSpeak ? pickVoice(await loadVoices(), lang) : null),
+  canSpeak,
+  audio: () => audio,
+  langs: () => announceLangs.map((l) => VOICE_LANGS[l]),
+});
+
 let utterance = null; // keep a reference: Chrome may drop the end event of a collected utterance
-async function speak(text, lang) {
+async function speak(text, lang, call) {
   const voice = canSpeak ? pickVoice(await loadVoices(), lang) : null;
   window.announcements.push(text);
-  if (!voice) return; // no speech or no voice for this language: the chime and the screen still work
+  const how = await voicePack.choose(lang, voice); // system, clips, off, or none to speak with
+  if (how === 'clips') return voicePack.say(call, lang);
+  if (how !== 'system') return; // the chime and the screen still work
   await new Promise((resolve) => {
     const u = new SpeechSynthesisUtterance(text);
     let finished = false;
@@ -316,8 +329,8 @@ async function speak(text, lang) {
     };
     // Never stall the queue; cancelling on timeout guarantees the next one cannot overlap this one.
     const timer = setTimeout(() => { synth.cancel(); finish(); }, 4000 + text.length * 300);
-    u.voice = voice;
-    u.lang = voice.lang || lang;
+    if (voice) u.voice = voice; // none when ?voice=system forces the browser's own choice
+    u.lang = (voice && voice.lang) || lang;
     u.rate = 0.9;
     u.onend = finish;
     u.onerror = finish;
@@ -331,7 +344,7 @@ async function announce(call) {
   const sayLabel = { zh: String(call.label).replace(/\d/g, (d) => ZH_DIGITS[d]), en: call.label };
   await chime();
   for (const lang of announceLangs) {
-    await speak(t(SAY_KEYS[lang], { label: sayLabel[lang], counter: call.counter }), VOICE_LANGS[lang]);
+    await speak(t(SAY_KEYS[lang], { label: sayLabel[lang], counter: call.counter }), VOICE_LANGS[lang], call);
   }
   await wait(600); // a breath between two announcements
 }
@@ -339,6 +352,7 @@ async function announce(call) {
 function setAnnounceLangs(list) {
   if (!Array.isArray(list)) return; // not sent: keep the default (Chinese then English)
   announceLangs = list.map((l) => String(l).toLowerCase().slice(0, 2)).filter((l, i, all) => VOICE_LANGS[l] && all.indexOf(l) === i);
+  voicePack.refresh();
 }
 
 const overlay = $('sound-overlay');

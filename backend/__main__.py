@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from typing import TYPE_CHECKING
 
 from flask_migrate import upgrade
 
+if TYPE_CHECKING:
+    from flask import Flask
 
-def prepare(app):  # type: ignore[no-untyped-def]
+    from backend.stores.seed import Seeded
+
+
+def prepare(app: Flask) -> Seeded | None:
+    """Migrate the database to the latest schema and seed the demo store if it is missing."""
     from backend.app import MIGRATIONS_DIR
     from backend.stores.seed import seed_demo
 
@@ -17,30 +25,25 @@ def prepare(app):  # type: ignore[no-untyped-def]
         return seed_demo()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m backend")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="prepare the database and serve")
-    run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
-    sub.add_parser("prepare", help="only migrate and seed")
-    args = parser.parse_args()
+def base_url(app: Flask, host: str, port: int) -> str:
+    """Where the printed links point: PUBLIC_BASE_URL (what the QR codes use) when set."""
+    public = app.config.get("PUBLIC_BASE_URL")
+    return str(public).rstrip("/") if public else f"http://{host}:{port}"
 
-    from backend.app import create_app
-    from backend.cli import print_seeded
-    from backend.extensions import socketio
 
-    app = create_app()
-    host = getattr(args, "host", os.environ.get("HOST", "127.0.0.1"))
-    port = getattr(args, "port", int(os.environ.get("PORT", "5000")))
-    base = f"http://{host}:{port}"
-    print_seeded(prepare(app), base)
-    if args.command == "prepare":
-        return
-    print(
-        f"""
+def running_banner(base: str, kiosk_link_shown: bool) -> str:
+    """What `run` prints once it serves. The kiosk's registration link is shown only when the demo
+    store is created (only its hash is kept); on later starts it says how to make a new one."""
+    from backend.cli import new_kiosk_hint
+
+    kiosk_note = (
+        "(open the registration link above once on the kiosk)"
+        if kiosk_link_shown
+        else f"(a new registration link: {new_kiosk_hint()})"
+    )
+    return f"""
 Hall queue is running. Demo store "demo":
-  kiosk     {base}/s/demo/kiosk      (register the screen once with the link above)
+  kiosk     {base}/s/demo/kiosk      {kiosk_note}
   join      {base}/s/demo/join       (join the queue from a phone)
   booking   {base}/s/demo/book       (what the store's QR poster opens)
   poster    {base}/s/demo/poster     (log in as manager to print it)
@@ -48,9 +51,36 @@ Hall queue is running. Demo store "demo":
   display   {base}/s/demo/display
   counter   {base}/s/demo/counter   (log in as clerk1 or clerk2)
   API       {base}/api/openapi.json
-Press Ctrl+C to stop.""",
-        flush=True,
-    )
+Press Ctrl+C to stop."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="prepare the database and serve")
+    run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    sub.add_parser("prepare", help="only migrate and seed")
+    args = parser.parse_args(argv)
+
+    from backend.app import create_app
+    from backend.cli import lan_address, loopback_warning, print_seeded
+    from backend.extensions import socketio
+
+    app = create_app()
+    # `prepare` has no --host/--port: its links use the same defaults `run` would.
+    host = getattr(args, "host", os.environ.get("HOST", "127.0.0.1"))
+    port = getattr(args, "port", int(os.environ.get("PORT", "5000")))
+    base = base_url(app, host, port)
+    seeded = prepare(app)
+    print_seeded(seeded, base)
+    if args.command == "prepare":
+        return
+    print(running_banner(base, bool(seeded and seeded.kiosk_token)), flush=True)
+    with app.app_context():
+        warning = loopback_warning(host, port, app.config.get("PUBLIC_BASE_URL"), lan_address())
+    if warning:
+        print("\n" + warning, file=sys.stderr, flush=True)
     socketio.start_background_task(sweep_forever, app)
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
 
@@ -60,16 +90,18 @@ SWEEP_SECONDS = 60
 
 def sweep_forever(app) -> None:  # type: ignore[no-untyped-def]
     """The app's own periodic job (no cron): no-show bookings whose check-in window closed and
-    erase personal data past its retention."""
+    erase personal data past its retention; re-publish estimates that have aged."""
     from backend.bookings.commands import sweep_all
     from backend.extensions import db, socketio
+    from backend.live.publisher import PUBLISHER
 
     while True:
         with app.app_context():
             try:
                 sweep_all()
+                PUBLISHER.refresh_stale()
             except Exception:  # one bad sweep must not end the job; the next one retries
-                app.logger.exception("appointment sweep failed")
+                app.logger.exception("periodic sweep failed")
             finally:
                 db.session.remove()
         socketio.sleep(SWEEP_SECONDS)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from backend.config import load_config
@@ -19,12 +24,30 @@ from backend.config import load_config
 from backend.core import i18n
 from backend.core.clock import CLOCK_KEY, OffsetClock
 from backend.core.db import engine_options
-from backend.core.errors import DomainError
+from backend.core.errors import BadInput, DomainError, TooManyRequests
+from backend.core.text import has_nul
 from backend.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
 from backend.live import publisher, sockets  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+# The largest id or number a URL may carry: what a signed 32-bit database column holds. A larger
+# one names nothing (404) instead of overflowing the database driver (500).
+MAX_PATH_INT = 2**31 - 1
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:…>` in every route, bounded: 0 … MAX_PATH_INT unless the rule says otherwise."""
+
+    def __init__(
+        self,
+        map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = MAX_PATH_INT,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -47,6 +70,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         start = datetime.fromisoformat(os.environ["HALLQUEUE_CLOCK_START"])
         app.extensions[CLOCK_KEY] = OffsetClock(start)
 
+    # Before any blueprint adds its rules: a rule binds its converter when it is added.
+    app.url_map.converters["int"] = BoundedIntConverter
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
@@ -89,7 +114,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return redirect(url_for("kiosk.home", store_code=store.code))
 
     _register_error_handlers(app)
+    app.before_request(_refuse_nul_characters)
     return app
+
+
+NUL_REFUSED = _l("The request contains characters that are not allowed.")
+
+
+def _refuse_nul_characters() -> None:
+    """A NUL character has no place in a URL or a form, and PostgreSQL refuses to store one: answer
+    400 before any view sees it (JSON bodies are checked field by field in parse_body)."""
+    if has_nul(request.path) or any(has_nul(k) or has_nul(v) for k, v in request.args.items(True)):
+        raise BadInput(NUL_REFUSED, error_code="bad_text")
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        # Kept, so that an API view still reads the raw body after the form was looked at.
+        request.get_data(cache=True)
+        if any(has_nul(k) or has_nul(v) for k, v in request.form.items(True)):
+            raise BadInput(NUL_REFUSED, error_code="bad_text")
 
 
 def _wants_json() -> bool:
@@ -102,6 +143,29 @@ def _error_response(status: int, code: str, message: str) -> Any:
     from backend.core.pages import render_page
 
     return render_page("errors/error.html", code=status, title=message, message=message), status
+
+
+def _retry_after() -> int:
+    """Seconds until the rate limit this request broke lets the caller in again."""
+    breached = limiter.current_limit
+    if breached is None:
+        return 1
+    return max(1, math.ceil(breached.window.reset_time - time.time()))
+
+
+def _rate_limited(status: int) -> Any:
+    """A broken rate limit, answered with the same code as the engine's own TooManyRequests (the
+    pages know it) and how long to wait: `retry_after` seconds, also in the message."""
+    code = TooManyRequests.code
+    seconds = _retry_after()
+    message = _(
+        "Too many requests. Please wait %(seconds)s seconds and try again.", seconds=seconds
+    )
+    if not _wants_json():
+        return _error_response(status, code, message)
+    response = jsonify({"error": code, "message": message, "retry_after": seconds})
+    response.headers["Retry-After"] = str(seconds)
+    return response, status
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -128,6 +192,8 @@ def _register_error_handlers(app: Flask) -> None:
             413: _("The request is too large."),
             429: _("Too many requests. Please wait a moment."),
         }
+        if isinstance(exc, RateLimitExceeded):
+            return _rate_limited(exc.code or 429)
         code = (exc.name or "error").lower().replace(" ", "_")
         message = messages.get(exc.code or 400, _("The request could not be processed."))
         return _error_response(exc.code or 400, code, message)

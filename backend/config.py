@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DB_FILE = "hallqueue.db"
+# The largest request body accepted (413 beyond): every API body is a few hundred bytes.
+DEFAULT_MAX_CONTENT_LENGTH = 64 * 1024
 SECRET_KEY_FILE = "secret_key"
 
 
@@ -62,4 +64,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "API_VALIDATE_RESPONSES": os.environ.get("API_VALIDATE_RESPONSES", "log"),
         # werkzeug's method for staff passwords; env PASSWORD_HASH_METHOD (tests: a cheap pbkdf2).
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
+        "MAX_CONTENT_LENGTH": int(
+            os.environ.get("MAX_CONTENT_LENGTH", str(DEFAULT_MAX_CONTENT_LENGTH))
+        ),
     }

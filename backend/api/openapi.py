@@ -8,9 +8,11 @@ logged otherwise."""
 from __future__ import annotations
 
 import functools
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -18,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backend.core.errors import BadInput
+from backend.core.text import NUL
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -70,12 +73,85 @@ class Operation:
     params: tuple[tuple[str, str], ...]
 
 
+# Every integer the API takes (ids, counter numbers, stars) fits a signed 32-bit column; a larger
+# one could only overflow the database, so it is refused before it gets there.
+MAX_INT = 2**31 - 1
+# Dates and times outside these years are typing mistakes that the time zone arithmetic cannot
+# take (0001-01-01 in UTC+14 has no UTC time).
+DATETIME_YEARS = (1900, 2999)
+_LONGEST_INT = len(str(MAX_INT)) + 1
+
+
+class _Huge:
+    """A JSON integer literal too long to be worth converting (it is out of range anyway)."""
+
+
+def _parse_int(text: str) -> int | _Huge:
+    return _Huge() if len(text.lstrip("-")) > _LONGEST_INT else int(text)
+
+
+def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every leaf (and every object key) of a JSON value, with its dotted field path."""
+    stack = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                yield where, key
+                stack.append((f"{where}.{key}" if where else str(key), child))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((f"{where}.{i}" if where else str(i), c) for i, c in enumerate(item))
+        else:
+            yield where, item
+
+
+def _out_of_range(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, _Huge):
+        return True
+    if isinstance(value, int | float):
+        return not -MAX_INT <= value <= MAX_INT  # also NaN and infinities
+    if isinstance(value, datetime):
+        return not DATETIME_YEARS[0] <= value.year <= DATETIME_YEARS[1]
+    return False
+
+
+def _check_values(value: Any) -> None:
+    nul = sorted({where or "body" for where, v in _walk(value) if isinstance(v, str) and NUL in v})
+    if nul:
+        raise BadInput(
+            _l(
+                "These fields contain characters that are not allowed: %(fields)s.",
+                fields=", ".join(nul),
+            ),
+            error_code="bad_text",
+            fields=nul,
+        )
+    wide = sorted({where or "body" for where, v in _walk(value) if _out_of_range(v)})
+    if wide:
+        raise BadInput(
+            _l("These values are out of range: %(fields)s.", fields=", ".join(wide)),
+            error_code="out_of_range",
+            fields=wide,
+        )
+
+
 def parse_body(model: type[BaseModel]) -> BaseModel:
+    """The request body as `model`, whatever its Content-Type (kiosks of other vendors send JSON
+    as text/plain). Refused with a 400 naming the field: not JSON, a NUL character in any string,
+    a number beyond a 32-bit integer or a date outside sane years anywhere in the body (checked on
+    the raw JSON and again on the validated values, since "123…" may be coerced to a number)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         raw = b"{}"
     try:
-        return model.model_validate_json(raw)
+        decoded = json.loads(raw, parse_int=_parse_int)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise BadInput(_l("The request body is not valid JSON."), error_code="bad_json") from None
+    _check_values(decoded)
+    try:
+        parsed = model.model_validate_json(raw)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise BadInput(
@@ -85,6 +161,8 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         raise BadInput(
             _l("Please check these fields: %(fields)s.", fields=", ".join(fields)), fields=fields
         ) from None
+    _check_values(parsed.model_dump())
+    return parsed
 
 
 class ApiRegistry:

@@ -26,7 +26,9 @@ from backend.queue.schemas import EmptyIn, TicketOut
 from backend.stores.operations import find_store
 
 BOOKING_RATE = "20 per hour"
-WRONG_CODE_RATE = "5 per 10 minutes"
+# Wrong codes slow a kiosk down for at most a minute: enough to make guessing slow, short enough
+# that someone typing wrong codes cannot lock the next customer out (each answer says how long).
+WRONG_CODE_RATE = "5 per minute"
 
 
 @route(

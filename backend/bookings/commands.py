@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from backend.core.errors import BadInput, Conflict, Forbidden, NotFound
+from backend.core.text import normalise_phone, visible_text
 from backend.extensions import db
 from backend.models import Appointment, Kiosk, Service, Store, Ticket
 from backend.policy import AppointmentStatus, Channel, Lane, service_day
@@ -103,8 +104,10 @@ class Customer:
 
 
 def check_customer(store: Store, name: str, phone: str, consent: bool) -> Customer:
-    name = " ".join(name.split())
-    phone = re.sub(r"[\s-]", "", phone)
+    # Normalised before any check or comparison: a full-width number is the same phone as its
+    # half-width twin (one booking per phone), and a name of zero-width spaces is no name.
+    name = visible_text(name)
+    phone = normalise_phone(phone)
     if not consent:
         raise BadInput(
             _l("Please agree to the use of your name and number for this booking."),

@@ -147,6 +147,7 @@ class Command:
             "at": self.now,
             "action": action.value,
             "from_status": before.value if before else None,
+            "to_status": str(ticket.status),  # as this transition left it
             "counter_id": counter_id,
             "actor_id": self.actor.id if self.actor else None,
             "detail": detail,
@@ -163,7 +164,7 @@ class Command:
         if any(action is Action.ISSUE for _, action, _ in self.changes):
             session.flush()  # new tickets get their ids
         for ticket, row in self.trail:
-            session.add(TicketEvent(ticket_id=ticket.id, to_status=str(ticket.status), **row))
+            session.add(TicketEvent(ticket_id=ticket.id, **row))
         version = self.store.version - len(self.changes)
         for ticket, action, counter in self.changes:
             version += 1

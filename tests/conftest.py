@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,23 @@ __all__ = ["MORNING", "PASSWORD", "Api", "kiosk_headers", "make_user", "token_fo
 MORNING = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 # A cheap hash for the many staff accounts tests create (scrypt costs ~0.1 s each).
 FAST_PASSWORD_HASH = "pbkdf2:sha256:1000"
+
+
+# The two longest tests (minutes each, the rest take seconds): under xdist they go to the two ends
+# of the collection, so that each worker's share begins or ends with one of them ("--dist
+# worksteal" splits it in halves, then idle workers take from the others' tails).
+LONGEST = (
+    "tests/test_race.py::test_eight_counters_call_2000_tickets_each_exactly_once",
+    "tests/test_race.py::test_eight_kiosks_issue_2000_distinct_gapless_labels",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    first = [item for item in items if item.nodeid == LONGEST[0]]
+    last = [item for item in items if item.nodeid == LONGEST[1]]
+    items[:] = first + [item for item in items if item.nodeid not in LONGEST] + last
 
 
 @pytest.fixture

@@ -20,14 +20,14 @@ from backend.models import Appointment, Store
 from backend.policy import Role
 from backend.policy.slots import CODE_ALPHABET
 
-from .conftest import PASSWORD, Api, kiosk_headers, make_user
+from .conftest import PASSWORD, Api, make_user
+from .factories import NAME, PHONE, Factory, booking_body, check_in
 from .test_api_tickets import extract_csrf
 
 BOOK = "/api/v1/stores/demo/appointments"
 TOMORROW = "2026-11-27"
 # 10:00 tomorrow in Shanghai.
 SLOT_10 = "2026-11-27T02:00:00Z"
-NAME, PHONE = "王小明", "13912345678"
 
 
 def slots(client: FlaskClient, day: str = TOMORROW, service: str = "C") -> list[dict[str, Any]]:
@@ -37,8 +37,7 @@ def slots(client: FlaskClient, day: str = TOMORROW, service: str = "C") -> list[
 
 
 def book(client: FlaskClient, start: str = SLOT_10, phone: str = PHONE, **extra: Any) -> Any:
-    body = {"service": "C", "start": start, "name": NAME, "phone": phone, "consent": True}
-    return client.post(BOOK, json=body | extra)
+    return client.post(BOOK, json=booking_body(start, phone=phone, **extra))
 
 
 def set_store(app: Flask, **settings: Any) -> None:
@@ -161,15 +160,13 @@ def test_twenty_phones_race_for_the_last_slot(app: Flask) -> None:
 
 
 def checkin(client: FlaskClient, app: Flask, code: str) -> Any:
-    return client.post(
-        "/api/v1/stores/demo/check-in", json={"code": code}, headers=kiosk_headers(app)
-    )
+    return check_in(client, code)
 
 
 @pytest.fixture
-def booked(client: FlaskClient, clock: ManualClock) -> dict[str, Any]:
+def booked(make: Factory) -> dict[str, Any]:
     """A booking for 10:00 today, made at 09:00."""
-    return book(client, start="2026-11-26T02:00:00Z").json
+    return make.appointment("2026-11-26T02:00:00Z")
 
 
 def at(clock: ManualClock, hour: int, minute: int = 0, second: int = 0) -> None:

@@ -15,6 +15,8 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from ..conftest import FAST_PASSWORD_HASH
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -64,6 +66,8 @@ class LiveServer:
             "DATABASE_URL": f"sqlite:///{directory / 'live.db'}",
             "SECRET_KEY": "browser-test-secret",
             "PYTHONUNBUFFERED": "1",
+            # The seeded staff's passwords: scrypt would cost each server start ~0.3 s.
+            "PASSWORD_HASH_METHOD": FAST_PASSWORD_HASH,
         }
         if clock_start:
             self.env["HALLQUEUE_CLOCK_START"] = clock_start
@@ -167,7 +171,7 @@ def new_page(browser: Browser, width: int = 1280, height: int = 800, **kwargs: o
 
 
 def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(exist_ok=True)  # shared by xdist workers: every name is one test's own
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
 
 

@@ -8,7 +8,7 @@ import sqlite3
 import time
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Request, expect
 
 from .conftest import LiveServer, new_page, shot
 
@@ -140,8 +140,14 @@ def test_two_terminals_call_next_at_once(browser: Browser, live_server: LiveServ
     # A double click calls only one customer.
     issue(live_server, "A")
     issue(live_server, "A")
+    calls: list[Request] = []
+    first.on("request", lambda r: calls.append(r) if r.url.endswith("/call-next") else None)
     first.locator("#call-next").dblclick()
     expect(first.locator("#current-label")).to_have_text("A002")
-    first.wait_for_timeout(500)
+    # Whatever the second click sent went out before a request the page makes now; once that one
+    # and every call-next request are answered, a second call would be on the server.
+    first.evaluate("fetch('/api/v1/stores/demo/snapshot').then((r) => r.text())")
+    for request in calls:
+        request.response()  # waits for the answer
     waiting = [t["label"] for t in live_server.get("/stores/demo/snapshot")["waiting"]]
     assert waiting == ["A003"]

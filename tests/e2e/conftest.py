@@ -9,7 +9,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -139,9 +142,23 @@ class LiveServer:
         return response.json()
 
 
+STORE_ZONE = ZoneInfo("Asia/Shanghai")  # the seeded demo store's
+
+
+def opening_hours_now() -> str | None:
+    """A moment the demo store (09:00-18:00 every day) is open, to start the server at: the hall
+    refuses walk-in and phone tickets outside its hours, and a browser test should not depend on
+    the hour it runs at. Real time when the hall is open now, else the next 10:00 there."""
+    now = datetime.now(STORE_ZONE)
+    if clock_time(9, 30) <= now.time() <= clock_time(16, 30):
+        return None
+    day = now.date() if now.time() < clock_time(9, 30) else now.date() + timedelta(days=1)
+    return datetime.combine(day, clock_time(10, 0), STORE_ZONE).isoformat()
+
+
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer(tmp_path)
+    server = LiveServer(tmp_path, clock_start=opening_hours_now())
     server.start()
     try:
         yield server

@@ -68,6 +68,7 @@ def test_a_visit_with_the_keyboard_only(browser: Browser, live_server: LiveServe
         "张晓"
     )
 
+    settled(page)  # signed in: the terminal takes keys again
     page.keyboard.press("F1")
     expect(page.locator("#current-label")).to_have_text("A001")
     settled(page)
@@ -137,11 +138,15 @@ def test_two_terminals_call_next_at_once(browser: Browser, live_server: LiveServ
         second.locator("#current-label").inner_text(),
     }
     assert labels == {"A001", "B001"}
-    # A double click calls only one customer.
+    # A double click calls only one customer. (The customer at the counter is served first:
+    # calling the next one ends a visit being served, never one only called.)
+    first.keyboard.press("F3")
+    expect(first.locator("#current-status")).to_have_attribute("data-status", "serving")
+    settled(first)
     issue(live_server, "A")
     issue(live_server, "A")
     calls: list[Request] = []
-    first.on("request", lambda r: calls.append(r) if r.url.endswith("/call-next") else None)
+    first.on("request", lambda r: calls.append(r) if "/call-next?" in r.url + "?" else None)
     first.locator("#call-next").dblclick()
     expect(first.locator("#current-label")).to_have_text("A002")
     # Whatever the second click sent went out before a request the page makes now; once that one

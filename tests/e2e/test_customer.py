@@ -67,8 +67,9 @@ def test_take_a_ticket_in_each_language(
 def test_landscape_kiosk_shows_every_service(browser: Browser, live_server: LiveServer) -> None:
     page = new_page(browser, 1920, 1080, locale="zh-CN")
     register_kiosk(page, live_server)
-    for code in "ABCDEV":
+    for code in "ABCDE":
         expect(page.locator(f'[data-service="{code}"]')).to_be_in_viewport()
+    expect(page.locator('[data-service="V"]')).to_have_count(0)  # VIP: issued by staff
     shot(page, "kiosk-home-landscape")
 
 
@@ -84,14 +85,18 @@ def test_status_page_follows_the_ticket_live(browser: Browser, live_server: Live
     phone.evaluate("window.__noReload = true")
     shot(phone, "status-two-ahead")
 
-    clerk_calls(live_server)  # A001 is called: one person ahead now
+    first_call = clerk_calls(live_server)  # A001 is called: one person ahead now
     expect(phone.locator("#position")).to_have_text("1")
     expect(phone.locator("#next-notice")).to_be_visible()
-    clerk_calls(live_server)  # A002: I am next
+    expect(phone.locator("#next-notice")).not_to_contain_text("下一位")
+    # Each customer called comes over and is served: calling the next one ends that visit.
+    live_server.staff("clerk1", f"/tickets/{first_call['ticket']['id']}/start")
+    second_call = clerk_calls(live_server)  # A002: I am next
     expect(phone.locator("#position")).to_have_text("0")
     expect(phone.locator("#next-notice")).to_contain_text("下一位")
     shot(phone, "status-next")
 
+    live_server.staff("clerk1", f"/tickets/{second_call['ticket']['id']}/start")
     called = clerk_calls(live_server)
     assert called["ticket"]["label"] == "A003"
     expect(phone.locator("#call-banner")).to_be_visible()

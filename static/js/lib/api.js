@@ -12,9 +12,11 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(path, body) {
+/* api(path) GETs; api(path, body) POSTs; options.headers adds request headers (Idempotency-Key). */
+export async function api(path, body, options) {
   const config = pageConfig();
-  const opts = { method: 'GET', credentials: 'same-origin', headers: { Accept: 'application/json' } };
+  const headers = Object.assign({ Accept: 'application/json' }, options && options.headers);
+  const opts = { method: 'GET', credentials: 'same-origin', headers };
   if (body !== undefined) {
     opts.method = 'POST';
     opts.headers['Content-Type'] = 'application/json';

@@ -1,7 +1,7 @@
 /* Times as the store sees them: API instants are UTC ISO strings, shown in the store's time zone
    (page_config.timezone) whatever the device's own setting. */
 import { pageConfig } from './config.js';
-import { t } from './i18n.js';
+import { hasText, t } from './i18n.js';
 
 export const pad = (n) => String(n).padStart(2, '0');
 
@@ -45,6 +45,41 @@ export function clock(d, seconds) {
   return clocks.get(zone)(d, seconds);
 }
 
+/* A calendar for one time zone: (date or ISO) -> "YYYY-MM-DD" of that instant there (the
+   device's own zone when the zone is unknown or missing), '' for no time. */
+export function makeCalendar(zone) {
+  let format = null;
+  try {
+    if (zone) format = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  } catch {
+    format = null;
+  }
+  return function zoneDay(d) {
+    d = d instanceof Date ? d : parseTime(d);
+    if (!d) return '';
+    if (format) {
+      const parts = Object.fromEntries(format.formatToParts(d).map((p) => [p.type, p.value]));
+      return parts.year + '-' + parts.month + '-' + parts.day;
+    }
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate());
+  };
+}
+
+const calendars = new Map();
+/* storeDay(date or ISO): "YYYY-MM-DD" in the store's zone. */
+export function storeDay(d) {
+  const zone = pageConfig().timezone || '';
+  if (!calendars.has(zone)) calendars.set(zone, makeCalendar(zone));
+  return calendars.get(zone)(d);
+}
+
+/* storeDateTime(date or ISO): "YYYY-MM-DD HH:MM", date and time both in the store's zone (a
+   ticket printed at 03:55 on 2 December in Shanghai says so on a device set to any zone). */
+export function storeDateTime(d) {
+  const day = storeDay(d);
+  return day ? day + ' ' + clock(d) : '';
+}
+
 /* Whole minutes from iso to now (never negative), or null. */
 export function minutesSince(iso, now = Date.now()) {
   const d = parseTime(iso);
@@ -55,6 +90,32 @@ export function minutesSince(iso, now = Date.now()) {
 export function etaText(eta) {
   if (!eta || eta.length < 2) return '';
   return eta[0] === eta[1] ? t('eta_one', { n: eta[0] }) : t('eta', { lo: eta[0], hi: eta[1] });
+}
+
+/* The wait as the customer is told it: the estimate, or why there is none (eta_reason:
+   no_staffed_counter, store_closed, confirm_arrival -> the page's eta_<reason> text); never a
+   made-up "0-1 min". '' when neither is known. */
+export function waitText(eta, reason) {
+  const text = etaText(eta);
+  if (text) return text;
+  return reason && hasText('eta_' + reason) ? t('eta_' + reason) : '';
+}
+
+/* A coming moment as "today at 09:00" / "tomorrow at 09:00" / "on Fri, Nov 27 at 09:00" (the
+   page's when_today, when_tomorrow, when_day texts), its day and time in the store's zone. */
+export function whenText(iso, now = new Date()) {
+  const time = clock(iso);
+  if (!time) return '';
+  const day = storeDay(iso);
+  if (day === storeDay(now)) return t('when_today', { time });
+  if (day === storeDay(new Date(now.getTime() + 86400000))) return t('when_tomorrow', { time });
+  return t('when_day', { day: dayText(day), time });
+}
+
+/* "around 10:20" (the page's call_at text) for the expected call time, in the store's zone. */
+export function callAtText(iso) {
+  const at = clock(iso);
+  return at ? t('call_at', { time: at }) : '';
 }
 
 /* ---- store-local days ("YYYY-MM-DD") and slot times ("HH:MM") as the server sends them ---- */

@@ -1,14 +1,13 @@
 /* Every page (loaded by the shared layout): server-rendered times in the store's zone, back links
    and print buttons. */
-import { clock, pad, parseTime } from '../lib/time.js';
+import { clock, parseTime, storeDateTime } from '../lib/time.js';
 
-/* <time data-time="ISO">: the store-local clock (data-time-full: with the date first). */
+/* <time data-time="ISO">: the store-local clock (data-time-full: with the store-local date first). */
 export function localizeTimes(root = document) {
   root.querySelectorAll('[data-time]').forEach((el) => {
     const d = parseTime(el.getAttribute('data-time'));
     if (!d) return;
-    const day = d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ';
-    el.textContent = (el.hasAttribute('data-time-full') ? day : '') + clock(d);
+    el.textContent = el.hasAttribute('data-time-full') ? storeDateTime(d) : clock(d);
   });
 }
 

@@ -1,7 +1,8 @@
 /*
  * Counter terminal: sign-in to one counter, this counter's current ticket and parked customers, the
  * actions with F-key shortcuts (F1-F8), dialogs (takeover, complete, transfer, pause, parked), the
- * live waiting list and the clerk's figures for today.
+ * live waiting list (the tickets this counter may call, in the order F1 calls them, with the reason
+ * of the next call), the clerk's figures for today, and issuing a ticket for a customer (VIP).
  *
  * Never a double action: one request at a time (`busy`), held keys are ignored, and the call requests
  * carry a request_id that is reused when the same click is retried after a network failure.
@@ -10,7 +11,8 @@ import { api, ApiError, storePath } from '../lib/api.js';
 import { pageConfig } from '../lib/config.js';
 import { byId as $, h, setText } from '../lib/dom.js';
 import { EVENTS } from '../lib/events.js';
-import { laneName, localName, statusName, t } from '../lib/i18n.js';
+import { hasText, laneName, localName, statusName, t } from '../lib/i18n.js';
+import { randomKey } from '../lib/ids.js';
 import { STORE_ROOM, live } from '../lib/live.js';
 import { clock, minutesSince } from '../lib/time.js';
 import { setOnline } from '../ui/offline.js';
@@ -40,12 +42,21 @@ function terminal() {
     outcomes: [],
     pauseReasons: [],
     recallLimit: null,
-    waiting: [],       // whole store, in queue order
+    waiting: [],       // whole store, in the order the store will call them
+    queue: null,       // this counter's counter_queues entry: {counter, next: {ticket_id, reason}, queue: [ids]}
+    queued: new Set(), // the waiting ids the last counter_queues knew of
+    fresh: new Set(),  // tickets issued since then: placed by lane until the next counter_queues
+    counters: [],      // the store's counters as the snapshot has them (status open / paused / closed)
     lanes: null,
     services: {},      // code -> Service
     busy: false,
     modal: null,       // the open dialog, if any
   };
+
+  // Every service's name (VIP too, which the public snapshot leaves out), from the page's own list.
+  document.querySelectorAll('#issue-service option').forEach((o) => {
+    S.services[o.value] = { code: o.value, name: o.dataset.name || o.textContent, lane: o.dataset.lane };
+  });
 
   /* ---------------------------------------------------------------- helpers */
 
@@ -60,23 +71,15 @@ function terminal() {
   };
   const reasonName = (code) => ((S.pauseReasons.find((r) => r.code === code) || {}).name || code || '');
 
-  /* A v4 UUID; crypto.randomUUID only exists on https/localhost, store PCs may use plain http. */
-  function uuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const x = [...b].map((v) => v.toString(16).padStart(2, '0')).join('');
-    return x.slice(0, 8) + '-' + x.slice(8, 12) + '-' + x.slice(12, 16) + '-' + x.slice(16, 20) + '-' + x.slice(20);
-  }
+  const uuid = () => randomKey();
 
   /* api() with a time limit: a hung request must never leave the terminal locked. */
-  function call(path, body) {
+  function call(path, body, options) {
     let timer;
     const limit = new Promise((resolve, reject) => {
       timer = setTimeout(() => reject(new ApiError(t('network_error'), 0, 'timeout')), TIMEOUT_MS);
     });
-    return Promise.race([api(path, body), limit]).finally(() => clearTimeout(timer));
+    return Promise.race([api(path, body, options), limit]).finally(() => clearTimeout(timer));
   }
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const retriable = (err) => !err.status || err.status >= 500;
@@ -261,12 +264,28 @@ function terminal() {
     $('parked-empty').hidden = S.parked.length > 0;
   }
 
-  function waitingRow(tk, canCall) {
+  /* The reason code of a next call (best_ratio, fast_lane_head, helping_standard_lane...) as a short text. */
+  function reasonText(code) {
+    if (!code) return '';
+    let m = /^(\w+?)_lane_head$/.exec(code);
+    if (m) return t('reason_lane_head', { lane: laneName(m[1]) });
+    m = /^helping_(\w+?)_lane$/.exec(code);
+    if (m) return t('reason_helping', { lane: laneName(m[1]) });
+    return hasText('reason_' + code) ? t('reason_' + code) : '';
+  }
+
+  /* One waiting customer; the next call (isNext) says why it is next. */
+  function waitingRow(tk, canCall, isNext, why) {
     const m = minutesSince(tk.issued_at);
     const appt = isAppointment(tk);
-    return h('li', { 'data-label': tk.label, 'data-id': tk.id, class: appt ? 'is-appointment' : null },
+    const reason = isNext ? why : '';
+    const cls = [appt ? 'is-appointment' : '', isNext ? 'is-next' : ''].join(' ').trim() || null;
+    return h('li', { 'data-label': tk.label, 'data-id': tk.id, class: cls },
       h('span', { class: 'w-label', text: tk.label }),
-      h('span', { class: 'w-service', text: serviceName(tk) }),
+      h('span', { class: 'w-main' },
+        h('span', { class: 'w-service', text: serviceName(tk) }),
+        tk.target_counter != null ? h('span', { class: 'w-target', text: t('to_counter', { n: tk.target_counter }) }) : null,
+        reason ? h('span', { class: 'w-reason', text: t('next_call', { reason }) }) : null),
       tk.lane === 'appointment' ? h('span', { class: 'lane-badge lane-appointment', text: apptText(tk) })
         : h('span', { class: 'lane-badge lane-' + tk.lane, text: laneName(tk.lane) }),
       h('span', { class: 'w-time' + (m >= 20 ? ' long' : ''), text: m == null ? '' : t('minutes', { n: m }) }),
@@ -280,17 +299,42 @@ function terminal() {
     const box = $('waiting-list');
     // calling a particular customer: only with a free counter, so nothing is completed implicitly
     const canCall = S.signedIn && !S.busy && !S.paused && !S.current;
-    const mine = S.waiting.filter((tk) => MY_LANES.includes(tk.lane));
-    const others = S.waiting.filter((tk) => !MY_LANES.includes(tk.lane));
+    const { mine, others } = waitingLists();
+    const next = S.queue && S.queue.next && S.queue.next.ticket_id != null ? S.queue.next : null;
+    const row = (tk) => waitingRow(tk, canCall, !!next && next.ticket_id === tk.id, next ? reasonText(next.reason) : '');
     const group = (cls, title, list, empty) => h('section', { class: 'w-group ' + cls },
       h('h3', { text: title + ' · ' + list.length }),
-      list.length ? h('ol', null, ...list.map((tk) => waitingRow(tk, canCall))) : h('p', { class: 'c-empty', text: empty }));
+      list.length ? h('ol', null, ...list.map(row)) : h('p', { class: 'c-empty', text: empty }));
     const groups = [];
-    if (S.waiting.length) groups.push(group('w-mine', t('mine'), mine, t('mine_empty')));
+    const shown = mine.length + others.length;
+    if (shown) groups.push(group('w-mine', t('mine'), mine, t('mine_empty')));
     if (others.length) groups.push(group('w-others', t('others'), others));
     keepFocus(box, () => box.replaceChildren(...groups));
-    setText('waiting-count', S.waiting.length);
-    $('waiting-empty').hidden = S.waiting.length > 0;
+    setText('waiting-count', shown);
+    $('waiting-empty').hidden = shown > 0;
+  }
+
+  /*
+   * Mine: the tickets this counter may call (its counter_queues list), in the order F1 calls them;
+   * a ticket issued since that list came is placed by lane at the end until the next one. Others:
+   * the rest, except tickets sent to another counter (they are that counter's alone).
+   */
+  function waitingLists() {
+    const byId = new Map(S.waiting.map((tk) => [tk.id, tk]));
+    const elsewhere = (tk) => tk.target_counter != null && Number(tk.target_counter) !== NUM;
+    if (!S.queue || !Array.isArray(S.queue.queue)) { // a server without counter_queues: by lane
+      const byLane = S.waiting.filter((tk) => !elsewhere(tk) && (MY_LANES.includes(tk.lane) || Number(tk.target_counter) === NUM));
+      return { mine: byLane, others: S.waiting.filter((tk) => !byLane.includes(tk) && !elsewhere(tk)) };
+    }
+    const mine = S.queue.queue.map((id) => byId.get(id)).filter(Boolean);
+    S.waiting.forEach((tk) => {
+      if (S.fresh.has(tk.id) && !mine.includes(tk) && MY_LANES.includes(tk.lane)) mine.push(tk);
+    });
+    // A ticket that came back to the queue some other way (a transfer...) waits for the next list,
+    // so a sending counter never shows it as its own, even for a moment.
+    const known = (tk) => S.queued.has(tk.id) || S.fresh.has(tk.id);
+    const others = S.waiting.filter((tk) => !mine.includes(tk) && !elsewhere(tk) && known(tk));
+    return { mine, others };
   }
 
   function renderLanes() {
@@ -352,7 +396,7 @@ function terminal() {
     if (tk.status !== 'waiting') {
       if (i >= 0) S.waiting.splice(i, 1);
     } else if (i >= 0) {
-      S.waiting[i] = tk;
+      S.waiting[i] = Object.assign({}, S.waiting[i], tk); // a brief has no target_counter: keep it
     } else {
       S.waiting.push(tk);
     }
@@ -416,12 +460,25 @@ function terminal() {
   }
 
   const ACTIONS = {
-    'call-next': () => run(async () => {
-      const res = await callWithId('call-next', counterPath + '/call-next');
-      afterTicket(res.ticket);
-      if (!res.ticket && res.completed) S.current = null; // nobody waiting, but the open visit was ended
-      say(res.message || '', res.ticket ? 'ok' : 'info');
-    }),
+    'call-next': async () => {
+      let stillCalled = null;
+      await run(async () => {
+        let res;
+        try {
+          res = await callWithId('call-next', counterPath + '/call-next');
+        } catch (err) {
+          // The customer at the counter was only called (perhaps still walking over): never
+          // counted as served by calling the next one. The clerk says what happened instead.
+          if (err.code !== 'still_called') throw err;
+          stillCalled = err;
+          return;
+        }
+        afterTicket(res.ticket);
+        if (!res.ticket && res.completed) S.current = null; // nobody waiting, but the open visit was ended
+        say(res.message || '', res.ticket ? 'ok' : 'info');
+      });
+      if (stillCalled) await askStillCalled(stillCalled);
+    },
 
     recall: () => ticketAction('recall'),
     start: () => ticketAction('start'),
@@ -438,8 +495,19 @@ function terminal() {
 
     transfer: async () => {
       const tk = S.current;
-      const body = await transferDialog(tk);
-      if (body) await ticketAction('transfer', body, tk);
+      let body = null;
+      let refused = null;
+      for (;;) {
+        body = await transferDialog(tk, body, refused);
+        if (!body) return;
+        refused = null;
+        await ticketAction('transfer', body, tk, (err) => {
+          if (err.code !== 'counter_cannot_serve') return false;
+          refused = err.message; // asked again, with the server's reason
+          return true;
+        });
+        if (!refused) return;
+      }
     },
 
     park: async () => {
@@ -473,11 +541,18 @@ function terminal() {
     },
   };
 
-  function ticketAction(action, body, ticket) {
+  /* onError(err): true when the caller handles the error itself (nothing is said here). */
+  function ticketAction(action, body, ticket, onError) {
     const tk = ticket || S.current;
     if (!tk) return undefined;
     return run(async () => {
-      const res = await call('/tickets/' + tk.id + '/' + action, body || {});
+      let res;
+      try {
+        res = await call('/tickets/' + tk.id + '/' + action, body || {});
+      } catch (err) {
+        if (onError && onError(err)) return;
+        throw err;
+      }
       afterTicket(res);
       if (action === 'recall') say(t('done_ok', { label: res.label, status: recallText(res.recall_count) }), 'ok');
       else if (action === 'park') say(t('parked_ok', { label: res.label }), 'ok');
@@ -595,19 +670,75 @@ function terminal() {
     }, $('takeover-yes')).then((v) => v === true);
   }
 
-  function transferDialog(tk) {
+  /*
+   * F1 answered "still called": the customer at this counter was called but not served. Mark them
+   * missed (F5), call again (F2) or start serving (F3); the same keys work in the dialog.
+   */
+  async function askStillCalled(err) {
+    const id = err.data && err.data.ticket;
+    if (id != null && (!S.current || S.current.id !== id)) {
+      try { applyDetail(await call(counterPath)); } catch { /* shown with what we have */ }
+      render();
+    }
+    const tk = S.current;
+    if (!tk || !is(tk, 'called')) { say(err.message, 'info'); return; }
+    const dialog = $('called-dialog');
+    setText('called-text', err.message);
+    const choices = [
+      { code: 'no-show', key: 'F5', name: t('called_no_show') },
+      { code: 'recall', key: 'F2', name: t('called_recall') },
+      { code: 'start', key: 'F3', name: t('called_start') },
+    ].filter((c) => legal(c.code));
+    const keyed = (e) => {
+      const hit = choices.find((c) => c.key === e.key);
+      if (hit) dialog.querySelector('[data-choice="' + hit.code + '"]').click();
+    };
+    dialog.addEventListener('keydown', keyed);
+    const action = await choose(dialog, 'choice', choices, 'no-show', t('called_title', { label: tk.label }))
+      .finally(() => dialog.removeEventListener('keydown', keyed));
+    if (action && legal(action)) await ACTIONS[action]();
+  }
+
+  /* The counters a transfer may go to: those whose profile serves the (new) service's lane, each
+     marked when nobody is signed in there or it is paused (the snapshot's counters). */
+  function laneOf(code) {
+    const opt = [...$('transfer-service').options].find((o) => o.value === code);
+    return (opt && opt.dataset.lane) || (S.services[code] && S.services[code].lane) || null;
+  }
+  function fitCounters(tk) {
+    const counter = $('transfer-counter');
+    const chosen = $('transfer-service').value;
+    const lanes = chosen ? [laneOf(chosen)] : [tk.lane, laneOf(tk.service)];
+    [...counter.options].forEach((o) => {
+      if (!o.value) return;
+      const serves = (o.dataset.lanes || '').split(' ').some((l) => l && lanes.includes(l));
+      const now = S.counters.find((c) => Number(c.number) === Number(o.value));
+      const state = now && now.status === 'closed' ? t('counter_not_open') : now && now.status === 'paused' ? t('counter_paused') : '';
+      o.hidden = !serves;
+      o.disabled = !serves;
+      o.textContent = (o.dataset.name || o.textContent) + (state ? ' · ' + state : '');
+      o.dataset.status = now ? now.status : '';
+    });
+    if (counter.selectedOptions[0] && counter.selectedOptions[0].disabled) counter.value = '';
+  }
+
+  function transferDialog(tk, previous, refused) {
     const dialog = $('transfer-dialog');
     const service = $('transfer-service');
     const counter = $('transfer-counter');
     const note = $('transfer-note');
     const error = $('transfer-error');
     setText('transfer-title', t('transfer_title', { label: tk.label }));
-    service.value = '';
-    counter.value = '';
-    note.value = '';
-    error.hidden = true;
+    service.value = (previous && previous.service) || '';
+    note.value = (previous && previous.note) || '';
     [...service.options].forEach((o) => { o.disabled = !!o.value && o.value === tk.service; });
+    fitCounters(tk);
+    counter.value = previous && previous.counter != null ? String(previous.counter) : '';
+    fitCounters(tk);
+    setText(error, refused || '');
+    error.hidden = !refused;
     return modal(dialog, (done, on) => {
+      on(service, 'change', () => fitCounters(tk));
       const confirm = () => {
         if (!service.value && !counter.value) {
           setText(error, t('transfer_need'));
@@ -647,6 +778,44 @@ function terminal() {
     const b = e.target.closest('[data-call]');
     if (b && !b.disabled && !S.modal) callTicket(Number(b.dataset.call));
   });
+  /* Issue a ticket for a customer (VIP is issued by staff only): the label is shown, to tell them.
+     Independent of the counter's own actions; one issue at a time, retried with the same key. */
+  let issuing = false;
+  $('issue-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const service = $('issue-service').value;
+    if (!service || issuing) return;
+    issuing = true;
+    $('issue-ticket').disabled = true;
+    const result = $('issue-result');
+    result.className = 'c-issue-result';
+    setText(result, '');
+    const key = randomKey();
+    try {
+      let tk = null;
+      for (const wait of [0, 700, 2000]) {
+        if (wait) await sleep(wait);
+        try {
+          tk = await call(storeBase + '/tickets', { service, channel: 'staff' }, { headers: { 'Idempotency-Key': key } });
+          break;
+        } catch (err) {
+          if (!retriable(err) || wait === 2000) throw err;
+        }
+      }
+      setText(result, t('issued_ok', { label: tk.label }));
+      result.classList.add('ok');
+      S.fresh.add(tk.id);
+      upsertWaiting(tk);
+      render();
+    } catch (err) {
+      setText(result, err.message);
+      result.classList.add('error');
+    } finally {
+      issuing = false;
+      $('issue-ticket').disabled = false;
+    }
+  });
+
   $('parked-list').addEventListener('click', (e) => {
     const b = e.target.closest('[data-resume]');
     if (b && !b.disabled && !S.modal) resumeParked(Number(b.dataset.resume));
@@ -667,6 +836,7 @@ function terminal() {
   /* A thin store event: {version, event, ticket (brief) or null, counter or null} (an older server
      also sends lanes). The detail of this counter is refetched when the event concerns it. */
   function applyStoreEvent(name, p) {
+    if (p.ticket && name === EVENTS.ISSUED) S.fresh.add(p.ticket.id);
     if (p.ticket) upsertWaiting(p.ticket);
     if (Array.isArray(p.lanes)) S.lanes = p.lanes;
     const mine = p.counter != null ? Number(p.counter) === NUM : name === EVENTS.COUNTER_CHANGED;
@@ -678,8 +848,19 @@ function terminal() {
   }
 
   /* queue_updated: the waiting list, lanes and counters at its version. */
-  function applyQueueUpdated(p) {
+  /* The waiting list (in call order), this counter's queue and the counters, from a full state. */
+  function applyQueues(p) {
     if (Array.isArray(p.waiting)) S.waiting = p.waiting.slice();
+    if (Array.isArray(p.counters)) S.counters = p.counters;
+    if (Array.isArray(p.counter_queues)) {
+      S.queue = p.counter_queues.find((q) => Number(q.counter) === NUM) || { counter: NUM, next: null, queue: [] };
+      S.queued = new Set(S.waiting.map((tk) => tk.id));
+      S.fresh = new Set();
+    }
+  }
+
+  function applyQueueUpdated(p) {
+    applyQueues(p);
     if (Array.isArray(p.lanes)) S.lanes = p.lanes;
     const here = Array.isArray(p.counters) ? p.counters.find((c) => Number(c.number) === NUM) : null;
     if (here) {
@@ -697,8 +878,8 @@ function terminal() {
     onStatus: setOnline,
     load: async () => {
       const s = await call(storeBase + '/snapshot');
-      (s.services || []).forEach((sv) => { S.services[sv.code] = sv; });
-      S.waiting = (s.waiting || []).slice();
+      (s.services || []).forEach((sv) => { S.services[sv.code] = Object.assign({}, S.services[sv.code], sv); });
+      applyQueues(Object.assign({ waiting: [] }, s));
       S.lanes = s.lanes || S.lanes;
       refreshDetail();
       render();

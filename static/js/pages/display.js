@@ -11,7 +11,7 @@ import { byId as $, fill, h, setText } from '../lib/dom.js';
 import { EVENTS } from '../lib/events.js';
 import { laneName, localName, t } from '../lib/i18n.js';
 import { STORE_ROOM, live } from '../lib/live.js';
-import { clock, etaText, parseTime } from '../lib/time.js';
+import { clock, etaText, parseTime, waitText } from '../lib/time.js';
 import { createVoice } from '../lib/voice.js';
 import { setOnline } from '../ui/offline.js';
 
@@ -53,7 +53,9 @@ const showsCall = (c) => showsCounter(c.counter) && showsLane(c.lane);
 
 /* ---- state ---- */
 let counters = [];
-let recent = [];             // visible calls, newest first: {ticket_id, label, counter, lane, called_at}
+let recent = [];             // visible calls, newest first: {ticket_id, label, counter, lane, called_at, status, recall_count}
+let calling = null;          // now_calling (the tickets in status `called` now, newest first, this display's filter); null: not known yet
+let hoursOpen = null;        // the store's hours: open now (a lane without an estimate says why)
 let missed = [];             // visible missed numbers: {label, lane, counter, until}
 let announceLangs = ['zh', 'en'];
 let nowShown = null;         // the call in the now-calling panel
@@ -103,17 +105,20 @@ function renderCounters(list) {
   box.style.setProperty('--cols', columns(shown.length));
   box.replaceChildren(...shown.map((c) => {
     const paused = c.status === 'paused';
+    const unstaffed = c.status === 'closed'; // nobody signed in: not open, never an idle open counter
     const cur = c.current && (c.current.status === 'called' || c.current.status === 'serving') ? c.current.label : '';
     const appt = !!cur && isAppt(c.current);
     const reason = paused ? pauseReasonText(c.pause_reason) : '';
     return h('div', {
-      class: 'counter-panel' + (paused ? ' is-paused' : '') + (c.number === hot ? ' pulse' : '') + (appt ? ' is-appt' : ''),
+      class: 'counter-panel' + (paused ? ' is-paused' : '') + (unstaffed ? ' is-closed' : '') +
+        (c.number === hot ? ' pulse' : '') + (appt ? ' is-appt' : ''),
       'data-counter': c.number,
       'data-status': c.status || 'open',
     },
     h('p', { class: 'c-name', text: localName(c) || t('counter_to', { n: c.number }), 'data-appt': appt ? laneName('appointment') : null }),
     h('p', { class: 'current', text: cur }),
     paused ? h('p', { class: 'c-state', text: t('closed') }) : null,
+    unstaffed ? h('p', { class: 'c-state', text: t('not_open') }) : null,
     reason ? h('p', { class: 'c-reason', text: reason }) : null);
   }));
 }
@@ -126,16 +131,46 @@ function renderLanes(list) {
   box.replaceChildren(...shown.map((l) => h('div', { class: 'lane-card lane-' + l.lane, 'data-lane': l.lane },
     h('p', { class: 'lane-title', text: laneName(l.lane) }),
     fill(h('p', { class: 'lane-waiting' }), 'waiting_n', { n: h('b', { class: 'waiting', text: l.waiting }) }),
-    h('p', { class: 'lane-eta', text: etaText(l.eta_minutes) || '\u00a0' }))));
+    h('p', { class: 'lane-eta' + (l.eta_minutes ? '' : ' is-none'), text: laneWait(l) || '\u00a0' }))));
+}
+
+/* A lane's estimate, or why there is none (no staffed counter serves it, or the hall is closed):
+   never a made-up "about 0-1 min". Appointments have no walk-in estimate. */
+function laneWait(l) {
+  const eta = etaText(l.eta_minutes);
+  if (eta || l.lane === 'appointment') return eta;
+  if (l.eta_reason) return waitText(null, l.eta_reason);
+  return t(hoursOpen === false ? 'eta_store_closed' : 'eta_no_staffed_counter');
+}
+
+/* "2nd call" / "第 2 次呼叫": the count of calls, recalls included. */
+function nthCall(n) {
+  if (config.lang !== 'en') return t('recall_nth', { nth: n });
+  const v = n % 100;
+  const suffix = ['th', 'st', 'nd', 'rd'][(v - 20) % 10] || ['th', 'st', 'nd', 'rd'][v] || 'th';
+  return t('recall_nth', { nth: n + suffix });
+}
+
+/* A recent call's mark: missed (过号) for a no-show, the call's count while recalled; a served
+   number has none. */
+function recentMark(r) {
+  if (r.status === 'no_show') return h('span', { class: 'r-mark r-missed', text: t('missed_mark') });
+  if (r.recall_count > 0 && (r.status === 'called' || r.status == null)) {
+    return h('span', { class: 'r-mark r-recall', text: nthCall(r.recall_count + 1) });
+  }
+  return null;
 }
 
 function renderRecent() {
   const nowId = nowShown && nowShown.ticket_id;
   $('recent').replaceChildren(...recent.map((r) => h('li', {
-    'data-label': r.label, class: [r.ticket_id === nowId ? 'is-now' : '', isAppt(r) ? 'is-appt' : ''].join(' ').trim() || null,
+    'data-label': r.label, 'data-status': r.status || null,
+    class: [r.ticket_id === nowId ? 'is-now' : '', isAppt(r) ? 'is-appt' : '',
+      r.status === 'no_show' ? 'is-missed' : '', r.status === 'cancelled' ? 'is-gone' : ''].join(' ').trim() || null,
   },
   h('span', { class: 'r-label', text: r.label }),
   isAppt(r) ? h('span', { class: 'r-appt', text: laneName('appointment') }) : null,
+  recentMark(r),
   h('span', { class: 'r-counter', text: t('counter_to', { n: r.counter }) }))));
   $('recent-empty').hidden = recent.length > 0;
   clipRecent();
@@ -190,8 +225,16 @@ function rotateNotice() {
   items[noticeIndex].classList.add('is-current');
 }
 
-/* ---- now calling: a queue, every call shown >= MIN_SHOW_MS and announced, in order ---- */
+/* ---- now calling: a queue, every call shown >= MIN_SHOW_MS and announced, in order ----
+ * The panel shows only a number being called right now (now_calling, kept current by the thin
+ * events): a number missed, parked, served or at a paused counter leaves it at once. */
+const isCalling = (call) => !!call && calling.some((c) => c.ticket_id === call.ticket_id);
+
 function showNow(call, isNew) {
+  if (call && calling && !isCalling(call)) { // announced late, or no longer called: not on the panel
+    call = calling[0] || null;
+    isNew = false;
+  }
   nowShown = call;
   setText('now-label', call ? call.label : '—');
   showNowAppointment(isAppt(call));
@@ -390,11 +433,45 @@ function announceOnce(call, recall) {
   enqueueCall(call);
 }
 
+/* now_calling from the server (snapshot, queue_updated): what the big panel may show. */
+function setCalling(list) {
+  if (!Array.isArray(list)) return;
+  calling = list.filter(showsCall);
+  refreshNow();
+}
+/* The panel after `calling` changed: the shown number stays while it is called; else the newest
+   call, or "—". The call queue goes on showing (and announcing) new calls in order. */
+function refreshNow() {
+  if (nowShown ? isCalling(nowShown) : !calling.length) return;
+  showNow(calling[0] || null, false);
+}
+/* A thin event about `tk`: a called/recalled ticket is called now; any other leaves the panel. */
+function patchCalling(tk, call) {
+  if (!calling || !tk) return;
+  const others = calling.filter((c) => c.ticket_id !== tk.id);
+  calling = call ? [call].concat(others) : others;
+  if (!call) refreshNow();
+}
+/* What became of a recent call (missed, served, recalled...) as a thin event tells it. */
+function patchRecent(tk) {
+  let changed = false;
+  recent = recent.map((r) => {
+    if (r.ticket_id !== tk.id || (r.status === tk.status && r.recall_count === (tk.recall_count || 0))) return r;
+    changed = true;
+    return Object.assign({}, r, { status: tk.status, recall_count: tk.recall_count || 0 });
+  });
+  if (changed) renderRecent();
+}
+function setHours(hours) {
+  if (hours && typeof hours.open === 'boolean') hoursOpen = hours.open;
+}
+
 function loadSnapshot(s) {
   const store = s.store || {};
   if (store.name) setText('store-name', store.name);
   renderNotices(store.notices);
   setAnnounceLangs(store.announce_langs);
+  setHours(store.hours || s.hours);
   renderCounters(s.counters || []);
   renderLanes(s.lanes || []);
   setMissed(s.missed);
@@ -405,10 +482,14 @@ function loadSnapshot(s) {
   calls.forEach((c) => seen.add(callKey(c)));
   recent = calls.slice(0, RECENT_MAX);
   renderRecent();
+  if (Array.isArray(s.now_calling)) calling = s.now_calling.filter(showsCall);
 
   const replay = fresh.length && (offlineSince == null || Date.now() - offlineSince < REPLAY_MS);
   if (replay) {
     fresh.slice(0, REPLAY_MAX).reverse().forEach((c) => announceOnce(c, false)); // calls we missed, oldest first
+  } else if (!busy() && calling) {
+    const kept = nowShown && calling.find((c) => c.ticket_id === nowShown.ticket_id);
+    showNow(kept || calling[0] || null, false); // only a number called now (e.g. not a missed one after a reload)
   } else if (!busy() && (fresh.length || !nowShown || !recent.some((r) => r.ticket_id === nowShown.ticket_id))) {
     showNow(recent[0] || null, false);
   }
@@ -419,6 +500,7 @@ function loadSnapshot(s) {
 
 /* Lists a payload carries whole (queue_updated; thin events of an older server too). */
 function applyLists(p) {
+  setHours(p.hours);
   if (Array.isArray(p.counters)) renderCounters(p.counters);
   if (Array.isArray(p.lanes)) renderLanes(p.lanes);
   if (Array.isArray(p.missed)) setMissed(p.missed);
@@ -430,7 +512,8 @@ function applyQueueUpdated(p) {
   if (!Array.isArray(p.recent_calls)) return;
   recent = p.recent_calls.filter(showsCall).slice(0, RECENT_MAX);
   renderRecent();
-  if (!busy() && (!nowShown || !recent.some((r) => r.ticket_id === nowShown.ticket_id))) showNow(recent[0] || null, false);
+  if (Array.isArray(p.now_calling)) setCalling(p.now_calling);
+  else if (!busy() && (!nowShown || !recent.some((r) => r.ticket_id === nowShown.ticket_id))) showNow(recent[0] || null, false);
 }
 
 /* A thin store event, in order: {version, event, ticket (brief) or null, counter or null}. */
@@ -456,9 +539,13 @@ function applyStoreEvent(name, p) {
     const call = callOf(tk, counter);
     if (!showsCall(call)) return;
     seen.add(callKey(call));
-    recent = [call].concat(recent.filter((r) => r.ticket_id !== call.ticket_id)).slice(0, RECENT_MAX);
+    patchCalling(tk, call);
+    recent = [Object.assign({}, call, { status: 'called' })].concat(recent.filter((r) => r.ticket_id !== call.ticket_id)).slice(0, RECENT_MAX);
     renderRecent();
     announceOnce(call, name === EVENTS.RECALLED); // a recall is announced again
+  } else if (tk.status !== 'called') {
+    patchCalling(tk, null); // missed, parked, started, served, cancelled...: off the big panel
+    patchRecent(tk);
   }
 }
 

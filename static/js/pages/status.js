@@ -5,7 +5,7 @@ import { pageConfig } from '../lib/config.js';
 import { byId as $, fill, h, setText } from '../lib/dom.js';
 import { laneName, statusName, t } from '../lib/i18n.js';
 import { TICKET_ROOM, live } from '../lib/live.js';
-import { clock, etaText } from '../lib/time.js';
+import { callAtText, clock, etaText, waitText } from '../lib/time.js';
 import { setOnline } from '../ui/offline.js';
 
 const config = pageConfig();
@@ -115,14 +115,24 @@ function render(tk) {
   status.textContent = statusName(tk.status);
   status.dataset.status = tk.status;
   setText('position', tk.position == null ? '—' : tk.position);
-  setText('eta', (tk.status === 'waiting' && etaText(tk.eta_minutes)) || '—');
+  renderWait(tk);
   setText('counter', tk.counter == null ? '—' : tk.counter);
 
+  // "You are next" only when a staffed counter's next call is this ticket (the server's is_next),
+  // not merely because nobody is ahead of it in the lane.
+  const waiting = tk.status === 'waiting';
+  const isNext = waiting && tk.is_next === true;
+  const oneAhead = waiting && !isNext && tk.position === 1;
   const next = $('next-notice');
-  const near = tk.status === 'waiting' && (tk.position === 0 || tk.position === 1);
-  next.hidden = !near;
-  next.textContent = near ? t(tk.position === 0 ? 'next_notice' : 'one_ahead') : '';
-  next.classList.toggle('is-next', near && tk.position === 0);
+  next.hidden = !(isNext || oneAhead);
+  next.textContent = isNext ? t('next_notice') : oneAhead ? t('one_ahead') : '';
+  next.classList.toggle('is-next', isNext);
+
+  const sent = waiting && tk.transferred_to != null;
+  $('transfer-notice').hidden = !sent;
+  setText('transfer-notice', sent ? t('transferred_to', { n: tk.transferred_to }) : '');
+  $('arrive-box').hidden = !(waiting && tk.arrival_required === true);
+  renderCounters(tk);
 
   const final = $('final');
   let finalKey = FINAL[tk.status];
@@ -146,6 +156,32 @@ function render(tk) {
     banner.hidden = true;
     document.title = pageTitle;
   }
+}
+
+/* The estimate, or why there is none; with the expected call time ("around 10:20"). */
+function renderWait(tk) {
+  const waiting = tk.status === 'waiting';
+  const eta = waiting ? etaText(tk.eta_minutes) : '';
+  const text = waiting ? waitText(tk.eta_minutes, tk.eta_reason) : '';
+  const el = $('eta');
+  el.textContent = text || '—';
+  el.classList.toggle('is-none', !!text && !eta);
+  const at = eta && tk.eta_call_at ? callAtText(tk.eta_call_at) : '';
+  $('eta-at').hidden = !at;
+  setText('eta-at', at);
+}
+
+/* The counters of the ticket's lane, each with its state (open, paused, not open). */
+function renderCounters(tk) {
+  const list = Array.isArray(tk.counters) ? tk.counters : [];
+  const show = list.length > 0 && ['waiting', 'called'].includes(tk.status);
+  $('counters-box').hidden = !show;
+  if (!show) return;
+  $('counters-list').replaceChildren(...list.map((c) => h('li', {
+    class: 'counter-state', 'data-counter': c.number, 'data-status': c.status,
+  },
+  h('span', { class: 'cs-name', text: t('counter_n', { n: c.number }) }), ' ',
+  h('span', { class: 'cs-state', text: t('counter_' + c.status) }))));
 }
 
 /* ---- customer actions ---- */
@@ -188,6 +224,11 @@ $('cancel-keep').addEventListener('click', () => {
 $('cancel-confirm').addEventListener('click', async () => {
   const tk = await act('cancel', null, [$('cancel-confirm'), $('cancel-keep')]);
   if (tk) { $('cancel-ask').hidden = true; render(tk); }
+});
+
+$('arrived').addEventListener('click', async () => {
+  const tk = await act('arrived', null, [$('arrived')]);
+  if (tk) { render(tk); showActionMessage(t('arrived_ok'), 'info'); }
 });
 
 $('rejoin').addEventListener('click', async () => {

@@ -1,11 +1,17 @@
-/* Kiosk, printed ticket page: print on load (when the kiosk prints), countdown back to the home page. */
+/* Kiosk, printed ticket page: print on load (when the kiosk prints), countdown back to the home page.
+   Its times are the store's (base.js writes the issue date and time in the store's zone). */
 import { pageConfig } from '../lib/config.js';
-import { byId } from '../lib/dom.js';
+import { byId, setText } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
+import { callAtText } from '../lib/time.js';
 
 const config = pageConfig();
 const kiosk = config.kiosk || null;
 const countdown = byId('countdown');
+
+// "around 10:20" beside the estimate: the expected call, on the store's clock.
+const etaAt = byId('eta-at');
+if (etaAt) setText(etaAt, callAtText(etaAt.dataset.at));
 
 if (countdown) {
   const home = byId('done').href;

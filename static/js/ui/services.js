@@ -1,11 +1,12 @@
 /* Service buttons grouped by category (kiosk and remote join pages). */
 import { h } from '../lib/dom.js';
 import { laneName, localName, t } from '../lib/i18n.js';
-import { etaText } from '../lib/time.js';
+import { waitText } from '../lib/time.js';
 
+/* "3 waiting · about 5–8 min"; without an estimate, why ("no counter is serving this now"). */
 export function serviceInfo(s) {
-  const eta = etaText(s.eta_minutes);
-  return t('waiting_n', { n: s.waiting }) + (eta ? ' · ' + eta : '');
+  const wait = waitText(s.eta_minutes, s.eta_reason);
+  return t('waiting_n', { n: s.waiting }) + (wait ? ' · ' + wait : '');
 }
 
 /* Spoken name of a service button: name, description, lane, wait - in the order they are shown. */

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect
@@ -145,8 +146,8 @@ def test_two_terminals_call_next_at_once(browser: Browser, live_server: LiveServ
     settled(first)
     issue(live_server, "A")
     issue(live_server, "A")
-    calls: list[Request] = []
-    first.on("request", lambda r: calls.append(r) if "/call-next?" in r.url + "?" else None)
+    calls: list[Request] = []  # the page's call-next requests (their URLs carry ?lang=)
+    first.on("request", lambda r: urlsplit(r.url).path.endswith("/call-next") and calls.append(r))
     first.locator("#call-next").dblclick()
     expect(first.locator("#current-label")).to_have_text("A002")
     # Whatever the second click sent went out before a request the page makes now; once that one

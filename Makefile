@@ -11,7 +11,7 @@ CATALOGUES := $(patsubst %.po,%.mo,$(wildcard backend/translations/*/LC_MESSAGES
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,scale]'
 	touch $@
 
 %.mo: %.po $(VENV)/.installed
@@ -23,6 +23,32 @@ prepare: $(VENV)/.installed translations
 
 run: prepare
 	HOST=$(HOST) PORT=$(PORT) $(PY) -m backend run
+
+# The production start (the scale profile, docs/deploy.md): gunicorn with gevent-websocket's
+# worker, the schema migrated once before. One worker per process and one process per port:
+# Socket.IO's long-polling needs every request of a session at the process that holds it, which
+# gunicorn's balancing between its own workers cannot promise (with -w 2, most polling sessions
+# fail with "Invalid session"). So one process per core means SERVE_PROCESSES ports from PORT on,
+# behind a sticky proxy (nginx ip_hash), joined by SOCKETIO_MESSAGE_QUEUE; without a message queue
+# only one process, since the events of one would never reach the screens of another.
+SERVE_PROCESSES ?= $(if $(SOCKETIO_MESSAGE_QUEUE),$(shell nproc),1)
+# Connections per process, well above its sockets (measured: 2,000 displays per process).
+SERVE_CONNECTIONS ?= 4000
+GUNICORN_ARGS = --worker-class geventwebsocket.gunicorn.workers.GeventWebSocketWorker --workers 1 \
+	--worker-connections $(SERVE_CONNECTIONS) --graceful-timeout 10 --no-control-socket
+.PHONY: serve
+serve: prepare
+	@if [ -z "$$SOCKETIO_MESSAGE_QUEUE" ] && [ "$(SERVE_PROCESSES)" -gt 1 ]; then \
+	  echo "SERVE_PROCESSES=$(SERVE_PROCESSES) needs SOCKETIO_MESSAGE_QUEUE (redis://…): without it the processes cannot share events" >&2; exit 2; fi
+	$(PY) -m backend migrate
+	@ulimit -n $$(( $(SERVE_CONNECTIONS) + 1024 )) 2>/dev/null || true; \
+	export SOCKETIO_ASYNC_MODE=gevent; \
+	if [ "$(SERVE_PROCESSES)" -eq 1 ]; then \
+	  exec $(VENV)/bin/gunicorn $(GUNICORN_ARGS) --bind $(HOST):$(PORT) backend.wsgi:app; fi; \
+	trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM; \
+	for i in $$(seq 0 $$(( $(SERVE_PROCESSES) - 1 ))); do \
+	  $(VENV)/bin/gunicorn $(GUNICORN_ARGS) --bind $(HOST):$$(( $(PORT) + i )) backend.wsgi:app & \
+	done; wait
 
 # Debian's Chromium for the browser tests (installed once, when missing and we may).
 browser:

@@ -61,18 +61,30 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     sub.add_parser("prepare", help="only migrate and seed")
+    sub.add_parser("migrate", help="only migrate (the production start's first step)")
     args = parser.parse_args(argv)
 
-    from backend.app import create_app
+    from backend.app import MIGRATIONS_DIR, create_app
     from backend.cli import lan_address, loopback_warning, print_seeded
+    from backend.core.health import StartupError
+    from backend.core.web import configure_logging
     from backend.extensions import socketio
 
-    app = create_app()
+    try:
+        app = create_app()
+    except StartupError as exc:  # one line that names the setting and the fix, no traceback
+        sys.exit(f"hallqueue: cannot start: {exc}")
+    if args.command == "migrate":
+        with app.app_context():
+            upgrade(directory=MIGRATIONS_DIR)
+        return
     # `prepare` has no --host/--port: its links use the same defaults `run` would.
     host = getattr(args, "host", os.environ.get("HOST", "127.0.0.1"))
     port = getattr(args, "port", int(os.environ.get("PORT", "5000")))
     base = base_url(app, host, port)
     seeded = prepare(app)
+    # After the migrations: alembic's env.py installs its own logging configuration.
+    configure_logging()
     print_seeded(seeded, base)
     if args.command == "prepare":
         return

@@ -25,7 +25,9 @@ from backend.core import i18n
 from backend.core.clock import CLOCK_KEY, OffsetClock
 from backend.core.db import engine_options
 from backend.core.errors import BadInput, DomainError, TooManyRequests
+from backend.core.health import check_startup, health
 from backend.core.text import has_nul
+from backend.core.web import allowed_socket_origins, install_middleware
 from backend.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
 from backend.live import publisher, sockets  # noqa: F401
 
@@ -59,6 +61,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(load_config(Path(app.instance_path)))
     app.config.update(config or {})
+    startup_checks = app.config.get("STARTUP_CHECKS")
+    if startup_checks if startup_checks is not None else not app.config.get("TESTING"):
+        # A driver missing or a server down stops here, with a line naming the setting.
+        check_startup(app.config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable in JSON
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -85,7 +91,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        cors_allowed_origins=allowed_socket_origins(app.config),
     )
+    install_middleware(app)
 
     from backend import api, cli
     from backend.staff import auth
@@ -99,6 +107,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (api.bp, auth.bp, kiosk_bp, display_bp, counter_bp):
         app.register_blueprint(blueprint)
     cli.register(app)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        body, status = health(app)
+        response = jsonify(body)
+        response.headers["Cache-Control"] = "no-store"
+        return response, status
 
     @app.get("/api/openapi.json")
     def openapi() -> Any:

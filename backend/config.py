@@ -34,6 +34,14 @@ def _delay(text: str) -> float | None:
     return None if text.strip().lower() in ("none", "") else float(text)
 
 
+def _flag(name: str) -> bool | None:
+    """An on/off setting from the environment ("1"/"0"), or None when it is not set."""
+    text = os.environ.get(name, "").strip().lower()
+    if not text:
+        return None
+    return text in ("1", "true", "yes", "on")
+
+
 def load_config(instance_path: Path) -> dict[str, Any]:
     instance_path.mkdir(parents=True, exist_ok=True)
     db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / DEFAULT_DB_FILE}"
@@ -43,6 +51,14 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "threading"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
+        # Further origins whose pages may open a socket (space or comma separated), beside
+        # PUBLIC_BASE_URL; with neither set, only pages of the host the socket is opened to.
+        "SOCKETIO_EXTRA_ORIGINS": os.environ.get("SOCKETIO_EXTRA_ORIGINS", ""),
+        # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (0: none; then
+        # those headers are ignored, as a client could forge them).
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
+        # Check the database and the message queue before serving (None: unless TESTING).
+        "STARTUP_CHECKS": _flag("STARTUP_CHECKS"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",

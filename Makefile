@@ -67,11 +67,15 @@ lint-js: node_modules/axe-core/axe.min.js
 test-js: node_modules/axe-core/axe.min.js
 	node --test tests/js/
 
-test: prepare browser lint node_modules/axe-core/axe.min.js
+test: prepare browser lint test-js node_modules/axe-core/axe.min.js
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed
+# ruff (check and format, complexity <= 10), mypy, the import contracts (.importlinter: the policy
+# stays pure, terminals never query models, pages never import the JSON API), ESLint.
+lint: $(VENV)/.installed lint-js
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy backend kiosk display counter --ignore-missing-imports --exclude backend/migrations
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
@@ -88,6 +92,11 @@ SCENARIO ?= bench/scenarios/weekday.toml
 .PHONY: sim
 sim: prepare
 	$(PY) bench/sim.py $(SCENARIO) $(ARGS)
+
+# Files generated from the server's single source of truth (tests fail when they are stale).
+.PHONY: generate
+generate: $(VENV)/.installed
+	$(PY) -m backend.live.events > static/js/lib/events.js
 
 # The display's voice pack (static/voice/default), from offline speech engines in Debian's packages.
 .PHONY: voice-pack

@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from .conftest import LiveServer, new_page, register_kiosk, shot
 from .test_counter import settled, terminal
@@ -23,6 +23,8 @@ pytestmark = pytest.mark.browser
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # The server lives as if it were 22:00 on a Tuesday in Shanghai (the hall: 09:00-18:00).
 NIGHT = "2026-12-01T22:00:00+08:00"
+# 17:20 there: still open, within an hour of closing.
+EVENING = "2026-12-01T17:20:00+08:00"
 
 
 def sign_in(server: LiveServer, clerk: str, counter: int) -> None:
@@ -379,6 +381,9 @@ def test_the_counter_never_serves_a_customer_only_called_and_transfers_where_ser
     expect(row).to_contain_text("→ 3号窗口")
     expect(row).to_contain_text("下一位")
     shot(other, "truth-counter-transferred-here")
+    phone = new_page(browser, 390, 844, locale="zh-CN", is_mobile=True, has_touch=True)
+    phone.goto(f"{live_server.url}/t/{moved['token']}")
+    expect(phone.locator("#transfer-notice")).to_contain_text("3 号窗口")
     issue(live_server, "B")  # a later event: the sending counter's list is up to date
     expect(page.locator('#waiting-list [data-label="B001"]')).to_be_visible()
     expect(page.locator(f'#waiting-list [data-id="{moved["id"]}"]')).to_have_count(0)
@@ -389,3 +394,77 @@ def test_the_counter_never_serves_a_customer_only_called_and_transfers_where_ser
     expect(page.locator("#issue-result")).to_contain_text("V001")
     waiting = [t["label"] for t in live_server.get("/stores/demo/snapshot")["waiting"]]
     assert "V001" in waiting
+
+
+def test_a_retried_tap_prints_one_ticket(browser: Browser, live_server: LiveServer) -> None:
+    kiosk = kiosk_page(browser, live_server)
+    keys: list[str | None] = []
+
+    def lose_the_first_answer(route: Route) -> None:
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            route.fetch()  # the server makes the ticket...
+            route.abort("connectionreset")  # ...and its answer never reaches the kiosk
+        else:
+            route.continue_()
+
+    kiosk.route("**/api/v1/stores/demo/tickets*", lose_the_first_answer)
+    kiosk.locator('[data-service="A"]').click()
+    kiosk.wait_for_url(re.compile(r"/s/demo/kiosk/ticket/"))
+    expect(kiosk.locator("#label")).to_have_text("A001")
+    assert len(keys) == 2 and keys[0] and keys[0] == keys[1]  # the same tap, the same key
+    assert [t["label"] for t in live_server.get("/stores/demo/snapshot")["waiting"]] == ["A001"]
+
+    kiosk.goto(f"{live_server.url}/s/demo/kiosk")
+    kiosk.locator('[data-service="A"]').click()  # a new tap: a new key, a new ticket
+    kiosk.wait_for_url(re.compile(r"/s/demo/kiosk/ticket/"))
+    expect(kiosk.locator("#label")).to_have_text("A002")
+    assert len(keys) == 3 and keys[2] not in keys[:2]
+
+
+@pytest.fixture
+def evening_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path, clock_start=EVENING)
+    server.start()
+    db_file = server.env["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(db_file) as conn:  # remote numbers are called once the customer is in
+        conn.execute("UPDATE store SET remote_requires_arrival = 1 WHERE code = 'demo'")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_phone_is_told_why_and_confirms_arrival(
+    browser: Browser, evening_server: LiveServer
+) -> None:
+    server = evening_server
+    phone = new_page(browser, 390, 844, locale="zh-CN", is_mobile=True, has_touch=True)
+    phone.goto(f"{server.url}/s/demo/join")
+    sign_in(server, "clerk2", 3)
+    # 17:20, and the store stops phone numbers an hour before 18:00: the page says so inline.
+    with sqlite3.connect(server.env["DATABASE_URL"].removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE store SET remote_cutoff_minutes = 60 WHERE code = 'demo'")
+    phone.locator('[data-service="C"]').click()
+    message = phone.locator("#message")
+    expect(message).to_be_visible()
+    expect(message).to_contain_text("今日已停止取号")
+    assert "/t/" not in phone.url
+    shot(phone, "truth-join-closing-soon")
+
+    with sqlite3.connect(server.env["DATABASE_URL"].removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE store SET remote_cutoff_minutes = 30 WHERE code = 'demo'")
+    phone.locator('[data-service="C"]').click()
+    phone.wait_for_url(re.compile(r"/t/"))
+    # Not called before the customer is here: the page asks, and makes up no wait.
+    expect(phone.locator("#arrived")).to_be_visible()
+    expect(phone.locator("#arrived")).to_have_text("我已到店")
+    expect(phone.locator("#eta")).to_contain_text("请先确认到店")
+    expect(phone.locator("#next-notice")).to_be_hidden()
+    shot(phone, "truth-status-arrival")
+    phone.locator("#arrived").click()
+    expect(phone.locator("#arrive-box")).to_be_hidden()
+    expect(phone.locator("#eta")).to_contain_text("约")
+    expect(phone.locator("#next-notice")).to_contain_text("您是下一位")
+    token = phone.url.rsplit("/", 1)[1].split("?")[0]
+    assert server.get(f"/tickets/{token}")["arrival_required"] is False

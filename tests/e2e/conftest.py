@@ -92,7 +92,11 @@ class LiveServer:
                 stderr=subprocess.STDOUT,
                 text=True,
             )
-        wait_for_port(self.port, self.process, log)
+        try:
+            wait_for_port(self.port, self.process, log)
+        except RuntimeError:
+            self.stop()  # a server that did not come up is not left running behind the test
+            raise
         if self.runs == 1:
             text = log.read_text()
             self.passwords = dict(re.findall(r"^\s+(clerk\d|manager)\s+(\S+)$", text, re.M))

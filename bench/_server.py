@@ -1,0 +1,221 @@
+"""The benchmark's server: the app of whichever tree is on PYTHONPATH, seeded, plus /bench/*.
+
+    PYTHONPATH=<tree> SOCKETIO_ASYNC_MODE=threading|gevent python bench/_server.py
+
+Run by bench/bench_core.py with the working directory in that tree (its own templates and
+static files). It creates the app on a fresh SQLite file in a temporary folder, seeds store
+"demo" (kiosk print limit off), a clerk with an API token and a kiosk, adds
+
+- `GET /bench/bare`: `{"ok": true}` through the same stack — the baseline of every ratio;
+- `GET /bench/stats`: projections built and forecasts computed so far in this process;
+- `POST /bench/insert`: one ORM row inserted and committed — the naive insert baseline;
+- `POST /bench/broadcast`: emits the posted JSON as a `called` event to the demo store's
+  displays — a bare broadcast of the very same bytes as a real call,
+
+prints one JSON line (port, tokens, pid, tree) and serves on 127.0.0.1. Both the new layout
+(`backend.stores`, `backend.queue`, …) and the first design's flat `backend` are understood.
+"""
+
+import os
+
+MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
+if MODE == "gevent":  # before anything imports socket, threading or ssl
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import importlib  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+# The venv's editable install maps `backend.*` to the main checkout: drop its finder, so that only
+# the tree on PYTHONPATH is imported (an older tree must never pick up a newer module).
+sys.meta_path[:] = [
+    finder
+    for finder in sys.meta_path
+    if not getattr(finder, "__module__", "").startswith("__editable__")
+    and not type(finder).__module__.startswith("__editable__")
+]
+if not os.environ.get("PYTHONPATH"):  # run by hand: this checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+FORECASTS = {"count": 0}
+_count_lock = threading.Lock()
+
+
+def _layout() -> dict[str, Any]:
+    """The names the benchmark needs, from the new layout or the first design's."""
+    import backend
+
+    if not (Path(backend.__path__[0]) / "stores").is_dir():
+        return {
+            "tree": "first design",
+            "seed": "backend.seed:seed_demo",
+            "kiosk": "backend.engine:register_kiosk",
+            "token": "backend.auth:issue_api_token",
+            "events": "backend.events",
+            "forecast_modules": ["backend.eta", "backend.queue_state"],
+            "cache": None,
+        }
+    return {
+        "tree": "second design",
+        "seed": "backend.stores.seed:seed_demo",
+        "kiosk": "backend.kiosks.operations:register_kiosk",
+        "token": "backend.staff.auth:issue_api_token",
+        "events": "backend.live.events",
+        "forecast_modules": ["backend.policy.eta", "backend.queue.readmodel"],
+        "cache": "backend.queue.readmodel:CACHE",
+    }
+
+
+def _name(ref: str) -> Any:
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _count_forecasts(modules: list[str]) -> None:
+    """Wrap `forecast` where it is looked up (imported by name, so in each importer too)."""
+    original = importlib.import_module(modules[0]).forecast
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        with _count_lock:
+            FORECASTS["count"] += 1
+        return original(*args, **kwargs)
+
+    for module in modules:
+        importlib.import_module(module).forecast = counted
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _naive_row() -> Any:
+    """A table of the benchmark's own: one ORM row per request, the naive insert baseline."""
+    from backend.extensions import db
+
+    class BenchRow(db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "bench_row"
+        id = db.Column(db.Integer, primary_key=True)
+        label = db.Column(db.String(16), nullable=False)
+        at = db.Column(db.DateTime, nullable=False)
+
+    return BenchRow
+
+
+def _seed(app: Any, names: dict[str, Any]) -> dict[str, str]:
+    from backend.extensions import db
+    from backend.models import Store, User
+    from backend.policy import Role
+
+    with app.app_context():
+        db.create_all()
+        _name(names["seed"])("demo", with_staff=False)
+        store = db.session.scalar(db.select(Store).where(Store.code == "demo"))
+        user = User(username="bench", role=Role.CLERK, store_id=store.id)
+        user.set_password("bench-password")
+        db.session.add(user)
+        store.kiosk_rate_per_minute = 0  # the benchmark prints far more than a child could
+        db.session.commit()
+        token = _name(names["token"])(user)
+        kiosk = _name(names["kiosk"])("demo", "bench kiosk")
+        db.session.remove()
+    return {"token": token, "kiosk": kiosk}
+
+
+def _bench_routes(app: Any, names: dict[str, Any], row: Any) -> None:
+    from datetime import datetime
+
+    from flask import jsonify, request
+
+    from backend.extensions import csrf, db, socketio
+
+    display_room = importlib.import_module(names["events"]).display_room("demo")
+    cache = _name(names["cache"]) if names["cache"] else None
+
+    @app.get("/bench/bare")
+    def bench_bare() -> Any:
+        return jsonify({"ok": True})
+
+    @app.get("/bench/stats")
+    def bench_stats() -> Any:
+        return jsonify({"builds": cache.builds if cache else None, "forecasts": FORECASTS["count"]})
+
+    @app.post("/bench/broadcast")
+    def bench_broadcast() -> Any:
+        socketio.emit("called", request.get_json(), to=display_room)
+        return jsonify({"ok": True})
+
+    @app.post("/bench/insert")
+    def bench_insert() -> Any:
+        item = row(label=str(request.get_json()["label"])[:16], at=datetime.now())
+        db.session.add(item)
+        db.session.commit()
+        return jsonify({"id": item.id}), 201
+
+    csrf.exempt(bench_broadcast)
+    csrf.exempt(bench_insert)
+
+
+def _serve_gevent(app: Any, port: int) -> None:
+    """gevent's pywsgi with gevent-websocket's handler, as Flask-SocketIO documents, on a listener
+    with TCP_NODELAY (inherited by every accepted socket), as gunicorn sets it: without it a
+    kept-alive connection waits ~40 ms for the client's delayed ACK on every second request."""
+    from gevent import pywsgi
+    from geventwebsocket.handler import WebSocketHandler
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(4096)
+    pywsgi.WSGIServer(listener, app, handler_class=WebSocketHandler, log=None).serve_forever()
+
+
+def main() -> None:
+    names = _layout()
+    _count_forecasts(names["forecast_modules"])
+    from backend.app import create_app
+    from backend.extensions import socketio
+
+    folder = Path(tempfile.mkdtemp(prefix="db-", dir=os.environ.get("BENCH_DB_DIR")))
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}",
+            "INSTANCE_PATH": str(folder),
+            "SECRET_KEY": "bench",
+            "SOCKETIO_ASYNC_MODE": MODE,
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # set-up only; no login is timed
+        }
+    )
+    row = _naive_row()
+    secrets = _seed(app, names)
+    _bench_routes(app, names, row)
+    port = _free_port()
+    import backend
+
+    line = {"port": port, "pid": os.getpid(), "mode": MODE, "tree": names["tree"], **secrets}
+    line["backend"] = str(Path(backend.__file__).resolve().parent)
+    print(json.dumps(line), flush=True)
+    os.dup2(2, 1)  # nothing more on the pipe the driver stopped reading
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    if MODE == "threading":
+        # Werkzeug 3 closes every connection after one answer ("Connection: close"; it drains
+        # the socket after each request, so keep-alive cannot be switched on safely): each
+        # request here pays a TCP accept and a new thread, the bare one included. gevent's
+        # pywsgi keeps connections alive.
+        socketio.run(app, host="127.0.0.1", port=port, allow_unsafe_werkzeug=True, log_output=False)
+    else:
+        _serve_gevent(app, port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,6 +5,15 @@ import { describe, it } from 'node:test';
 import { EVENTS } from '../../static/js/lib/events.js';
 import { APPLY, IGNORE, RESYNC, STATE, STEP, STORE_ROOM, TICKET_ROOM, decide, live } from '../../static/js/lib/live.js';
 
+/* Waits until check() holds (polling), or fails after a generous deadline: never a fixed sleep. */
+async function until(check, deadlineMs = 5000) {
+  const end = Date.now() + deadlineMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('the expected signal never came');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 function fakeSocket() {
@@ -126,8 +135,7 @@ describe('live', () => {
     assert.deepEqual(s.applied, [['queue_updated', 14], ['started', 15]]);
     // 17 is still ahead of 15: not reloaded again at once, but a little later
     assert.equal(s.load.calls(), 2);
-    await new Promise((resolve) => setTimeout(resolve, 40));
-    assert.equal(s.load.calls(), 3);
+    await until(() => s.load.calls() === 3); // the delayed reload comes (a positive signal)
     await s.load.answer(17);
     assert.equal(s.sub.version(), 17);
     s.sub.close();
@@ -161,8 +169,7 @@ describe('live', () => {
     await s.load.fail();
     assert.equal(s.sub.version(), -1);
     assert.deepEqual(s.applied, []);
-    await new Promise((resolve) => setTimeout(resolve, 40));
-    assert.equal(s.load.calls(), 2);
+    await until(() => s.load.calls() === 2); // the retry comes (a positive signal)
     await s.load.answer(3);
     s.socket.emit('recalled', { version: 4 });
     assert.deepEqual(s.applied, [['recalled', 4]]);

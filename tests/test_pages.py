@@ -16,9 +16,12 @@ from .test_api_tickets import extract_csrf
 def test_kiosk_lists_services_in_chinese_by_default(client: FlaskClient) -> None:
     html = client.get("/s/demo/kiosk").get_data(as_text=True)
     assert 'lang="zh-CN"' in html
-    for name in ("缴费充值", "补换卡", "业务办理", "宽带业务", "投诉建议", "金牌客户"):
-        assert name in html
-    assert "/static/vendor/socket.io.min.js" in html or "/static/js/kiosk.js" in html
+    names = ("缴费充值", "补换卡", "业务办理", "宽带业务", "投诉建议")
+    for code, name in zip("ABCDE", names, strict=True):
+        assert f'data-service="{code}"' in html and name in html
+    assert 'data-service="V"' not in html  # VIP is issued by staff
+    assert '<script src="/static/vendor/socket.io.min.js">' in html  # served here, no CDN
+    assert '<script type="module" src="/static/js/pages/kiosk.js">' in html
     assert "cdn" not in html.lower()
 
 

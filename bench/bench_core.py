@@ -112,6 +112,10 @@ class Server:
         server.post(f"/api/v1/stores/{STORE}/counters/{COUNTER}/sign-in", {"takeover": True})
         return server
 
+    def public_info(self) -> dict[str, Any]:
+        """What the report keeps of the server's line (not the run's throwaway tokens)."""
+        return {k: v for k, v in self.info.items() if k not in ("token", "kiosk")}
+
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.info['port']}"
@@ -336,7 +340,7 @@ def cpu_suite(
         cells.append(cpu_cell(server, sizes, max(sizes.levels), sizes.pages, profile=spy))
     finally:
         server.stop()
-    return {"mode": mode, "server": server.info, "cells": cells}
+    return {"mode": mode, "server": server.public_info(), "cells": cells}
 
 
 # --- fan-out -------------------------------------------------------------------------------
@@ -432,7 +436,7 @@ def fanout_suite(tree: Path, mode: str, sizes: Sizes, folder: Path) -> dict[str,
         cells = [fanout_cell(server, n, sizes.rounds) for n in sizes.displays]
     finally:
         server.stop()
-    return {"mode": mode, "server": server.info, "cells": cells}
+    return {"mode": mode, "server": server.public_info(), "cells": cells}
 
 
 # --- the report ----------------------------------------------------------------------------

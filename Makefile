@@ -93,6 +93,11 @@ SCENARIO ?= bench/scenarios/weekday.toml
 sim: prepare
 	$(PY) bench/sim.py $(SCENARIO) $(ARGS)
 
+# The core's benchmark (bench/BENCHMARKS.md): ARGS="--before /tmp/hq-before", or --quick.
+.PHONY: bench-core
+bench-core: prepare
+	$(PY) bench/bench_core.py $(ARGS)
+
 # Files generated from the server's single source of truth (tests fail when they are stale).
 .PHONY: generate
 generate: $(VENV)/.installed

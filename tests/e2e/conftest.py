@@ -185,7 +185,11 @@ def browser() -> Iterator[Browser]:
 
 
 def new_page(browser: Browser, width: int = 1280, height: int = 800, **kwargs: object) -> Page:
-    context = browser.new_context(viewport={"width": width, "height": height}, **kwargs)  # type: ignore[arg-type]
+    # The tests evaluate their own scripts in the page (string conditions, the injected axe-core),
+    # which the pages' CSP rightly forbids; the CSP itself is checked in test_security_headers.
+    context = browser.new_context(  # type: ignore[misc]
+        viewport={"width": width, "height": height}, bypass_csp=True, **kwargs
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     return page

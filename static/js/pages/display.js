@@ -492,6 +492,8 @@ function loadSnapshot(s) {
     showNow(kept || calling[0] || null, false); // only a number called now (e.g. not a missed one after a reload)
   } else if (!busy() && (fresh.length || !nowShown || !recent.some((r) => r.ticket_id === nowShown.ticket_id))) {
     showNow(recent[0] || null, false);
+  } else if (calling) {
+    refreshNow(); // calls still being announced: the panel drops a number no longer called all the same
   }
   calls.forEach((c) => announced.add(announceKey(c))); // the others are not announced late
   loadedOnce = true;

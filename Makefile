@@ -67,8 +67,21 @@ lint-js: node_modules/axe-core/axe.min.js
 test-js: node_modules/axe-core/axe.min.js
 	node --test tests/js/
 
-test: prepare browser lint test-js node_modules/axe-core/axe.min.js
-	$(PY) -m pytest $(PYTEST_ARGS)
+# Every test on both tiers: the embedded SQLite one (browser tests included), then the engine,
+# API, socket, race and crash tests again on PostgreSQL + Redis (tests/conftest.py TIER), started
+# here when the machine has them installed but not running (scripts/ensure-services.sh).
+.PHONY: services test-sqlite test-scale
+services:
+	@bash scripts/ensure-services.sh
+
+test: prepare browser lint test-js node_modules/axe-core/axe.min.js services
+	$(MAKE) --no-print-directory test-sqlite test-scale
+
+test-sqlite: prepare node_modules/axe-core/axe.min.js
+	HALLQUEUE_TEST_TIER=sqlite $(PY) -m pytest $(PYTEST_ARGS)
+
+test-scale: prepare services
+	HALLQUEUE_TEST_TIER=scale $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
 
 # ruff (check and format, complexity <= 10), mypy, the import contracts (.importlinter: the policy
 # stays pure, terminals never query models, pages never import the JSON API), ESLint.

@@ -91,6 +91,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        channel=app.config.get("SOCKETIO_CHANNEL", "hallqueue"),
         cors_allowed_origins=allowed_socket_origins(app.config),
     )
     install_middleware(app)

@@ -49,6 +49,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": db_url,
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
+        # The Redis channel the processes of one deployment share (two deployments on one Redis
+        # must differ).
+        "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL", "hallqueue"),
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "threading"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
         # Further origins whose pages may open a socket (space or comma separated), beside
@@ -70,6 +73,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "LANGUAGES": ["zh", "en"],
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "hallqueue"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
         "KIOSK_AUTO_PRINT": os.environ.get("KIOSK_AUTO_PRINT", "0") == "1",

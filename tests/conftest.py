@@ -14,8 +14,9 @@ from flask.testing import FlaskClient
 
 from backend.app import create_app
 from backend.core.clock import ManualClock
-from backend.extensions import db
+from backend.extensions import db, limiter
 from backend.kiosks.operations import register_kiosk
+from backend.live.publisher import PUBLISHER
 from backend.policy import Role
 from backend.stores.seed import seed_demo
 
@@ -23,6 +24,15 @@ from . import factories
 from .factories import PASSWORD, kiosk_headers
 
 __all__ = ["MORNING", "PASSWORD", "Api", "kiosk_headers", "make_user", "token_for"]
+
+# The tier the suite runs on: "sqlite" (the embedded default: a new SQLite file per test) or
+# "scale" (PostgreSQL, one database per xdist worker emptied before each test, and Redis for the
+# rate limits and the projection lease, each test under its own key prefix). `make test` runs both.
+TIER = os.environ.get("HALLQUEUE_TEST_TIER", "sqlite")
+if TIER not in ("sqlite", "scale"):
+    raise RuntimeError("HALLQUEUE_TEST_TIER must be sqlite or scale")
+PG_SERVER = os.environ.get("HALLQUEUE_TEST_PG", "postgresql+psycopg://127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("HALLQUEUE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 # 09:00 in Shanghai on a weekday: the hall is open.
 MORNING = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
@@ -52,22 +62,64 @@ def clock() -> ManualClock:
     return ManualClock(MORNING)
 
 
+def scale_only(reason: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(TIER != "scale", reason=reason)
+
+
+def sqlite_only(reason: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(TIER != "sqlite", reason=reason)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """The scale tier's PostgreSQL database for this worker, created with the schema of the
+    migrations (None on the SQLite tier: each test has its own file)."""
+    if TIER != "scale":
+        yield None
+        return
+    name = f"hq_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    url = factories.fresh_postgres_database(PG_SERVER, name)
+    factories.migrate(url, tmp_path_factory.mktemp("pg-instance"))
+    yield url
+    factories.drop_postgres_database(PG_SERVER, name)
+
+
+def tier_config(tmp_path: Path, database_url: str | None) -> dict[str, Any]:
+    """The settings that differ between the tiers (database, rate-limit store, lease)."""
+    if database_url is None:
+        return {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.db'}"}
+    prefix = f"hqt-{os.urandom(6).hex()}"
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": prefix,
+        "PROJECTION_LEASE_URL": REDIS_URL,
+        "PROJECTION_LEASE_NAMESPACE": prefix,
+    }
+
+
 @pytest.fixture
-def app(tmp_path: Path, clock: ManualClock) -> Iterator[Flask]:
+def app(tmp_path: Path, clock: ManualClock, database_url: str | None) -> Iterator[Flask]:
+    # Flask-Limiter keeps the first app's key prefix on its one global object; each test's app
+    # brings its own (one app per process in production, so this is a test-only reset).
+    limiter._key_prefix = None
     app = create_app(
         {
             "TESTING": True,
             "INSTANCE_PATH": str(tmp_path / "instance"),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.db'}",
             "SECRET_KEY": "test-secret",
             "CLOCK": clock,
             "LIVE_PROJECTION_DELAY": None,
             "API_VALIDATE_RESPONSES": "raise",
             "PASSWORD_HASH_METHOD": FAST_PASSWORD_HASH,
+            **tier_config(tmp_path, database_url),
         }
     )
     with app.app_context():
-        db.create_all()
+        if database_url is None:
+            db.create_all()
+        else:
+            factories.empty_database()
         seed_demo("demo", with_staff=False)
         seed_demo("other", with_staff=False)
         app.config["TEST_KIOSKS"] = {
@@ -75,6 +127,7 @@ def app(tmp_path: Path, clock: ManualClock) -> Iterator[Flask]:
         }
         db.session.remove()
     yield app
+    PUBLISHER.wait_idle(30)  # a debounced projection still pending would find its database gone
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

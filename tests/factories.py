@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from backend.core.clock import ManualClock
 from backend.extensions import db
@@ -19,6 +22,56 @@ from backend.policy import Role
 from backend.staff.auth import issue_api_token
 
 PASSWORD = "correct horse battery"
+
+
+# --- the scale tier's PostgreSQL ----------------------------------------------------------------
+
+
+def _server(server_url: str) -> Any:
+    return create_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+
+
+def fresh_postgres_database(server_url: str, name: str) -> str:
+    """An empty database `name` on the server of `server_url` (dropped first if a run left it),
+    and its URL."""
+    engine = _server(server_url)
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(server_url: str, name: str) -> None:
+    engine = _server(server_url)
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def migrate(url: str, instance: Path) -> None:
+    """The schema as production builds it: the migrations, not create_all."""
+    from flask_migrate import upgrade
+
+    from backend.app import MIGRATIONS_DIR, create_app
+
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(instance), "SECRET_KEY": "x"}
+    )
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def empty_database() -> None:
+    """Every table of the app's PostgreSQL database emptied, its sequences back at 1 (between
+    tests: far cheaper than a new database)."""
+    tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
 # A booking needs a name and a valid mainland mobile number.
 NAME, PHONE = "王小明", "13912345678"
 

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
@@ -63,6 +64,20 @@ def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}}
     return {"pool_pre_ping": True}
+
+
+DATA_KEY = "hallqueue.data_key"
+
+
+def data_key() -> str:
+    """Names this app's database in the per-process caches (store settings, projections, what
+    was published): its URL and the app instance, so two apps on one server never share an
+    entry, nor does an app built after the database was emptied and seeded again (tests)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    key = app.extensions.get(DATA_KEY)
+    if key is None:
+        key = app.extensions.setdefault(DATA_KEY, f"{db.engine.url}#{os.urandom(6).hex()}")
+    return str(key)
 
 
 def in_write_transaction() -> bool:

@@ -8,18 +8,23 @@
    `LIVE_PROJECTION_DELAY = None` (tests) the update is computed right after the commit instead.
 
 With several processes, one of them publishes a store's projection per version: the lease
-(`ProjectionLease`) is taken per (store, version) before publishing (a Redis `SET NX` in the scale
-tier; always granted in one process).
+(`ProjectionLease`) is taken per (store, version) before publishing — a Redis `SET NX` with an
+expiry (`RedisLease`) when the processes share a Redis message queue, always granted in one
+process (`LocalLease`). A process that loses the lease for version v does not publish v; the
+winner's update reaches every process's screens through the message queue.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from backend.core import db as core_db
 from backend.extensions import db, socketio
@@ -41,14 +46,60 @@ DEFAULT_DELAY_S = 0.25
 
 
 class ProjectionLease(Protocol):
-    def acquire(self, store_id: int, version: int) -> bool: ...
+    """`generation`: the version, or the version and the minute when an aged projection of an
+    unchanged store is published again."""
+
+    def acquire(self, store_id: int, generation: str) -> bool: ...
 
 
 class LocalLease:
     """One process: it always publishes."""
 
-    def acquire(self, store_id: int, version: int) -> bool:
+    def acquire(self, store_id: int, generation: str) -> bool:
         return True
+
+
+LEASE_SECONDS = 120
+LEASE_KEY = "hallqueue.projection_lease"
+
+
+class RedisLease:
+    """Processes sharing one Redis: the first to `SET key NX` for (store, version) publishes it.
+    The key names the database (two deployments on one Redis never collide) and expires, so
+    Redis keeps one small key per recent version only."""
+
+    def __init__(self, url: str, namespace: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.namespace = namespace
+
+    def acquire(self, store_id: int, generation: str) -> bool:
+        key = f"hq:lease:{self.namespace}:{store_id}:{generation}"
+        try:
+            return bool(self.client.set(key, os.getpid(), nx=True, ex=LEASE_SECONDS))
+        except Exception:  # Redis away: a screen updated twice beats a screen not updated
+            current_app.logger.warning("projection lease unavailable; publishing anyway")
+            return True
+
+
+def app_lease(app: Flask) -> ProjectionLease:
+    """The app's lease: Redis when the Socket.IO message queue is a Redis, else local."""
+    lease = app.extensions.get(LEASE_KEY)
+    if lease is None:
+        url = app.config.get("PROJECTION_LEASE_URL") or app.config.get("SOCKETIO_MESSAGE_QUEUE")
+        if url and urlsplit(url).scheme in ("redis", "rediss", "unix"):
+            namespace = app.config.get("PROJECTION_LEASE_NAMESPACE") or _database_name(app)
+            lease = RedisLease(url, namespace)
+        else:
+            lease = LocalLease()
+        app.extensions[LEASE_KEY] = lease
+    return lease  # type: ignore[no-any-return]
+
+
+def _database_name(app: Flask) -> str:
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    return f"{url.host or ''}:{url.port or ''}/{url.database or ''}"
 
 
 def emit(outgoing: Outgoing) -> None:
@@ -94,9 +145,12 @@ def _view_key(row: TicketRow, proj: Projection) -> tuple[Any, ...]:
 
 class Publisher:
     def __init__(self, lease: ProjectionLease | None = None) -> None:
-        self.lease: ProjectionLease = lease or LocalLease()
+        # None: each app's own (app_lease); tests may set one.
+        self.lease: ProjectionLease | None = lease
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._scheduled: set[tuple[str, int]] = set()
+        self._running = 0  # scheduled or running projection tasks
         self._published: dict[tuple[str, int], Projection] = {}
         self.projections_published = 0
         # How the debounce waits (mode-agnostic: a green thread under gevent); tests replace it.
@@ -137,41 +191,67 @@ class Publisher:
 
     def schedule(self, store_id: int) -> None:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        key = (str(db.engine.url), store_id)
+        key = (core_db.data_key(), store_id)
         with self._lock:
             if key in self._scheduled:
                 return
             self._scheduled.add(key)
+            self._running += 1
         delay = float(app.config.get("LIVE_PROJECTION_DELAY", DEFAULT_DELAY_S))
         socketio.start_background_task(self._later, app, key, delay)
 
     def _later(self, app: Flask, key: tuple[str, int], delay: float) -> None:
-        self.sleep(delay)
-        with self._lock:
-            self._scheduled.discard(key)  # commands from now on schedule the next run
-        with app.app_context():
-            try:
-                self.project(key[1])
-            except Exception:  # the next command retries; a display also resyncs by itself
-                app.logger.exception("projection update failed")
-            finally:
-                db.session.remove()
+        try:
+            self.sleep(delay)
+            with self._lock:
+                self._scheduled.discard(key)  # commands from now on schedule the next run
+            with app.app_context():
+                try:
+                    self.project(key[1])
+                except Exception:  # the next command retries; a display also resyncs by itself
+                    app.logger.exception("projection update failed")
+                finally:
+                    db.session.remove()
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no projection update is pending (a clean shutdown; tests, before their
+        database goes). False if some are still pending after `timeout` seconds."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._running == 0, timeout)
 
     # --- the projection update -----------------------------------------------------------
 
-    def project(self, store_id: int, changed: Iterable[int] = ()) -> None:
-        proj = readmodel.projection(store_id)
-        key = (str(db.engine.url), store_id)
+    def project(self, store_id: int, changed: Iterable[int] = (), *, refresh: bool = False) -> None:
+        """Publish the store's newest projection, unless it went out already (from here or, by
+        the lease, from another process). The lease is taken before the projection is built, so
+        one process computes a version; `refresh` publishes an aged one again."""
+        key = (core_db.data_key(), store_id)
         previous = self._published.get(key)
-        if previous is not None and (previous is proj or previous.version > proj.version):
-            return  # already published (the same projection), or a newer one went out
-        if not self.lease.acquire(store_id, proj.version):
-            return
+        version = readmodel.current_version(store_id)
+        if not refresh and previous is not None and previous.version >= version:
+            return  # already published (or a newer one went out)
+        lease = self.lease or app_lease(current_app._get_current_object())  # type: ignore[attr-defined]
+        if not lease.acquire(store_id, self._generation(version, refresh)):
+            return  # another process publishes this version
+        proj = readmodel.projection(store_id, at_least=version)
+        if proj.version > version and not lease.acquire(store_id, str(proj.version)):
+            return  # commands committed meanwhile, and another process has that version
         self._published[key] = proj
         self.projections_published += 1
         for outgoing in queue_updated(proj.store.code, queue_public(proj), queue_staff(proj)):
             emit(outgoing)
         self._ticket_updates(proj, previous, set(changed))
+
+    @staticmethod
+    def _generation(version: int, refresh: bool) -> str:
+        if not refresh:
+            return str(version)
+        # The same version again, aged: once per store and interval among the processes.
+        return f"{version}@{int(readmodel.now().timestamp() // readmodel.MAX_AGE.total_seconds())}"
 
     def refresh_stale(self) -> int:
         """Re-publish stores whose last projection has aged (estimates move with time even when
@@ -179,10 +259,10 @@ class Publisher:
         stale = [
             key
             for key, proj in list(self._published.items())
-            if key[0] == str(db.engine.url) and readmodel.now() - proj.moment >= readmodel.MAX_AGE
+            if key[0] == core_db.data_key() and readmodel.now() - proj.moment >= readmodel.MAX_AGE
         ]
         for _, store_id in stale:
-            self.project(store_id)
+            self.project(store_id, refresh=True)
         return len(stale)
 
     def _ticket_updates(
@@ -207,4 +287,12 @@ class Publisher:
 PUBLISHER = Publisher()
 core_db.on_commit(PUBLISHER.dispatch)
 
-__all__ = ["PUBLISHER", "LocalLease", "ProjectionLease", "Publisher", "emit"]
+__all__ = [
+    "PUBLISHER",
+    "LocalLease",
+    "ProjectionLease",
+    "Publisher",
+    "RedisLease",
+    "app_lease",
+    "emit",
+]

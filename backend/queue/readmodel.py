@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from backend.core.clock import now
-from backend.core.db import forbid_in_write_transaction
+from backend.core.db import data_key, forbid_in_write_transaction
 from backend.extensions import db
 from backend.policy import (
     AT_COUNTER,
@@ -658,7 +658,7 @@ CACHE = ProjectionCache()
 
 
 def _key(store_id: int) -> tuple[str, int]:
-    return (str(db.engine.url), store_id)
+    return (data_key(), store_id)
 
 
 def current_version(store_id: int) -> int:

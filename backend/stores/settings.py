@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from backend.core.db import data_key
 from backend.extensions import db
 from backend.policy import Lane, Ordering, QueuePolicy
 from backend.policy.learning import trusted_minutes
@@ -197,7 +198,7 @@ _cache_lock = threading.Lock()
 
 def store_config(store_id: int, config_version: int) -> StoreConfig:
     """The store's services and counters as of `config_version` (two queries on a miss)."""
-    key = (str(db.engine.url), store_id)
+    key = (data_key(), store_id)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and hit.config_version == config_version:

@@ -111,8 +111,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Any:
+        from backend.live.publisher import PUBLISHER
+
         body, status = health(app)
-        response = jsonify(body)
+        # This process's live updates: pending (debounced, not yet out) and published so far.
+        live = {"pending": PUBLISHER.pending, "published": PUBLISHER.projections_published}
+        response = jsonify({**body, "live_updates": live})
         response.headers["Cache-Control"] = "no-store"
         return response, status
 

@@ -25,9 +25,11 @@ from backend.core import health
 from backend.core.health import StartupError, check_database, check_message_queue, check_startup
 from backend.core.web import log_handler, sane_request_id
 from backend.extensions import db
+from backend.live.publisher import PUBLISHER
 from backend.stores.seed import seed_demo
 
 from .conftest import FAST_PASSWORD_HASH, TIER
+from .factories import issue_ticket
 from .test_api_counter import login
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,8 +198,19 @@ class TestHealthz:
         assert response.status_code == 200
         # The scale tier's tests keep their rate limits in Redis (tests/conftest.py).
         limits = "ok" if TIER == "scale" else "none"
-        assert response.json == {"database": "ok", "message_queue": "none", "rate_limits": limits}
+        body = response.json
+        live = body.pop("live_updates")
+        assert body == {"database": "ok", "message_queue": "none", "rate_limits": limits}
         assert response.headers["Cache-Control"] == "no-store"
+        assert live == {"pending": 0, "published": PUBLISHER.projections_published}
+
+    def test_tells_the_live_updates_published_by_this_process(
+        self, app: Flask, client: FlaskClient
+    ) -> None:
+        before = client.get("/healthz").json["live_updates"]["published"]
+        issue_ticket(client, "A")  # the tests publish right after each commit (no debounce)
+        after = client.get("/healthz").json["live_updates"]
+        assert after == {"pending": 0, "published": before + 1}
 
     def test_503_names_an_unreachable_message_queue(self, app: Flask, client: FlaskClient) -> None:
         app.config["SOCKETIO_MESSAGE_QUEUE"] = UNREACHABLE_REDIS
@@ -213,7 +226,8 @@ class TestHealthz:
         )
         response = app.test_client().get("/healthz")
         assert response.status_code == 503
-        assert response.json == {
+        assert {**response.json, "live_updates": None} == {
+            "live_updates": None,
             "database": "unreachable",
             "message_queue": "none",
             "rate_limits": "none",
@@ -225,7 +239,13 @@ class TestHealthz:
         app.config["RATELIMIT_STORAGE_URI"] = REDIS_URL
         response = client.get("/healthz")
         assert response.status_code == 200
-        assert response.json == {"database": "ok", "message_queue": "ok", "rate_limits": "ok"}
+        assert {
+            key: response.json[key] for key in ("database", "message_queue", "rate_limits")
+        } == {
+            "database": "ok",
+            "message_queue": "ok",
+            "rate_limits": "ok",
+        }
 
     @needs_postgres
     def test_ok_on_a_real_postgresql(self, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from backend.core import db as core_db
@@ -90,6 +90,7 @@ def app_lease(app: Flask) -> ProjectionLease:
         url = app.config.get("PROJECTION_LEASE_URL") or app.config.get("SOCKETIO_MESSAGE_QUEUE")
         if url and urlsplit(url).scheme in ("redis", "rediss", "unix"):
             namespace = app.config.get("PROJECTION_LEASE_NAMESPACE") or _database_name(app)
+            app.logger.info("projection lease in Redis, namespace %s", namespace)
             lease = RedisLease(url, namespace)
         else:
             lease = LocalLease()
@@ -98,8 +99,17 @@ def app_lease(app: Flask) -> ProjectionLease:
 
 
 def _database_name(app: Flask) -> str:
+    """The database, and on PostgreSQL its object id: a database dropped and created again
+    under the same name (a restore) starts its versions afresh and must not meet the leases
+    its predecessor left in Redis."""
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    return f"{url.host or ''}:{url.port or ''}/{url.database or ''}"
+    name = f"{url.host or ''}:{url.port or ''}/{url.database or ''}"
+    if url.get_backend_name() == "postgresql":
+        oid = db.session.scalar(
+            text("SELECT oid FROM pg_database WHERE datname = current_database()")
+        )
+        name = f"{name}#{oid}"
+    return name
 
 
 def emit(outgoing: Outgoing) -> None:
@@ -216,6 +226,11 @@ class Publisher:
             with self._idle:
                 self._running -= 1
                 self._idle.notify_all()
+
+    @property
+    def pending(self) -> int:
+        """Projection updates scheduled or running in this process."""
+        return self._running
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no projection update is pending (a clean shutdown; tests, before their

@@ -43,18 +43,25 @@ FAST_PASSWORD_HASH = "pbkdf2:sha256:1000"
 # The two longest tests (minutes each, the rest take seconds): under xdist they go to the two ends
 # of the collection, so that each worker's share begins or ends with one of them ("--dist
 # worksteal" splits it in halves, then idle workers take from the others' tails).
-LONGEST = (
-    "tests/test_race.py::test_eight_counters_call_2000_tickets_each_exactly_once",
-    "tests/test_race.py::test_eight_kiosks_issue_2000_distinct_gapless_labels",
-)
+LONGEST = {
+    "sqlite": (
+        "tests/test_race.py::test_eight_counters_call_2000_tickets_each_exactly_once",
+        "tests/test_race.py::test_eight_kiosks_issue_2000_distinct_gapless_labels",
+    ),
+    "scale": (
+        "tests/test_race_processes.py::test_four_processes_issue_then_call_4000_tickets",
+        "tests/test_crash_safety.py::test_sigkill_under_load_loses_nothing_and_makes_nothing_twice",
+    ),
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    first = [item for item in items if item.nodeid == LONGEST[0]]
-    last = [item for item in items if item.nodeid == LONGEST[1]]
-    items[:] = first + [item for item in items if item.nodeid not in LONGEST] + last
+    head, tail = LONGEST[TIER]
+    first = [item for item in items if item.nodeid == head]
+    last = [item for item in items if item.nodeid == tail]
+    items[:] = first + [item for item in items if item.nodeid not in (head, tail)] + last
 
 
 @pytest.fixture

@@ -13,7 +13,10 @@ from backend.extensions import db
 from backend.models import Counter, Store, Ticket, TicketEvent
 from backend.policy import Lane
 
-from .conftest import kiosk_headers, make_user, token_for
+from .conftest import kiosk_headers, make_user, sqlite_only, token_for
+
+# On the scale tier, tests/test_race_processes.py races 4 processes × 4 threads instead.
+pytestmark = sqlite_only("the scale tier races processes (tests/test_race_processes.py)")
 
 THREADS = 8
 TICKETS = 2000

@@ -408,3 +408,17 @@ def test_aged_estimates_are_republished_without_any_command(
     assert len(updates) == 1
     (view,) = [m["args"][0]["ticket"] for m in received(watcher, "ticket")]
     assert view["id"] == mine["id"] and view["eta_minutes"][1] < before[1]  # the visit aged
+
+
+def test_a_status_page_is_not_resent_an_estimate_that_only_wobbled() -> None:
+    """The sampled range moves by a minute between versions; a page is sent a new estimate
+    when it moved by 2 minutes (or 15 % of its upper end) from what the page shows."""
+    from backend.live.publisher import _eta_moved
+
+    assert not _eta_moved((10, 12), (11, 13))  # a wobble
+    assert _eta_moved((10, 12), (12, 12))  # two minutes later
+    assert _eta_moved((10, 12), (10, 10))
+    assert not _eta_moved((40, 60), (42, 68))  # long waits: 15 % of 60 = 9 minutes
+    assert _eta_moved((40, 60), (40, 69))
+    assert _eta_moved(None, (3, 5)) and _eta_moved((3, 5), None)  # known or not: always sent
+    assert not _eta_moved(None, None)

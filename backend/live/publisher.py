@@ -149,8 +149,25 @@ class Watchers:
         return [lang for lang in LANGUAGES if ticket_room(ticket_id, lang) in self._rooms]
 
 
-def _view_key(row: TicketRow, proj: Projection) -> tuple[Any, ...]:
-    return (row.status, row.counter, proj.position(row), proj.ticket_eta(row))
+# A status page's estimate is sent again when it moved by at least this much (minutes, or this
+# share of the range's upper end, whichever is larger) from what the page shows: the sampled range
+# wobbles by a minute between versions, and without a tolerance every command would re-send every
+# open page. Its status, counter, position and next-flag are sent whenever they change.
+ETA_TOLERANCE_MIN = 2
+ETA_TOLERANCE_SHARE = 0.15
+
+ShownView = tuple[Any, ...]
+
+
+def _shown(row: TicketRow, proj: Projection) -> tuple[ShownView, tuple[int, int] | None]:
+    return (row.status, row.counter, proj.position(row), proj.is_next(row)), proj.ticket_eta(row)
+
+
+def _eta_moved(shown: tuple[int, int] | None, new: tuple[int, int] | None) -> bool:
+    if shown is None or new is None:
+        return shown != new
+    tolerance = max(ETA_TOLERANCE_MIN, ETA_TOLERANCE_SHARE * shown[1])
+    return abs(new[0] - shown[0]) >= tolerance or abs(new[1] - shown[1]) >= tolerance
 
 
 class Publisher:
@@ -162,6 +179,8 @@ class Publisher:
         self._scheduled: set[tuple[str, int]] = set()
         self._running = 0  # scheduled or running projection tasks
         self._published: dict[tuple[str, int], Projection] = {}
+        # Per store, what each waiting ticket's open status pages were last sent.
+        self._shown: dict[tuple[str, int], dict[int, tuple[ShownView, tuple[int, int] | None]]] = {}
         self.projections_published = 0
         # How the debounce waits (mode-agnostic: a green thread under gevent); tests replace it.
         self.sleep = socketio.sleep
@@ -259,7 +278,7 @@ class Publisher:
         self.projections_published += 1
         for outgoing in queue_updated(proj.store.code, queue_public(proj), queue_staff(proj)):
             emit(outgoing)
-        self._ticket_updates(proj, previous, set(changed))
+        self._ticket_updates(key, proj, set(changed))
 
     @staticmethod
     def _generation(version: int, refresh: bool) -> str:
@@ -280,19 +299,27 @@ class Publisher:
             self.project(store_id, refresh=True)
         return len(stale)
 
-    def _ticket_updates(
-        self, proj: Projection, previous: Projection | None, changed: set[int]
-    ) -> None:
+    def _ticket_updates(self, key: tuple[str, int], proj: Projection, changed: set[int]) -> None:
         watchers = Watchers()
         if not watchers:
+            self._shown.pop(key, None)
             return
+        before = self._shown.get(key, {})
+        shown: dict[int, tuple[ShownView, tuple[int, int] | None]] = {}
         for row in proj.waiting:
-            if row.id not in changed and previous is not None:
-                before = previous.active.get(row.id)
-                if before is not None and _view_key(before, previous) == _view_key(row, proj):
-                    continue
-            for lang in watchers.langs(row.id):
+            langs = watchers.langs(row.id)
+            if not langs:
+                continue  # no page open: a page opened later reads the ticket afresh
+            view, eta = _shown(row, proj)
+            last = before.get(row.id)
+            unchanged = last is not None and last[0] == view and not _eta_moved(last[1], eta)
+            if unchanged and row.id not in changed:
+                shown[row.id] = last  # type: ignore[assignment]  # the page keeps what it shows
+                continue
+            shown[row.id] = (view, eta)
+            for lang in langs:
                 emit(ticket_update(proj.version, ticket_public(row, proj, lang), lang))
+        self._shown[key] = shown
         waiting = {row.id for row in proj.waiting}
         rest = [ticket_id for ticket_id in changed if ticket_id not in waiting]
         if rest:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from backend.policy import CounterStatus, CounterView, Lane, Ordering, QueueItem, QueuePolicy
-from backend.policy.eta import CounterLoad, forecast, run_forward
+from backend.policy.eta import BAND_MAX_AGE, CounterLoad, forecast, forecast_banded, run_forward
 from backend.policy.learning import learn, trusted_minutes
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -77,3 +79,54 @@ def test_learning_service_times() -> None:
     assert trusted_minutes(5.0, 9.0, count=3) == 5.0  # too few visits: the configured duration
     assert trusted_minutes(5.0, 9.0, count=10) == 9.0
     assert trusted_minutes(5.0, None, count=0) == 5.0
+
+
+# --- the sampled band kept across versions (backend.policy.eta.forecast_banded) -----------------
+
+
+def test_a_new_band_is_the_sampled_forecast_itself() -> None:
+    waiting = [fast(i, 10 - i) for i in range(1, 9)]
+    sampled = forecast(waiting, counters(0, 1), FIFO, NOW, cv=0.5, samples=16, seed=7)
+    banded, band = forecast_banded(waiting, counters(0, 1), FIFO, NOW, cv=0.5, samples=16, seed=7)
+    assert band is not None and band.moment == NOW
+    for ticket_id, expected in sampled.items():
+        got = banded[ticket_id]
+        assert (got.point, got.low, got.high) == pytest.approx(
+            (expected.point, expected.low, expected.high)
+        )
+
+
+def test_the_band_follows_a_fresh_point_run_and_lends_itself_to_newcomers() -> None:
+    waiting = [fast(i, 10 - i) for i in range(1, 9)]
+    _, band = forecast_banded(waiting, counters(0, 1), FIFO, NOW, samples=16, seed=1)
+    assert band is not None
+    later = NOW + timedelta(seconds=10)
+    # The first ticket was called meanwhile (gone); a newcomer joined at the end.
+    now_waiting = [*waiting[1:], fast(9, 0, expected=4.0)]
+    loads = counters(4, 1)
+    banded, kept = forecast_banded(now_waiting, loads, FIFO, later, samples=16, seed=2, band=band)
+    assert kept is band  # not sampled again
+    point = run_forward(now_waiting, loads, FIFO, later, lambda i: i.expected_minutes)
+    for ticket_id in (2, 5, 8):  # each keeps its own band around the fresh point run
+        mean_off, _, high_off = band.offsets[ticket_id]
+        assert banded[ticket_id].point == pytest.approx(point[ticket_id] + mean_off)
+        assert banded[ticket_id].high == pytest.approx(point[ticket_id] + high_off)
+    # The newcomer takes the band of the ticket called just before it (8).
+    assert banded[9].high - point[9] == pytest.approx(band.offsets[8][2])
+    assert banded[9].low <= banded[9].point <= banded[9].high
+
+
+def test_the_band_is_sampled_anew_when_old_when_staffing_changes_or_when_it_knows_no_one() -> None:
+    waiting = [fast(i, 10 - i) for i in range(1, 6)]
+    _, band = forecast_banded(waiting, counters(0, 1), FIFO, NOW, samples=8)
+    assert band is not None
+    old = NOW + BAND_MAX_AGE
+    assert forecast_banded(waiting, counters(0, 1), FIFO, old, samples=8, band=band)[1] is not band
+    soon = NOW + timedelta(seconds=5)
+    three = counters(0, 1, 2)  # another clerk signed in
+    assert forecast_banded(waiting, three, FIFO, soon, samples=8, band=band)[1] is not band
+    strangers = [fast(i, 10 - i) for i in range(20, 25)]
+    assert (
+        forecast_banded(strangers, counters(0, 1), FIFO, soon, samples=8, band=band)[1] is not band
+    )
+    assert forecast_banded(waiting, counters(0, 1), FIFO, soon, samples=8, band=band)[1] is band

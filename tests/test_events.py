@@ -258,7 +258,7 @@ def test_no_forecast_and_no_read_model_inside_a_write_transaction(
     app: Flask, api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inside: list[str] = []
-    original_forecast = readmodel.forecast
+    original_forecast = readmodel.forecast_banded
     original_build = readmodel.build
 
     def forecast(*args: Any, **kwargs: Any) -> Any:
@@ -271,7 +271,7 @@ def test_no_forecast_and_no_read_model_inside_a_write_transaction(
             inside.append("build")
         return original_build(*args, **kwargs)
 
-    monkeypatch.setattr(readmodel, "forecast", forecast)
+    monkeypatch.setattr(readmodel, "forecast_banded", forecast)
     monkeypatch.setattr(readmodel, "build", build)
     watcher_ticket = api.issue("C")
     socketio.test_client(app, auth={"ticket": watcher_ticket["token"]})
@@ -293,13 +293,13 @@ def test_no_forecast_and_no_read_model_inside_a_write_transaction(
 
 def count_forecasts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    original = readmodel.forecast
+    original = readmodel.forecast_banded
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(readmodel, "forecast", counting)
+    monkeypatch.setattr(readmodel, "forecast_banded", counting)
     return calls
 
 

@@ -222,7 +222,19 @@ def forecast(
 ) -> dict[int, WaitForecast]:
     """An estimate (the mean of sampled runs) and a 5th–95th percentile range for every waiting
     ticket; with no samples, the run with expected durations and a fixed band around it."""
-    point = run_forward(
+    point = _point_run(waiting, counters, policy, now, recent_lanes, rates)
+    return _sampled(point, waiting, counters, policy, now, recent_lanes, cv, samples, seed, rates)
+
+
+def _point_run(
+    waiting: Sequence[QueueItem],
+    counters: Sequence[CounterLoad],
+    policy: QueuePolicy,
+    now: datetime,
+    recent_lanes: Sequence[Lane],
+    rates: Sequence[ArrivalRate],
+) -> dict[int, float]:
+    return run_forward(
         waiting,
         counters,
         policy,
@@ -231,6 +243,20 @@ def forecast(
         recent_lanes,
         expected_arrivals(rates, now),
     )
+
+
+def _sampled(
+    point: dict[int, float],
+    waiting: Sequence[QueueItem],
+    counters: Sequence[CounterLoad],
+    policy: QueuePolicy,
+    now: datetime,
+    recent_lanes: Sequence[Lane],
+    cv: float,
+    samples: int,
+    seed: int,
+    rates: Sequence[ArrivalRate],
+) -> dict[int, WaitForecast]:
     rng = random.Random(seed)
     drawn: dict[int, list[float]] = {ticket_id: [] for ticket_id in point}
     for _ in range(samples):
@@ -246,7 +272,7 @@ def forecast(
     out = {}
     for ticket_id, estimate in point.items():
         if not drawn[ticket_id]:
-            out[ticket_id] = WaitForecast(estimate, estimate * 0.8, estimate * 1.3 + 1)
+            out[ticket_id] = _fixed_band(estimate)
             continue
         runs = drawn[ticket_id]
         mean = sum(runs) / len(runs)
@@ -254,3 +280,81 @@ def forecast(
         high = max(_quantile(runs, HIGH_QUANTILE), mean)
         out[ticket_id] = WaitForecast(mean, low, high)
     return out
+
+
+def _fixed_band(estimate: float) -> WaitForecast:
+    return WaitForecast(estimate, estimate * 0.8, estimate * 1.3 + 1)
+
+
+# --- the sampled band, kept for a while --------------------------------------------------------
+
+# How long the sampled runs' band is applied to fresh point runs before it is sampled anew. The
+# point run (one forward run with expected durations) is recomputed for every change; the sampled
+# runs (16 of them, most of a projection's cost) only say how far above and below the point each
+# ticket's wait may fall, which moves slowly. Staffing changes resample at once.
+BAND_MAX_AGE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class SampledBand:
+    """What the sampled runs added to the point run, per ticket, in minutes: (mean, low, high)
+    minus the point estimate; `shape` names the staffed counters it was sampled with."""
+
+    moment: datetime
+    shape: tuple[tuple[int, tuple[Lane, ...]], ...]
+    offsets: dict[int, tuple[float, float, float]]
+
+
+def _shape(counters: Sequence[CounterLoad]) -> tuple[tuple[int, tuple[Lane, ...]], ...]:
+    return tuple(
+        (c.view.number, c.view.lanes) for c in counters if c.view.status == CounterStatus.OPEN
+    )
+
+
+def forecast_banded(
+    waiting: Sequence[QueueItem],
+    counters: Sequence[CounterLoad],
+    policy: QueuePolicy,
+    now: datetime,
+    recent_lanes: Sequence[Lane] = (),
+    cv: float = 0.5,
+    samples: int = 20,
+    seed: int = 0,
+    rates: Sequence[ArrivalRate] = (),
+    band: SampledBand | None = None,
+    max_age: timedelta = BAND_MAX_AGE,
+) -> tuple[dict[int, WaitForecast], SampledBand | None]:
+    """`forecast`, with the sampled runs reused: a fresh point run for every ticket, and the
+    sampled band of `band` (younger than `max_age`, same staffed counters, knowing the first
+    ticket to be called) around it. A ticket the band does not know takes the band of the ticket
+    called just before it. Returns the forecasts and the band to keep (a new one whenever it
+    sampled)."""
+    point = _point_run(waiting, counters, policy, now, recent_lanes, rates)
+    shape = _shape(counters)
+    if samples <= 0:
+        return {t: _fixed_band(p) for t, p in point.items()}, None
+    first = next(iter(point), None)
+    if (
+        band is None
+        or now - band.moment >= max_age
+        or now < band.moment
+        or band.shape != shape
+        or (first is not None and first not in band.offsets)  # no band to lend the new ones
+    ):
+        full = _sampled(
+            point, waiting, counters, policy, now, recent_lanes, cv, samples, seed, rates
+        )
+        offsets = {
+            t: (f.point - point[t], f.low - point[t], f.high - point[t]) for t, f in full.items()
+        }
+        return full, SampledBand(now, shape, offsets)
+    out: dict[int, WaitForecast] = {}
+    ahead = band.offsets[first] if first is not None else (0.0, 0.0, 0.0)
+    for ticket_id, estimate in point.items():  # in the order the tickets are called
+        offset = band.offsets.get(ticket_id, ahead)
+        ahead = offset
+        mean = max(estimate + offset[0], 0.0)
+        out[ticket_id] = WaitForecast(
+            mean, min(max(estimate + offset[1], 0.0), mean), max(estimate + offset[2], mean)
+        )
+    return out, band

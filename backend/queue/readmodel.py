@@ -44,8 +44,9 @@ from backend.policy.eta import (
     ARRIVAL_HORIZON_MINUTES,
     ArrivalRate,
     CounterLoad,
+    SampledBand,
     WaitForecast,
-    forecast,
+    forecast_banded,
     run_forward,
 )
 from backend.policy.slots import OpenState
@@ -179,6 +180,7 @@ class Projection:
     queues: Mapping[int, tuple[int, ...]]  # counter number -> ticket ids it may call, in order
     open_state: OpenState
     held: frozenset[int]  # waiting tickets the policy skips for now (remote, not yet arrived)
+    band: SampledBand | None  # the sampled runs' band, kept for the next versions' point runs
     _services_by_id: Mapping[int, ServiceInfo] = field(repr=False)
     _counter_numbers: Mapping[int, int] = field(repr=False)
 
@@ -381,18 +383,24 @@ def _read(conn: Connection, store_id: int, moment: datetime) -> _Rows | None:
     )
 
 
-def build(store_id: int, moment: datetime) -> Projection | None:
-    """Read the store's rows in one consistent read transaction and compute its projection."""
+def build(store_id: int, moment: datetime, previous: Projection | None = None) -> Projection | None:
+    """Read the store's rows in one consistent read transaction and compute its projection (with
+    the sampled band of `previous`, the store's last projection, while it is young enough)."""
     forbid_in_write_transaction("building the read model")
     with db.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             rows = _read(conn, store_id, moment)
-    return None if rows is None else _project(rows, moment)
+    band = (
+        previous.band
+        if previous is not None and previous.day == service_day(moment, previous.store.timezone)
+        else None
+    )
+    return None if rows is None else _project(rows, moment, band)
 
 
-def _project(rows: _Rows, moment: datetime) -> Projection:
+def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> Projection:
     services = {s.id: s for s in rows.services}
     numbers = {c.id: c.number for c in rows.counters}
     active = [_row(t, services, numbers) for t in rows.active]
@@ -414,7 +422,7 @@ def _project(rows: _Rows, moment: datetime) -> Projection:
         for sid, n in rows.arrivals
         if sid in services
     ]
-    forecasts = forecast(
+    forecasts, band = forecast_banded(
         items,
         loads,
         policy,
@@ -424,6 +432,7 @@ def _project(rows: _Rows, moment: datetime) -> Projection:
         samples=eta_samples(len(items)),
         seed=store.version,
         rates=rates,
+        band=band,
     )
     order = _call_order(items, list(forecasts), counters, services, policy, moment, recent_lanes)
     counts: dict[Lane, int] = {}
@@ -464,6 +473,7 @@ def _project(rows: _Rows, moment: datetime) -> Projection:
         queues=MappingProxyType(queues),
         open_state=store.open_state(moment),
         held=held,
+        band=band,
         _services_by_id=MappingProxyType(services),
         _counter_numbers=MappingProxyType(numbers),
     )
@@ -634,7 +644,7 @@ class ProjectionCache:
             hit = self.peek(key)
             if _usable(hit, at_least, moment):
                 return hit
-            built = build(key[1], moment)
+            built = build(key[1], moment, hit)
             if built is None:
                 return None
             with self._lock:

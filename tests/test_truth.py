@@ -18,6 +18,7 @@ from backend.core.clock import ManualClock
 from backend.extensions import db, socketio
 from backend.models import Store, Ticket
 from backend.policy import TicketStatus
+from backend.queue import readmodel
 
 from .conftest import PASSWORD, Api, kiosk_headers, make_user
 from .test_api_tickets import extract_csrf
@@ -354,3 +355,25 @@ def test_concurrent_retries_of_one_tap_make_one_ticket(app: Flask) -> None:
     assert len({a.json["id"] for a in answers}) == 1
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+def test_the_expected_call_time_is_the_estimates_mean_inside_its_range(
+    app: Flask, api: Api, clock: ManualClock
+) -> None:
+    """ "Called around 10:20" is the expected wait (the mean of the sampled runs), not the
+    range's earliest end: with a long visit under way, the mean lies well above the low end."""
+    served = api.issue("D")
+    api.call_next(2)
+    api.act(served["id"], "start")
+    tickets = [api.issue("A") for _ in range(4)]
+    view = api.client.get(f"/api/v1/tickets/{tickets[-1]['token']}").json
+    low, high = view["eta_minutes"]
+    called_at = datetime.fromisoformat(view["eta_call_at"])
+    minutes = (called_at - clock.now()).total_seconds() / 60
+    assert low <= minutes <= high
+    with app.app_context():
+        store_id = db.session.scalar(select(Store.id).where(Store.code == "demo"))
+        proj = readmodel.projection(store_id)
+        expected = proj.forecasts[tickets[-1]["id"]].point
+    assert minutes == pytest.approx(expected, abs=1 / 60)
+    assert minutes > low  # not the earliest end

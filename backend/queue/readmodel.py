@@ -233,6 +233,16 @@ class Projection:
             return self.wait_now(row.service_id)  # newer than this projection
         return found.as_range() if found else None
 
+    def ticket_expected_minutes(self, row: TicketRow) -> float | None:
+        """The estimate's expected value (the mean of the sampled runs), inside its range: what
+        "called around 10:20" means; the middle of the range when there is no forecast yet."""
+        eta = self.ticket_eta(row)
+        if eta is None:
+            return None
+        found = self.forecasts.get(row.id)
+        expected = found.point if found is not None else (eta[0] + eta[1]) / 2
+        return min(max(expected, eta[0]), eta[1])
+
     def wait_now(self, service_id: int) -> tuple[int, int] | None:
         """The wait a new ticket for this service would have now."""
         point = self.waits_now.get(service_id)

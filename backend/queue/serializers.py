@@ -70,6 +70,11 @@ def _service_names(service: ServiceInfo | None, lang: str) -> dict[str, str]:
     }
 
 
+def _call_at(proj: Projection, ticket: TicketRow) -> str | None:
+    expected = proj.ticket_expected_minutes(ticket)
+    return None if expected is None else iso(proj.moment + timedelta(minutes=expected))
+
+
 def ticket_public(
     ticket: TicketRow,
     proj: Projection,
@@ -93,7 +98,7 @@ def ticket_public(
         "is_next": proj.is_next(ticket),
         "eta_minutes": list(eta) if eta else None,
         "eta_reason": proj.eta_reason(ticket),
-        "eta_call_at": iso(proj.moment + timedelta(minutes=eta[0])) if eta else None,
+        "eta_call_at": _call_at(proj, ticket),
         "serving_counters": proj.serving_counters(ticket.lane),
         "counters": [
             {"number": c.number, "status": c.public_status}

@@ -377,3 +377,18 @@ def test_the_expected_call_time_is_the_estimates_mean_inside_its_range(
         expected = proj.forecasts[tickets[-1]["id"]].point
     assert minutes == pytest.approx(expected, abs=1 / 60)
     assert minutes > low  # not the earliest end
+
+
+def test_a_lane_without_an_estimate_says_why(api: Api, clock: ManualClock) -> None:
+    api.issue("A")
+    lanes = {lane["lane"]: lane for lane in api.snapshot()["lanes"]}
+    assert lanes["fast"]["eta_minutes"] is None
+    assert lanes["fast"]["eta_reason"] == "no_staffed_counter"
+    assert lanes["appointment"]["eta_reason"] is None  # appointments have no walk-in estimate
+    shanghai(clock, 19)  # after hours, nobody at a counter
+    lanes = {lane["lane"]: lane for lane in api.snapshot()["lanes"]}
+    assert lanes["fast"]["eta_reason"] == "store_closed"
+    shanghai(clock, 10)
+    api.sign_in(1)  # a fast counter opens: an estimate, and no reason any more
+    lanes = {lane["lane"]: lane for lane in api.snapshot()["lanes"]}
+    assert lanes["fast"]["eta_minutes"] is not None and lanes["fast"]["eta_reason"] is None

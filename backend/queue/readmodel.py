@@ -266,6 +266,12 @@ class Projection:
         services = [s for s in self.services if s.active and s.lane == lane]
         return self.wait_now(services[0].id) if services else None
 
+    def lane_eta_reason(self, lane: Lane) -> str | None:
+        """Why a lane shows no estimate (appointments never have a walk-in one)."""
+        if lane == Lane.APPOINTMENT or self.lane_wait_now(lane) is not None:
+            return None
+        return "store_closed" if not self.open_state.open else "no_staffed_counter"
+
     def serving_counters(self, lane: Lane) -> list[int]:
         """Staffed counters that list this lane in their profile (where to expect a call from)."""
         return [c.number for c in self.counters if c.staffed and lane in c.lanes]

@@ -3,11 +3,13 @@ generated from them (openapi.py), so the document cannot drift from what the API
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from backend.api.openapi import Out
+from backend.policy import Outcome, PauseReason
 
 LaneName = Literal["fast", "standard", "vip", "appointment"]
 StatusName = Literal["waiting", "called", "serving", "done", "no_show", "cancelled", "parked"]
@@ -16,6 +18,12 @@ EtaRange = tuple[int, int]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def one_of(choices: type[StrEnum]) -> WithJsonSchema:
+    """Documents a text field's allowed values; the command refuses any other with its own code
+    and message (e.g. `unknown_outcome`), which a validation error would not give."""
+    return WithJsonSchema({"type": "string", "enum": [choice.value for choice in choices]})
 
 
 # --- requests -------------------------------------------------------------------------------
@@ -52,7 +60,9 @@ class CallTicketIn(CallNextIn):
 
 
 class CompleteIn(Strict):
-    outcome: str | None = Field(default=None, max_length=32, description="Default `done`.")
+    outcome: Annotated[str, Field(max_length=32), one_of(Outcome)] | None = Field(
+        default=None, description="Default `done`."
+    )
 
 
 class CounterIn(Strict):
@@ -64,7 +74,7 @@ class SignInIn(Strict):
 
 
 class PauseIn(Strict):
-    reason: str = Field(default="break", max_length=32)
+    reason: Annotated[str, Field(max_length=32), one_of(PauseReason)] = "break"
 
 
 class CancelIn(Strict):
@@ -205,6 +215,10 @@ class LaneOut(Out):
     lane: LaneName
     waiting: int
     eta_minutes: EtaRange | None
+    eta_reason: Literal["no_staffed_counter", "store_closed"] | None = Field(
+        description="Why there is no estimate: no staffed counter serves the lane, or the hall "
+        "is closed (none for appointments, which have no walk-in estimate)."
+    )
 
 
 class HoursOut(Out):

@@ -200,6 +200,7 @@ def lanes_summary(proj: Projection) -> list[dict[str, Any]]:
                 "lane": lane.value,
                 "waiting": proj.waiting_in(lane),
                 "eta_minutes": list(eta) if eta else None,
+                "eta_reason": proj.lane_eta_reason(lane),
             }
         )
     return out

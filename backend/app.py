@@ -101,11 +101,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from counter.views import bp as counter_bp
     from display.views import bp as display_bp
     from kiosk.views import bp as kiosk_bp
+    from manager.views import bp as manager_bp
 
     api.load_routes()
     # Staff calls check CSRF themselves (staff.auth.staff_user); bearer calls need none.
     csrf.exempt(api.bp)
-    for blueprint in (api.bp, auth.bp, kiosk_bp, display_bp, counter_bp):
+    for blueprint in (api.bp, auth.bp, kiosk_bp, display_bp, counter_bp, manager_bp):
         app.register_blueprint(blueprint)
     cli.register(app)
 

@@ -1,5 +1,6 @@
 """Every domain's models in one import, so that the mapper registry (and Alembic) sees them all."""
 
+from backend.audit.models import AuditEntry
 from backend.bookings.models import Appointment
 from backend.core.tokens import hash_token, new_token
 from backend.core.types import UTCDateTime, enum_column
@@ -12,6 +13,7 @@ from backend.stores.models import Counter, Service, Store
 __all__ = [
     "ApiToken",
     "Appointment",
+    "AuditEntry",
     "Counter",
     "DailySequence",
     "Feedback",

@@ -40,6 +40,8 @@ class EventName(StrEnum):
     ARRIVED = "arrived"
     # A counter opened, paused or changed hands.
     COUNTER_CHANGED = "counter_changed"
+    # The manager changed the store's rules, a service or a counter (screens reload the snapshot).
+    SETTINGS_CHANGED = "settings_changed"
     # Projection updates.
     QUEUE_UPDATED = "queue_updated"
     TICKET = "ticket"
@@ -59,6 +61,7 @@ STORE_EVENTS: tuple[EventName, ...] = (
     EventName.RESUMED,
     EventName.ARRIVED,
     EventName.COUNTER_CHANGED,
+    EventName.SETTINGS_CHANGED,
 )
 
 EVENT_FOR_ACTION: dict[Action, EventName] = {

@@ -30,6 +30,7 @@ from backend.core.errors import Unauthorized
 from backend.core.pages import render_page
 from backend.core.tokens import hash_token, new_token
 from backend.extensions import csrf, db, limiter, login_manager
+from backend.policy import Role
 from backend.staff.models import ApiToken, StaffSession, User
 from backend.stores.models import Store
 
@@ -136,7 +137,10 @@ def _safe_next(target: str | None) -> str:
 
 
 def staff_home(user: User) -> str:
-    """Where a login lands: the counter picker of the user's store (an admin: the first one)."""
+    """Where a login lands: a manager on their store's console, an admin on the console's list of
+    stores, a clerk on the counter picker of their store."""
+    if user.role in (Role.MANAGER, Role.ADMIN):
+        return url_for("manager.home")
     code = user.store.code if user.store is not None else None
     if code is None:
         code = db.session.scalar(select(Store.code).order_by(Store.id))

@@ -144,6 +144,8 @@ class Counter(Model):
     clerk_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     # The last call requests' ids: a repeated click (even an older one) calls nobody else.
     recent_request_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Retired (it has history, so it is kept): nobody signs in or is called there any more.
+    archived: Mapped[bool] = mapped_column(default=False)
 
     clerk: Mapped[User | None] = relationship(foreign_keys=[clerk_id])
 

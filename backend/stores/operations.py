@@ -42,8 +42,11 @@ def lock_store(*, store_id: int | None = None, code: str | None = None) -> Store
 
 
 def find_counter(store: Store, number: int) -> Counter:
+    """A working counter: an archived one is unknown to every command (no sign-in, no call)."""
     counter = db.session.scalar(
-        select(Counter).where(Counter.store_id == store.id, Counter.number == number)
+        select(Counter).where(
+            Counter.store_id == store.id, Counter.number == number, Counter.archived.is_(False)
+        )
     )
     if counter is None:
         raise NotFound(_l("Unknown counter."))

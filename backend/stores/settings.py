@@ -146,10 +146,13 @@ class CounterInfo:
     id: int
     number: int
     lanes: tuple[Lane, ...]
+    # Kept so that its past tickets still name it, but never a counter to send anyone to.
+    archived: bool = False
 
     @classmethod
     def of(cls, row: Any) -> CounterInfo:
-        return cls(row.id, row.number, tuple(Lane(lane) for lane in row.lanes or ()))
+        lanes = tuple(Lane(lane) for lane in row.lanes or ())
+        return cls(row.id, row.number, lanes, bool(row.archived))
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,9 @@ class StoreConfig:
         return self._counters.get(counter_id)  # type: ignore[attr-defined,no-any-return]
 
     def counter(self, number: int) -> CounterInfo | None:
-        return self._numbers.get(number)  # type: ignore[attr-defined,no-any-return]
+        """A working counter by its number (an archived one is no counter to send anyone to)."""
+        found: CounterInfo | None = self._numbers.get(number)  # type: ignore[attr-defined]
+        return found if found is not None and not found.archived else None
 
     def number_of(self, counter_id: int | None) -> int | None:
         counter = self.counter_by_id(counter_id)
@@ -205,7 +210,7 @@ def store_config(store_id: int, config_version: int) -> StoreConfig:
             _cache.move_to_end(key)
             return hit
     counters = db.session.execute(
-        select(Counter.id, Counter.number, Counter.lanes)
+        select(Counter.id, Counter.number, Counter.lanes, Counter.archived)
         .where(Counter.store_id == store_id)
         .order_by(Counter.number)
     ).all()

@@ -13,8 +13,9 @@ export const EVENTS = Object.freeze({
   RESUMED: 'resumed',
   ARRIVED: 'arrived',
   COUNTER_CHANGED: 'counter_changed',
+  SETTINGS_CHANGED: 'settings_changed',
   QUEUE_UPDATED: 'queue_updated',
   TICKET: 'ticket',
 });
 // Thin store events: {version, event, ticket (brief) or null, counter or null}; each adds 1 to the version.
-export const STORE_EVENTS = Object.freeze(['issued', 'called', 'recalled', 'started', 'completed', 'no_show', 'cancelled', 'transferred', 'rejoined', 'parked', 'resumed', 'arrived', 'counter_changed']);
+export const STORE_EVENTS = Object.freeze(['issued', 'called', 'recalled', 'started', 'completed', 'no_show', 'cancelled', 'transferred', 'rejoined', 'parked', 'resumed', 'arrived', 'counter_changed', 'settings_changed']);

@@ -1,0 +1,414 @@
+"""Changing a store's configuration from the manager console: its rules, services and counters.
+
+Each change is one write transaction on the locked store row: the rows change, one `AuditEntry`
+records the changed fields before → after, and the store's version goes up by one with a thin
+`settings_changed` event staged, so that the publisher (after COMMIT) tells the displays, kiosks
+and counters and projects the store again. A service or counter changed also bumps the store's
+`config_version` (the before_flush hook in stores/models.py), which the commands' configuration
+cache is keyed by: the next command reads the new configuration. A change that changes nothing
+writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, select
+
+from backend.audit.models import AuditEntry
+from backend.core import db as core_db
+from backend.core.clock import now
+from backend.core.db import write_transaction
+from backend.core.errors import Conflict, Forbidden, NotFound
+from backend.extensions import db
+from backend.live import events
+from backend.policy import AT_COUNTER, Lane, Role, TicketStatus
+from backend.queue.models import Ticket, TicketEvent
+from backend.staff.models import User
+from backend.stores.models import Counter, Service, Store
+from backend.stores.operations import lock_store
+
+MANAGING_ROLES = (Role.MANAGER, Role.ADMIN)
+
+# The store row's columns the console edits (everything the engine and the screens read from it,
+# except the bookkeeping: version, config_version, last_queue_at, recent_lanes).
+STORE_FIELDS = (
+    "name_zh",
+    "name_en",
+    "address_zh",
+    "address_en",
+    "hours",
+    "ordering",
+    "work_conserving",
+    "max_wait_minutes",
+    "vip_first",
+    "vip_window",
+    "rejoin_minutes",
+    "rejoin_places",
+    "recall_limit",
+    "remote_join",
+    "remote_max_open",
+    "remote_cutoff_minutes",
+    "kiosk_cutoff_minutes",
+    "remote_requires_arrival",
+    "public_vip",
+    "kiosk_rate_per_minute",
+    "kiosk_idle_seconds",
+)
+SERVICE_FIELDS = (
+    "name_zh",
+    "name_en",
+    "prefix",
+    "lane",
+    "expected_minutes",
+    "bookable",
+    "active",
+)
+COUNTER_FIELDS = ("number", "lanes")
+MAX_AUDIT_ENTRIES = 200
+
+
+class AuditAction(StrEnum):
+    STORE_UPDATED = "store_updated"
+    SERVICE_CREATED = "service_created"
+    SERVICE_UPDATED = "service_updated"
+    COUNTER_CREATED = "counter_created"
+    COUNTER_UPDATED = "counter_updated"
+    COUNTER_ARCHIVED = "counter_archived"
+    COUNTER_DELETED = "counter_deleted"
+
+
+def can_manage(user: User, store: Store) -> bool:
+    return user.role in MANAGING_ROLES and user.can_act_in(store)
+
+
+def managed_store(code: str, user: User) -> Store:
+    """The store `code` if `user` manages it; 404 for a store that is not theirs, so a manager of
+    one store learns nothing of another's (not even that it exists); 403 for a clerk."""
+    store = db.session.scalar(select(Store).where(Store.code == code)) if code else None
+    if store is None or (user.role != Role.ADMIN and user.store_id != store.id):
+        raise NotFound(_l("Unknown store."), error_detail="store")
+    if not can_manage(user, store):
+        raise Forbidden(_l("Only the store's managers may change its settings."))
+    return store
+
+
+def managed_stores(user: User) -> list[Store]:
+    """The stores this user manages, by code."""
+    if user.role == Role.ADMIN and user.active:
+        return list(db.session.scalars(select(Store).order_by(Store.code)))
+    if user.role == Role.MANAGER and user.active and user.store is not None:
+        return [user.store]
+    return []
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _apply(row: Any, values: Mapping[str, Any], allowed: tuple[str, ...]) -> tuple[dict, dict]:
+    """Set the allowed fields that differ; (before, after) of those only."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name in allowed:
+        if name not in values:
+            continue
+        old, new = _jsonable(getattr(row, name)), _jsonable(values[name])
+        if old != new:
+            before[name], after[name] = old, new
+            setattr(row, name, values[name])
+    return before, after
+
+
+def _record(
+    store: Store,
+    actor: User,
+    action: AuditAction,
+    target: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    counter: int | None = None,
+) -> None:
+    """The audit entry and the live event of one change, in the change's transaction."""
+    db.session.add(
+        AuditEntry(
+            store_id=store.id,
+            at=now(),
+            actor_id=actor.id,
+            actor_name=actor.display_name or actor.username,
+            action=action.value,
+            target=target,
+            before=before,
+            after=after,
+        )
+    )
+    store.version += 1
+    core_db.stage(
+        events.store_event(
+            store.id,
+            store.code,
+            events.EventName.SETTINGS_CHANGED,
+            version=store.version,
+            ticket=None,
+            counter=counter,
+        )
+    )
+
+
+def _locked(code: str, actor: User) -> Store:
+    managed_store(code, actor)  # 404/403 before the lock, and again under it below
+    store = lock_store(code=code)
+    if not can_manage(actor, store):
+        raise Forbidden(_l("Only the store's managers may change its settings."))
+    return store
+
+
+def update_store(code: str, actor: User, values: Mapping[str, Any]) -> bool:
+    """The store's names, hours and queue rules; True when something changed."""
+    with write_transaction():
+        store = _locked(code, actor)
+        before, after = _apply(store, values, STORE_FIELDS)
+        if not after:
+            return False
+        _record(store, actor, AuditAction.STORE_UPDATED, store.code, before, after)
+    return True
+
+
+def _service(store: Store, service_code: str) -> Service:
+    service = db.session.scalar(
+        select(Service).where(Service.store_id == store.id, Service.code == service_code)
+    )
+    if service is None:
+        raise NotFound(_l("Unknown service."), error_code="unknown_service")
+    return service
+
+
+def service_code_taken(store: Store, service_code: str) -> bool:
+    return bool(
+        db.session.scalar(
+            select(exists().where(Service.store_id == store.id, Service.code == service_code))
+        )
+    )
+
+
+def save_service(
+    code: str, actor: User, service_code: str, values: Mapping[str, Any], *, create: bool
+) -> bool:
+    """Create service `service_code` or change it. A new prefix or lane applies to tickets issued
+    from now on: a ticket keeps the label and lane it was issued with."""
+    with write_transaction():
+        store = _locked(code, actor)
+        if create:
+            if service_code_taken(store, service_code):
+                raise Conflict(_l("This code is taken."), error_code="code_taken")
+            last = db.session.scalar(
+                select(Service.sort_order)
+                .where(Service.store_id == store.id)
+                .order_by(Service.sort_order.desc())
+                .limit(1)
+            )
+            service = Service(store_id=store.id, code=service_code, sort_order=(last or 0) + 1)
+            _apply(service, values, SERVICE_FIELDS)
+            db.session.add(service)
+            after = {"code": service_code, **{k: _jsonable(values[k]) for k in SERVICE_FIELDS}}
+            _record(store, actor, AuditAction.SERVICE_CREATED, service_code, None, after)
+            return True
+        service = _service(store, service_code)
+        before, after = _apply(service, values, SERVICE_FIELDS)
+        if not after:
+            return False
+        _record(store, actor, AuditAction.SERVICE_UPDATED, service_code, before, after)
+    return True
+
+
+def _counter(store: Store, number: int) -> Counter:
+    counter = db.session.scalar(
+        select(Counter).where(Counter.store_id == store.id, Counter.number == number)
+    )
+    if counter is None:
+        raise NotFound(_l("Unknown counter."))
+    return counter
+
+
+def counter_number_taken(store: Store, number: int) -> bool:
+    return bool(
+        db.session.scalar(
+            select(exists().where(Counter.store_id == store.id, Counter.number == number))
+        )
+    )
+
+
+def save_counter(code: str, actor: User, number: int | None, values: Mapping[str, Any]) -> int:
+    """Create a counter (number None) or change one's number and profile; its number."""
+    with write_transaction():
+        store = _locked(code, actor)
+        new_number = int(values["number"])
+        if number is None:
+            if counter_number_taken(store, new_number):
+                raise Conflict(_l("This number is taken."), error_code="number_taken")
+            counter = Counter(store_id=store.id, number=new_number, lanes=list(values["lanes"]))
+            db.session.add(counter)
+            after = {"number": new_number, "lanes": list(values["lanes"])}
+            _record(
+                store, actor, AuditAction.COUNTER_CREATED, str(new_number), None, after, new_number
+            )
+            return new_number
+        counter = _counter(store, number)
+        if counter.archived:
+            raise Conflict(_l("This counter is archived."), error_code="counter_archived")
+        if new_number != number:
+            if counter_number_taken(store, new_number):
+                raise Conflict(_l("This number is taken."), error_code="number_taken")
+            if counter.clerk_id is not None:
+                # The clerk's terminal and the display know the counter by its number.
+                raise Conflict(
+                    _l("A clerk is signed in at this counter: sign them out first."),
+                    error_code="counter_staffed",
+                )
+        before, after = _apply(counter, {**values, "lanes": list(values["lanes"])}, COUNTER_FIELDS)
+        if after:
+            _record(
+                store, actor, AuditAction.COUNTER_UPDATED, str(number), before, after, new_number
+            )
+    return new_number
+
+
+def _has_history(counter: Counter) -> bool:
+    return bool(
+        db.session.scalar(select(exists().where(Ticket.counter_id == counter.id)))
+        or db.session.scalar(select(exists().where(TicketEvent.counter_id == counter.id)))
+    )
+
+
+def retire_counter(code: str, actor: User, number: int) -> AuditAction:
+    """Delete a counter that never served anyone; archive one with history (its tickets and events
+    keep naming it). Never while a clerk is signed in or a customer is at it."""
+    with write_transaction():
+        store = _locked(code, actor)
+        counter = _counter(store, number)
+        if counter.archived:
+            raise Conflict(_l("This counter is archived."), error_code="counter_archived")
+        if counter.clerk_id is not None:
+            raise Conflict(
+                _l("A clerk is signed in at this counter: sign them out first."),
+                error_code="counter_staffed",
+            )
+        busy = (*AT_COUNTER, TicketStatus.PARKED)
+        at_counter = exists().where(Ticket.counter_id == counter.id, Ticket.status.in_(busy))
+        sent_here = exists().where(
+            Ticket.target_counter_id == counter.id, Ticket.status == TicketStatus.WAITING
+        )
+        if db.session.scalar(select(at_counter | sent_here)):
+            raise Conflict(
+                _l("Customers are still at or sent to this counter."), error_code="counter_busy"
+            )
+        before = {"number": number, "lanes": list(counter.lanes or [])}
+        if _has_history(counter):
+            # Without lanes it serves nobody, also in the estimate's run over every counter.
+            counter.archived = True
+            counter.lanes = []
+            action = AuditAction.COUNTER_ARCHIVED
+            after: dict[str, Any] | None = {"archived": True}
+        else:
+            db.session.delete(counter)
+            action = AuditAction.COUNTER_DELETED
+            after = None
+        _record(store, actor, action, str(number), before, after, number)
+    return action
+
+
+# --- reads for the console -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    code: str
+    name_zh: str
+    name_en: str
+    prefix: str
+    lane: Lane
+    expected_minutes: float
+    bookable: bool
+    active: bool
+
+
+@dataclass(frozen=True)
+class CounterRow:
+    number: int
+    lanes: tuple[Lane, ...]
+    archived: bool
+    clerk: str | None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: datetime
+    actor: str
+    action: AuditAction
+    target: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def store_values(store: Store) -> dict[str, Any]:
+    return {name: getattr(store, name) for name in STORE_FIELDS}
+
+
+def list_services(store: Store) -> list[ServiceRow]:
+    rows = db.session.scalars(
+        select(Service).where(Service.store_id == store.id).order_by(Service.sort_order)
+    )
+    return [ServiceRow(**{f: getattr(s, f) for f in ("code", *SERVICE_FIELDS)}) for s in rows]
+
+
+def service_values(store: Store, service_code: str) -> dict[str, Any]:
+    service = _service(store, service_code)
+    return {name: getattr(service, name) for name in SERVICE_FIELDS}
+
+
+def list_counters(store: Store) -> list[CounterRow]:
+    rows = db.session.scalars(
+        select(Counter).where(Counter.store_id == store.id).order_by(Counter.number)
+    )
+    return [
+        CounterRow(
+            c.number,
+            c.lane_profile,
+            c.archived,
+            (c.clerk.display_name or c.clerk.username) if c.clerk else None,
+        )
+        for c in rows
+    ]
+
+
+def counter_values(store: Store, number: int) -> dict[str, Any]:
+    counter = _counter(store, number)
+    if counter.archived:
+        raise NotFound(_l("Unknown counter."))
+    return {"number": counter.number, "lanes": list(counter.lanes or [])}
+
+
+def audit_log(store: Store, limit: int = MAX_AUDIT_ENTRIES) -> list[AuditRow]:
+    rows = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.store_id == store.id)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(limit)
+    )
+    return [
+        AuditRow(e.at, e.actor_name, AuditAction(e.action), e.target, e.before, e.after)
+        for e in rows
+    ]

@@ -1,0 +1,243 @@
+"""The console's forms (WTForms through Flask-WTF): each field's bounds and its error message in
+the user's language. A form that does not validate changes nothing."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    FloatField,
+    Form,
+    FormField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TimeField,
+)
+from wtforms.fields import FieldList
+from wtforms.fields.core import UnboundField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from backend.policy import Lane, Ordering
+
+REQUIRED = _l("Please fill this in.")
+WEEKDAYS = (
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+)
+# The call orders a store may choose (the simulator's "shortest" is for comparison only).
+ORDERINGS = (
+    (Ordering.SCORE.value, _l("Balanced: short business first, long waits catch up")),
+    (Ordering.PROFILE.value, _l("Lanes in the counter's order, oldest first")),
+    (Ordering.FIFO.value, _l("Oldest ticket first, whatever its lane")),
+)
+LANE_CHOICES = (
+    (Lane.FAST.value, _l("Fast lane")),
+    (Lane.STANDARD.value, _l("Standard")),
+    (Lane.VIP.value, _l("VIP")),
+    (Lane.APPOINTMENT.value, _l("Appointment")),
+)
+
+
+def _choices(pairs: tuple[tuple[str, Any], ...]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+OPTIONAL_LANES = (("", _l("(none)")), *LANE_CHOICES)
+# A counter's profile: up to one entry per lane, in the order it serves them.
+PROFILE_SLOTS = len(LANE_CHOICES)
+# The lanes of the last calls the store keeps (queue.commands.RECENT_LANES_KEPT): the VIP
+# share's window cannot be longer.
+MAX_VIP_WINDOW = 10
+
+
+def _between(low: float, high: float) -> NumberRange:
+    return NumberRange(low, high, _l("Between %(min)s and %(max)s.", min=low, max=high))
+
+
+def _whole(label: Any, low: int, high: int, **kw: Any) -> IntegerField:
+    return IntegerField(
+        label,
+        [InputRequired(REQUIRED), _between(low, high)],
+        render_kw={"min": low, "max": high, "inputmode": "numeric"},
+        **kw,
+    )
+
+
+class DayHours(Form):
+    """One weekday: open or not, and from when to when (one interval)."""
+
+    open = BooleanField(_l("Open"))
+    start = TimeField(_l("Opens at"), [Optional()])
+    end = TimeField(_l("Closes at"), [Optional()])
+
+    def validate_end(self, field: TimeField) -> None:
+        if not self.open.data:
+            return
+        if self.start.data is None or field.data is None:
+            raise ValidationError(_l("Give the opening and the closing time."))
+        if field.data <= self.start.data:
+            raise ValidationError(_l("Closing must be after opening."))
+
+
+class StoreForm(FlaskForm):
+    name_zh = StringField(_l("Name (Chinese)"), [InputRequired(REQUIRED), Length(1, 120)])
+    name_en = StringField(_l("Name (English)"), [InputRequired(REQUIRED), Length(1, 120)])
+    address_zh = StringField(_l("Address (Chinese)"), [Length(0, 200)])
+    address_en = StringField(_l("Address (English)"), [Length(0, 200)])
+    hours = FieldList(FormField(DayHours), min_entries=7, max_entries=7)
+    ordering = SelectField(_l("Call order"), choices=_choices(ORDERINGS))
+    work_conserving = BooleanField(_l("Idle counters help other lanes"))
+    max_wait_minutes = _whole(_l("Maximum wait before a ticket goes first (min, 0: off)"), 0, 240)
+    vip_first = _whole(_l("VIP calls go first, at most"), 0, MAX_VIP_WINDOW)
+    vip_window = _whole(_l("… of every this many calls"), 1, MAX_VIP_WINDOW)
+    rejoin_minutes = _whole(_l("A missed ticket may rejoin within (min)"), 0, 240)
+    rejoin_places = _whole(_l("… this many places behind the head"), 0, 50)
+    recall_limit = _whole(_l("Recalls before suggesting a no-show"), 1, 10)
+    remote_join = BooleanField(_l("Customers may join the queue from their phone"))
+    remote_max_open = _whole(_l("Phone tickets open at once, at most (0: no cap)"), 0, 1000)
+    remote_cutoff_minutes = _whole(_l("Phone joining stops before closing (min)"), 0, 240)
+    remote_requires_arrival = BooleanField(_l("Phone tickets must confirm arrival before a call"))
+    kiosk_cutoff_minutes = _whole(_l("The kiosk stops issuing before closing (min)"), 0, 240)
+    kiosk_rate_per_minute = _whole(
+        _l("Tickets one kiosk may print per minute (0: no limit)"), 0, 600
+    )
+    kiosk_idle_seconds = _whole(_l("The kiosk returns to its start screen after (s)"), 10, 600)
+    public_vip = BooleanField(_l("VIP services are offered at the kiosk"))
+
+    def validate_vip_first(self, field: IntegerField) -> None:
+        if field.data is not None and self.vip_window.data and field.data > self.vip_window.data:
+            raise ValidationError(_l("Cannot be more than the number of calls it counts."))
+
+    def load(self, values: dict[str, Any]) -> None:
+        """Fill a fresh form (GET) from the store's values."""
+        for name, field in self._fields.items():
+            if name in values and name != "hours":
+                field.data = values[name]
+        hours = values.get("hours") or {}
+        for day, entry in enumerate(self.hours.entries):
+            spans = hours.get(str(day)) or []
+            entry.form.open.data = bool(spans)
+            if spans:
+                entry.form.start.data = _time(spans[0][0])
+                entry.form.end.data = _time(spans[0][1])
+
+    def values(self) -> dict[str, Any]:
+        """The validated input, as the store row's values."""
+        out = {n: f.data for n, f in self._fields.items() if n not in ("hours", "csrf_token")}
+        out["name_zh"], out["name_en"] = out["name_zh"].strip(), out["name_en"].strip()
+        out["address_zh"] = (out["address_zh"] or "").strip()
+        out["address_en"] = (out["address_en"] or "").strip()
+        hours: dict[str, list[list[str]]] = {}
+        for day, entry in enumerate(self.hours.entries):
+            form = entry.form
+            if form.open.data:
+                hours[str(day)] = [
+                    [form.start.data.strftime("%H:%M"), form.end.data.strftime("%H:%M")]
+                ]
+            else:
+                hours[str(day)] = []
+        out["hours"] = hours
+        return out
+
+
+def _time(text: str) -> time:
+    hour, minute = text.split(":")[:2]
+    return time(int(hour), int(minute))
+
+
+class ServiceForm(FlaskForm):
+    code = StringField(
+        _l("Code"),
+        [
+            InputRequired(REQUIRED),
+            Regexp(
+                r"^[A-Za-z0-9_-]{1,32}$", message=_l("Letters, digits, - and _ only (at most 32).")
+            ),
+        ],
+    )
+    name_zh = StringField(_l("Name (Chinese)"), [InputRequired(REQUIRED), Length(1, 80)])
+    name_en = StringField(_l("Name (English)"), [InputRequired(REQUIRED), Length(1, 80)])
+    prefix = StringField(
+        _l("Ticket prefix"),
+        [
+            InputRequired(REQUIRED),
+            Regexp(r"^[A-Z]{1,4}$", message=_l("One to four capital letters.")),
+        ],
+        render_kw={"autocapitalize": "characters", "maxlength": 4},
+    )
+    lane = SelectField(_l("Lane"), choices=_choices(LANE_CHOICES))
+    expected_minutes = FloatField(
+        _l("Expected duration (min)"),
+        [InputRequired(REQUIRED), _between(0.5, 240)],
+        render_kw={"min": 0.5, "max": 240, "step": 0.5, "inputmode": "decimal"},
+    )
+    bookable = BooleanField(_l("Bookable"))
+    active = BooleanField(_l("Offered (active)"), default=True)
+
+    def load(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            if name in self._fields:
+                self._fields[name].data = value
+
+    def values(self) -> dict[str, Any]:
+        out = {n: f.data for n, f in self._fields.items() if n not in ("code", "csrf_token")}
+        out["name_zh"], out["name_en"] = out["name_zh"].strip(), out["name_en"].strip()
+        out["lane"] = Lane(out["lane"])
+        return out
+
+
+class CounterForm(FlaskForm):
+    number = _whole(_l("Number"), 1, 999)
+    lane_1 = SelectField(_l("Serves first"), choices=_choices(LANE_CHOICES))
+    lane_2 = SelectField(_l("Then"), choices=_choices(OPTIONAL_LANES))
+    lane_3 = SelectField(_l("Then"), choices=_choices(OPTIONAL_LANES))
+    lane_4 = SelectField(_l("Then"), choices=_choices(OPTIONAL_LANES))
+
+    def lane_fields(self) -> list[SelectField]:
+        return [self.lane_1, self.lane_2, self.lane_3, self.lane_4]
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        seen: set[str] = set()
+        for field in self.lane_fields():
+            if field.data and field.data in seen:
+                field.errors = [*field.errors, _l("This lane is listed already.")]
+                valid = False
+            seen.add(field.data)
+        return valid
+
+    def load(self, values: dict[str, Any]) -> None:
+        self.number.data = values["number"]
+        lanes = list(values["lanes"])
+        for field, lane in zip(self.lane_fields(), lanes + [""] * PROFILE_SLOTS, strict=False):
+            field.data = lane
+
+    def values(self) -> dict[str, Any]:
+        return {"number": self.number.data, "lanes": [f.data for f in self.lane_fields() if f.data]}
+
+
+def field_labels() -> dict[str, Any]:
+    """Every edited field's label, by its name (the change log names fields by these)."""
+    labels: dict[str, Any] = {}
+    for form in (StoreForm, ServiceForm, CounterForm):
+        for name, unbound in vars(form).items():
+            if isinstance(unbound, UnboundField) and unbound.args:
+                labels.setdefault(name, unbound.args[0])
+    labels.update(
+        hours=_l("Opening hours"),
+        lanes=_l("Profile"),
+        archived=_l("Archived"),
+        code=_l("Code"),
+    )
+    return labels

@@ -1,0 +1,231 @@
+"""The manager console (managers of a store, admins of every store): its settings pages.
+
+Thin views: parse the form, make one call into backend.stores.configure, redirect (a change) or
+render the form again with its errors (nothing changed)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from backend.core.errors import Conflict, Forbidden
+from backend.core.pages import render_page
+from backend.policy import Role
+from backend.staff.models import User
+from backend.stores import configure
+from manager.forms import (
+    LANE_CHOICES,
+    ORDERINGS,
+    WEEKDAYS,
+    CounterForm,
+    ServiceForm,
+    StoreForm,
+    field_labels,
+)
+
+if TYPE_CHECKING:
+    from backend.stores.models import Store
+
+bp = Blueprint("manager", __name__, template_folder="templates")
+
+
+def _user() -> User:
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    return user
+
+
+def _page(template: str, store: Store | None, section: str, **context: Any) -> str:
+    return render_page(
+        template,
+        store,
+        config={"section": section},
+        section=section,
+        user=_user(),
+        stores_url=url_for("manager.home") if _user().role == Role.ADMIN else None,
+        counter_url=url_for("counter.terminal", store_code=store.code) if store else None,
+        logout_url=url_for("auth.logout"),
+        **context,
+    )
+
+
+def _saved(changed: bool) -> None:
+    flash(_("Saved.") if changed else _("Nothing was changed."), "ok" if changed else "info")
+
+
+@bp.get("/manage")
+@login_required
+def home() -> str | Response:
+    """A manager lands on their store's console, an admin on the list of stores."""
+    user = _user()
+    if user.role not in configure.MANAGING_ROLES:
+        raise Forbidden(_("Only the store's managers may change its settings."))
+    stores = configure.managed_stores(user)
+    if user.role == Role.MANAGER and stores:
+        return redirect(url_for("manager.console", store_code=stores[0].code))
+    return _page("manager/stores.html", None, "stores", stores=stores)
+
+
+@bp.get("/s/<store_code>/manage")
+@login_required
+def console(store_code: str) -> str:
+    store = configure.managed_store(store_code, _user())
+    return _page(
+        "manager/console.html",
+        store,
+        "console",
+        services=configure.list_services(store),
+        counters=configure.list_counters(store),
+        recent=configure.audit_log(store, limit=5),
+    )
+
+
+@bp.route("/s/<store_code>/manage/store", methods=["GET", "POST"])
+@login_required
+def store_settings(store_code: str) -> str | Response | tuple[str, int]:
+    store = configure.managed_store(store_code, _user())
+    form = StoreForm()
+    if request.method == "GET":
+        form.load(configure.store_values(store))
+    elif form.validate_on_submit():
+        _saved(configure.update_store(store.code, _user(), form.values()))
+        return redirect(url_for("manager.store_settings", store_code=store.code))
+    page = _page(
+        "manager/store.html", store, "store", form=form, weekdays=WEEKDAYS, orderings=ORDERINGS
+    )
+    return (page, 422) if form.errors else page
+
+
+@bp.get("/s/<store_code>/manage/services")
+@login_required
+def services(store_code: str) -> str:
+    store = configure.managed_store(store_code, _user())
+    return _page(
+        "manager/services.html", store, "services", services=configure.list_services(store)
+    )
+
+
+@bp.route("/s/<store_code>/manage/services/new", methods=["GET", "POST"])
+@bp.route("/s/<store_code>/manage/services/<service_code>", methods=["GET", "POST"])
+@login_required
+def service(store_code: str, service_code: str | None = None) -> str | Response | tuple[str, int]:
+    store = configure.managed_store(store_code, _user())
+    create = service_code is None
+    form = ServiceForm()
+    if not create:
+        values = configure.service_values(store, service_code or "")  # 404 if unknown
+        del form.code  # a service's code names it in the API and on tickets: fixed
+        if request.method == "GET":
+            form.load(values)
+    if request.method == "POST" and form.validate_on_submit():
+        code = (form.code.data if create else service_code) or ""
+        try:
+            changed = configure.save_service(
+                store.code, _user(), code, form.values(), create=create
+            )
+        except Conflict as exc:
+            form.code.errors = [str(exc.message)]
+        else:
+            _saved(changed)
+            return redirect(url_for("manager.services", store_code=store.code))
+    page = _page(
+        "manager/service.html", store, "services", form=form, create=create, lanes=LANE_CHOICES
+    )
+    return (page, 422) if form.errors else page
+
+
+@bp.get("/s/<store_code>/manage/counters")
+@login_required
+def counters(store_code: str) -> str:
+    store = configure.managed_store(store_code, _user())
+    return _page(
+        "manager/counters.html", store, "counters", counters=configure.list_counters(store)
+    )
+
+
+@bp.route("/s/<store_code>/manage/counters/new", methods=["GET", "POST"])
+@bp.route("/s/<store_code>/manage/counters/<int:number>", methods=["GET", "POST"])
+@login_required
+def counter(store_code: str, number: int | None = None) -> str | Response | tuple[str, int]:
+    store = configure.managed_store(store_code, _user())
+    form = CounterForm()
+    if number is not None:
+        values = configure.counter_values(store, number)  # 404 if unknown or archived
+        if request.method == "GET":
+            form.load(values)
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            configure.save_counter(store.code, _user(), number, form.values())
+        except Conflict as exc:
+            form.number.errors = [str(exc.message)]
+        else:
+            flash(_("Saved."), "ok")
+            return redirect(url_for("manager.counters", store_code=store.code))
+    page = _page("manager/counter.html", store, "counters", form=form, number=number)
+    return (page, 422) if form.errors else page
+
+
+@bp.post("/s/<store_code>/manage/counters/<int:number>/retire")
+@login_required
+def retire_counter(store_code: str, number: int) -> Response:
+    store = configure.managed_store(store_code, _user())
+    try:
+        done = configure.retire_counter(store.code, _user(), number)
+    except Conflict as exc:
+        flash(str(exc.message), "error")
+    else:
+        if done == configure.AuditAction.COUNTER_ARCHIVED:
+            flash(_("Counter %(n)s is archived: it has served customers.", n=number), "ok")
+        else:
+            flash(_("Counter %(n)s is deleted.", n=number), "ok")
+    return redirect(url_for("manager.counters", store_code=store.code))
+
+
+def _shown(name: str, value: Any) -> str:
+    """A changed value as the log shows it."""
+    lanes = dict(LANE_CHOICES)
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if name == "lanes":
+        return " → ".join(str(lanes.get(lane, lane)) for lane in value) or "—"
+    if name == "lane":
+        return str(lanes.get(value, value))
+    if name == "ordering":
+        return str(dict(ORDERINGS).get(value, value))
+    if name == "hours":
+        days = [
+            f"{WEEKDAYS[int(day)]} {' '.join('–'.join(span) for span in spans) or _('closed')}"
+            for day, spans in sorted(value.items())
+        ]
+        return "; ".join(days)
+    return str(value)
+
+
+def _audit_rows(entries: list[configure.AuditRow]) -> list[dict[str, Any]]:
+    labels = field_labels()
+    rows = []
+    for entry in entries:
+        names = list(dict.fromkeys([*(entry.before or {}), *(entry.after or {})]))
+        changes = [
+            {
+                "field": str(labels.get(name, name)),
+                "before": _shown(name, (entry.before or {}).get(name)),
+                "after": _shown(name, (entry.after or {}).get(name)),
+            }
+            for name in names
+        ]
+        rows.append({"entry": entry, "changes": changes})
+    return rows
+
+
+@bp.get("/s/<store_code>/manage/audit")
+@login_required
+def audit(store_code: str) -> str:
+    store = configure.managed_store(store_code, _user())
+    rows = _audit_rows(configure.audit_log(store))
+    return _page("manager/audit.html", store, "audit", rows=rows)

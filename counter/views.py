@@ -11,6 +11,7 @@ from backend.core.pages import render_page
 from backend.queue import reads
 from backend.queue.serializers import counter_name, services_public
 from backend.stores.operations import find_store
+from backend.stores.settings import store_config
 
 bp = Blueprint("counter", __name__, template_folder="templates")
 
@@ -23,7 +24,10 @@ def terminal(store_code: str) -> str:
         raise Forbidden()
     lang = current_lang()
     proj = reads.store_projection(store.code)
-    numbers = {c.number for c in proj.counters}
+    # An archived counter (kept for its history) is nobody's desk any more.
+    config = store_config(store.id, store.config_version)
+    working = {c.number for c in config.counters if not c.archived}
+    numbers = {c.number for c in proj.counters if c.number in working}
     chosen = request.args.get("counter", type=int)
     counters = [
         {
@@ -33,6 +37,7 @@ def terminal(store_code: str) -> str:
             "clerk": c.clerk_name,
         }
         for c in proj.counters
+        if c.number in numbers
     ]
     return render_page(
         "counter/counter.html",

@@ -37,9 +37,14 @@ WEEKDAYS = (
 )
 # The call orders a store may choose (the simulator's "shortest" is for comparison only).
 ORDERINGS = (
-    (Ordering.SCORE.value, _l("Balanced: short business first, long waits catch up")),
-    (Ordering.PROFILE.value, _l("Lanes in the counter's order, oldest first")),
-    (Ordering.FIFO.value, _l("Oldest ticket first, whatever its lane")),
+    (Ordering.SCORE.value, _l("Balanced")),
+    (Ordering.PROFILE.value, _l("By the counter's lanes")),
+    (Ordering.FIFO.value, _l("First come, first served")),
+)
+ORDERING_HINT = _l(
+    "Balanced: short business goes first while it costs others little, and every wait counts "
+    "more the longer it gets. By the counter's lanes: the first lane with anyone waiting, oldest "
+    "first. First come, first served: the oldest ticket the counter may serve."
 )
 LANE_CHOICES = (
     (Lane.FAST.value, _l("Fast lane")),
@@ -74,12 +79,22 @@ def _whole(label: Any, low: int, high: int, **kw: Any) -> IntegerField:
     )
 
 
+CLOCK_INPUT = {
+    "type": "text",
+    "inputmode": "numeric",
+    "placeholder": "--:--",
+    "maxlength": 5,
+    "autocomplete": "off",
+}
+
+
 class DayHours(Form):
     """One weekday: open or not, and from when to when (one interval)."""
 
-    open = BooleanField(_l("Open"))
-    start = TimeField(_l("Opens at"), [Optional()])
-    end = TimeField(_l("Closes at"), [Optional()])
+    open = BooleanField(_l("Open that day"))
+    # Text, not type=time: the browser would show 12-hour clocks in some locales.
+    start = TimeField(_l("Opens at"), [Optional()], render_kw=CLOCK_INPUT)
+    end = TimeField(_l("Closes at"), [Optional()], render_kw=CLOCK_INPUT)
 
     def validate_end(self, field: TimeField) -> None:
         if not self.open.data:
@@ -99,8 +114,8 @@ class StoreForm(FlaskForm):
     ordering = SelectField(_l("Call order"), choices=_choices(ORDERINGS))
     work_conserving = BooleanField(_l("Idle counters help other lanes"))
     max_wait_minutes = _whole(_l("Maximum wait before a ticket goes first (min, 0: off)"), 0, 240)
-    vip_first = _whole(_l("VIP calls go first, at most"), 0, MAX_VIP_WINDOW)
-    vip_window = _whole(_l("… of every this many calls"), 1, MAX_VIP_WINDOW)
+    vip_first = _whole(_l("VIP tickets go first in at most (calls)"), 0, MAX_VIP_WINDOW)
+    vip_window = _whole(_l("… out of every (calls)"), 1, MAX_VIP_WINDOW)
     rejoin_minutes = _whole(_l("A missed ticket may rejoin within (min)"), 0, 240)
     rejoin_places = _whole(_l("… this many places behind the head"), 0, 50)
     recall_limit = _whole(_l("Recalls before suggesting a no-show"), 1, 10)

@@ -19,6 +19,7 @@ from backend.staff.models import User
 from backend.stores import configure
 from manager.forms import (
     LANE_CHOICES,
+    ORDERING_HINT,
     ORDERINGS,
     WEEKDAYS,
     CounterForm,
@@ -94,7 +95,12 @@ def store_settings(store_code: str) -> str | Response | tuple[str, int]:
         _saved(configure.update_store(store.code, _user(), form.values()))
         return redirect(url_for("manager.store_settings", store_code=store.code))
     page = _page(
-        "manager/store.html", store, "store", form=form, weekdays=WEEKDAYS, orderings=ORDERINGS
+        "manager/store.html",
+        store,
+        "store",
+        form=form,
+        weekdays=WEEKDAYS,
+        ordering_hint=ORDERING_HINT,
     )
     return (page, 422) if form.errors else page
 
@@ -198,27 +204,40 @@ def _shown(name: str, value: Any) -> str:
     if name == "ordering":
         return str(dict(ORDERINGS).get(value, value))
     if name == "hours":
+        closed = _("closed")
         days = [
-            f"{WEEKDAYS[int(day)]} {' '.join('–'.join(span) for span in spans) or _('closed')}"
+            str(WEEKDAYS[int(day)]) + " " + (" ".join("–".join(span) for span in spans) or closed)
             for day, spans in sorted(value.items())
         ]
         return "; ".join(days)
     return str(value)
 
 
+def _changed_days(before: Any, after: Any) -> tuple[Any, Any]:
+    """Opening hours before and after, only the weekdays that changed."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return before, after
+    days = [d for d in sorted({*before, *after}) if before.get(d) != after.get(d)]
+    return {d: before.get(d) or [] for d in days}, {d: after.get(d) or [] for d in days}
+
+
+def _change(name: str, before: Any, after: Any, labels: dict[str, Any]) -> dict[str, str]:
+    if name == "hours":
+        before, after = _changed_days(before, after)
+    return {
+        "field": str(labels.get(name, name)),
+        "before": _shown(name, before),
+        "after": _shown(name, after),
+    }
+
+
 def _audit_rows(entries: list[configure.AuditRow]) -> list[dict[str, Any]]:
     labels = field_labels()
     rows = []
     for entry in entries:
-        names = list(dict.fromkeys([*(entry.before or {}), *(entry.after or {})]))
-        changes = [
-            {
-                "field": str(labels.get(name, name)),
-                "before": _shown(name, (entry.before or {}).get(name)),
-                "after": _shown(name, (entry.after or {}).get(name)),
-            }
-            for name in names
-        ]
+        old, new = entry.before or {}, entry.after or {}
+        names = list(dict.fromkeys([*old, *new]))
+        changes = [_change(name, old.get(name), new.get(name), labels) for name in names]
         rows.append({"entry": entry, "changes": changes})
     return rows
 

@@ -271,6 +271,9 @@ def test_opening_hours_are_edited_per_weekday(app: Flask, manager: FlaskClient) 
     hours = store_row(app)["hours"]
     assert hours["6"] == [] and hours["5"] == [["10:00", "16:30"]]
     assert hours["0"] == [["09:00", "18:00"]]
+    log = manager.get("/s/demo/manage/audit").get_data(as_text=True)
+    assert "星期日 休息" in log and "星期六 10:00–16:30" in log
+    assert "星期一" not in log  # only the weekdays that changed
 
 
 @pytest.mark.parametrize(
@@ -528,6 +531,8 @@ def test_a_counter_with_history_is_archived_and_the_engine_ignores_it(
     assert call.status_code == 404
     assert manager.get(f"/api/v1/tickets/{ticket['token']}").json["counter"] == 1
     assert manager.get("/s/demo/manage/counters/1").status_code == 404
+    picker = manager.get("/s/demo/counter").get_data(as_text=True)
+    assert 'data-counter="1"' not in picker and 'data-counter="2"' in picker
     # A transfer to it is refused too.
     other = issue_ticket(manager, "A")
     make.counter(headers, 2)

@@ -64,6 +64,13 @@ def pages(app: Flask, client: FlaskClient, make: Factory) -> dict[str, str]:
         "display": "/s/demo/display",
         "counter": "/s/demo/counter?counter=1",
         "poster": "/s/demo/poster?size=a5",
+        "manager console": "/s/demo/manage",
+        "manager store": "/s/demo/manage/store",
+        "manager services": "/s/demo/manage/services",
+        "manager service": "/s/demo/manage/services/A",
+        "manager counters": "/s/demo/manage/counters",
+        "manager counter": "/s/demo/manage/counters/1",
+        "manager audit": "/s/demo/manage/audit",
         "not found page": "/s/nowhere/display",
     }
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, redirect, request, url_for
+from flask import Flask, jsonify, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
@@ -217,7 +217,13 @@ def _register_error_handlers(app: Flask) -> None:
             return _rate_limited(exc.code or 429)
         code = (exc.name or "error").lower().replace(" ", "_")
         message = messages.get(exc.code or 400, _("The request could not be processed."))
-        return _error_response(exc.code or 400, code, message)
+        response = make_response(_error_response(exc.code or 400, code, message))
+        # The exception's own headers (a 405's `Allow`, which RFC 9110 requires), not its HTML
+        # content type.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

@@ -157,6 +157,20 @@ class TestActions:
         assert post(api, f"/tickets/{parked['id']}/park").status_code == 200
         assert post(api, f"/tickets/{parked['id']}/park").status_code == 409
 
+    def test_resuming_a_ticket_that_is_not_parked_says_its_status(self, api: Api) -> None:
+        waiting = api.issue("A")
+        assert api.sign_in(1).status_code == 200
+        refused = post(api, f"/tickets/{waiting['id']}/resume", counter=1)
+        assert refused.status_code == 409, refused.json
+        assert refused.json["error"] == "conflict" and refused.json["status"] == "waiting"
+        assert refused.json["message"] == "号码 A001 当前状态为“等候中”，不能进行此操作。"
+        english = api.client.post(
+            f"/api/v1/tickets/{waiting['id']}/resume",
+            json={"counter": 1},
+            headers=api.headers | {"Accept-Language": "en"},
+        )
+        assert english.json["message"] == "Ticket A001 is waiting; it cannot be changed like that."
+
     def test_transfer_to_a_counter_with_a_note(self, api: Api, client: FlaskClient) -> None:
         ticket = api.issue("C")
         later = api.issue("C")

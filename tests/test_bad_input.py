@@ -187,10 +187,49 @@ class TestBodies:
         assert response.status_code == 400, response.get_data(as_text=True)
         assert response.json["error"] in ("bad_json", "out_of_range")  # NaN: JSON to Python only
 
+    @pytest.mark.parametrize("data", ["null", "[]", '["A"]', "42", '"A"', "true"])
+    @pytest.mark.parametrize(
+        ("lang", "message"),
+        [
+            ("zh", "请求内容必须是 JSON 对象（各字段写在花括号内）。"),
+            ("en", "The request body must be a JSON object (its fields between braces)."),
+        ],
+        ids=["zh", "en"],
+    )
+    def test_json_that_is_not_an_object_is_told_so(
+        self, client: FlaskClient, data: str, lang: str, message: str
+    ) -> None:
+        response = client.post(
+            f"{TICKETS}?lang={lang}",
+            data=data,
+            content_type="application/json",
+            headers=kiosk_headers(client.application),
+        )
+        body = assert_error(response, 400, "bad_input")
+        assert body["message"] == message and body["fields"] == ["body"]
+
     @pytest.mark.parametrize("start", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
     def test_a_date_beyond_any_calendar_is_refused(self, client: FlaskClient, start: str) -> None:
         response = client.post(BOOK, data=booking(start=start), content_type="application/json")
         assert assert_error(response, 400, "out_of_range")["fields"] == ["start"]
+
+
+class TestMethods:
+    @pytest.mark.parametrize(
+        ("method", "path", "allowed"),
+        [
+            ("PUT", TICKETS, {"POST", "OPTIONS"}),
+            ("DELETE", "/api/v1/stores/demo/snapshot", {"GET", "HEAD", "OPTIONS"}),
+            ("TRACE", "/api/v1/tickets/1/start", {"POST", "OPTIONS"}),
+        ],
+    )
+    def test_a_method_the_route_lacks_is_405_with_allow_in_json(
+        self, client: FlaskClient, method: str, path: str, allowed: set[str]
+    ) -> None:
+        response = client.open(path, method=method, headers={"Accept-Language": "en"})
+        body = assert_error(response, 405, "method_not_allowed")
+        assert body["message"] == "This method is not allowed here."
+        assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
 
 
 class TestCustomerText:

@@ -61,6 +61,32 @@ _RULE_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
 @dataclass(frozen=True)
+class Param:
+    """A query parameter or a header a view reads itself (documented, not validated here)."""
+
+    name: str
+    location: str  # "query" or "header"
+    description: str
+    required: bool = False
+    format: str | None = None
+    max_length: int | None = None
+
+    def spec(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string"}
+        if self.format is not None:
+            schema["format"] = self.format
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        return {
+            "name": self.name,
+            "in": self.location,
+            "required": self.required,
+            "description": self.description,
+            "schema": schema,
+        }
+
+
+@dataclass(frozen=True)
 class Operation:
     path: str
     method: str
@@ -71,6 +97,7 @@ class Operation:
     status: int
     auth: str
     params: tuple[tuple[str, str], ...]
+    extra_params: tuple[Param, ...] = ()
 
 
 # Every integer the API takes (ids, counter numbers, stars) fits a signed 32-bit column; a larger
@@ -139,9 +166,10 @@ def _check_values(value: Any) -> None:
 
 def parse_body(model: type[BaseModel]) -> BaseModel:
     """The request body as `model`, whatever its Content-Type (kiosks of other vendors send JSON
-    as text/plain). Refused with a 400 naming the field: not JSON, a NUL character in any string,
-    a number beyond a 32-bit integer or a date outside sane years anywhere in the body (checked on
-    the raw JSON and again on the validated values, since "123…" may be coerced to a number)."""
+    as text/plain). Refused with a 400 naming the field: not JSON, not a JSON object, a NUL
+    character in any string, a number beyond a 32-bit integer or a date outside sane years
+    anywhere in the body (checked on the raw JSON and again on the validated values, since "123…"
+    may be coerced to a number)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         raw = b"{}"
@@ -150,6 +178,11 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BadInput(_l("The request body is not valid JSON."), error_code="bad_json") from None
     _check_values(decoded)
+    if not isinstance(decoded, dict):  # a list, a string, a number or null: no field to name
+        raise BadInput(
+            _l("The request body must be a JSON object (its fields between braces)."),
+            fields=["body"],
+        )
     try:
         parsed = model.model_validate_json(raw)
     except ValidationError as exc:
@@ -184,11 +217,14 @@ class ApiRegistry:
         response: type[BaseModel] | None = None,
         status: int = 200,
         auth: str = "public",
+        parameters: tuple[Param, ...] = (),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         params = tuple((conv or "string", name) for conv, name in _RULE_PARAM.findall(rule))
         path = self.prefix + _RULE_PARAM.sub(r"{\2}", rule)
         self.operations.append(
-            Operation(path, method.lower(), summary, tag, body, response, status, auth, params)
+            Operation(
+                path, method.lower(), summary, tag, body, response, status, auth, params, parameters
+            )
         )
 
         def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -246,7 +282,8 @@ class ApiRegistry:
                     "schema": {"type": "integer" if conv == "int" else "string"},
                 }
                 for conv, name in op.params
-            ],
+            ]
+            + [param.spec() for param in op.extra_params],
             "responses": {
                 str(op.status): {"description": "OK"},
                 "4XX": {"description": "Error", **error},

@@ -10,6 +10,7 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 
 from backend.api import bp, route
+from backend.api.openapi import Param
 from backend.bookings import commands as bookings
 from backend.bookings.queries import busy_advice, hours_text
 from backend.bookings.schemas import BookIn, BookingOut, CodeIn, MoveIn, SlotsOut
@@ -87,6 +88,10 @@ def booking_info(store: str) -> Any:
     summary="Free slots of a service on a day",
     tag="booking",
     response=SlotsOut,
+    parameters=(
+        Param("service", "query", "Code of a bookable service.", required=True),
+        Param("date", "query", "The day, in the store's time zone.", required=True, format="date"),
+    ),
 )
 def slots(store: str) -> Any:
     found = find_store(store)

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend.api import bp, route
+from backend.api.openapi import Param
 from backend.core.errors import BadInput
 from backend.core.i18n import current_lang
 from backend.core.tokens import hash_token
@@ -119,6 +120,14 @@ def _origin(channel: str | None) -> tuple[engine.Origin, User | None]:
     body=IssueTicketIn,
     response=TicketOut,
     status=201,
+    parameters=(
+        Param(
+            IDEMPOTENCY_HEADER,
+            "header",
+            "A retried request with the same key returns the ticket already made.",
+            max_length=IDEMPOTENCY_KEY_MAX,
+        ),
+    ),
 )
 @limiter.limit(REMOTE_RATE, methods=["POST"], exempt_when=lambda: not _is_remote())
 @limiter.limit(

@@ -103,16 +103,10 @@ class Command:
             "recall_count": ticket.recall_count,
         }
 
-    def transition(
-        self,
-        ticket: Ticket,
-        action: Action,
-        counter: Counter | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        """Move the ticket through the state machine (409 if the move is illegal), log it."""
+    def next_status(self, ticket: Ticket, action: Action) -> TicketStatus:
+        """Where `action` takes the ticket; a 409 naming its status if it cannot from there."""
         try:
-            target = next_status(action, TicketStatus(ticket.status))
+            return next_status(action, TicketStatus(ticket.status))
         except IllegalTransitionError as exc:
             raise Conflict(
                 _l(
@@ -122,6 +116,16 @@ class Command:
                 ),
                 status=str(exc.status),
             ) from None
+
+    def transition(
+        self,
+        ticket: Ticket,
+        action: Action,
+        counter: Counter | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Move the ticket through the state machine (409 if the move is illegal), log it."""
+        target = self.next_status(ticket, action)
         before = TicketStatus(ticket.status)
         ticket.status = target
         where = counter.id if counter is not None else ticket.counter_id
@@ -825,6 +829,8 @@ def resume_ticket(ticket_id: int, counter_number: int, actor: User | None) -> Ti
     def body(cmd: Command, ticket: Ticket) -> None:
         counter = find_counter(cmd.store, counter_number)
         _require_signed_in(counter, actor)
+        # A ticket that is not parked is told so (not "parked at another counter").
+        cmd.next_status(ticket, Action.RESUME)
         if ticket.counter_id != counter.id:
             raise Conflict(
                 _l("This customer was parked at another counter."), error_code="other_counter"

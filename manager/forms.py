@@ -17,6 +17,7 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    TextAreaField,
     TimeField,
 )
 from wtforms.fields import FieldList
@@ -26,6 +27,14 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Reg
 from backend.policy import Lane, Ordering
 
 REQUIRED = _l("Please fill this in.")
+CAPITALS = _l("One to four capital letters.")
+# The spoken announcement's languages, in the order they are spoken.
+ANNOUNCE_LANGS = (
+    ("zh,en", _l("Chinese, then English")),
+    ("zh", _l("Chinese only")),
+    ("en,zh", _l("English, then Chinese")),
+    ("en", _l("English only")),
+)
 WEEKDAYS = (
     _l("Monday"),
     _l("Tuesday"),
@@ -129,6 +138,27 @@ class StoreForm(FlaskForm):
     )
     kiosk_idle_seconds = _whole(_l("The kiosk returns to its start screen after (s)"), 10, 600)
     public_vip = BooleanField(_l("VIP services are offered at the kiosk"))
+    notices_zh = TextAreaField(
+        _l("Display notices (Chinese), one per line"), [Length(0, 1000)], render_kw={"rows": 3}
+    )
+    notices_en = TextAreaField(
+        _l("Display notices (English), one per line"), [Length(0, 1000)], render_kw={"rows": 3}
+    )
+    announce_langs = SelectField(_l("Spoken announcements"), choices=_choices(ANNOUNCE_LANGS))
+    checkin_early_minutes = _whole(_l("Check-in opens before the slot (min)"), 0, 120)
+    checkin_late_minutes = _whole(_l("Check-in closes after the slot starts (min)"), 0, 120)
+    appointment_prefix = StringField(
+        _l("Ticket prefix of appointments"),
+        [InputRequired(REQUIRED), Regexp(r"^[A-Z]{1,4}$", message=CAPITALS)],
+        render_kw={"autocapitalize": "characters", "maxlength": 4},
+    )
+    booking_horizon_days = _whole(_l("Bookable days ahead"), 1, 90)
+    booking_lead_minutes = _whole(_l("Booking closes before the slot (min)"), 0, 1440)
+    appointment_counters = _whole(_l("Bookings per slot and service"), 1, 50)
+    bookings_per_phone_per_day = _whole(_l("Bookings per phone number and day"), 1, 10)
+    retention_days = _whole(
+        _l("Customers' names and phone numbers are erased after (days)"), 1, 365
+    )
 
     def validate_vip_first(self, field: IntegerField) -> None:
         if field.data is not None and self.vip_window.data and field.data > self.vip_window.data:
@@ -153,6 +183,8 @@ class StoreForm(FlaskForm):
         out["name_zh"], out["name_en"] = out["name_zh"].strip(), out["name_en"].strip()
         out["address_zh"] = (out["address_zh"] or "").strip()
         out["address_en"] = (out["address_en"] or "").strip()
+        for name in ("notices_zh", "notices_en"):
+            out[name] = "\n".join(line.strip() for line in (out[name] or "").splitlines()).strip()
         hours: dict[str, list[list[str]]] = {}
         for day, entry in enumerate(self.hours.entries):
             form = entry.form
@@ -187,7 +219,7 @@ class ServiceForm(FlaskForm):
         _l("Ticket prefix"),
         [
             InputRequired(REQUIRED),
-            Regexp(r"^[A-Z]{1,4}$", message=_l("One to four capital letters.")),
+            Regexp(r"^[A-Z]{1,4}$", message=CAPITALS),
         ],
         render_kw={"autocapitalize": "characters", "maxlength": 4},
     )

@@ -19,12 +19,15 @@ from backend.policy import Role
 from backend.stores.models import Counter, Service, Store
 from tests.factories import PASSWORD, Factory, issue_ticket, kiosk_headers
 
+# A counter of the demo store (the other store's counters have the same numbers).
+DEMO_COUNTER = Counter.store_id == select(Store.id).where(Store.code == "demo").scalar_subquery()
+
 # --- helpers -------------------------------------------------------------------------------------
 
 
 class FormReader(HTMLParser):
     """The values a browser would send for the page's form with `method="post"` that has fields:
-    text and number inputs, checked checkboxes, each select's chosen option."""
+    text and number inputs, textareas, checked checkboxes, each select's chosen option."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -32,6 +35,7 @@ class FormReader(HTMLParser):
         self._form: dict[str, Any] | None = None
         self._select: str | None = None
         self._first_option: str | None = None
+        self._textarea: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
@@ -47,6 +51,13 @@ class FormReader(HTMLParser):
             self._first_option = None
         elif tag == "option" and self._select:
             self._option(a)
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            self._form["fields"][a["name"]] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._form is not None and self._textarea is not None:
+            self._form["fields"][self._textarea] += data
 
     def _input(self, a: dict[str, str]) -> None:
         assert self._form is not None
@@ -66,7 +77,12 @@ class FormReader(HTMLParser):
             fields[self._select] = a.get("value", "")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "select":
+        if tag == "textarea" and self._form is not None and self._textarea is not None:
+            # A browser drops the one line break that follows <textarea>.
+            text = self._form["fields"][self._textarea]
+            self._form["fields"][self._textarea] = text.removeprefix("\r\n").removeprefix("\n")
+            self._textarea = None
+        elif tag == "select":
             self._select = None
         elif tag == "form":
             self._form = None
@@ -274,6 +290,34 @@ def test_opening_hours_are_edited_per_weekday(app: Flask, manager: FlaskClient) 
     log = manager.get("/s/demo/manage/audit").get_data(as_text=True)
     assert "星期日 休息" in log and "星期六 10:00–16:30" in log
     assert "星期一" not in log  # only the weekdays that changed
+
+
+def test_display_notices_and_announcements_reach_the_snapshot(
+    app: Flask, manager: FlaskClient
+) -> None:
+    response = submit(
+        manager,
+        "/s/demo/manage/store",
+        notices_en="  Closed at noon on Friday  \n\n Bring your ID card ",
+        announce_langs="en,zh",
+    )
+    assert response.status_code == 302
+    store = manager.get("/api/v1/stores/demo/snapshot?lang=en").json["store"]
+    assert store["notices"] == ["Closed at noon on Friday", "Bring your ID card"]
+    assert store["announce_langs"] == ["en", "zh"]
+
+
+def test_a_new_appointment_prefix_labels_the_next_check_in(
+    app: Flask, manager: FlaskClient, make: Factory
+) -> None:
+    response = submit(
+        manager, "/s/demo/manage/store", appointment_prefix="YY", checkin_early_minutes=20
+    )
+    assert response.status_code == 302
+    _, ticket = make.checked_in("2026-11-27T02:00:00Z")
+    assert ticket["label"].startswith("YY"), ticket["label"]
+    row = store_row(app)
+    assert (row["appointment_prefix"], row["checkin_early_minutes"]) == ("YY", 20)
 
 
 @pytest.mark.parametrize(
@@ -512,7 +556,10 @@ def test_a_counter_with_history_is_archived_and_the_engine_ignores_it(
     # Not while the clerk is signed in there.
     manager.post("/s/demo/manage/counters/1/retire", data={"csrf_token": token})
     with app.app_context():
-        assert db.session.scalar(select(Counter.archived).where(Counter.number == 1)) is False
+        assert (
+            db.session.scalar(select(Counter.archived).where(DEMO_COUNTER, Counter.number == 1))
+            is False
+        )
     assert (
         manager.post("/api/v1/stores/demo/counters/1/sign-out", headers=headers).status_code == 200
     )
@@ -522,7 +569,7 @@ def test_a_counter_with_history_is_archived_and_the_engine_ignores_it(
     page = manager.get("/s/demo/manage/counters").get_data(as_text=True)
     assert "已归档" in page
     with app.app_context():
-        counter = db.session.scalar(select(Counter).where(Counter.number == 1))
+        counter = db.session.scalar(select(Counter).where(DEMO_COUNTER, Counter.number == 1))
         assert counter is not None and counter.archived and counter.lanes == []
     # Nobody signs in or is called there; the ticket it served still names it.
     sign_in = manager.post("/api/v1/stores/demo/counters/1/sign-in", json={}, headers=headers)
@@ -553,7 +600,7 @@ def test_a_counter_without_history_is_deleted(app: Flask, manager: FlaskClient) 
     token = csrf_of(manager, "/s/demo/manage/counters")
     assert manager.post("/s/demo/manage/counters/7/retire", data={"csrf_token": token}).status_code
     with app.app_context():
-        assert db.session.scalar(select(Counter).where(Counter.number == 7)) is None
+        assert db.session.scalar(select(Counter).where(DEMO_COUNTER, Counter.number == 7)) is None
         actions = [e.action for e in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions == ["counter_created", "counter_deleted"]
 

@@ -35,8 +35,10 @@ from backend.stores.operations import lock_store
 
 MANAGING_ROLES = (Role.MANAGER, Role.ADMIN)
 
-# The store row's columns the console edits (everything the engine and the screens read from it,
-# except the bookkeeping: version, config_version, last_queue_at, recent_lanes).
+# The store row's columns the console edits: everything the engine, the bookings and the screens
+# read from it, except the bookkeeping (version, config_version, last_queue_at, recent_lanes) and,
+# for now, the time zone (it moves the service day under today's tickets), the holidays
+# (closed_dates: a closed day needs a decision about the bookings on it) and the phone pattern.
 STORE_FIELDS = (
     "name_zh",
     "name_en",
@@ -59,6 +61,17 @@ STORE_FIELDS = (
     "public_vip",
     "kiosk_rate_per_minute",
     "kiosk_idle_seconds",
+    "notices_zh",
+    "notices_en",
+    "announce_langs",
+    "checkin_early_minutes",
+    "checkin_late_minutes",
+    "appointment_prefix",
+    "booking_horizon_days",
+    "booking_lead_minutes",
+    "appointment_counters",
+    "bookings_per_phone_per_day",
+    "retention_days",
 )
 SERVICE_FIELDS = (
     "name_zh",

@@ -13,6 +13,7 @@ from wtforms import (
     FloatField,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -26,6 +27,8 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Reg
 
 from backend.policy import Lane, Ordering
 
+# Fields of the form, not of the thing it edits.
+NOT_VALUES = ("csrf_token", "loaded")
 REQUIRED = _l("Please fill this in.")
 CAPITALS = _l("One to four capital letters.")
 # The spoken announcement's languages, in the order they are spoken.
@@ -115,6 +118,7 @@ class DayHours(Form):
 
 
 class StoreForm(FlaskForm):
+    loaded = HiddenField()
     name_zh = StringField(_l("Name (Chinese)"), [InputRequired(REQUIRED), Length(1, 120)])
     name_en = StringField(_l("Name (English)"), [InputRequired(REQUIRED), Length(1, 120)])
     address_zh = StringField(_l("Address (Chinese)"), [Length(0, 200)])
@@ -179,7 +183,7 @@ class StoreForm(FlaskForm):
 
     def values(self) -> dict[str, Any]:
         """The validated input, as the store row's values."""
-        out = {n: f.data for n, f in self._fields.items() if n not in ("hours", "csrf_token")}
+        out = {n: f.data for n, f in self._fields.items() if n not in ("hours", *NOT_VALUES)}
         out["name_zh"], out["name_en"] = out["name_zh"].strip(), out["name_en"].strip()
         out["address_zh"] = (out["address_zh"] or "").strip()
         out["address_en"] = (out["address_en"] or "").strip()
@@ -204,6 +208,7 @@ def _time(text: str) -> time:
 
 
 class ServiceForm(FlaskForm):
+    loaded = HiddenField()
     code = StringField(
         _l("Code"),
         [
@@ -238,13 +243,14 @@ class ServiceForm(FlaskForm):
                 self._fields[name].data = value
 
     def values(self) -> dict[str, Any]:
-        out = {n: f.data for n, f in self._fields.items() if n not in ("code", "csrf_token")}
+        out = {n: f.data for n, f in self._fields.items() if n not in ("code", *NOT_VALUES)}
         out["name_zh"], out["name_en"] = out["name_zh"].strip(), out["name_en"].strip()
         out["lane"] = Lane(out["lane"])
         return out
 
 
 class CounterForm(FlaskForm):
+    loaded = HiddenField()
     number = _whole(_l("Number"), 1, 999)
     lane_1 = SelectField(_l("Serves first"), choices=_choices(LANE_CHOICES))
     lane_2 = SelectField(_l("Then"), choices=_choices(OPTIONAL_LANES))

@@ -57,6 +57,16 @@ def _saved(changed: bool) -> None:
     flash(_("Saved.") if changed else _("Nothing was changed."), "ok" if changed else "info")
 
 
+def _is_stale(exc: Conflict) -> bool:
+    return exc.extra.get("error_code") == "changed_meanwhile"
+
+
+def _changed_meanwhile(exc: Conflict, url: str) -> Response:
+    """Someone saved the same settings since this form was opened: show them as they are now."""
+    flash(str(exc.message), "error")
+    return redirect(url)
+
+
 @bp.get("/manage")
 @login_required
 def home() -> str | Response:
@@ -89,11 +99,18 @@ def console(store_code: str) -> str:
 def store_settings(store_code: str) -> str | Response | tuple[str, int]:
     store = configure.managed_store(store_code, _user())
     form = StoreForm()
+    here = url_for("manager.store_settings", store_code=store.code)
     if request.method == "GET":
-        form.load(configure.store_values(store))
+        values = configure.store_values(store)
+        form.load(values)
+        form.loaded.data = configure.digest(values)
     elif form.validate_on_submit():
-        _saved(configure.update_store(store.code, _user(), form.values()))
-        return redirect(url_for("manager.store_settings", store_code=store.code))
+        try:
+            changed = configure.update_store(store.code, _user(), form.values(), form.loaded.data)
+        except Conflict as exc:
+            return _changed_meanwhile(exc, here)
+        _saved(changed)
+        return redirect(here)
     page = _page(
         "manager/store.html",
         store,
@@ -126,13 +143,16 @@ def service(store_code: str, service_code: str | None = None) -> str | Response 
         del form.code  # a service's code names it in the API and on tickets: fixed
         if request.method == "GET":
             form.load(values)
+            form.loaded.data = configure.digest(values)
     if request.method == "POST" and form.validate_on_submit():
         code = (form.code.data if create else service_code) or ""
         try:
             changed = configure.save_service(
-                store.code, _user(), code, form.values(), create=create
+                store.code, _user(), code, form.values(), create=create, loaded=form.loaded.data
             )
         except Conflict as exc:
+            if _is_stale(exc):
+                return _changed_meanwhile(exc, request.path)
             form.code.errors = [str(exc.message)]
         else:
             _saved(changed)
@@ -162,10 +182,13 @@ def counter(store_code: str, number: int | None = None) -> str | Response | tupl
         values = configure.counter_values(store, number)  # 404 if unknown or archived
         if request.method == "GET":
             form.load(values)
+            form.loaded.data = configure.digest(values)
     if request.method == "POST" and form.validate_on_submit():
         try:
-            configure.save_counter(store.code, _user(), number, form.values())
+            configure.save_counter(store.code, _user(), number, form.values(), form.loaded.data)
         except Conflict as exc:
+            if _is_stale(exc):
+                return _changed_meanwhile(exc, request.path)
             form.number.errors = [str(exc.message)]
         else:
             flash(_("Saved."), "ok")

@@ -355,6 +355,36 @@ def test_invalid_rules_show_the_field_error_and_change_nothing(
     assert store_row(app) == before and audit_count(app) == 0
 
 
+def test_saving_a_stale_form_never_undoes_what_another_manager_saved(
+    app: Flask, manager: FlaskClient, make: Factory
+) -> None:
+    make.user("deputy", "demo", Role.MANAGER)
+    deputy = app.test_client()
+    login(deputy, "deputy")
+    for url, theirs, mine, column in (
+        ("/s/demo/manage/store", {"max_wait_minutes": 40}, {"recall_limit": 5}, "store"),
+        ("/s/demo/manage/services/A", {"expected_minutes": 6}, {"prefix": "Q"}, "service"),
+        ("/s/demo/manage/counters/1", {"lane_2": "standard"}, {"lane_2": "vip"}, "counter"),
+    ):
+        opened = form_of(manager.get(url).get_data(as_text=True))  # I open the form …
+        assert submit(deputy, url, **theirs).status_code == 302  # … the deputy saves first
+        before = audit_count(app)
+        response = manager.post(url, data=opened | {k: str(v) for k, v in mine.items()})
+        assert response.status_code == 302 and response.headers["Location"].startswith(url)
+        page = manager.get(response.headers["Location"]).get_data(as_text=True)
+        assert "其他人刚刚保存了这些设置" in page, column
+        assert audit_count(app) == before, column  # nothing of mine was written
+    row = store_row(app)
+    assert (row["max_wait_minutes"], row["recall_limit"]) == (40, 3)
+    with app.app_context():
+        service = db.session.scalar(
+            select(Service).join(Store).where(Store.code == "demo", Service.code == "A")
+        )
+        counter = db.session.scalar(select(Counter).where(DEMO_COUNTER, Counter.number == 1))
+        assert service is not None and (service.expected_minutes, service.prefix) == (6, "A")
+        assert counter is not None and counter.lanes == ["fast", "standard"]
+
+
 # --- services ------------------------------------------------------------------------------------
 
 

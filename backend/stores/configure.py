@@ -11,6 +11,8 @@ writes nothing.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -132,6 +134,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def digest(values: Mapping[str, Any]) -> str:
+    """A short fingerprint of a form's stored values: the form carries it from when it was
+    opened, so that saving it cannot silently undo what someone else saved meanwhile."""
+    text = json.dumps(_jsonable(dict(values)), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check_unchanged(current: Mapping[str, Any], loaded: str | None) -> None:
+    if loaded and digest(current) != loaded:
+        raise Conflict(
+            _l(
+                "Someone else saved these settings meanwhile. Nothing was saved: here they are now."
+            ),
+            error_code="changed_meanwhile",
+        )
+
+
 def _apply(row: Any, values: Mapping[str, Any], allowed: tuple[str, ...]) -> tuple[dict, dict]:
     """Set the allowed fields that differ; (before, after) of those only."""
     before: dict[str, Any] = {}
@@ -189,10 +208,14 @@ def _locked(code: str, actor: User) -> Store:
     return store
 
 
-def update_store(code: str, actor: User, values: Mapping[str, Any]) -> bool:
-    """The store's names, hours and queue rules; True when something changed."""
+def update_store(
+    code: str, actor: User, values: Mapping[str, Any], loaded: str | None = None
+) -> bool:
+    """The store's names, hours and queue rules; True when something changed. `loaded`: the
+    digest of the values the form was opened with (a 409 if they changed since)."""
     with write_transaction():
         store = _locked(code, actor)
+        _check_unchanged(store_values(store), loaded)
         before, after = _apply(store, values, STORE_FIELDS)
         if not after:
             return False
@@ -218,7 +241,13 @@ def service_code_taken(store: Store, service_code: str) -> bool:
 
 
 def save_service(
-    code: str, actor: User, service_code: str, values: Mapping[str, Any], *, create: bool
+    code: str,
+    actor: User,
+    service_code: str,
+    values: Mapping[str, Any],
+    *,
+    create: bool,
+    loaded: str | None = None,
 ) -> bool:
     """Create service `service_code` or change it. A new prefix or lane applies to tickets issued
     from now on: a ticket keeps the label and lane it was issued with."""
@@ -240,6 +269,7 @@ def save_service(
             _record(store, actor, AuditAction.SERVICE_CREATED, service_code, None, after)
             return True
         service = _service(store, service_code)
+        _check_unchanged({name: getattr(service, name) for name in SERVICE_FIELDS}, loaded)
         before, after = _apply(service, values, SERVICE_FIELDS)
         if not after:
             return False
@@ -264,7 +294,9 @@ def counter_number_taken(store: Store, number: int) -> bool:
     )
 
 
-def save_counter(code: str, actor: User, number: int | None, values: Mapping[str, Any]) -> int:
+def save_counter(
+    code: str, actor: User, number: int | None, values: Mapping[str, Any], loaded: str | None = None
+) -> int:
     """Create a counter (number None) or change one's number and profile; its number."""
     with write_transaction():
         store = _locked(code, actor)
@@ -282,6 +314,7 @@ def save_counter(code: str, actor: User, number: int | None, values: Mapping[str
         counter = _counter(store, number)
         if counter.archived:
             raise Conflict(_l("This counter is archived."), error_code="counter_archived")
+        _check_unchanged({"number": counter.number, "lanes": list(counter.lanes or [])}, loaded)
         if new_number != number:
             if counter_number_taken(store, new_number):
                 raise Conflict(_l("This number is taken."), error_code="number_taken")

@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import LiveServer, axe_violations, new_page, shot
+from .conftest import LiveServer, axe_violations, new_page, register_kiosk, shot
 
 pytestmark = pytest.mark.browser
 
@@ -102,3 +102,36 @@ def test_every_console_page_is_accessible_in_both_languages(
             seen[f"{lang} {path}"] = axe_violations(page)
     assert seen == {name: [] for name in seen}, seen
     assert console_errors == []
+
+
+def test_the_display_and_the_kiosk_follow_a_change_live(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    display = new_page(browser, 1920, 1080, locale="zh-CN")
+    display.goto(f"{live_server.url}/s/demo/display")
+    expect(display.locator("#ticker-track")).to_contain_text("快速通道")
+    display.evaluate("window.__noReload = true")
+    kiosk = new_page(browser, 1080, 1920, locale="zh-CN")
+    register_kiosk(kiosk, live_server)
+    expect(kiosk.locator("#services")).to_contain_text("缴费充值")
+    kiosk.evaluate("window.__noReload = true")
+
+    page = console(browser, live_server)
+    page.goto(f"{live_server.url}/s/demo/manage/store")
+    page.fill("#notices_zh", "今天 17:00 提前关门")
+    page.locator(".m-form-foot").get_by_role("button", name="保存").click()
+    expect(page.locator(".m-flash")).to_have_text("已保存。")
+    page.goto(f"{live_server.url}/s/demo/manage/services/new")
+    page.fill("#code", "G")
+    page.fill("#name_zh", "国际漫游")
+    page.fill("#name_en", "Roaming")
+    page.fill("#prefix", "G")
+    page.fill("#expected_minutes", "4")
+    page.locator(".m-form-foot").get_by_role("button", name="保存").click()
+    expect(page.locator(".m-flash")).to_have_text("已保存。")
+
+    # Without a reload (the marker survives) and long before the minute's safety-net resync.
+    expect(display.locator("#ticker-track")).to_have_text("今天 17:00 提前关门", timeout=5_000)
+    expect(kiosk.locator("#services")).to_contain_text("国际漫游", timeout=5_000)
+    assert display.evaluate("window.__noReload") is True
+    assert kiosk.evaluate("window.__noReload") is True

@@ -578,7 +578,12 @@ const sub = live({
     loadSnapshot(s);
     return s.version;
   },
-  apply: (name, p) => (name === EVENTS.QUEUE_UPDATED ? applyQueueUpdated(p) : applyStoreEvent(name, p)),
+  apply: (name, p) => {
+    // The manager changed the store's settings (notices, languages, counters): reload them all.
+    if (name === EVENTS.SETTINGS_CHANGED) sub.resync();
+    else if (name === EVENTS.QUEUE_UPDATED) applyQueueUpdated(p);
+    else applyStoreEvent(name, p);
+  },
   stale: onStale,
 });
 setInterval(() => sub.resync(), 60000); // estimates drift without events; also a safety net

@@ -158,7 +158,7 @@ class StoreForm(FlaskForm):
     )
     booking_horizon_days = _whole(_l("Bookable days ahead"), 1, 90)
     booking_lead_minutes = _whole(_l("Booking closes before the slot (min)"), 0, 1440)
-    appointment_counters = _whole(_l("Bookings per slot and service"), 1, 50)
+    appointment_counters = _whole(_l("Counters for appointments (bookings at one time)"), 1, 50)
     bookings_per_phone_per_day = _whole(_l("Bookings per phone number and day"), 1, 10)
     retention_days = _whole(
         _l("Customers' names and phone numbers are erased after (days)"), 1, 365

@@ -87,7 +87,7 @@ test-scale: prepare services
 # stays pure, terminals never query models, pages never import the JSON API), ESLint.
 lint: $(VENV)/.installed lint-js
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy backend kiosk display counter --ignore-missing-imports --exclude backend/migrations
+	$(VENV)/bin/mypy backend kiosk display counter manager --ignore-missing-imports --exclude backend/migrations
 	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed

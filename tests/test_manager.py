@@ -607,6 +607,10 @@ def test_a_counter_with_history_is_archived_and_the_engine_ignores_it(
     call = manager.post("/api/v1/stores/demo/counters/1/call-next", headers=headers)
     assert call.status_code == 404
     assert manager.get(f"/api/v1/tickets/{ticket['token']}").json["counter"] == 1
+    # The hall's screens no longer list it; the day's calls made there still name it.
+    snapshot = manager.get("/api/v1/stores/demo/snapshot").json
+    assert 1 not in [c["number"] for c in snapshot["counters"]]
+    assert [c["counter"] for c in snapshot["recent_calls"] if c["ticket_id"] == ticket["id"]] == [1]
     assert manager.get("/s/demo/manage/counters/1").status_code == 404
     picker = manager.get("/s/demo/counter").get_data(as_text=True)
     assert 'data-counter="1"' not in picker and 'data-counter="2"' in picker

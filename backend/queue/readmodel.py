@@ -358,6 +358,7 @@ def _read(conn: Connection, store_id: int, moment: datetime) -> _Rows | None:
             Counter.pause_reason,
             Counter.clerk_id,
             User.display_name,
+            Counter.archived,
         )
         .outerjoin(User, User.id == Counter.clerk_id)
         .where(Counter.store_id == store_id)
@@ -418,10 +419,11 @@ def build(store_id: int, moment: datetime, previous: Projection | None = None) -
 
 def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> Projection:
     services = {s.id: s for s in rows.services}
+    # Archived counters keep their numbers for the day's past calls, but are no counter to show.
     numbers = {c.id: c.number for c in rows.counters}
     active = [_row(t, services, numbers) for t in rows.active]
     waiting = tuple(t for t in active if t.status == TicketStatus.WAITING)
-    counters = _counter_states(rows.counters, active)
+    counters = _counter_states([c for c in rows.counters if not c.archived], active)
     store = rows.store
     held = frozenset(
         t.id

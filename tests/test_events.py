@@ -422,3 +422,32 @@ def test_a_status_page_is_not_resent_an_estimate_that_only_wobbled() -> None:
     assert _eta_moved((40, 60), (40, 69))
     assert _eta_moved(None, (3, 5)) and _eta_moved((3, 5), None)  # known or not: always sent
     assert not _eta_moved(None, None)
+
+
+def test_the_sampled_band_is_computed_once_in_its_lifetime_not_once_per_command(
+    api: Api, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command gets a fresh point run; the sampled runs (most of a projection's cost) are
+    redone only when their band has aged (30 s), staffing changes or nobody it knows is first."""
+    from backend.policy import eta
+
+    sampled: list[int] = []
+    original = eta._sampled
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        sampled.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(eta, "_sampled", counting)
+    api.sign_in(1)
+    api.issue("A")
+    before = len(sampled)
+    for _ in range(10):  # ten tickets in ten seconds: the band of the first is kept
+        clock.advance(seconds=1)
+        api.issue("A")
+    assert len(sampled) == before
+    clock.advance(seconds=eta.BAND_MAX_AGE.total_seconds())
+    api.issue("A")
+    assert len(sampled) == before + 1  # aged: sampled anew, once
+    api.sign_in(2)  # another counter opens: the band's shape changed
+    assert len(sampled) == before + 2

@@ -111,6 +111,11 @@ sim: prepare
 bench-core: prepare
 	$(PY) bench/bench_core.py $(ARGS)
 
+# The load benchmark on both tiers and both async modes (bench/BENCHMARKS.md): ARGS="--quick".
+.PHONY: bench-load
+bench-load: prepare services
+	$(PY) bench/bench_load.py $(ARGS)
+
 # Files generated from the server's single source of truth (tests fail when they are stale).
 .PHONY: generate
 generate: $(VENV)/.installed

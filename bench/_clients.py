@@ -100,6 +100,7 @@ class Client:
     called: list[float] = field(default_factory=list)
     called_sizes: list[int] = field(default_factory=list)
     events: dict[str, int] = field(default_factory=dict)
+    firsts: dict[str, float] = field(default_factory=dict)  # event -> first receipt since reset
     last_called: str | None = None
     closed: bool = False
 
@@ -156,10 +157,12 @@ class Swarm:
             self.clients.append(client)
             self._selector.register(client.sock, selectors.EVENT_READ, client)
 
-    def connect_many(self, port: int, auths: list[dict[str, Any]]) -> None:
-        start = len(self.clients)
+    def connect_many(self, port: int, auths: list[dict[str, Any]]) -> list[Client]:
+        start, added = len(self.clients), []
         for offset, auth in enumerate(auths):
-            self.add(connect(port, auth, start + offset))
+            added.append(connect(port, auth, start + offset))
+            self.add(added[-1])  # read at once: its pings are answered while others connect
+        return added
 
     def reset(self) -> None:
         with self._lock:
@@ -167,6 +170,7 @@ class Swarm:
                 client.called.clear()
                 client.called_sizes.clear()
                 client.events.clear()
+                client.firsts.clear()
 
     def received(self) -> int:
         """How many clients have seen at least one `called` since the last reset."""
@@ -277,6 +281,7 @@ class Swarm:
         name = _event_name(text)
         with self._lock:
             client.events[name] = client.events.get(name, 0) + 1
+            client.firsts.setdefault(name, moment)
             if name == "called":
                 client.called.append(moment)
                 client.called_sizes.append(len(payload))

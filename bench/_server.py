@@ -14,6 +14,17 @@ static files). It creates the app on a fresh SQLite file in a temporary folder, 
 
 prints one JSON line (port, tokens, pid, tree) and serves on 127.0.0.1. Both the new layout
 (`backend.stores`, `backend.queue`, …) and the first design's flat `backend` are understood.
+
+For bench/bench_load.py (the second design only), from the environment:
+
+- `DATABASE_URL`: serve that database instead of a fresh SQLite file (migrated here, then the
+  benchmark's own table added); the app reads `SOCKETIO_MESSAGE_QUEUE`, `SOCKETIO_CHANNEL`,
+  `RATELIMIT_STORAGE_URI`, `RATELIMIT_KEY_PREFIX` from the environment itself;
+- `BENCH_SEED=0`: another process of a deployment already seeded the data: seed nothing;
+- `BENCH_CLERKS=N`: counters 1…N (the demo's four, then fast + standard ones) and N clerks
+  `bench1…benchN` with an API token each (`"clerks"` in the line);
+- `BENCH_CLOCK_AT="<hall time, ISO>@<unix time>"`: the hall's clock, as `HALLQUEUE_CLOCK_START`
+  but fixed to a real moment, so that every process of a deployment tells the same time.
 """
 
 import os
@@ -92,6 +103,21 @@ def _count_forecasts(modules: list[str]) -> None:
         importlib.import_module(module).forecast = counted
 
 
+def _clock() -> dict[str, Any]:
+    """`CLOCK` from BENCH_CLOCK_AT ("<hall time>@<unix time>"): the same in every process."""
+    found = os.environ.get("BENCH_CLOCK_AT")
+    if not found:
+        return {}
+    import time
+    from datetime import datetime, timedelta
+
+    from backend.core.clock import OffsetClock
+
+    hall, _, real = found.rpartition("@")
+    moment = datetime.fromisoformat(hall) + timedelta(seconds=time.time() - float(real))
+    return {"CLOCK": OffsetClock(moment)}
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -111,13 +137,53 @@ def _naive_row() -> Any:
     return BenchRow
 
 
-def _seed(app: Any, names: dict[str, Any]) -> dict[str, str]:
+def _schema(app: Any) -> None:
+    from backend.extensions import db
+
+    with app.app_context():
+        if os.environ.get("DATABASE_URL"):  # as production builds it, then the bench table
+            from flask_migrate import upgrade
+
+            from backend.app import MIGRATIONS_DIR
+
+            upgrade(directory=MIGRATIONS_DIR)
+        db.create_all()
+        db.session.remove()
+
+
+def _clerks(app: Any, count: int) -> list[str]:
+    """Counters 1…count and a clerk with an API token for each (bench_load's 8 counters)."""
+    from backend.extensions import db
+    from backend.models import Counter, Store, User
+    from backend.policy import Lane, Role
+    from backend.staff.auth import issue_api_token
+
+    with app.app_context():
+        store = db.session.scalar(db.select(Store).where(Store.code == "demo"))
+        existing = {counter.number for counter in store.counters}
+        for number in range(1, count + 1):
+            if number not in existing:
+                lanes = [Lane.FAST.value, Lane.STANDARD.value]
+                db.session.add(Counter(store=store, number=number, lanes=lanes))
+        users = []
+        for number in range(1, count + 1):
+            user = User(username=f"bench{number}", role=Role.CLERK, store_id=store.id)
+            user.set_password("bench-password")
+            db.session.add(user)
+            users.append(user)
+        db.session.commit()
+        tokens = [issue_api_token(user) for user in users]
+        db.session.remove()
+    return tokens
+
+
+def _seed(app: Any, names: dict[str, Any]) -> dict[str, Any]:
     from backend.extensions import db
     from backend.models import Store, User
     from backend.policy import Role
 
+    _schema(app)
     with app.app_context():
-        db.create_all()
         _name(names["seed"])("demo", with_staff=False)
         store = db.session.scalar(db.select(Store).where(Store.code == "demo"))
         user = User(username="bench", role=Role.CLERK, store_id=store.id)
@@ -128,7 +194,10 @@ def _seed(app: Any, names: dict[str, Any]) -> dict[str, str]:
         token = _name(names["token"])(user)
         kiosk = _name(names["kiosk"])("demo", "bench kiosk")
         db.session.remove()
-    return {"token": token, "kiosk": kiosk}
+    secrets: dict[str, Any] = {"token": token, "kiosk": kiosk}
+    if os.environ.get("BENCH_CLERKS"):
+        secrets["clerks"] = _clerks(app, int(os.environ["BENCH_CLERKS"]))
+    return secrets
 
 
 def _bench_routes(app: Any, names: dict[str, Any], row: Any) -> None:
@@ -187,17 +256,21 @@ def main() -> None:
     from backend.extensions import socketio
 
     folder = Path(tempfile.mkdtemp(prefix="db-", dir=os.environ.get("BENCH_DB_DIR")))
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}",
-            "INSTANCE_PATH": str(folder),
-            "SECRET_KEY": "bench",
-            "SOCKETIO_ASYNC_MODE": MODE,
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # set-up only; no login is timed
-        }
-    )
+    config = {
+        "INSTANCE_PATH": str(folder),
+        "SECRET_KEY": "bench",
+        "SOCKETIO_ASYNC_MODE": MODE,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # set-up only; no login is timed
+        **_clock(),
+    }
+    if not os.environ.get("DATABASE_URL"):  # else the app's own setting, from the environment
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{folder / 'bench.db'}"
+    app = create_app(config)
     row = _naive_row()
-    secrets = _seed(app, names)
+    if os.environ.get("BENCH_SEED", "1") == "0":  # another process seeded the shared database
+        secrets: dict[str, Any] = {}
+    else:
+        secrets = _seed(app, names)
     _bench_routes(app, names, row)
     port = _free_port()
     import backend

@@ -1,13 +1,13 @@
 """Load on the real server stacks, each figure beside baselines of the same stack in the same run.
 
-    .venv/bin/python bench/bench_load.py [--quick] [--stacks sqlite-threading,pg-gevent-2]
+    .venv/bin/python bench/bench_load.py [--quick] [--stacks pg-gevent-2,…] [--budget 30]
 
 Every stack is bench/_server.py (serving this checkout, or `--tree`; the app seeded,
 `/bench/bare` and `/bench/broadcast` beside it) in one or two processes on 127.0.0.1: SQLite
-(one process) or
-PostgreSQL + Redis (a fresh database `hq_bench_*`, dropped after; Redis as Socket.IO's message
-queue, the rate limits and the projection lease, on channels and keys of this run's own), in
-threading (Werkzeug) or gevent (pywsgi with gevent-websocket's handler) mode. On each, in turn:
+(one process) or PostgreSQL + Redis (a fresh database `hq_bench_*`, dropped after; Redis as
+Socket.IO's message queue, the rate limits and the projection lease, on channels and keys of
+this run's own), in threading (Werkzeug) or gevent (pywsgi with gevent-websocket's handler)
+mode. On one deployment of each stack, in turn:
 
 1. the bare endpoint, closed loop (8 connections): requests per second, latency, CPU per request
    — the baseline of every CPU ratio;
@@ -15,17 +15,22 @@ threading (Werkzeug) or gevent (pywsgi with gevent-websocket's handler) mode. On
    loop (8 connections) from 0 to 300 waiting: tickets per second, p50/p99, CPU per ticket;
 3. call-next at 8 counters at once, 8 clerks signed in, until the queue is empty: latency, CPU
    per call, each ticket called exactly once;
-4. fan-out of a call to 200 / 1,000 / 2,000 displays (and a tenth as many ticket pages), from
-   sending call-next to the `called` frame at every display, beside a bare broadcast of the
-   same payload (`/bench/broadcast`); server CPU per call and per bare broadcast; with two
-   processes, the displays split between both ports and the requests alternating;
-5. a steady 50 tickets per second for 60 s (open loop: latency from the moment each request
-   was due), beside the bare endpoint at the same rate; the error count.
+4. a steady 50 tickets per second for 60 s (open loop: latency from the moment each request
+   was due), beside the bare endpoint at the same rate; the error count;
+
+then, on a fresh deployment for each size,
+
+5. the fan-out of a call to 200 / 1,000 / 2,000 displays (and a tenth as many ticket pages),
+   from sending call-next to the `called` frame at every display, beside a bare broadcast of
+   the same payload (`/bench/broadcast`); server CPU per call and per bare broadcast; with two
+   processes, the screens split between both ports and the requests alternating; and how long
+   the server takes to answer promptly again once every screen went away at once.
 
 CPU is user + system time of the server processes (/proc/<pid>/stat), background threads
 included, let settle 1 s after each batch so the debounced projection is counted; on PostgreSQL
 also the database's own backends (`db_cpu_ms`). The machine is small and shared: read the
-ratios, not the absolute figures. Prints tables and writes bench/results/load.json.
+ratios, not the absolute figures. `--budget` bounds the run (default 30 min): no part starts in
+its last 3 minutes, each part is bounded itself. Prints tables and writes bench/results/load.json.
 """
 
 from __future__ import annotations
@@ -78,14 +83,15 @@ class Stack:
     processes: int
 
 
-STACKS = {
-    "sqlite-threading": Stack("sqlite", "threading", 1),
+STACKS = {  # gevent first: within the budget, the scale profile is never the one left out
     "sqlite-gevent": Stack("sqlite", "gevent", 1),
-    "pg-threading-1": Stack("postgresql", "threading", 1),
     "pg-gevent-1": Stack("postgresql", "gevent", 1),
-    "pg-threading-2": Stack("postgresql", "threading", 2),
     "pg-gevent-2": Stack("postgresql", "gevent", 2),
+    "sqlite-threading": Stack("sqlite", "threading", 1),
+    "pg-threading-1": Stack("postgresql", "threading", 1),
+    "pg-threading-2": Stack("postgresql", "threading", 2),
 }
+MARGIN_S = {False: 180.0, True: 20.0}  # no part starts this close to the end of the budget
 
 
 @dataclass(frozen=True)
@@ -224,7 +230,7 @@ class Deployment:
             proc.terminate()
         for proc in self.procs:
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=5)  # a stalled threading server is killed
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -691,13 +697,37 @@ def steady(deployment: Deployment, sizes: Sizes) -> dict[str, Any]:
 # --- one stack ---------------------------------------------------------------------------------
 
 
-def run_stack(name: str, stack: Stack, sizes: Sizes, folder: Path, tree: Path) -> dict[str, Any]:
-    """Every section on one stack, in two deployments of it: requests, then the fan-out on a fresh
-    one (threading mode can stall for minutes after 2,000 screens go away at once). A section
-    that fails ends its deployment, noted, not the run."""
+@dataclass
+class Budget:
+    """The run's time bound: no part (a stack's requests, one fan-out cell) starts within
+    `margin_s` of its end; each part is bounded itself, so the run ends near the bound."""
+
+    seconds: float
+    margin_s: float
+    skipped: list[str] = field(default_factory=list)
+
+    def allows(self, what: str) -> bool:
+        if time.perf_counter() - STARTED < self.seconds - self.margin_s:
+            return True
+        self.skipped.append(what)
+        log(f"skipped (time budget): {what}")
+        return False
+
+
+def run_stack(
+    name: str, stack: Stack, sizes: Sizes, folder: Path, tree: Path, budget: Budget
+) -> dict[str, Any]:
+    """Every section on one stack: the requests on one deployment of it, then each fan-out cell
+    on a fresh one (threading mode can stall for minutes after 2,000 screens go away at once). A
+    part that fails is noted and ends that part only."""
     result: dict[str, Any] = {"stack": name, **stack.__dict__, "load_average": [], "servers": []}
+    result["fanout"] = []
     started = time.perf_counter()
-    for part in (_requests, _fanout):
+    parts: list[tuple[str, Any]] = [("requests", _requests)]
+    parts += [(f"fan-out {n}", lambda d, z, r, n=n: _fanout(d, z, r, n)) for n in sizes.displays]
+    for label, part in parts:
+        if not budget.allows(f"{name}: {label}"):
+            continue
         deployment = Deployment(name, stack, folder, tree)
         try:
             deployment.start()
@@ -705,7 +735,7 @@ def run_stack(name: str, stack: Stack, sizes: Sizes, folder: Path, tree: Path) -
             sign_all(deployment, "sign-in")
             part(deployment, sizes, result)
         except Exception as exc:
-            result.setdefault("errors", []).append(f"{type(exc).__name__}: {exc}")
+            result.setdefault("errors", []).append(f"{label}: {type(exc).__name__}: {exc}")
             log(f"{name}: FAILED {result['errors'][-1][:500]}")
         finally:
             deployment.stop()
@@ -725,13 +755,9 @@ def _requests(deployment: Deployment, sizes: Sizes, result: dict[str, Any]) -> N
     load.append(os.getloadavg()[0])
 
 
-def _fanout(deployment: Deployment, sizes: Sizes, result: dict[str, Any]) -> None:
-    result["fanout"] = []
-    for index, displays in enumerate(sizes.displays):
-        last = index == len(sizes.displays) - 1  # only told, not waited for: the server goes
-        cell = fanout_cell(deployment, displays, sizes, recovery_limit_s=30.0 if last else 120.0)
-        result["fanout"].append(cell)
-        result["load_average"].append(os.getloadavg()[0])
+def _fanout(deployment: Deployment, sizes: Sizes, result: dict[str, Any], displays: int) -> None:
+    result["fanout"].append(fanout_cell(deployment, displays, sizes, recovery_limit_s=30.0))
+    result["load_average"].append(os.getloadavg()[0])
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -827,6 +853,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--stacks", default=",".join(STACKS), help="of: " + ", ".join(STACKS))
     parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout served")
     parser.add_argument("--displays", help="fan-out sizes, e.g. 200,1000 (default: the sizes')")
+    parser.add_argument("--budget", type=float, default=30.0, help="minutes the run may take")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "load.json")
     args = parser.parse_args()
     args.stacks = args.stacks.split(",")
@@ -849,14 +876,19 @@ def main() -> None:
         "sizes": sizes.__dict__,
         "file_limit": raise_file_limit(),
         "cores": os.cpu_count(),
+        "budget_min": args.budget,
         "stacks": [],
     }
+    budget = Budget(60 * args.budget, MARGIN_S[args.quick])
     with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
         for name in args.stacks:
-            found = run_stack(name, STACKS[name], sizes, Path(folder), args.tree.resolve())
+            found = run_stack(name, STACKS[name], sizes, Path(folder), args.tree.resolve(), budget)
             report["stacks"].append(found)
             print_stack(found)
     report["seconds"] = time.perf_counter() - STARTED
+    report["skipped"] = budget.skipped
+    for what in budget.skipped:
+        print(f"skipped (time budget of {args.budget:.0f} min): {what}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"\n{report['seconds']:.0f} s; written to {args.out}")

@@ -304,7 +304,9 @@ class Publisher:
         if not watchers:
             self._shown.pop(key, None)
             return
-        before = self._shown.get(key, {})
+        # With several processes another one may have published in between, so what this one
+        # remembers sending is not what the pages show: then every watched ticket gets its view.
+        before = self._shown.get(key, {}) if watchers.local else {}
         shown: dict[int, tuple[ShownView, tuple[int, int] | None]] = {}
         for row in proj.waiting:
             langs = watchers.langs(row.id)

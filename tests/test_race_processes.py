@@ -18,11 +18,11 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from backend.extensions import db
-from backend.models import Counter, Store, Ticket, TicketEvent
-from backend.policy import Lane
+from backend.models import Store, Ticket, TicketEvent
 
 from .conftest import MORNING, scale_only, tier_config
 from .factories import bearer, create_token, create_user
+from .test_race import add_counters
 
 pytestmark = scale_only("processes of one deployment share PostgreSQL: the scale tier")
 
@@ -31,7 +31,6 @@ THREADS = 4
 TICKETS = 4000
 SERVICES = ["A", "B", "C", "D", "E", "V"]
 COUNTERS = PROCESSES * THREADS
-PROFILES = [[Lane.FAST], [Lane.STANDARD, Lane.FAST], [Lane.VIP, Lane.STANDARD]]
 
 
 def _worker_app(config: dict[str, Any]) -> Flask:
@@ -159,14 +158,7 @@ def run_processes(target: Any, config: dict[str, Any], headers: list[dict[str, s
 
 def prepare_store(app: Flask) -> list[dict[str, str]]:
     """16 counters of three lane profiles, a clerk with a token for each."""
-    with app.app_context():
-        store = db.session.scalar(select(Store).where(Store.code == "demo"))
-        existing = {c.number for c in store.counters}
-        for number in range(1, COUNTERS + 1):
-            if number not in existing:
-                lanes = [lane.value for lane in PROFILES[number % len(PROFILES)]]
-                db.session.add(Counter(store=store, number=number, lanes=lanes))
-        db.session.commit()
+    add_counters(app, COUNTERS)
     headers = []
     for number in range(1, COUNTERS + 1):
         create_user(app, f"racer{number}", "demo")

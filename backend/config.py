@@ -80,6 +80,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # Seconds the publisher waits to coalesce a burst of commands into one projection update
         # ("none": right after each commit, which tests use to be deterministic).
         "LIVE_PROJECTION_DELAY": _delay(os.environ.get("LIVE_PROJECTION_DELAY", "0.25")),
+        # At most one projection update per store in this many seconds (a busy store's burst).
+        "LIVE_PROJECTION_INTERVAL": float(os.environ.get("LIVE_PROJECTION_INTERVAL", "1.0")),
         # Check every API answer against its documented schema: "raise" (tests), "log", "".
         "API_VALIDATE_RESPONSES": os.environ.get("API_VALIDATE_RESPONSES", "log"),
         # werkzeug's method for staff passwords; env PASSWORD_HASH_METHOD (tests: a cheap pbkdf2).

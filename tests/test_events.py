@@ -376,6 +376,38 @@ def test_a_burst_of_commands_costs_one_projection_update(
     assert lanes["fast"] == 4 and lanes["standard"] == 4
 
 
+def test_a_store_is_projected_at_most_once_per_interval(
+    app: Flask, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands a little more than the debounce apart (a busy hall's pace) do not each cost a
+    projection: the next one waits until the interval since the last one began has passed."""
+    app.config["LIVE_PROJECTION_DELAY"] = 0.05
+    app.config["LIVE_PROJECTION_INTERVAL"] = 60.0  # far longer than this test can take
+    waits: list[float] = []
+    go = threading.Event()
+
+    def sleep(delay: float) -> None:
+        waits.append(delay)
+        go.wait(10)
+
+    monkeypatch.setattr(PUBLISHER, "sleep", sleep)
+    display = display_client(app)
+    published = PUBLISHER.projections_published
+    api.issue("A")
+    go.set()  # the first waits the debounce only
+    wait_for(lambda: PUBLISHER.projections_published == published + 1 and not PUBLISHER.pending)
+    go.clear()
+    api.issue("B")
+    api.issue("C")  # joins the one already scheduled
+    assert waits[0] == pytest.approx(0.05)
+    assert len(waits) == 2 and 59.0 < waits[1] <= 60.0  # the rest of the interval
+    go.set()
+    wait_for(lambda: PUBLISHER.projections_published == published + 2 and not PUBLISHER.pending)
+    updates = [m for m in display.get_received() if m["name"] == "queue_updated"]
+    assert len(updates) == 2
+    assert sum(lane["waiting"] for lane in updates[-1]["args"][0]["lanes"]) == 3
+
+
 # --- SQL statements per command (deterministic guards of speed) ---------------------------------
 
 

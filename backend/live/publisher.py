@@ -4,7 +4,9 @@
    without delay), and the status pages of the tickets a command changed get their new view.
 2. Then one projection update per store (`queue_updated`, and a `ticket` update for each watched
    waiting ticket whose position or estimate changed), from a background task debounced by
-   `LIVE_PROJECTION_DELAY` seconds, so a burst of commands costs one projection. With
+   `LIVE_PROJECTION_DELAY` seconds, so a burst of commands costs one projection, and at most
+   one per `LIVE_PROJECTION_INTERVAL` seconds per store (a busy store's screens follow its
+   figures about once a second, DESIGN §11, instead of paying a projection per command). With
    `LIVE_PROJECTION_DELAY = None` (tests) the update is computed right after the commit instead.
 
 With several processes, one of them publishes a store's projection per version: the lease
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -43,6 +46,7 @@ from backend.queue.readmodel import Projection, TicketRow
 from backend.queue.serializers import queue_public, queue_staff, ticket_public
 
 DEFAULT_DELAY_S = 0.25
+DEFAULT_INTERVAL_S = 1.0
 
 
 class ProjectionLease(Protocol):
@@ -177,6 +181,8 @@ class Publisher:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._scheduled: set[tuple[str, int]] = set()
+        # When each store's last scheduled projection began (time.monotonic()).
+        self._began: dict[tuple[str, int], float] = {}
         self._running = 0  # scheduled or running projection tasks
         self._published: dict[tuple[str, int], Projection] = {}
         # Per store, what each waiting ticket's open status pages were last sent.
@@ -226,14 +232,24 @@ class Publisher:
                 return
             self._scheduled.add(key)
             self._running += 1
-        delay = float(app.config.get("LIVE_PROJECTION_DELAY", DEFAULT_DELAY_S))
+            delay = self._delay(app, key)
         socketio.start_background_task(self._later, app, key, delay)
+
+    def _delay(self, app: Flask, key: tuple[str, int]) -> float:
+        """The debounce, lengthened so that the store's projections begin at least the interval
+        apart (the caller holds the lock)."""
+        debounce = float(app.config.get("LIVE_PROJECTION_DELAY", DEFAULT_DELAY_S))
+        interval = float(app.config.get("LIVE_PROJECTION_INTERVAL", DEFAULT_INTERVAL_S))
+        began = self._began.get(key)
+        since = time.monotonic() - began if began is not None else interval
+        return max(debounce, interval - since)
 
     def _later(self, app: Flask, key: tuple[str, int], delay: float) -> None:
         try:
             self.sleep(delay)
             with self._lock:
                 self._scheduled.discard(key)  # commands from now on schedule the next run
+                self._began[key] = time.monotonic()
             with app.app_context():
                 try:
                     self.project(key[1])

@@ -501,3 +501,51 @@ def test_the_sampled_band_is_computed_once_in_its_lifetime_not_once_per_command(
     assert len(sampled) == before + 1  # aged: sampled anew, once
     api.sign_in(2)  # another counter opens: the band's shape changed
     assert len(sampled) == before + 2
+
+
+def test_a_projection_reads_in_full_only_the_tickets_that_changed(
+    app: Flask, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next version's projection keeps the last one's rows of unchanged tickets (the same
+    objects), reads the changed ones afresh, and reads everything again when the services or
+    counters change (a row names its service's code and its counter's number)."""
+    from backend.models import Store, User
+    from backend.policy import Role
+    from backend.stores import configure
+
+    from .factories import create_user
+
+    manager_id = create_user(app, "boss", role=Role.MANAGER)
+
+    for service in "ABCAB":
+        api.issue(service)
+    first = api.call_next(1)["ticket"]
+    with app.app_context():
+        store_id = db.session.scalar(select(Ticket.store_id).where(Ticket.id == first["id"]))
+        before = readmodel.projection(store_id)
+    parsed: list[int] = []
+    original = readmodel._row
+
+    def counting(ticket: Any, *args: Any) -> Any:
+        parsed.append(ticket.id)
+        return original(ticket, *args)
+
+    monkeypatch.setattr(readmodel, "_row", counting)
+    second = api.call_next(2)["ticket"]
+    with app.app_context():
+        after = readmodel.projection(store_id)
+    assert after.version > before.version
+    assert after.active[second["id"]].status == "called"
+    unchanged = [i for i in before.active if i not in (first["id"], second["id"])]
+    assert unchanged and all(after.active[i] is before.active[i] for i in unchanged)
+    active_parsed = [i for i in parsed if i in after.active]
+    assert second["id"] in active_parsed and not set(unchanged) & set(active_parsed)
+
+    with app.app_context():
+        store, manager = db.session.get(Store, store_id), db.session.get(User, manager_id)
+        assert store is not None and manager is not None
+        values = configure.service_values(store, "A")
+        configure.save_service("demo", manager, "A", {**values, "prefix": "Z"}, create=False)
+        renamed = readmodel.projection(store_id)
+    assert renamed.store.config_version > after.store.config_version
+    assert all(renamed.active[i] is not after.active[i] for i in unchanged)

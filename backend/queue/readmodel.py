@@ -322,6 +322,7 @@ def _row(ticket: Any, services: Mapping[int, ServiceInfo], numbers: Mapping[int,
 @dataclass
 class _Rows:
     store: StoreSettings
+    day: date
     services: tuple[ServiceInfo, ...]
     counters: Sequence[Any]
     active: Sequence[Any]
@@ -335,12 +336,61 @@ def _today(store_id: int, day: date) -> Any:
     return select(*TICKET_COLUMNS).where(Ticket.store_id == store_id, Ticket.service_day == day)
 
 
-def _read(conn: Connection, store_id: int, moment: datetime) -> _Rows | None:
+LIVE = (TicketStatus.WAITING, TicketStatus.PARKED, *AT_COUNTER)
+
+
+def _active(
+    conn: Connection, store_id: int, day: date, reuse: Mapping[int, TicketRow] | None
+) -> list[Any]:
+    """Today's live tickets in queue order: the rows of `reuse` whose version is unchanged,
+    the others read in full (a queue of 300 costs a query of two integers per ticket instead
+    of 22 columns, six of them timestamps to parse)."""
+    if not reuse:
+        query = _today(store_id, day).where(Ticket.status.in_(LIVE))
+        return list(conn.execute(query.order_by(Ticket.queue_at, Ticket.id)).all())
+    versions = conn.execute(
+        select(Ticket.id, Ticket.version)
+        .where(Ticket.store_id == store_id, Ticket.service_day == day, Ticket.status.in_(LIVE))
+        .order_by(Ticket.queue_at, Ticket.id)
+    ).all()
+    changed = [
+        ident
+        for ident, version in versions
+        if (known := reuse.get(ident)) is None or known.version != (version or 0)
+    ]
+    fresh: dict[int, Any] = {}
+    for chunk in range(0, len(changed), READ_CHUNK):
+        ids = changed[chunk : chunk + READ_CHUNK]
+        fresh.update(
+            (row.id, row) for row in conn.execute(_today(store_id, day).where(Ticket.id.in_(ids)))
+        )
+    # A ticket that changed between the two reads of this one transaction cannot exist (one
+    # snapshot): every id is in one of the two.
+    return [fresh[ident] if ident in fresh else reuse[ident] for ident, _ in versions]
+
+
+# Ids per IN (…) list when reading changed tickets (below every driver's parameter limit).
+READ_CHUNK = 500
+
+
+def _read(
+    conn: Connection,
+    store_id: int,
+    moment: datetime,
+    previous: Projection | None = None,
+) -> _Rows | None:
     store_row = conn.execute(select(*Store.__table__.c).where(Store.id == store_id)).one_or_none()
     if store_row is None:
         return None
     store = StoreSettings.of(store_row)
     day = service_day(moment, store.timezone)
+    reuse = (
+        previous.active
+        if previous is not None
+        and previous.day == day
+        and previous.store.config_version == store.config_version
+        else None
+    )
     services = tuple(
         ServiceInfo.of(row)
         for row in conn.execute(
@@ -364,10 +414,7 @@ def _read(conn: Connection, store_id: int, moment: datetime) -> _Rows | None:
         .where(Counter.store_id == store_id)
         .order_by(Counter.number)
     ).all()
-    live = (TicketStatus.WAITING, TicketStatus.PARKED, *AT_COUNTER)
-    active = conn.execute(
-        _today(store_id, day).where(Ticket.status.in_(live)).order_by(Ticket.queue_at, Ticket.id)
-    ).all()
+    active = _active(conn, store_id, day, reuse)
     recent = conn.execute(
         _today(store_id, day)
         .where(Ticket.called_at.is_not(None))
@@ -396,7 +443,15 @@ def _read(conn: Connection, store_id: int, moment: datetime) -> _Rows | None:
     ).all()
     lanes = [Lane(lane) for lane in store_row.recent_lanes or ()]
     return _Rows(
-        store, services, counters, active, recent, missed, [(a[0], a[1]) for a in arrivals], lanes
+        store,
+        day,
+        services,
+        counters,
+        active,
+        recent,
+        missed,
+        [(a[0], a[1]) for a in arrivals],
+        lanes,
     )
 
 
@@ -404,24 +459,25 @@ def build(store_id: int, moment: datetime, previous: Projection | None = None) -
     """Read the store's rows in one consistent read transaction and compute its projection (with
     the sampled band of `previous`, the store's last projection, while it is young enough)."""
     forbid_in_write_transaction("building the read model")
+    # A ticket's row changes only with its version, and what it names (service codes, counter
+    # numbers) only with the store's configuration: the rows of the last projection are reused
+    # (checked inside the read transaction: `_read` drops them if the configuration moved).
     with db.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
-            rows = _read(conn, store_id, moment)
-    band = (
-        previous.band
-        if previous is not None and previous.day == service_day(moment, previous.store.timezone)
-        else None
-    )
-    return None if rows is None else _project(rows, moment, band)
+            rows = _read(conn, store_id, moment, previous)
+    if rows is None:
+        return None
+    same_day = previous is not None and previous.day == rows.day
+    return _project(rows, moment, previous.band if previous is not None and same_day else None)
 
 
 def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> Projection:
     services = {s.id: s for s in rows.services}
     # Archived counters keep their numbers for the day's past calls, but are no counter to show.
     numbers = {c.id: c.number for c in rows.counters}
-    active = [_row(t, services, numbers) for t in rows.active]
+    active = [t if isinstance(t, TicketRow) else _row(t, services, numbers) for t in rows.active]
     waiting = tuple(t for t in active if t.status == TicketStatus.WAITING)
     counters = _counter_states([c for c in rows.counters if not c.archived], active)
     store = rows.store

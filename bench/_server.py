@@ -9,6 +9,9 @@ static files). It creates the app on a fresh SQLite file in a temporary folder, 
 - `GET /bench/bare`: `{"ok": true}` through the same stack — the baseline of every ratio;
 - `GET /bench/stats`: projections built and forecasts computed so far in this process;
 - `POST /bench/insert`: one ORM row inserted and committed — the naive insert baseline;
+- `POST /bench/floor`: the leanest ticket issue this stack can make — one transaction of five
+  SQLAlchemy Core statements (lock a row, bump a per-day number, insert a ticket row and an
+  event row, bump a version), committed, a small JSON answer — the floor under any issue;
 - `POST /bench/broadcast`: emits the posted JSON as a `called` event to the demo store's
   displays — a bare broadcast of the very same bytes as a real call,
 
@@ -137,6 +140,30 @@ def _naive_row() -> Any:
     return BenchRow
 
 
+def _floor_tables() -> Any:
+    """The floor baseline's own tables: a lock row with a version, a number per day, an event."""
+    from backend.extensions import db
+
+    class BenchLock(db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "bench_lock"
+        id = db.Column(db.Integer, primary_key=True)
+        version = db.Column(db.Integer, nullable=False, default=0)
+
+    class BenchNumber(db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "bench_number"
+        day = db.Column(db.String(10), primary_key=True)
+        last = db.Column(db.Integer, nullable=False)
+
+    class BenchEvent(db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "bench_event"
+        id = db.Column(db.Integer, primary_key=True)
+        row_id = db.Column(db.Integer, nullable=False)
+        action = db.Column(db.String(16), nullable=False)
+        at = db.Column(db.DateTime, nullable=False)
+
+    return BenchLock.__table__, BenchNumber.__table__, BenchEvent.__table__
+
+
 def _schema(app: Any) -> None:
     from backend.extensions import db
 
@@ -184,6 +211,7 @@ def _seed(app: Any, names: dict[str, Any]) -> dict[str, Any]:
 
     _schema(app)
     with app.app_context():
+        db.session.execute(db.text("INSERT INTO bench_lock (id, version) VALUES (1, 0)"))
         _name(names["seed"])("demo", with_staff=False)
         store = db.session.scalar(db.select(Store).where(Store.code == "demo"))
         user = User(username="bench", role=Role.CLERK, store_id=store.id)
@@ -200,7 +228,7 @@ def _seed(app: Any, names: dict[str, Any]) -> dict[str, Any]:
     return secrets
 
 
-def _bench_routes(app: Any, names: dict[str, Any], row: Any) -> None:
+def _bench_routes(app: Any, names: dict[str, Any], row: Any, floor: Any) -> None:
     from datetime import datetime
 
     from flask import jsonify, request
@@ -230,8 +258,38 @@ def _bench_routes(app: Any, names: dict[str, Any], row: Any) -> None:
         db.session.commit()
         return jsonify({"id": item.id}), 201
 
+    lock, number, event = floor
+    row_table = row.__table__
+
+    @app.post("/bench/floor")
+    def bench_floor() -> Any:
+        from sqlalchemy import insert, select, update
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        at = datetime.now()
+        upsert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+        session = db.session
+        version = session.execute(
+            select(lock.c.version).where(lock.c.id == 1).with_for_update()
+        ).scalar_one()
+        last = session.execute(
+            upsert(number)
+            .values(day=at.date().isoformat(), last=1)
+            .on_conflict_do_update(index_elements=[number.c.day], set_={"last": number.c.last + 1})
+            .returning(number.c.last)
+        ).scalar_one()
+        label = f"A{last:03d}"
+        ident = session.execute(
+            insert(row_table).values(label=label, at=at).returning(row_table.c.id)
+        ).scalar_one()
+        session.execute(insert(event).values(row_id=ident, action="issue", at=at))
+        session.execute(update(lock).where(lock.c.id == 1).values(version=version + 1))
+        session.commit()
+        return jsonify({"id": ident, "label": label, "version": version + 1}), 201
+
     csrf.exempt(bench_broadcast)
     csrf.exempt(bench_insert)
+    csrf.exempt(bench_floor)
 
 
 def _serve_gevent(app: Any, port: int) -> None:
@@ -267,11 +325,12 @@ def main() -> None:
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{folder / 'bench.db'}"
     app = create_app(config)
     row = _naive_row()
+    floor = _floor_tables()
     if os.environ.get("BENCH_SEED", "1") == "0":  # another process seeded the shared database
         secrets: dict[str, Any] = {}
     else:
         secrets = _seed(app, names)
-    _bench_routes(app, names, row)
+    _bench_routes(app, names, row, floor)
     port = _free_port()
     import backend
 

@@ -86,6 +86,7 @@ class Server:
     http: requests.Session = field(default_factory=requests.Session)
     tokens: dict[str, str] = field(default_factory=dict)  # label -> token, waiting tickets
     starts: int = 0
+    serving: int | None = None  # the ticket counter 1 called last, not yet started
 
     @classmethod
     def start(cls, tree: Path, mode: str, folder: Path) -> Server:
@@ -148,6 +149,9 @@ class Server:
     def insert(self) -> None:
         self.post("/bench/insert", {"label": "A001"}, expect=201)
 
+    def floor(self) -> None:
+        self.post("/bench/floor", {}, expect=201)
+
     def bare(self) -> None:
         response = self.http.get(self.base + "/bench/bare")
         if response.status_code != 200:
@@ -168,6 +172,12 @@ class Server:
     def call(self) -> dict[str, Any]:
         path = f"/api/v1/stores/{STORE}/counters/{COUNTER}/call-next"
         headers = {"Authorization": f"Bearer {self.info['token']}"}
+        if self.serving is not None:
+            # As at a counter: the customer called last comes and is served (a start), then the
+            # clerk calls the next one, which completes that visit. Counted in `starts`.
+            self.starts += 1
+            self.post(f"/api/v1/tickets/{self.serving}/start", {})
+            self.serving = None
         response = self.http.post(self.base + path, json={}, headers=headers)
         if response.status_code == 409 and response.json().get("error") == "still_called":
             # Trees where call-next will not pass over a customer only called: start serving
@@ -180,6 +190,7 @@ class Server:
         answer = response.json()
         if answer.get("ticket"):
             self.tokens.pop(answer["ticket"]["label"], None)
+            self.serving = answer["ticket"]["id"]
         return answer
 
     def printed(self) -> None:
@@ -267,6 +278,7 @@ def cpu_cell(
         cell: dict[str, Any] = {"waiting": waiting, "pages": len(swarm.clients)}
         cell["bare"] = cpu_batch(server, server.bare, sizes.bare)
         cell["insert"] = cpu_batch(server, server.insert, sizes.bare // 3)
+        cell["floor"] = cpu_batch(server, server.floor, sizes.bare // 3)
         cell["issue"] = cpu_batch(server, server.issue, sizes.burst)
         cell["call"] = cpu_batch(server, server.call, sizes.burst)
         cell["issue_paced"] = cpu_batch(server, server.issue, sizes.paced, PACE_S)
@@ -283,6 +295,10 @@ def cpu_cell(
     for kind in MEASURED:
         if kind in cell:
             cell[kind]["ratio"] = cell[kind]["cpu_ms"] / bare if bare else None
+            # A call at a counter is two commands (the start of the customer called before,
+            # then call-next): per command as well.
+            commands = 1 + cell[kind].get("starts", 0)
+            cell[kind]["per_command_ratio"] = cell[kind]["ratio"] / commands if bare else None
     return cell
 
 
@@ -327,7 +343,7 @@ def profile_paced(server: Server, sizes: Sizes, raw: Path) -> dict[str, Any]:
     return {"top": top_frames(raw)} if raw.exists() else {"error": "py-spy wrote nothing"}
 
 
-MEASURED = ("insert", "issue", "call", "issue_paced", "call_paced", "printed")
+MEASURED = ("insert", "floor", "issue", "call", "issue_paced", "call_paced", "printed")
 
 
 def cpu_suite(
@@ -448,7 +464,8 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 def print_cpu(label: str, result: dict[str, Any]) -> None:
     print(f"\n## CPU per request — {label}: {result['server']['tree']}, {result['mode']}")
-    print("waiting | pages | bare ms | naive insert ms (×bare) | issue ms (×bare) | call ms (×bare)"
+    print("waiting | pages | bare ms | naive insert ms (×bare) | floor issue | issue ms (×bare)"
+          " | call ms (×bare)"
           " | issue paced | call paced | printed ticket | forecasts per request")  # fmt: skip
     for cell in result["cells"]:
         parts = [f"{cell['waiting']:>7}", f"{cell['pages']:>5}", _fmt(cell["bare"]["cpu_ms"], 3)]
@@ -458,9 +475,13 @@ def print_cpu(label: str, result: dict[str, Any]) -> None:
             if found is None:
                 parts.append("")
                 continue
-            started = " +start" if found["starts"] else ""
+            started = (
+                f" +start: {_fmt(found['per_command_ratio'])}× per command"
+                if found.get("starts")
+                else ""
+            )
             parts.append(f"{_fmt(found['cpu_ms'], 2)} ({_fmt(found['ratio'])}×){started}")
-            if kind != "insert":
+            if kind not in ("insert", "floor"):
                 forecasts.append(f"{kind} {_fmt(found['forecasts'], 2)}")
         print(" | ".join([*parts, ", ".join(forecasts)]), flush=True)
     for cell in result["cells"]:

@@ -84,6 +84,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "LIVE_PROJECTION_INTERVAL": float(os.environ.get("LIVE_PROJECTION_INTERVAL", "1.0")),
         # Check every API answer against its documented schema: "raise" (tests), "log", "".
         "API_VALIDATE_RESPONSES": os.environ.get("API_VALIDATE_RESPONSES", "log"),
+        # The share of answers checked under "log" (every one under "raise").
+        "API_VALIDATE_SAMPLE": float(os.environ.get("API_VALIDATE_SAMPLE", "0.02")),
         # werkzeug's method for staff passwords; env PASSWORD_HASH_METHOD (tests: a cheap pbkdf2).
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         "MAX_CONTENT_LENGTH": int(

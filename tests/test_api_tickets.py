@@ -407,3 +407,48 @@ def test_now_is_injected(api: Api, clock: ManualClock) -> None:
     assert ticket["issued_at"] == expected
     # The injected clock, not the wall clock: 09:07 on the test's morning, whatever today is.
     assert datetime.fromisoformat(ticket["issued_at"]) - MORNING == timedelta(minutes=7)
+
+
+@pytest.mark.parametrize(
+    ("mode", "sample", "checked"),
+    [("raise", 0.0, 3), ("log", 1.0, 3), ("log", 0.0, 0), ("", 1.0, 0)],
+)
+def test_answers_are_checked_against_their_schema_every_time_or_by_sample(
+    app: Flask,
+    client: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    sample: float,
+    checked: int,
+) -> None:
+    """Tests check every answer; production checks a sample (a check costs about as much as a
+    bare request), and can switch the check off."""
+    from backend.api import openapi
+
+    seen: list[str] = []
+    original = openapi.check_response
+    monkeypatch.setattr(
+        openapi,
+        "check_response",
+        lambda model, result: (seen.append(model.__name__), original(model, result)),
+    )
+    app.config.update(API_VALIDATE_RESPONSES=mode, API_VALIDATE_SAMPLE=sample)
+    for _ in range(3):
+        assert client.get("/api/v1/stores/demo/services").status_code == 200
+    assert seen == ["ServicesOut"] * checked
+
+
+def test_an_answer_that_breaks_its_schema_is_logged_in_production(
+    app: Flask,
+    client: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from backend.queue import reads
+
+    app.config.update(API_VALIDATE_RESPONSES="log", API_VALIDATE_SAMPLE=1.0)
+    monkeypatch.setattr(reads, "services_view", lambda store, lang: [{"undocumented": 1}])
+    with caplog.at_level("WARNING"):
+        response = client.get("/api/v1/stores/demo/services")
+    assert response.status_code == 200  # the customer still gets the answer
+    assert any("breaks its schema ServicesOut" in r.getMessage() for r in caplog.records)

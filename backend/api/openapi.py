@@ -2,13 +2,15 @@
 document from the same models, so the document cannot drift from what the API accepts or returns.
 (pydantic does the validation and the JSON Schema; this module only assembles them, which keeps
 Flask's own routing and error handling untouched.) Response models forbid undocumented fields; an
-answer that breaks its schema raises under `API_VALIDATE_RESPONSES = "raise"` (tests) and is
-logged otherwise."""
+answer that breaks its schema raises under `API_VALIDATE_RESPONSES = "raise"` (tests: every
+answer is checked) and is logged under "log" (production: a sample of `API_VALIDATE_SAMPLE` of the
+answers, since checking one costs about as much as a bare request)."""
 
 from __future__ import annotations
 
 import functools
 import json
+import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,6 +57,13 @@ def check_response(model: type[BaseModel], result: Any) -> None:
         if current_app.config.get("API_VALIDATE_RESPONSES") == "raise":
             raise ResponseSchemaError(f"{request.path}: {exc}") from None
         current_app.logger.warning("answer breaks its schema %s: %s", model.__name__, exc)
+
+
+def _checked() -> bool:
+    mode = current_app.config.get("API_VALIDATE_RESPONSES")
+    if mode == "raise":
+        return True
+    return bool(mode) and random.random() < float(current_app.config["API_VALIDATE_SAMPLE"])
 
 
 _RULE_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
@@ -233,7 +242,7 @@ class ApiRegistry:
                 if body is not None:
                     kwargs["body"] = parse_body(body)
                 result = view(*args, **kwargs)
-                if response is not None and current_app.config.get("API_VALIDATE_RESPONSES"):
+                if response is not None and _checked():
                     check_response(response, result)
                 return result
 

@@ -84,7 +84,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | Non
     if TIER != "scale":
         yield None
         return
-    name = f"hq_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    # Per worker and per run: two runs on one server (two checkouts) never share a database.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:8]
+    name = f"hq_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{run}"
     url = factories.fresh_postgres_database(PG_SERVER, name)
     factories.migrate(url, tmp_path_factory.mktemp("pg-instance"))
     yield url

@@ -437,7 +437,7 @@ def test_sql_statements_per_command(
         db.session.remove()
     assert issue.count <= 10, issue.statements
     assert call.count <= 12, call.statements
-    assert call_again.count <= 14, call_again.statements
+    assert call_again.count <= 12, call_again.statements  # the target for any call
 
 
 def test_aged_estimates_are_republished_without_any_command(

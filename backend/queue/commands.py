@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Table, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.core import db as core_db
@@ -167,8 +167,10 @@ class Command:
         session = db.session
         if any(action is Action.ISSUE for _, action, _ in self.changes):
             session.flush()  # new tickets get their ids
-        for ticket, row in self.trail:
-            session.add(TicketEvent(ticket_id=ticket.id, **row))
+        if self.trail:  # append-only rows: one INSERT for all of them, no objects to track
+            session.execute(
+                insert(TicketEvent), [{"ticket_id": ticket.id, **row} for ticket, row in self.trail]
+            )
         version = self.store.version - len(self.changes)
         for ticket, action, counter in self.changes:
             version += 1
@@ -609,14 +611,17 @@ def call_next(
         completed = _free_counter(cmd, current, counter)
         view = CounterView(counter.number, counter.lane_profile, counter.status)
         recent = [Lane(lane) for lane in cmd.store.recent_lanes or ()]
-        decision = choose_next(
-            view, _candidates(cmd), cmd.settings.policy(), cmd.now, recent[-RECENT_LANES_KEPT:]
-        )
-        ticket = None
-        if decision.ticket_id is not None:
-            ticket = db.session.get(Ticket, decision.ticket_id)
-            assert ticket is not None  # a candidate of this very transaction
-            _call(cmd, ticket, counter, decision.reason_code)
+        # The changes so far (the visit completed, the request remembered) touch no waiting
+        # ticket: the reads below need not flush them first (one store UPDATE, not two).
+        with db.session.no_autoflush:
+            decision = choose_next(
+                view, _candidates(cmd), cmd.settings.policy(), cmd.now, recent[-RECENT_LANES_KEPT:]
+            )
+            ticket = None
+            if decision.ticket_id is not None:
+                ticket = db.session.get(Ticket, decision.ticket_id)
+                assert ticket is not None  # a candidate of this very transaction
+                _call(cmd, ticket, counter, decision.reason_code)
     return CallResult(ticket, decision, completed)
 
 

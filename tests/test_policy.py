@@ -240,6 +240,29 @@ class TestRules:
         never = QueuePolicy(max_wait=None, vip_first=0)
         assert choose_next(vip_counter, waiting, never, self.at(6)).reason is not Reason.VIP_FIRST
 
+    def test_priority_care_goes_first_after_starvation_before_vip(self) -> None:
+        counter = CounterView(4, (Lane.VIP, Lane.STANDARD, Lane.FAST))
+        early = QueueItem(1, Lane.FAST, T0, "A", expected_minutes=3)
+        vip = QueueItem(2, Lane.VIP, self.at(2), "V", expected_minutes=10)
+        cared = QueueItem(3, Lane.STANDARD, self.at(8), "C", expected_minutes=8, care=True)
+        later = QueueItem(4, Lane.STANDARD, self.at(9), "C", expected_minutes=8, care=True)
+        waiting = [early, vip, cared, later]
+        decision = choose_next(counter, waiting, QueuePolicy(), self.at(10))
+        assert (decision.ticket_id, decision.reason_code) == (3, "priority_care")  # the oldest
+        starving = choose_next(counter, waiting, QueuePolicy(), self.at(31))
+        assert (starving.ticket_id, starving.reason) == (1, Reason.WAITED_LONG)
+        off = choose_next(counter, waiting, QueuePolicy(priority_care=False), self.at(10))
+        assert (off.ticket_id, off.reason) == (2, Reason.VIP_FIRST)
+
+    def test_priority_care_waits_for_a_counter_of_its_lane(self) -> None:
+        """Only counters that serve the care ticket's lane take it first; a fast-only counter
+        keeps to its own lane (and helps with it only when its own lane is empty)."""
+        cared = QueueItem(3, Lane.STANDARD, self.at(8), "C", expected_minutes=8, care=True)
+        fast = QueueItem(5, Lane.FAST, self.at(9), "A", expected_minutes=3)
+        assert choose_next(FAST_ONLY, [cared, fast], QueuePolicy(), self.at(10)).ticket_id == 5
+        helping = choose_next(FAST_ONLY, [cared], QueuePolicy(), self.at(10))
+        assert (helping.ticket_id, helping.reason) == (3, Reason.PRIORITY_CARE)
+
     def test_interplay_appointment_then_starvation_then_vip(self) -> None:
         counter = CounterView(4, (Lane.VIP, Lane.STANDARD))
         starving = QueueItem(1, Lane.STANDARD, T0, "C", expected_minutes=8)

@@ -12,6 +12,15 @@ class Lane(StrEnum):
     APPOINTMENT = "appointment"
 
 
+class Level(StrEnum):
+    """What staff may set on a ticket they issue: a VIP (金牌客户) joins the VIP lane; priority
+    care (爱心: elderly, disabled, pregnant) goes first at the counters of its lane."""
+
+    NORMAL = "normal"
+    VIP = "vip"
+    PRIORITY_CARE = "priority_care"
+
+
 class TicketStatus(StrEnum):
     WAITING = "waiting"
     CALLED = "called"

@@ -46,11 +46,13 @@ class WaitForecast:
         return (low, max(math.ceil(self.high), low + 1))
 
 
-GroupKey = tuple[str, Lane, int | None]
+GroupKey = tuple[str, Lane, int | None, bool]
 
 
 def _group_key(item: QueueItem) -> GroupKey:
-    return (item.service, item.lane, item.only_counter)
+    """Tickets that keep their order among themselves (as call-next's candidates: commands.py):
+    one service, lane and target counter, priority care apart from the others."""
+    return (item.service, item.lane, item.only_counter, item.care)
 
 
 def _groups(waiting: Sequence[QueueItem]) -> dict[GroupKey, deque[QueueItem]]:
@@ -65,7 +67,7 @@ def _available(groups: dict[GroupKey, deque[QueueItem]], moment: datetime) -> li
     """What a counter could call at this moment: each group's head (every appointment, as the
     live engine does), among the tickets that have arrived by then."""
     out = []
-    for (_, lane, _), group in groups.items():
+    for (_, lane, _, _), group in groups.items():
         for item in group:
             if item.queue_at > moment:
                 break

@@ -28,6 +28,8 @@ class QueueItem:
     due_at: datetime | None = None  # a checked-in appointment: its slot start
     service_lane: Lane | None = None  # the lane of the ticket's service (for appointments)
     expected_minutes: float = 5.0  # the service's learned (or configured) duration
+    # Priority care (爱心: elderly, disabled, pregnant), set by staff when issuing.
+    care: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,9 @@ class QueuePolicy:
     # the classic response ratio; 2 lets short business through sooner while waiting still
     # raises everyone's priority (the simulator's weekday: bench/BENCHMARKS.md).
     ratio_power: float = 2.0
+    # Priority-care customers go first among the tickets a counter may serve (after those sent
+    # to it, due appointments and anyone past the maximum wait). False: they wait like anyone.
+    priority_care: bool = True
 
 
 class Reason(StrEnum):
@@ -83,6 +88,7 @@ class Reason(StrEnum):
     APPOINTMENT_DUE = "appointment_due"
     WAITED_LONG = "waited_long"
     VIP_FIRST = "vip_first"
+    PRIORITY_CARE = "priority_care"
     BEST_RATIO = "best_ratio"
 
 
@@ -171,6 +177,27 @@ def vip_turn(policy: QueuePolicy, recent_lanes: Sequence[Lane]) -> bool:
     return sum(1 for lane in window if lane == Lane.VIP) < policy.vip_first
 
 
+def _goes_first(
+    pool: list[QueueItem], policy: QueuePolicy, now: datetime | None, recent_lanes: Sequence[Lane]
+) -> Decision | None:
+    """Whoever goes ahead of the ordering: a ticket past the store's maximum wait; else a
+    priority-care customer; else a VIP, within the VIP share. The oldest of them first."""
+    if policy.max_wait is not None and now is not None:
+        starving = [i for i in pool if now - i.queue_at >= policy.max_wait]
+        if starving:
+            head = min(starving, key=_order_key)
+            return Decision(head.ticket_id, Reason.WAITED_LONG, head.lane)
+    cared = [i for i in pool if i.care] if policy.priority_care else []
+    if cared:
+        head = min(cared, key=_order_key)
+        return Decision(head.ticket_id, Reason.PRIORITY_CARE, head.lane)
+    vips = [i for i in pool if i.lane == Lane.VIP]
+    if vips and len(vips) < len(pool) and vip_turn(policy, recent_lanes):
+        head = min(vips, key=_order_key)
+        return Decision(head.ticket_id, Reason.VIP_FIRST, head.lane)
+    return None
+
+
 def choose_next(
     counter: CounterView,
     waiting: Iterable[QueueItem],
@@ -181,10 +208,10 @@ def choose_next(
     """Which ticket a counter calls next, and why.
 
     In order: a customer a colleague sent to this counter; a checked-in appointment whose slot
-    has begun, at the next counter able to serve it; a ticket that has waited past the store's
-    maximum; a VIP, within the VIP share; then the policy's ordering among the tickets of the
-    counter's own lanes. With work conservation a counter whose own lanes are empty helps the
-    others, so no counter idles while someone it could serve waits.
+    has begun, at the next counter able to serve it; then among the tickets of the counter's own
+    lanes, those that go first (`_goes_first`), else the policy's ordering. With work
+    conservation a counter whose own lanes are empty helps the others, so no counter idles while
+    someone it could serve waits.
     """
     if counter.status == CounterStatus.PAUSED:
         return Decision(None, Reason.COUNTER_PAUSED)
@@ -202,15 +229,9 @@ def choose_next(
     pool = own or (eligible if policy.work_conserving else [])
     if not pool:
         return Decision(None, Reason.QUEUE_EMPTY)
-    if policy.max_wait is not None and now is not None:
-        starving = [i for i in pool if now - i.queue_at >= policy.max_wait]
-        if starving:
-            head = min(starving, key=_order_key)
-            return Decision(head.ticket_id, Reason.WAITED_LONG, head.lane)
-    vips = [i for i in pool if i.lane == Lane.VIP]
-    if vips and len(vips) < len(pool) and vip_turn(policy, recent_lanes):
-        head = min(vips, key=_order_key)
-        return Decision(head.ticket_id, Reason.VIP_FIRST, head.lane)
+    first = _goes_first(pool, policy, now, recent_lanes)
+    if first is not None:
+        return first
     item, reason = _pick(pool, counter, policy, now)
     if helping:
         reason = Reason.HELPING_LANE

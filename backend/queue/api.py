@@ -16,7 +16,7 @@ from backend.core.tokens import hash_token
 from backend.extensions import limiter
 from backend.feedback.commands import rate_visit
 from backend.kiosks.operations import REMOTE_COOKIE, request_kiosk
-from backend.policy import Channel, Reason
+from backend.policy import Channel, Level, Reason
 from backend.queue import commands as engine
 from backend.queue import reads
 from backend.queue.models import Ticket
@@ -145,8 +145,13 @@ def issue_ticket(store: str, body: IssueTicketIn) -> Any:
         actor,
         idempotency_key=key,
         expected_wait=reads.expected_wait(store, body.service),
+        level=Level(body.level),
+        note=body.note,
     )
-    response = jsonify(_ticket_json(ticket, with_token=True))
+    # A ticket that does not simply join the end of its lane (priority care, VIP) is answered
+    # from the projection of its own version: its place is not the last one's.
+    ranked = body.level != Level.NORMAL
+    response = jsonify(_ticket_json(ticket, with_token=True, fresh=ranked))
     if key is not None:
         response.headers[IDEMPOTENCY_HEADER] = key
     return response, 201
@@ -189,6 +194,7 @@ REASON_TEXT = {
     Reason.APPOINTMENT_DUE: lambda lane: _("An appointment whose time has come."),
     Reason.WAITED_LONG: lambda lane: _("Waited longer than the store's target: goes first."),
     Reason.VIP_FIRST: lambda lane: _("VIP customer, within the VIP share."),
+    Reason.PRIORITY_CARE: lambda lane: _("Priority care (elderly, disabled or pregnant): first."),
     Reason.BEST_RATIO: lambda lane: _(
         "Longest wait for the shortest business (%(lane)s).", lane=lane_name(lane)
     ),

@@ -39,6 +39,7 @@ from backend.policy import (
     Decision,
     IllegalTransitionError,
     Lane,
+    Level,
     Outcome,
     PauseReason,
     QueueItem,
@@ -391,10 +392,18 @@ def issue_ticket(
     *,
     idempotency_key: str | None = None,
     expected_wait: tuple[int, int] | None = None,
+    level: Level = Level.NORMAL,
+    note: str | None = None,
 ) -> Ticket:
     """A new ticket, or with an `idempotency_key` already used, the ticket that key made (a
     retry after a dropped connection prints nothing twice). `expected_wait` (from the read
-    model, before the lock) refuses a public ticket that would be called after closing."""
+    model, before the lock) refuses a public ticket that would be called after closing. Staff
+    (a greeter on the floor) may give the customer a `level` (VIP, priority care) and a `note`
+    for the clerk; a kiosk or a phone may not."""
+    if (level is not Level.NORMAL or note) and origin.channel != Channel.STAFF:
+        raise Forbidden(
+            _l("Only staff can give a ticket a priority or a note."), error_code="staff_only"
+        )
     with command(code=store_code, actor=actor) as cmd:
         if idempotency_key:
             made = db.session.scalar(
@@ -411,12 +420,14 @@ def issue_ticket(
         ticket = queue_ticket(
             cmd,
             service,
-            service.lane,
+            Lane.VIP if level is Level.VIP else service.lane,
             service.prefix,
             origin.channel,
             kiosk_id=origin.kiosk.id if origin.kiosk else None,
             remote_client=origin.remote_client,
             idempotency_key=idempotency_key or None,
+            priority_care=level is Level.PRIORITY_CARE,
+            note=note.strip() if note and note.strip() else None,
         )
     return ticket
 
@@ -539,11 +550,18 @@ def _candidates(cmd: Command) -> list[QueueItem]:
             Ticket.service_id,
             Ticket.target_counter_id,
             Ticket.due_at,
+            Ticket.priority_care,
             func.row_number()
             .over(
                 # Tickets sent to one counter queue apart from the rest of their service,
-                # and appointments apart from walk-ins (earliest slot first).
-                partition_by=(Ticket.service_id, Ticket.lane, Ticket.target_counter_id),
+                # appointments apart from walk-ins (earliest slot first), and priority care
+                # apart from the others (each such ticket can go first).
+                partition_by=(
+                    Ticket.service_id,
+                    Ticket.lane,
+                    Ticket.target_counter_id,
+                    Ticket.priority_care,
+                ),
                 order_by=(Ticket.due_at, Ticket.queue_at, Ticket.id),
             )
             .label("rank"),
@@ -575,6 +593,7 @@ def _candidates(cmd: Command) -> list[QueueItem]:
                 row.due_at,
                 service.lane,
                 minutes,
+                bool(row.priority_care),
             )
         )
     return items

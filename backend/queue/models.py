@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.tokens import new_token
@@ -79,6 +89,8 @@ class Ticket(Model):
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
     # A remote ticket's "I am here" (when the store asks for it before the call).
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Priority care (爱心: elderly, disabled, pregnant), set by staff who issue the ticket.
+    priority_care: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     store: Mapped[Store] = relationship()
     service: Mapped[Service] = relationship()

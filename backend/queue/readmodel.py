@@ -104,6 +104,7 @@ class TicketRow:
     note: str | None  # staff only
     outcome: str | None
     arrived_at: datetime | None
+    care: bool = False  # priority care (爱心), set by staff
 
 
 TICKET_COLUMNS = (
@@ -127,6 +128,7 @@ TICKET_COLUMNS = (
     Ticket.note,
     Ticket.outcome,
     Ticket.arrived_at,
+    Ticket.priority_care,
 )
 
 
@@ -313,6 +315,7 @@ def _row(ticket: Any, services: Mapping[int, ServiceInfo], numbers: Mapping[int,
         note=ticket.note,
         outcome=ticket.outcome,
         arrived_at=getattr(ticket, "arrived_at", None),
+        care=bool(getattr(ticket, "priority_care", False)),
     )
 
 
@@ -629,6 +632,7 @@ def _item(ticket: TicketRow, services: Mapping[int, ServiceInfo]) -> QueueItem:
         ticket.due_at,
         service.lane,
         service.minutes,
+        ticket.care,
     )
 
 

@@ -37,6 +37,12 @@ class IssueTicketIn(Strict):
         "(a phone joining from the poster: one active ticket per browser), `staff` (a bearer "
         "token or staff session). Omitted: the caller's credentials decide.",
     )
+    level: Literal["normal", "vip", "priority_care"] = Field(
+        default="normal",
+        description="Staff only: `vip` (the VIP lane) or `priority_care` (爱心: elderly, "
+        "disabled, pregnant — goes first at the counters of its lane).",
+    )
+    note: str | None = Field(default=None, max_length=500, description="Staff only: for the clerk.")
 
 
 class TransferIn(Strict):
@@ -304,6 +310,7 @@ class StaffTicketOut(TicketBrief):
     service_name: str
     waited_minutes: int
     note: str | None
+    priority_care: bool = Field(description="爱心: elderly, disabled or pregnant (set by staff).")
     outcome: str | None
     started_at: str | None
     target_counter: int | None

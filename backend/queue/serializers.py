@@ -147,6 +147,7 @@ def staff_ticket(
         "service_name": service.name(lang) if service else "",
         "waited_minutes": max(int(waited.total_seconds() // 60), 0),
         "note": ticket.note,
+        "priority_care": ticket.care,
         "outcome": ticket.outcome,
         "started_at": iso(ticket.started_at),
         "target_counter": ticket.target_counter,

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    true,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from backend.core.types import UTCDateTime, enum_column
@@ -37,6 +47,8 @@ class Store(Model):
     max_wait_minutes: Mapped[int] = mapped_column(Integer, default=30)  # 0: no anti-starvation
     vip_first: Mapped[int] = mapped_column(Integer, default=1)
     vip_window: Mapped[int] = mapped_column(Integer, default=2)
+    # Priority-care tickets (issued by staff) go first at the counters that serve them.
+    priority_care: Mapped[bool] = mapped_column(default=True, server_default=true())
     # A missed (no-show) ticket may rejoin within this window, this many places behind the head.
     rejoin_minutes: Mapped[int] = mapped_column(Integer, default=30)
     rejoin_places: Mapped[int] = mapped_column(Integer, default=3)

@@ -39,6 +39,7 @@ class StoreSettings:
     max_wait_minutes: int
     vip_first: int
     vip_window: int
+    priority_care: bool
     rejoin_minutes: int
     rejoin_places: int
     remote_join: bool
@@ -75,6 +76,7 @@ class StoreSettings:
             max_wait=timedelta(minutes=self.max_wait_minutes) if self.max_wait_minutes else None,
             vip_first=self.vip_first,
             vip_window=self.vip_window,
+            priority_care=self.priority_care,
         )
 
     def name(self, lang: str) -> str:

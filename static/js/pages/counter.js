@@ -195,6 +195,7 @@ function terminal() {
     $('current-customer').hidden = !customer;
     $('current-note').hidden = !(tk && tk.note);
     $('recall-count').hidden = !(tk && tk.recall_count > 0);
+    $('current-care').hidden = !(tk && tk.priority_care);
     if (tk) {
       setText('current-service', serviceName(tk));
       const lane = $('current-lane');

@@ -27,6 +27,7 @@ from backend.kiosks.operations import (
     REMOTE_COOKIE,
     REMOTE_COOKIE_MAX_AGE,
     find_kiosk,
+    is_revoked,
 )
 from backend.policy import Role
 from backend.policy.slots import CODE_ALPHABET, CODE_LENGTH
@@ -57,12 +58,17 @@ def _services(store: Store) -> list[dict[str, Any]]:
     return reads.services_view(store.code, current_lang())
 
 
+def _revoked() -> bool:
+    """This browser was a kiosk, and a manager revoked it."""
+    return is_revoked(request.cookies.get(KIOSK_COOKIE))
+
+
 @bp.get("/s/<store_code>/kiosk")
 def home(store_code: str) -> str:
     store = find_store(store_code)
-    return render_page(
-        "kiosk/kiosk.html", store, config={"kiosk": _kiosk_config(store)}, services=_services(store)
-    )
+    kiosk = _kiosk_config(store)
+    config = {"kiosk": kiosk, "kiosk_revoked": kiosk is None and _revoked()}
+    return render_page("kiosk/kiosk.html", store, config=config, services=_services(store))
 
 
 @bp.get("/s/<store_code>/kiosk/register/<token>")
@@ -237,8 +243,10 @@ def poster_png(store_code: str) -> Response:
 @bp.get("/s/<store_code>/kiosk/check-in")
 def checkin(store_code: str) -> str:
     store = find_store(store_code)
+    kiosk = _kiosk_config(store)
     config = {
-        "kiosk": _kiosk_config(store),
+        "kiosk": kiosk,
+        "kiosk_revoked": kiosk is None and _revoked(),
         "code_alphabet": CODE_ALPHABET,
         "code_length": CODE_LENGTH,
     }

@@ -27,6 +27,7 @@ from manager.forms import (
     StoreForm,
     field_labels,
 )
+from manager.staff_forms import AUDIT_LABELS, ROLE_CHOICES
 
 if TYPE_CHECKING:
     from backend.stores.models import Store
@@ -226,6 +227,8 @@ def _shown(name: str, value: Any) -> str:
         return str(lanes.get(value, value))
     if name == "ordering":
         return str(dict(ORDERINGS).get(value, value))
+    if name == "role":
+        return str(dict(ROLE_CHOICES).get(value, value))
     if name == "hours":
         closed = _("closed")
         days = [
@@ -255,7 +258,7 @@ def _change(name: str, before: Any, after: Any, labels: dict[str, Any]) -> dict[
 
 
 def _audit_rows(entries: list[configure.AuditRow]) -> list[dict[str, Any]]:
-    labels = field_labels()
+    labels = {**AUDIT_LABELS, **field_labels()}
     rows = []
     for entry in entries:
         old, new = entry.before or {}, entry.after or {}
@@ -271,3 +274,7 @@ def audit(store_code: str) -> str:
     store = configure.managed_store(store_code, _user())
     rows = _audit_rows(configure.audit_log(store))
     return _page("manager/audit.html", store, "audit", rows=rows)
+
+
+# The staff and devices pages add their views to this blueprint.
+from manager import devices, staff  # noqa: E402, F401

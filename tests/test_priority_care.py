@@ -35,7 +35,7 @@ def test_a_priority_care_ticket_is_called_first_with_its_reason(
     answer = api.call_next(3)  # counter 3 serves the standard lane first
     assert answer["ticket"]["label"] == cared["label"]
     assert answer["reason"] == "priority_care"
-    assert answer["message"].startswith("Priority care")
+    assert answer["message"].startswith("爱心优先")  # the reason, in the clerk's language
     snapshot = api.snapshot()
     counter = next(c for c in snapshot["counters"] if c["number"] == 3)
     assert [t["label"] for t in snapshot["waiting"]] == [t["label"] for t in older]

@@ -19,7 +19,7 @@ from backend.core.clock import now
 from backend.core.errors import BadInput
 from backend.core.i18n import current_lang
 from backend.extensions import limiter
-from backend.kiosks.operations import kiosk_token, request_kiosk
+from backend.kiosks.operations import kiosk_token, refuse_revoked, request_kiosk
 from backend.models import hash_token
 from backend.policy.slots import bookable_days, is_open
 from backend.queue.api import _ticket_json
@@ -195,5 +195,8 @@ def _kiosk_key() -> str:
     deduct_when=lambda response: response.status_code == 404,
 )
 def check_in(store: str, body: CodeIn) -> Any:
-    ticket = bookings.check_in(store, body.code, request_kiosk(request))
+    kiosk = request_kiosk(request)
+    if kiosk is None:
+        refuse_revoked(request)
+    ticket = bookings.check_in(store, body.code, kiosk)
     return jsonify(_ticket_json(ticket, with_token=True)), 201

@@ -15,7 +15,7 @@ from backend.core.i18n import current_lang
 from backend.core.tokens import hash_token
 from backend.extensions import limiter
 from backend.feedback.commands import rate_visit
-from backend.kiosks.operations import REMOTE_COOKIE, request_kiosk
+from backend.kiosks.operations import REMOTE_COOKIE, refuse_revoked, request_kiosk
 from backend.policy import Channel, Level, Reason
 from backend.queue import commands as engine
 from backend.queue import reads
@@ -107,6 +107,8 @@ def _origin(channel: str | None) -> tuple[engine.Origin, User | None]:
         return engine.Origin(Channel.REMOTE, remote_client=remote), None
     kiosk = request_kiosk(request)
     if channel != "staff" and (kiosk is not None or not _is_staff_request()):
+        if kiosk is None:
+            refuse_revoked(request)
         return engine.Origin(Channel.KIOSK, kiosk=kiosk), None
     return engine.Origin(Channel.STAFF), staff_user()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,7 @@ from sqlalchemy import delete, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from backend.core.clock import now
-from backend.core.db import write_transaction
+from backend.core.db import in_write_transaction, write_transaction
 from backend.core.errors import Unauthorized
 from backend.core.pages import render_page
 from backend.core.tokens import hash_token, new_token
@@ -65,6 +66,7 @@ def load_user(user_id: str) -> User | None:
                 db.session.delete(fresh)
             elif fresh is not None:
                 fresh.last_seen = moment
+                fresh.user.last_seen_at = moment
         if expired:
             return None
     return db.session.get(User, int(user_id))
@@ -72,8 +74,13 @@ def load_user(user_id: str) -> User | None:
 
 def start_session(user: User) -> None:
     key = secrets.token_urlsafe(32)
+    user_id = user.id
+    moment = now()
     with write_transaction():
-        db.session.add(StaffSession(key_hash=hash_token(key), user_id=user.id, created_at=now()))
+        db.session.add(StaffSession(key_hash=hash_token(key), user_id=user_id, created_at=moment))
+        account = db.session.get(User, user_id)
+        if account is not None:
+            account.last_seen_at = moment
     session.clear()
     session.permanent = True
     session[SESSION_KEY] = key
@@ -101,19 +108,43 @@ def issue_api_token(user: User, name: str = "") -> str:
 
 
 def _bearer_user(token: str) -> User:
-    """The active user of a token that is not revoked (one query: every API call makes it)."""
-    user = db.session.scalar(
-        select(User)
+    """The active user of a token that is not revoked: one query on every API call, and a
+    write at most once a minute to note the token's use."""
+    token_hash = hash_token(token)
+    found = _token_user(token_hash)
+    moment = now()
+    if found.last_used_at is None or moment - found.last_used_at > SEEN_RESOLUTION:
+        _note_token_use(token_hash, moment)
+        found = _token_user(token_hash)  # revoked or deactivated meanwhile: refused
+    user: User = found.User
+    return user
+
+
+def _token_user(token_hash: str) -> Any:
+    row = db.session.execute(
+        select(User, ApiToken.last_used_at)
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(
-            ApiToken.token_hash == hash_token(token),
+            ApiToken.token_hash == token_hash,
             ApiToken.revoked_at.is_(None),
             User.active.is_(True),
         )
-    )
-    if user is None:
+    ).first()
+    if row is None:
         raise Unauthorized(_l("The API token is not valid."), error_code="bad_token")
-    return user
+    return row
+
+
+def _note_token_use(token_hash: str, moment: datetime) -> None:
+    """When a token was last used (and its user last seen): at most once a minute, so that a
+    busy integration does not add a write to every call."""
+    if in_write_transaction():
+        return
+    with write_transaction():
+        fresh = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+        if fresh is not None:
+            fresh.last_used_at = moment
+            fresh.user.last_seen_at = moment
 
 
 def staff_user() -> User:

@@ -29,6 +29,9 @@ class User(UserMixin, Model):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last login or page request (written with the session's last_seen: at most once a
+    # minute) or bearer call (with the token's last_used_at).
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     store: Mapped[Store | None] = relationship()
 
@@ -71,5 +74,7 @@ class ApiToken(Model):
     name: Mapped[str] = mapped_column(String(80), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Written at most once a minute (auth.SEEN_RESOLUTION), not on every call.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()

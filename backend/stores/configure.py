@@ -151,6 +151,10 @@ def _check_unchanged(current: Mapping[str, Any], loaded: str | None) -> None:
         )
 
 
+# The staff and devices pages' forms detect a stale form the same way.
+check_unchanged = _check_unchanged
+
+
 def _apply(row: Any, values: Mapping[str, Any], allowed: tuple[str, ...]) -> tuple[dict, dict]:
     """Set the allowed fields that differ; (before, after) of those only."""
     before: dict[str, Any] = {}
@@ -403,7 +407,7 @@ class CounterRow:
 class AuditRow:
     at: datetime
     actor: str
-    action: AuditAction
+    action: str  # an AuditAction, or another page's (staff, devices)
     target: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
@@ -454,7 +458,4 @@ def audit_log(store: Store, limit: int = MAX_AUDIT_ENTRIES) -> list[AuditRow]:
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         .limit(limit)
     )
-    return [
-        AuditRow(e.at, e.actor_name, AuditAction(e.action), e.target, e.before, e.after)
-        for e in rows
-    ]
+    return [AuditRow(e.at, e.actor_name, e.action, e.target, e.before, e.after) for e in rows]

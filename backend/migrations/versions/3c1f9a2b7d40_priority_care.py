@@ -1,7 +1,7 @@
 """priority care: a ticket's level set by staff, and the store's rule for it
 
 Revision ID: 3c1f9a2b7d40
-Revises: 66eef0f58bcb
+Revises: b3c1d2e4f5a6
 Create Date: 2026-12-02 05:20:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '3c1f9a2b7d40'
-down_revision = '66eef0f58bcb'
+down_revision = 'b3c1d2e4f5a6'
 branch_labels = None
 depends_on = None
 

@@ -65,13 +65,13 @@ function clearMessage() {
   if (!$('checkin-message').hidden && $('walk-in').hidden) show('');
 }
 
-function markUnregistered() {
+/* Not (or no longer: revoked in the console) a registered kiosk. */
+function markUnregistered(revoked) {
   registered = false;
-  if (!document.getElementById('not-registered')) {
-    document.querySelector('.checkin-body').before(h('div', { id: 'not-registered', class: 'kiosk-notice', role: 'status' },
-      h('p', { class: 'kiosk-notice-title', text: t('not_registered') }),
-      h('p', { text: t('not_registered_staff') })));
-  }
+  document.getElementById('not-registered')?.remove();
+  document.querySelector('.checkin-body').before(h('div', { id: 'not-registered', class: 'kiosk-notice', role: 'status' },
+    h('p', { class: 'kiosk-notice-title', text: t(revoked ? 'revoked' : 'not_registered') }),
+    h('p', { text: t(revoked ? 'revoked_staff' : 'not_registered_staff') })));
   setButtons();
 }
 
@@ -84,7 +84,8 @@ function setBusy(on) {
 function failed(err) {
   const data = err.data || {};
   switch (err.code) {
-    case 'kiosk_not_registered': markUnregistered(); return;
+    case 'kiosk_not_registered': markUnregistered(false); return;
+    case 'kiosk_revoked': markUnregistered(true); return;
     case 'too_early': show(data.time ? t('too_early', { time: data.time }) : err.message, 'info'); return;
     case 'too_late':
       walkInService = data.service || null;
@@ -141,7 +142,7 @@ async function walkIn() {
     setTimeout(() => setBusy(false), 15000);
   } catch (err) {
     setBusy(false);
-    if (err.code === 'kiosk_not_registered') markUnregistered();
+    if (err.code === 'kiosk_not_registered' || err.code === 'kiosk_revoked') markUnregistered(err.code === 'kiosk_revoked');
     else show(err.message, 'error', true);
   }
 }

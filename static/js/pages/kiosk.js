@@ -55,14 +55,14 @@ function setButtons() {
 // The appointment check-in screen: not while a ticket is being printed.
 if (checkinLink) checkinLink.addEventListener('click', (e) => { if (inFlight) e.preventDefault(); });
 
-function markUnregistered() {
+/* Not (or no longer: revoked in the console) a registered kiosk: no button prints. */
+function markUnregistered(revoked) {
   registered = false;
-  if (!byId('not-registered')) {
-    const notice = h('div', { id: 'not-registered', class: 'kiosk-notice', role: 'status' },
-      h('p', { class: 'kiosk-notice-title', text: t('not_registered') }),
-      h('p', { text: t('not_registered_staff') }));
-    msg.before(notice);
-  }
+  byId('not-registered')?.remove();
+  const notice = h('div', { id: 'not-registered', class: 'kiosk-notice', role: 'status' },
+    h('p', { class: 'kiosk-notice-title', text: t(revoked ? 'revoked' : 'not_registered') }),
+    h('p', { text: t(revoked ? 'revoked_staff' : 'not_registered_staff') }));
+  msg.before(notice);
   setButtons();
 }
 
@@ -172,7 +172,7 @@ list.addEventListener('click', async (e) => {
     setTimeout(() => setBusy(false), 15000); // navigation failed: let the customer retry
   } catch (err) {
     setBusy(false);
-    if (err.code === 'kiosk_not_registered') markUnregistered();
+    if (err.code === 'kiosk_not_registered' || err.code === 'kiosk_revoked') markUnregistered(err.code === 'kiosk_revoked');
     else if (REFUSALS.includes(err.code)) showRefusal(err.message);
     else showMessage(err.message, err.code === 'rate_limited' ? 'info' : 'error');
     if (err.code === 'store_closed') {

@@ -342,7 +342,7 @@ def _lines(text: str | None) -> str:
 
 class NewStoreForm(FlaskForm):
     code = StringField(
-        _l("Code (in the store's addresses: /s/<code>/…)"),
+        _l("Code (in the store's web addresses, such as /s/beijing-1/kiosk)"),
         [InputRequired(REQUIRED), Regexp(STORE_CODE.pattern, message=BAD_CODE)],
         render_kw={"maxlength": 32, "autocapitalize": "none", "spellcheck": "false"},
     )

@@ -89,7 +89,11 @@ def home() -> str | Response:
         if stores:
             return redirect(url_for("manager.console", store_code=stores[0].code))
         return _page("manager/stores.html", None, "stores", stores=[], moment=now())
-    return _page("manager/stores.html", None, "stores", stores=chain_overview(user), moment=now())
+    stores = chain_overview(user)
+    # The time of the overview in the stores' own zone when they share one (the device's else).
+    zones = {s.timezone for s in stores}
+    config = {"timezone": zones.pop()} if len(zones) == 1 else None
+    return _page("manager/stores.html", None, "stores", config, stores=stores, moment=now())
 
 
 @bp.route("/manage/stores/new", methods=["GET", "POST"])

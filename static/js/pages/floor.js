@@ -109,7 +109,7 @@ function currentBlock(c) {
   const tk = c.current;
   if (!tk) {
     if (c.status === 'closed') return h('p', { class: 'f-idle', text: t('closed_line') });
-    if (c.status === 'paused') return h('p', { class: 'f-idle', text: '' });
+    if (c.status === 'paused') return h('p', { class: 'f-idle', text: t('paused_line') });
     return h('p', { class: 'f-idle', text: c.next ? t('free_next', { label: c.next }) : t('free') });
   }
   const begun = visitSince(tk);
@@ -126,13 +126,16 @@ function currentBlock(c) {
 
 function counterCard(c) {
   const name = c.name;
-  const actions = [];
-  if (c.status === 'paused') {
-    actions.push(h('button', { type: 'button', class: 'btn btn-small', 'data-reopen': c.number, 'aria-label': t('reopen_label', { counter: name }), text: t('reopen') }));
-  } else {
-    actions.push(h('button', { type: 'button', class: 'btn btn-small', 'data-pause': c.number, 'aria-label': t('pause_label', { counter: name }), text: t('pause') }));
-  }
-  actions.push(h('button', { type: 'button', class: 'btn btn-small', 'data-profile': c.number, 'aria-label': t('lanes_label', { counter: name }), text: t('lanes_button') }));
+  // Each button says what it does, then on which counter (its visible text comes first).
+  const button = (attr, text) => h('button', {
+    type: 'button', class: 'btn btn-small', [attr]: c.number, 'aria-label': text + ' · ' + name, text,
+  });
+  // Nobody signed in: nothing to pause (the counter serves nobody already).
+  const actions = [
+    c.status === 'paused' ? button('data-reopen', t('reopen')) : null,
+    c.status === 'open' ? button('data-pause', t('pause')) : null,
+    button('data-profile', t('lanes_button')),
+  ].filter(Boolean);
   return h('article', { class: 'f-counter is-' + c.status, 'data-counter': c.number, 'aria-label': name },
     h('header', { class: 'f-counter-head' },
       h('h3', { text: name }),
@@ -167,7 +170,7 @@ function waitingRow(tk) {
       tk.held ? h('span', { class: 'f-note', text: t('held') }) : null),
     h('span', { class: 'lane-badge lane-' + tk.lane, text: laneName(tk.lane) }),
     h('span', { class: 'f-w-time' }, since(tk.issued_at, 'data-since-min')),
-    h('button', { type: 'button', class: 'btn btn-small', 'data-call': tk.id, 'aria-label': t('call_label', { label: tk.label }), text: t('call_to') }));
+    h('button', { type: 'button', class: 'btn btn-small', 'data-call': tk.id, 'aria-label': t('call_to') + ' · ' + tk.label, text: t('call_to') }));
 }
 
 function renderLanes() {

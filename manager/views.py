@@ -85,9 +85,9 @@ def home() -> str | Response:
     if user.role not in configure.MANAGING_ROLES:
         raise Forbidden(_("Only the store's managers may change its settings."))
     if user.role == Role.MANAGER:
-        stores = configure.managed_stores(user)
-        if stores:
-            return redirect(url_for("manager.console", store_code=stores[0].code))
+        mine = configure.managed_stores(user)
+        if mine:
+            return redirect(url_for("manager.console", store_code=mine[0].code))
         return _page("manager/stores.html", None, "stores", stores=[], moment=now())
     stores = chain_overview(user)
     # The time of the overview in the stores' own zone when they share one (the device's else).

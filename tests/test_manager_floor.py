@@ -728,3 +728,10 @@ def test_an_empty_store(app: Flask, admin: FlaskClient) -> None:
         assert db.session.scalar(services) == 0
     overview = rows_of(admin.get("/manage").get_data(as_text=True))["empty-1"]
     assert 'data-sort="0">0 / 0' in overview and 'data-sort="-1">—<' in overview
+
+
+def test_an_action_without_the_csrf_token_is_refused(app: Flask, boss: Floor) -> None:
+    before = store_row(app)
+    response = boss.client.post(f"{FLOOR}/counters/1/pause", data={"reason": "break"}, headers=JSON)
+    assert response.status_code == 400 and response.json["error"] == "csrf_failed"
+    assert store_row(app) == before and counter_row(app, 1)["status"] == "open"

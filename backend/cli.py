@@ -20,6 +20,7 @@ from backend.models import User
 from backend.policy import Role
 from backend.staff.auth import issue_api_token
 from backend.staff.operations import save_user, unlock_user
+from backend.stores.chain import create_store
 from backend.stores.seed import Seeded, seed_demo
 
 CLI = ".venv/bin/flask --app backend.app"
@@ -134,6 +135,33 @@ def _register_store_commands(app: Flask) -> None:
             raise _echo_error(exc) from None
         base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
         click.echo(f"Open once on the kiosk: {base}/s/{store_code}/kiosk/register/{token}")
+
+    @app.cli.command("create-store")
+    @click.argument("code")
+    @click.option("--name-zh", required=True, help="The store's name in Chinese.")
+    @click.option("--name-en", required=True, help="The store's name in English.")
+    @click.option("--timezone", default="Asia/Shanghai", show_default=True)
+    @click.option(
+        "--from",
+        "template",
+        help="Copy the rules, services and counters of this store (not its names or staff).",
+    )
+    def create_store_command(
+        code: str, name_zh: str, name_en: str, timezone: str, template: str | None
+    ) -> None:
+        """Create a store, empty or from a template store (recorded in its change log)."""
+        try:
+            made = create_store(None, code, name_zh, name_en, timezone, template)
+        except DomainError as exc:
+            raise _echo_error(exc) from None
+        copied = (
+            f" from {made.template} ({made.services} services, {made.counters} counters)"
+            if made.template
+            else " (no services or counters yet: add them in the manager console)"
+        )
+        click.echo(f"store {made.code} created{copied}")
+        click.echo(f"  its manager:  {CLI} create-user NAME --role manager --store {made.code}")
+        click.echo(f"  a kiosk:      {new_kiosk_hint(made.code)}")
 
 
 def _register_staff_commands(app: Flask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import time
 from typing import Any
+from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -25,7 +26,8 @@ from wtforms.fields import FieldList
 from wtforms.fields.core import UnboundField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from backend.policy import Lane, Ordering
+from backend.policy import Lane, Ordering, PauseReason
+from backend.stores.chain import BAD_CODE, STORE_CODE
 
 # Fields of the form, not of the thing it edits.
 NOT_VALUES = ("csrf_token", "loaded")
@@ -127,6 +129,9 @@ class StoreForm(FlaskForm):
     ordering = SelectField(_l("Call order"), choices=_choices(ORDERINGS))
     work_conserving = BooleanField(_l("Idle counters help other lanes"))
     max_wait_minutes = _whole(_l("Maximum wait before a ticket goes first (min, 0: off)"), 0, 240)
+    wait_target_minutes = _whole(
+        _l("Target: every customer called within (min, 0: no warning on the floor)"), 0, 240
+    )
     vip_first = _whole(_l("VIP tickets go first in at most (calls)"), 0, MAX_VIP_WINDOW)
     vip_window = _whole(_l("… out of every (calls)"), 1, MAX_VIP_WINDOW)
     rejoin_minutes = _whole(_l("A missed ticket may rejoin within (min)"), 0, 240)
@@ -249,13 +254,14 @@ class ServiceForm(FlaskForm):
         return out
 
 
-class CounterForm(FlaskForm):
+class ProfileForm(FlaskForm):
+    """A counter's profile: its lanes in order (the live floor changes it alone)."""
+
     loaded = HiddenField()
-    number = _whole(_l("Number"), 1, 999)
     lane_1 = SelectField(_l("Serves first"), choices=_choices(LANE_CHOICES))
-    lane_2 = SelectField(_l("Then"), choices=_choices(OPTIONAL_LANES))
-    lane_3 = SelectField(_l("Then"), choices=_choices(OPTIONAL_LANES))
-    lane_4 = SelectField(_l("Then"), choices=_choices(OPTIONAL_LANES))
+    lane_2 = SelectField(_l("Then"), choices=_choices(OPTIONAL_LANES), default="")
+    lane_3 = SelectField(_l("Then"), choices=_choices(OPTIONAL_LANES), default="")
+    lane_4 = SelectField(_l("Then"), choices=_choices(OPTIONAL_LANES), default="")
 
     def lane_fields(self) -> list[SelectField]:
         return [self.lane_1, self.lane_2, self.lane_3, self.lane_4]
@@ -270,6 +276,13 @@ class CounterForm(FlaskForm):
             seen.add(field.data)
         return valid
 
+    def lanes(self) -> list[str]:
+        return [f.data for f in self.lane_fields() if f.data]
+
+
+class CounterForm(ProfileForm):
+    number = _whole(_l("Number"), 1, 999)
+
     def load(self, values: dict[str, Any]) -> None:
         self.number.data = values["number"]
         lanes = list(values["lanes"])
@@ -277,13 +290,81 @@ class CounterForm(FlaskForm):
             field.data = lane
 
     def values(self) -> dict[str, Any]:
-        return {"number": self.number.data, "lanes": [f.data for f in self.lane_fields() if f.data]}
+        return {"number": self.number.data, "lanes": self.lanes()}
+
+
+# --- the live floor's actions (sent by its page, answered in JSON) ------------------------------
+
+MAX_ID = 2**31 - 1
+PAUSE_CHOICES = (
+    (PauseReason.BREAK.value, _l("Break")),
+    (PauseReason.TRAINING.value, _l("Training")),
+    (PauseReason.OTHER.value, _l("Other")),
+)
+
+
+class PauseForm(FlaskForm):
+    reason = SelectField(_l("Reason"), choices=_choices(PAUSE_CHOICES))
+
+
+class CallForm(FlaskForm):
+    ticket = _whole(_l("Ticket"), 1, MAX_ID)
+    counter = _whole(_l("Counter"), 1, 999)
+
+
+class IssueForm(FlaskForm):
+    service = StringField(_l("Service"), [InputRequired(REQUIRED), Length(1, 32)])
+    # One per form opened: a second click returns the ticket the first one issued.
+    request_key = StringField(
+        validators=[Optional(), Length(1, 64), Regexp(r"^[A-Za-z0-9_-]+$")],
+    )
+
+
+class NoticesForm(FlaskForm):
+    loaded = HiddenField()
+    notices_zh = TextAreaField(
+        _l("Display notices (Chinese), one per line"), [Length(0, 1000)], render_kw={"rows": 3}
+    )
+    notices_en = TextAreaField(
+        _l("Display notices (English), one per line"), [Length(0, 1000)], render_kw={"rows": 3}
+    )
+
+    def values(self) -> tuple[str, str]:
+        return _lines(self.notices_zh.data), _lines(self.notices_en.data)
+
+
+def _lines(text: str | None) -> str:
+    return "\n".join(line.strip() for line in (text or "").splitlines()).strip()
+
+
+# --- a new store (administrators) ----------------------------------------------------------------
+
+
+class NewStoreForm(FlaskForm):
+    code = StringField(
+        _l("Code (in the store's web addresses, such as /s/beijing-1/kiosk)"),
+        [InputRequired(REQUIRED), Regexp(STORE_CODE.pattern, message=BAD_CODE)],
+        render_kw={"maxlength": 32, "autocapitalize": "none", "spellcheck": "false"},
+    )
+    name_zh = StringField(_l("Name (Chinese)"), [InputRequired(REQUIRED), Length(1, 120)])
+    name_en = StringField(_l("Name (English)"), [InputRequired(REQUIRED), Length(1, 120)])
+    timezone = StringField(
+        _l("Time zone"),
+        [InputRequired(REQUIRED), Length(1, 64)],
+        default="Asia/Shanghai",
+        render_kw={"list": "time-zones", "autocomplete": "off", "spellcheck": "false"},
+    )
+    template = SelectField(_l("Copy rules, services and counters from"), choices=[])
+
+    def validate_timezone(self, field: StringField) -> None:
+        if field.data and field.data.strip() not in available_timezones():
+            raise ValidationError(_l("Unknown time zone: %(zone)s.", zone=field.data))
 
 
 def field_labels() -> dict[str, Any]:
     """Every edited field's label, by its name (the change log names fields by these)."""
     labels: dict[str, Any] = {}
-    for form in (StoreForm, ServiceForm, CounterForm):
+    for form in (StoreForm, ServiceForm, ProfileForm, CounterForm, NewStoreForm):
         for name, unbound in vars(form).items():
             if isinstance(unbound, UnboundField) and unbound.args:
                 labels.setdefault(name, unbound.args[0])
@@ -292,5 +373,9 @@ def field_labels() -> dict[str, Any]:
         lanes=_l("Profile"),
         archived=_l("Archived"),
         code=_l("Code"),
+        timezone=_l("Time zone"),
+        template=_l("Copied from"),
+        services=_l("Services"),
+        counters=_l("Counters"),
     )
     return labels

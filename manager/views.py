@@ -12,17 +12,21 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from backend.core.errors import Conflict, Forbidden
+from backend.core.clock import now
+from backend.core.errors import BadInput, Conflict, Forbidden
+from backend.core.i18n import current_lang
 from backend.core.pages import render_page
 from backend.policy import Role
 from backend.staff.models import User
 from backend.stores import configure
+from backend.stores.chain import chain_overview, create_store, time_zones
 from manager.forms import (
     LANE_CHOICES,
     ORDERING_HINT,
     ORDERINGS,
     WEEKDAYS,
     CounterForm,
+    NewStoreForm,
     ServiceForm,
     StoreForm,
     field_labels,
@@ -40,11 +44,17 @@ def _user() -> User:
     return user
 
 
-def _page(template: str, store: Store | None, section: str, **context: Any) -> str:
+def _page(
+    template: str,
+    store: Store | None,
+    section: str,
+    config: dict[str, Any] | None = None,
+    **context: Any,
+) -> str:
     return render_page(
         template,
         store,
-        config={"section": section},
+        config={"section": section, **(config or {})},
         section=section,
         user=_user(),
         stores_url=url_for("manager.home") if _user().role == Role.ADMIN else None,
@@ -71,14 +81,52 @@ def _changed_meanwhile(exc: Conflict, url: str) -> Response:
 @bp.get("/manage")
 @login_required
 def home() -> str | Response:
-    """A manager lands on their store's console, an admin on the list of stores."""
+    """A manager lands on their store's console, an admin on the chain's overview."""
     user = _user()
     if user.role not in configure.MANAGING_ROLES:
         raise Forbidden(_("Only the store's managers may change its settings."))
-    stores = configure.managed_stores(user)
-    if user.role == Role.MANAGER and stores:
-        return redirect(url_for("manager.console", store_code=stores[0].code))
-    return _page("manager/stores.html", None, "stores", stores=stores)
+    if user.role == Role.MANAGER:
+        mine = configure.managed_stores(user)
+        if mine:
+            return redirect(url_for("manager.console", store_code=mine[0].code))
+        return _page("manager/stores.html", None, "stores", stores=[], moment=now())
+    stores = chain_overview(user)
+    # The time of the overview in the stores' own zone when they share one (the device's else).
+    zones = {s.timezone for s in stores}
+    config = {"timezone": zones.pop()} if len(zones) == 1 else None
+    return _page("manager/stores.html", None, "stores", config, stores=stores, moment=now())
+
+
+@bp.route("/manage/stores/new", methods=["GET", "POST"])
+@login_required
+def new_store() -> str | Response | tuple[str, int]:
+    """An administrator adds a store, empty or from a template of another."""
+    user = _user()
+    stores = chain_overview(user)  # 403 unless an administrator
+    form = NewStoreForm()
+    form.template.choices = [("", _("(none: an empty store)"))] + [
+        (s.code, f"{s.code} · {s.name(current_lang())}") for s in stores
+    ]
+    if request.method == "GET" and request.args.get("from") in {s.code for s in stores}:
+        form.template.data = request.args["from"]
+    if form.validate_on_submit():
+        try:
+            made = create_store(
+                user,
+                form.code.data.strip(),
+                form.name_zh.data,
+                form.name_en.data,
+                form.timezone.data.strip(),
+                form.template.data or None,
+            )
+        except (BadInput, Conflict) as exc:
+            field = getattr(form, str(exc.extra.get("field", "code")), form.code)
+            field.errors = [*field.errors, str(exc.message)]
+        else:
+            flash(_("Store %(code)s created.", code=made.code), "ok")
+            return redirect(url_for("manager.console", store_code=made.code))
+    page = _page("manager/new_store.html", None, "stores", form=form, zones=time_zones())
+    return (page, 422) if form.errors else page
 
 
 @bp.get("/s/<store_code>/manage")
@@ -276,5 +324,6 @@ def audit(store_code: str) -> str:
     return _page("manager/audit.html", store, "audit", rows=rows)
 
 
-# The staff and devices pages add their views to this blueprint.
-from manager import devices, staff  # noqa: E402, F401
+# The live floor, staff and devices pages add their views to this blueprint (imported last:
+# they use its helpers).
+from manager import devices, floor, staff  # noqa: E402, F401

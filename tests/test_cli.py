@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from backend.app import create_app
 from backend.extensions import db
-from backend.models import Kiosk, Store, User, hash_token
+from backend.models import AuditEntry, Kiosk, Store, User, hash_token
 from backend.policy import Role
 
 from .conftest import PASSWORD, make_user
@@ -153,6 +153,68 @@ class TestKioskCommand:
     def test_an_unknown_store(self, app: Flask) -> None:
         result = invoke(app, "create-kiosk", "nowhere", "x")
         assert result.exit_code == 1 and "Unknown store" in result.output
+
+
+class TestStoreCommand:
+    def test_create_store_from_a_template_copies_its_setup(
+        self, app: Flask, client: FlaskClient
+    ) -> None:
+        result = invoke(
+            app,
+            "create-store",
+            "chengdu-2",
+            "--name-zh",
+            "成都二厅",
+            "--name-en",
+            "Chengdu Hall 2",
+            "--timezone",
+            "Asia/Chongqing",
+            "--from",
+            "demo",
+        )
+        assert result.exit_code == 0, result.output
+        assert "store chengdu-2 created from demo (6 services, 4 counters)" in result.output
+        assert "create-kiosk chengdu-2" in result.output
+        with app.app_context():
+            store = db.session.scalar(select(Store).where(Store.code == "chengdu-2"))
+            assert store is not None
+            assert (store.name_en, store.timezone) == ("Chengdu Hall 2", "Asia/Chongqing")
+            assert [s.code for s in store.services] == ["A", "B", "C", "D", "E", "V"]
+            assert [(c.number, c.lanes) for c in store.counters][:2] == [
+                (1, ["fast"]),
+                (2, ["fast", "standard"]),
+            ]
+            entry = db.session.scalar(select(AuditEntry).where(AuditEntry.store_id == store.id))
+            assert entry is not None and entry.action == "store_created"
+            assert (entry.actor_id, entry.after["template"]) == (None, "demo")
+        # Its kiosk page serves at once.
+        assert client.get("/s/chengdu-2/kiosk").status_code in (200, 302)
+
+    def test_an_empty_store(self, app: Flask) -> None:
+        args = ("create-store", "empty", "--name-zh", "空厅", "--name-en", "Empty hall")
+        result = invoke(app, *args)
+        assert result.exit_code == 0, result.output
+        assert "no services or counters yet" in result.output
+        with app.app_context():
+            store = db.session.scalar(select(Store).where(Store.code == "empty"))
+            assert store is not None and store.timezone == "Asia/Shanghai"
+            assert store.services == [] and store.counters == []
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["demo"], "This code is taken."),
+            (["Big Hall"], "lower-case letters"),
+            (["new", "--timezone", "Mars/Olympus"], "Unknown time zone: Mars/Olympus."),
+            (["new", "--from", "nowhere"], "Unknown store."),
+        ],
+    )
+    def test_create_store_refuses(self, app: Flask, args: list[str], message: str) -> None:
+        code, *rest = args
+        result = invoke(app, "create-store", code, "--name-zh", "新", "--name-en", "New", *rest)
+        assert result.exit_code == 1 and message in result.output, result.output
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(Store)) == 2
 
 
 class TestStaffCommands:

@@ -71,6 +71,8 @@ def pages(app: Flask, client: FlaskClient, make: Factory) -> dict[str, str]:
         "manager counters": "/s/demo/manage/counters",
         "manager counter": "/s/demo/manage/counters/1",
         "manager audit": "/s/demo/manage/audit",
+        "manager floor": "/s/demo/manage/floor",
+        "manager floor state": "/s/demo/manage/floor/state",
         "not found page": "/s/nowhere/display",
     }
 

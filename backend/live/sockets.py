@@ -11,8 +11,11 @@ from sqlalchemy import select
 from backend.core.i18n import DEFAULT_LANG, LANGUAGES
 from backend.extensions import db, socketio
 from backend.live.events import counter_room, display_room, ticket_room
+from backend.policy import Role
 from backend.queue.models import Ticket
 from backend.stores.models import Store
+
+MANAGING_ROLES = (Role.MANAGER, Role.ADMIN)
 
 
 def rooms_for(auth: Any) -> list[str]:
@@ -40,6 +43,11 @@ def rooms_for(auth: Any) -> list[str]:
     if role == "counter":
         if not (current_user.is_authenticated and current_user.can_act_in(store)):
             raise ConnectionRefusedError("staff login required")
+        return [counter_room(store.code)]
+    if role == "floor":  # the manager console's live floor: the staff room, managers only
+        managing = current_user.is_authenticated and current_user.role in MANAGING_ROLES
+        if not (managing and current_user.can_act_in(store)):
+            raise ConnectionRefusedError("manager login required")
         return [counter_room(store.code)]
     raise ConnectionRefusedError("unknown role")
 

@@ -1010,3 +1010,44 @@ STATUS_TEXT = {
 
 def status_text(status: TicketStatus) -> str:
     return str(STATUS_TEXT[status])
+
+
+# --- the live floor: a manager calls a customer to a clerk's counter -------------------------
+
+
+def call_ticket_to_counter(ticket_id: int, counter_number: int, actor: User) -> CallResult:
+    """A manager (the console's live floor) calls one waiting ticket to a counter where a clerk is
+    signed in, open and free; the clerk there serves it (the visit is theirs, the event names the
+    manager). Never to a closed, paused or busy counter: nobody is called to an empty desk, and
+    the clerk's own customer is never completed by someone else's call."""
+    if actor.role not in (Role.MANAGER, Role.ADMIN):
+        raise Forbidden(_l("Only a manager may call a customer to another clerk's counter."))
+
+    def body(cmd: Command, ticket: Ticket) -> None:
+        counter = find_counter(cmd.store, counter_number)
+        if counter.clerk_id is None:
+            raise Conflict(
+                _l("Nobody is signed in at counter %(n)s.", n=counter.number),
+                error_code="counter_closed",
+            )
+        if counter.status == CounterStatus.PAUSED:
+            raise Conflict(
+                _l("Counter %(n)s is paused.", n=counter.number), error_code="counter_paused"
+            )
+        if ticket.target_counter_id not in (None, counter.id):
+            raise Conflict(
+                _l("This customer was sent to another counter."), error_code="other_counter"
+            )
+        if ticket.status != TicketStatus.WAITING:
+            cmd.transition(ticket, Action.CALL)  # raises the state machine's conflict
+        current = _current_at(cmd, counter)
+        if current is not None:
+            raise Conflict(
+                _l("Counter %(n)s is busy with %(label)s.", n=counter.number, label=current.label),
+                error_code="counter_busy",
+            )
+        _call(cmd, ticket, counter, Reason.CHOSEN_BY_CLERK.value)
+        ticket.clerk_id = counter.clerk_id
+
+    ticket = _ticket_command(ticket_id, actor, body)
+    return CallResult(ticket, Decision(ticket.id, Reason.CHOSEN_BY_CLERK, Lane(ticket.lane)))

@@ -50,6 +50,7 @@ STORE_FIELDS = (
     "ordering",
     "work_conserving",
     "max_wait_minutes",
+    "wait_target_minutes",
     "vip_first",
     "vip_window",
     "rejoin_minutes",
@@ -96,6 +97,8 @@ class AuditAction(StrEnum):
     COUNTER_UPDATED = "counter_updated"
     COUNTER_ARCHIVED = "counter_archived"
     COUNTER_DELETED = "counter_deleted"
+    NOTICES_CHANGED = "notices_changed"
+    STORE_CREATED = "store_created"
 
 
 def can_manage(user: User, store: Store) -> bool:
@@ -224,6 +227,22 @@ def update_store(
         if not after:
             return False
         _record(store, actor, AuditAction.STORE_UPDATED, store.code, before, after)
+    return True
+
+
+NOTICE_FIELDS = ("notices_zh", "notices_en")
+
+
+def post_notices(code: str, actor: User, zh: str, en: str, loaded: str | None = None) -> bool:
+    """The displays' notices alone (the live floor posts them); True when they changed.
+    `loaded`: the digest of the notices the form was opened with (a 409 if they changed since)."""
+    with write_transaction():
+        store = _locked(code, actor)
+        _check_unchanged({name: getattr(store, name) for name in NOTICE_FIELDS}, loaded)
+        before, after = _apply(store, {"notices_zh": zh, "notices_en": en}, NOTICE_FIELDS)
+        if not after:
+            return False
+        _record(store, actor, AuditAction.NOTICES_CHANGED, store.code, before, after)
     return True
 
 

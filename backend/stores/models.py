@@ -45,6 +45,9 @@ class Store(Model):
     ordering: Mapped[str] = mapped_column(String(16), default="score")
     work_conserving: Mapped[bool] = mapped_column(default=True)
     max_wait_minutes: Mapped[int] = mapped_column(Integer, default=30)  # 0: no anti-starvation
+    # The store's promise to its customers: called within this many minutes. The live floor warns
+    # of a wait past it (0: no warning); the call order does not read it (max_wait_minutes does).
+    wait_target_minutes: Mapped[int] = mapped_column(Integer, default=20)
     vip_first: Mapped[int] = mapped_column(Integer, default=1)
     vip_window: Mapped[int] = mapped_column(Integer, default=2)
     # Priority-care tickets (issued by staff) go first at the counters that serve them.

@@ -37,6 +37,7 @@ class StoreSettings:
     ordering: str
     work_conserving: bool
     max_wait_minutes: int
+    wait_target_minutes: int
     vip_first: int
     vip_window: int
     priority_care: bool

@@ -26,6 +26,7 @@ For bench/bench_load.py (the second design only), from the environment:
 - `BENCH_SEED=0`: another process of a deployment already seeded the data: seed nothing;
 - `BENCH_CLERKS=N`: counters 1…N (the demo's four, then fast + standard ones) and N clerks
   `bench1…benchN` with an API token each (`"clerks"` in the line);
+- `BENCH_ALL_DAY=1`: the hall open 00:00-23:59 every day (bench_core's long queue at one counter);
 - `BENCH_CLOCK_AT="<hall time, ISO>@<unix time>"`: the hall's clock, as `HALLQUEUE_CLOCK_START`
   but fixed to a real moment, so that every process of a deployment tells the same time.
 """
@@ -218,6 +219,8 @@ def _seed(app: Any, names: dict[str, Any]) -> dict[str, Any]:
         user.set_password("bench-password")
         db.session.add(user)
         store.kiosk_rate_per_minute = 0  # the benchmark prints far more than a child could
+        if os.environ.get("BENCH_ALL_DAY") == "1":  # bench_core: open 00:00-23:59 every day
+            store.hours = {str(day): [["00:00", "23:59"]] for day in range(7)}
         db.session.commit()
         token = _name(names["token"])(user)
         kiosk = _name(names["kiosk"])("demo", "bench kiosk")

@@ -97,6 +97,7 @@ class Server:
             "SOCKETIO_ASYNC_MODE": mode,
             "BENCH_DB_DIR": str(folder),
             "HALLQUEUE_CLOCK_START": _opening_morning(),
+            "BENCH_ALL_DAY": "1",
         }
         env.pop("LIVE_PROJECTION_DELAY", None)  # the default the product ships with
         proc = subprocess.Popen(
@@ -217,11 +218,13 @@ class Server:
 
 
 def _opening_morning() -> str:
-    """10:00 in the demo store's time zone on a weekday: the hall is open whenever this runs."""
+    """00:30 in the demo store's time zone on a weekday, the hall open all day (BENCH_ALL_DAY):
+    a queue of 300 at one counter is called before closing, so the kiosk keeps issuing (a
+    staffed hall refuses a number whose wait would pass closing time)."""
     day = datetime.now(HALL_TZ).date()
     while day.weekday() >= 5:
         day += timedelta(days=1)
-    return datetime.combine(day, dt_time(10, 0), HALL_TZ).isoformat()
+    return datetime.combine(day, dt_time(0, 30), HALL_TZ).isoformat()
 
 
 def _first_json_line(proc: subprocess.Popen[str], log: Path) -> dict[str, Any]:

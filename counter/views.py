@@ -50,3 +50,23 @@ def terminal(store_code: str) -> str:
         user=current_user,
         services=services_public(proj, lang, staff=True),
     )
+
+
+@bp.get("/s/<store_code>/greeter")
+@login_required
+def greeter(store_code: str) -> str:
+    """The floor staff's tablet: issue a ticket for a customer, with a level (VIP, priority
+    care) and a note for the clerk, through the same API as every other ticket."""
+    store = find_store(store_code)
+    if not current_user.can_act_in(store):
+        raise Forbidden()
+    lang = current_lang()
+    proj = reads.store_projection(store.code)
+    return render_page(
+        "counter/greeter.html",
+        store,
+        config={"logout_url": url_for("auth.logout")},
+        user=current_user,
+        services=services_public(proj, lang, staff=True),
+        priority_care=proj.store.priority_care,
+    )

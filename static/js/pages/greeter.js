@@ -1,0 +1,75 @@
+/* The greeter's tablet: a tap on a business issues a ticket for the customer in front of the
+   greeter, with the level chosen (priority care, VIP) and a note for the clerk. One tap is one
+   ticket: the request carries an Idempotency-Key, a retry after a dropped answer reuses it, and
+   the buttons are disabled until the answer comes. */
+import { api, storePath } from '../lib/api.js';
+import { pageConfig } from '../lib/config.js';
+import { byId as $, setText } from '../lib/dom.js';
+import { t } from '../lib/i18n.js';
+import { randomKey } from '../lib/ids.js';
+
+const config = pageConfig();
+const form = $('greeter-form');
+const buttons = () => form.querySelectorAll('button[name="service"]');
+let busy = false;
+
+function level() {
+  const chosen = form.querySelector('input[name="level"]:checked');
+  return chosen ? chosen.value : 'normal';
+}
+
+function show(ticket, chosen) {
+  $('greeter-error').hidden = true;
+  $('greeter-result').hidden = false;
+  setText('result-label', ticket.label);
+  const levelText = chosen === 'normal' ? '' : t('level_' + chosen);
+  $('result-level').hidden = !levelText;
+  setText('result-level', levelText);
+  const wait = ticket.eta_minutes
+    ? t('eta', { lo: ticket.eta_minutes[0], hi: ticket.eta_minutes[1] })
+    : t('no_eta');
+  const ahead = ticket.position === 0 ? t('position_zero')
+    : ticket.position != null ? t('position', { n: ticket.position }) : '';
+  setText('result-wait', [ahead, wait].filter(Boolean).join(' · '));
+  $('result-print').href = ticket.print_url || '#';
+  $('result-print').hidden = !ticket.print_url;
+  $('greeter-result').scrollIntoView({ block: 'nearest' });
+}
+
+async function issue(service) {
+  const body = { service, channel: 'staff', level: level() };
+  const note = $('greeter-note').value.trim();
+  if (note) body.note = note;
+  const headers = { 'Idempotency-Key': randomKey() };
+  for (const wait of [0, 700]) {
+    if (wait) await new Promise((resolve) => setTimeout(resolve, wait));
+    try {
+      return await api(storePath(config.store) + '/tickets', body, { headers });
+    } catch (err) {
+      if (err.status !== 0 || wait) throw err; // only a lost answer is retried, with the same key
+    }
+  }
+  return null;
+}
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const button = event.submitter;
+  if (busy || !button || !button.value) return;
+  busy = true;
+  buttons().forEach((b) => { b.disabled = true; });
+  const chosen = level();
+  try {
+    show(await issue(button.value), chosen);
+    $('greeter-note').value = '';
+    const normal = form.querySelector('input[name="level"][value="normal"]');
+    if (normal) normal.checked = true; // the next customer starts as everyone else
+  } catch (err) {
+    $('greeter-result').hidden = true;
+    $('greeter-error').hidden = false;
+    setText('greeter-error', err.message);
+  } finally {
+    busy = false;
+    buttons().forEach((b) => { b.disabled = false; });
+  }
+});

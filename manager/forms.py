@@ -332,6 +332,16 @@ class CounterForm(FlaskForm):
 
 # --- holidays and special days ------------------------------------------------------------------
 
+# Text, not type=date: the browser would show its own locale's order (mm/dd/yyyy) in a Chinese
+# console; the console writes dates as the change log and the lists do.
+DATE_INPUT = {
+    "type": "text",
+    "inputmode": "numeric",
+    "placeholder": _l("YYYY-MM-DD"),
+    "maxlength": 10,
+    "autocomplete": "off",
+}
+
 DAY_KINDS = (
     (DayKind.CLOSED.value, _l("Closed all day")),
     (DayKind.SPECIAL.value, _l("Open with special hours")),
@@ -349,8 +359,8 @@ class DayForm(FlaskForm):
     """Close one day or a run of days, give them their own hours, or their usual ones back."""
 
     loaded = HiddenField()
-    first = DateField(_l("Day"), [InputRequired(REQUIRED)])
-    last = DateField(_l("Until (optional, inclusive)"), [Optional()])
+    first = DateField(_l("Day"), [InputRequired(REQUIRED)], render_kw=DATE_INPUT)
+    last = DateField(_l("Until (optional, inclusive)"), [Optional()], render_kw=DATE_INPUT)
     kind = RadioField(_l("That day"), choices=_choices(DAY_KINDS), default=DayKind.CLOSED.value)
     start = TimeField(_l("Opens at"), [Optional()], render_kw=CLOCK_INPUT)
     end = TimeField(_l("Closes at"), [Optional()], render_kw=CLOCK_INPUT)
@@ -382,7 +392,7 @@ class MoveEntry(Form):
     """One booking's new slot, as the manager picks it (store time)."""
 
     booking = HiddenField()
-    day = DateField(_l("New day"), [Optional()])
+    day = DateField(_l("New day"), [Optional()], render_kw=DATE_INPUT)
     time = StringField(
         _l("New time"),
         [Optional(), Regexp(r"^([01]?\d|2[0-3]):[0-5]\d$", message=_l("A time like 14:30."))],

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from backend.stores.models import Store
 
 bp = Blueprint("manager", __name__, template_folder="templates")
+# The overview lists the next few closed or special days.
+COMING_DAYS_SHOWN = 4
 
 
 def _user() -> User:
@@ -97,6 +99,8 @@ def console(store_code: str) -> str:
         services=configure.list_services(store),
         counters=configure.list_counters(store),
         recent=configure.audit_log(store, limit=5),
+        coming_days=days.coming_days(store)[:COMING_DAYS_SHOWN],
+        weekdays=WEEKDAYS,
     )
 
 

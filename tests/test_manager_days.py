@@ -184,7 +184,7 @@ def test_a_run_of_holidays_is_closed_at_once_and_listed(
     assert response.status_code == 302
     assert store_row(app)["closed_dates"] == ["2026-12-01", "2026-12-02", "2026-12-03"]
     page = manager.get(DAYS + "?lang=en").get_data(as_text=True)
-    assert page.count('data-day="2026-12-0') == 3 and "Closed" in page
+    assert page.count('data-day="2026-12-0') == 3 and "Closed all day" in page
     info = client.get("/api/v1/stores/demo/booking").json
     shut = [d["date"] for d in info["days"] if not d["open"]]
     assert shut == ["2026-12-01", "2026-12-02", "2026-12-03"]
@@ -534,6 +534,19 @@ def test_a_nul_byte_in_a_day_is_refused_and_changes_nothing(
     assert response.status_code == 400
     assert "characters that are not allowed" in response.get_data(as_text=True)
     assert store_row(app) == before and audit_count(app) == 0
+
+
+def test_an_open_weekday_without_times_is_a_field_error_not_a_crash(
+    app: Flask, manager: FlaskClient
+) -> None:
+    """The weekly hours' form has the same check as a special day's (an empty time used to end
+    the field's checks early, and saving then failed)."""
+    before = store_row(app)
+    response = submit(manager, "/s/demo/manage/store?lang=en", **{"hours-3-end": ""})
+    assert response.status_code == 422
+    error = field_error(response.get_data(as_text=True), "hours-3-end")
+    assert "Give the opening and the closing time." in error
+    assert store_row(app) == before
 
 
 def test_a_clerk_gets_403_and_changes_no_day(

@@ -425,8 +425,11 @@ class DecisionForm(Form):
         if self.decision.data == Decision.MOVE.value:
             for entry in self.moves.entries:
                 form = entry.form
+                if not str(form.booking.data or "").isdigit():
+                    continue  # names no booking: nothing to move (plan() skips it too)
                 if (form.day.data is None or not form.time.data) and not form.errors:
                     form.time.errors = [*form.time.errors, _l("Choose a new day and time.")]
+                    self.form_errors.append(_l("Choose a new day and time."))
                     valid = False
         return valid
 
@@ -435,10 +438,9 @@ class DecisionForm(Form):
         if self.decision.data == Decision.MOVE.value:
             for entry in self.moves.entries:
                 form = entry.form
-                try:
-                    ident = int(form.booking.data)
-                except (TypeError, ValueError):
+                if not str(form.booking.data or "").isdigit() or form.day.data is None:
                     continue
+                ident = int(form.booking.data)
                 local = datetime.combine(form.day.data, _time(form.time.data), ZoneInfo(zone))
                 moves[ident] = local.astimezone(UTC)
         return BookingPlan(

@@ -399,6 +399,26 @@ def test_two_bookings_moved_to_one_last_place_are_refused(
     assert {appointment(app, b["code"])["day"] for b in (first, second)} == {date(2026, 11, 27)}
 
 
+def test_a_tampered_decision_changes_nothing(
+    app: Flask, manager: FlaskClient, two_bookings: list[dict[str, Any]]
+) -> None:
+    """Booking ids that are not the ones shown, a forged fingerprint, a huge index: a clear
+    answer, nothing written."""
+    before = store_row(app)
+    page = post_day(manager, url=DAYS + "?lang=en", first=TOMORROW)
+    forged = decide(manager, page, "move", **{"moves-0-booking": "x", "moves-1-booking": "99999"})
+    assert forged.status_code == 422
+    assert "Some of the new times do not fit" in forged.get_data(as_text=True)
+    seen = decide(manager, page, "cancel", seen="0" * 16)
+    assert seen.status_code == 409
+    assert codes_listed(seen.get_data(as_text=True)) == [b["code"] for b in two_bookings]
+    assert store_row(app) == before and audit_count(app) == 0
+    # An extra entry at a huge index names no booking: the two shown move as suggested.
+    huge = decide(manager, page, "move", **{"moves-99999999999999999999-day": AFTER})
+    assert huge.status_code == 302
+    assert {appointment(app, b["code"])["day"] for b in two_bookings} == {date(2026, 11, 28)}
+
+
 def test_keeping_the_day_open_changes_nothing(
     app: Flask, manager: FlaskClient, two_bookings: list[dict[str, Any]]
 ) -> None:

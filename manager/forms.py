@@ -3,19 +3,21 @@ the user's language. A form that does not validate changes nothing."""
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, date, datetime, time
 from typing import Any
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     FloatField,
     Form,
     FormField,
     HiddenField,
     IntegerField,
+    RadioField,
     SelectChoice,
     SelectField,
     StringField,
@@ -24,10 +26,26 @@ from wtforms import (
 )
 from wtforms.fields import FieldList
 from wtforms.fields.core import UnboundField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    AnyOf,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from backend.policy import Lane, Ordering, PauseReason
 from backend.stores.chain import BAD_CODE, STORE_CODE
+from backend.stores.days import (
+    MAX_MESSAGE,
+    MAX_RANGE_DAYS,
+    BookingPlan,
+    DayChange,
+    DayKind,
+    Decision,
+)
 
 # Fields of the form, not of the thing it edits.
 NOT_VALUES = ("csrf_token", "loaded")
@@ -110,13 +128,38 @@ class DayHours(Form):
     start = TimeField(_l("Opens at"), [Optional()], render_kw=CLOCK_INPUT)
     end = TimeField(_l("Closes at"), [Optional()], render_kw=CLOCK_INPUT)
 
-    def validate_end(self, field: TimeField) -> None:
-        if not self.open.data:
-            return
-        if self.start.data is None or field.data is None:
-            raise ValidationError(_l("Give the opening and the closing time."))
-        if field.data <= self.start.data:
-            raise ValidationError(_l("Closing must be after opening."))
+    def validate(self, extra_validators: Any = None) -> bool:
+        # Here, not in validate_end: Optional() ends an empty field's checks before those.
+        valid = super().validate(extra_validators)
+        return _check_span(self.start, self.end) and valid if self.open.data else valid
+
+
+def _check_span(start: TimeField, end: TimeField) -> bool:
+    """Opening and closing given, closing after opening; else the error next to the closing."""
+    if end.errors:
+        return False
+    if start.data is None or end.data is None:
+        end.errors = [*end.errors, _l("Give the opening and the closing time.")]
+        return False
+    if end.data <= start.data:
+        end.errors = [*end.errors, _l("Closing must be after opening.")]
+        return False
+    return True
+
+
+# Every IANA zone this machine knows, the usual one first (names only: not the system's aliases).
+NOT_ZONES = {"localtime", "posixrules", "Factory"}
+DEFAULT_ZONE = "Asia/Shanghai"
+ZONES = (DEFAULT_ZONE, *sorted(available_timezones() - NOT_ZONES - {DEFAULT_ZONE}))
+
+
+def _zone_choices(moment: datetime) -> list[SelectChoice]:
+    """Each zone with its offset from UTC at `moment` (as the hall's clock shows it now)."""
+    choices = []
+    for name in ZONES:
+        offset = moment.astimezone(ZoneInfo(name)).strftime("%z")
+        choices.append(SelectChoice(name, f"{name} (UTC{offset[:3]}:{offset[3:]})"))
+    return choices
 
 
 class StoreForm(FlaskForm):
@@ -125,6 +168,7 @@ class StoreForm(FlaskForm):
     name_en = StringField(_l("Name (English)"), [InputRequired(REQUIRED), Length(1, 120)])
     address_zh = StringField(_l("Address (Chinese)"), [Length(0, 200)])
     address_en = StringField(_l("Address (English)"), [Length(0, 200)])
+    timezone = SelectField(_l("Time zone"), choices=[SelectChoice(z, z) for z in ZONES])
     hours = FieldList(FormField(DayHours), min_entries=7, max_entries=7)
     ordering = SelectField(_l("Call order"), choices=_choices(ORDERINGS))
     work_conserving = BooleanField(_l("Idle counters help other lanes"))
@@ -134,6 +178,9 @@ class StoreForm(FlaskForm):
     )
     vip_first = _whole(_l("VIP tickets go first in at most (calls)"), 0, MAX_VIP_WINDOW)
     vip_window = _whole(_l("… out of every (calls)"), 1, MAX_VIP_WINDOW)
+    priority_care = BooleanField(
+        _l("Priority-care customers (issued by staff) go first at the counters of their lane")
+    )
     rejoin_minutes = _whole(_l("A missed ticket may rejoin within (min)"), 0, 240)
     rejoin_places = _whole(_l("… this many places behind the head"), 0, 50)
     recall_limit = _whole(_l("Recalls before suggesting a no-show"), 1, 10)
@@ -163,11 +210,14 @@ class StoreForm(FlaskForm):
     )
     booking_horizon_days = _whole(_l("Bookable days ahead"), 1, 90)
     booking_lead_minutes = _whole(_l("Booking closes before the slot (min)"), 0, 1440)
-    appointment_counters = _whole(_l("Counters for appointments (bookings at one time)"), 1, 50)
     bookings_per_phone_per_day = _whole(_l("Bookings per phone number and day"), 1, 10)
     retention_days = _whole(
         _l("Customers' names and phone numbers are erased after (days)"), 1, 365
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = _zone_choices(datetime.now(UTC))
 
     def validate_vip_first(self, field: IntegerField) -> None:
         if field.data is not None and self.vip_window.data and field.data > self.vip_window.data:
@@ -240,6 +290,8 @@ class ServiceForm(FlaskForm):
         render_kw={"min": 0.5, "max": 240, "step": 0.5, "inputmode": "decimal"},
     )
     bookable = BooleanField(_l("Bookable"))
+    slot_minutes = _whole(_l("Booking slot length (min)"), 5, 240, default=15)
+    slot_capacity = _whole(_l("Bookings per slot"), 1, 50, default=1)
     active = BooleanField(_l("Offered (active)"), default=True)
 
     def load(self, values: dict[str, Any]) -> None:
@@ -361,6 +413,128 @@ class NewStoreForm(FlaskForm):
             raise ValidationError(_l("Unknown time zone: %(zone)s.", zone=field.data))
 
 
+# --- holidays and special days ------------------------------------------------------------------
+
+# Text, not type=date: the browser would show its own locale's order (mm/dd/yyyy) in a Chinese
+# console; the console writes dates as the change log and the lists do.
+DATE_INPUT = {
+    "type": "text",
+    "inputmode": "numeric",
+    "placeholder": _l("YYYY-MM-DD"),
+    "maxlength": 10,
+    "autocomplete": "off",
+}
+
+DAY_KINDS = (
+    (DayKind.CLOSED.value, _l("Closed all day")),
+    (DayKind.SPECIAL.value, _l("Open with special hours")),
+    (DayKind.USUAL.value, _l("Usual hours")),
+)
+# What the store tells the customers whose bookings it cancels or moves (the manager edits it).
+DEFAULT_MESSAGE_ZH = "很抱歉，门店在这一天调整了营业时间。如有疑问，请致电门店。"
+DEFAULT_MESSAGE_EN = (
+    "We are sorry: the store changed its opening hours on this day. Please call us with any "
+    "question."
+)
+
+
+class DayForm(FlaskForm):
+    """Close one day or a run of days, give them their own hours, or their usual ones back."""
+
+    loaded = HiddenField()
+    first = DateField(_l("Day"), [InputRequired(REQUIRED)], render_kw=DATE_INPUT)
+    last = DateField(_l("Until (optional, inclusive)"), [Optional()], render_kw=DATE_INPUT)
+    kind = RadioField(_l("That day"), choices=_choices(DAY_KINDS), default=DayKind.CLOSED.value)
+    start = TimeField(_l("Opens at"), [Optional()], render_kw=CLOCK_INPUT)
+    end = TimeField(_l("Closes at"), [Optional()], render_kw=CLOCK_INPUT)
+
+    def validate_last(self, field: DateField) -> None:
+        if field.data is None or self.first.data is None:
+            return
+        if field.data < self.first.data:
+            raise ValidationError(_l("The last day cannot be before the first."))
+        if (field.data - self.first.data).days >= MAX_RANGE_DAYS:
+            raise ValidationError(_l("At most %(n)s days at once.", n=MAX_RANGE_DAYS))
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.kind.data == DayKind.SPECIAL.value:
+            return _check_span(self.start, self.end) and valid
+        return valid
+
+    def change(self) -> DayChange:
+        first: date = self.first.data
+        kind = DayKind(self.kind.data)
+        spans: tuple[tuple[str, str], ...] = ()
+        if kind == DayKind.SPECIAL:
+            spans = ((self.start.data.strftime("%H:%M"), self.end.data.strftime("%H:%M")),)
+        return DayChange(first, self.last.data or first, kind, spans)
+
+
+class MoveEntry(Form):
+    """One booking's new slot, as the manager picks it (store time)."""
+
+    booking = HiddenField()
+    day = DateField(_l("New day"), [Optional()], render_kw=DATE_INPUT)
+    time = StringField(
+        _l("New time"),
+        [Optional(), Regexp(r"^([01]?\d|2[0-3]):[0-5]\d$", message=_l("A time like 14:30."))],
+        render_kw=CLOCK_INPUT,
+    )
+
+
+class DecisionForm(Form):
+    """What becomes of the bookings a change of days leaves outside the hours. Sent together with
+    the DayForm (which carries the CSRF token): not a FlaskForm of its own."""
+
+    decision = StringField(validators=[AnyOf([Decision.CANCEL.value, Decision.MOVE.value, "keep"])])
+    seen = HiddenField()
+    message_zh = TextAreaField(
+        _l("Message to the customers (Chinese)"), [Length(0, MAX_MESSAGE)], render_kw={"rows": 2}
+    )
+    message_en = TextAreaField(
+        _l("Message to the customers (English)"), [Length(0, MAX_MESSAGE)], render_kw={"rows": 2}
+    )
+    moves = FieldList(FormField(MoveEntry), max_entries=500)
+
+    def validate_message_zh(self, field: TextAreaField) -> None:
+        if self.decision.data != Decision.CANCEL.value:
+            return
+        if not (field.data or "").strip() and not (self.message_en.data or "").strip():
+            raise ValidationError(_l("Please tell the customers why (in one language at least)."))
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.decision.data == Decision.MOVE.value:
+            for entry in self.moves.entries:
+                form = entry.form
+                if not str(form.booking.data or "").isdigit():
+                    continue  # names no booking: nothing to move (plan() skips it too)
+                if (form.day.data is None or not form.time.data) and not form.errors:
+                    form.time.errors = [*form.time.errors, _l("Choose a new day and time.")]
+                    self.form_errors.append(_l("Choose a new day and time."))
+                    valid = False
+        return valid
+
+    def plan(self, zone: str) -> BookingPlan:
+        moves: dict[int, datetime] = {}
+        if self.decision.data == Decision.MOVE.value:
+            for entry in self.moves.entries:
+                form = entry.form
+                if not str(form.booking.data or "").isdigit() or form.day.data is None:
+                    continue
+                ident = int(form.booking.data)
+                local = datetime.combine(form.day.data, _time(form.time.data), ZoneInfo(zone))
+                moves[ident] = local.astimezone(UTC)
+        return BookingPlan(
+            Decision(self.decision.data),
+            self.seen.data or "",
+            (self.message_zh.data or "").strip(),
+            (self.message_en.data or "").strip(),
+            moves,
+        )
+
+
 def field_labels() -> dict[str, Any]:
     """Every edited field's label, by its name (the change log names fields by these)."""
     labels: dict[str, Any] = {}
@@ -377,5 +551,10 @@ def field_labels() -> dict[str, Any]:
         template=_l("Copied from"),
         services=_l("Services"),
         counters=_l("Counters"),
+        days=_l("Days"),
+        cancelled=_l("Bookings cancelled"),
+        moved=_l("Bookings moved"),
+        message=_l("Message to the customers"),
+        bookings_kept=_l("Bookings kept at their local time"),
     )
     return labels

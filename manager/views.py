@@ -5,7 +5,9 @@ render the form again with its errors (nothing changed)."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -18,14 +20,18 @@ from backend.core.i18n import current_lang
 from backend.core.pages import render_page
 from backend.policy import Role
 from backend.staff.models import User
-from backend.stores import configure
+from backend.stores import configure, days
 from backend.stores.chain import chain_overview, create_store, time_zones
 from manager.forms import (
+    DEFAULT_MESSAGE_EN,
+    DEFAULT_MESSAGE_ZH,
     LANE_CHOICES,
     ORDERING_HINT,
     ORDERINGS,
     WEEKDAYS,
     CounterForm,
+    DayForm,
+    DecisionForm,
     NewStoreForm,
     ServiceForm,
     StoreForm,
@@ -37,6 +43,8 @@ if TYPE_CHECKING:
     from backend.stores.models import Store
 
 bp = Blueprint("manager", __name__, template_folder="templates")
+# The overview lists the next few closed or special days.
+COMING_DAYS_SHOWN = 4
 
 
 def _user() -> User:
@@ -140,6 +148,8 @@ def console(store_code: str) -> str:
         services=configure.list_services(store),
         counters=configure.list_counters(store),
         recent=configure.audit_log(store, limit=5),
+        coming_days=days.coming_days(store)[:COMING_DAYS_SHOWN],
+        weekdays=WEEKDAYS,
     )
 
 
@@ -157,9 +167,12 @@ def store_settings(store_code: str) -> str | Response | tuple[str, int]:
         try:
             changed = configure.update_store(store.code, _user(), form.values(), form.loaded.data)
         except Conflict as exc:
-            return _changed_meanwhile(exc, here)
-        _saved(changed)
-        return redirect(here)
+            if _is_stale(exc):
+                return _changed_meanwhile(exc, here)
+            form.timezone.errors = [str(exc.message)]
+        else:
+            _saved(changed)
+            return redirect(here)
     page = _page(
         "manager/store.html",
         store,
@@ -262,6 +275,140 @@ def retire_counter(store_code: str, number: int) -> Response:
     return redirect(url_for("manager.counters", store_code=store.code))
 
 
+# --- holidays and special days ------------------------------------------------------------------
+
+
+def _days_page(store: Store, form: DayForm) -> str:
+    return _page(
+        "manager/days.html",
+        store,
+        "days",
+        form=form,
+        days=days.coming_days(store),
+        today=days.store_today(store),
+        weekdays=WEEKDAYS,
+        loaded=form.loaded.data or configure.digest(days.days_values(store)),
+    )
+
+
+def _fresh_decision(
+    bookings: list[days.AffectedBooking], seen: str, zone: str, kept: DecisionForm | None
+) -> DecisionForm:
+    """The decision form for these bookings: each with its suggested new slot; the messages as
+    the manager typed them, else the store's default words."""
+    decision = DecisionForm(formdata=None)
+    decision.seen.data = seen
+    decision.message_zh.data = kept.message_zh.data if kept else DEFAULT_MESSAGE_ZH
+    decision.message_en.data = kept.message_en.data if kept else DEFAULT_MESSAGE_EN
+    local = ZoneInfo(zone)
+    for booking in bookings:
+        at = booking.suggestion.astimezone(local) if booking.suggestion else None
+        decision.moves.append_entry(
+            {
+                "booking": str(booking.id),
+                "day": at.date() if at else None,
+                "time": at.strftime("%H:%M") if at else "",
+            }
+        )
+    return decision
+
+
+def _decision_page(
+    store: Store,
+    form: DayForm,
+    decision: DecisionForm,
+    bookings: list[days.AffectedBooking],
+    status: int,
+) -> tuple[str, int]:
+    entries = {entry.form.booking.data: entry.form for entry in decision.moves.entries}
+    rows = [(booking, entries.get(str(booking.id))) for booking in bookings]
+    page = _page(
+        "manager/days_decide.html",
+        store,
+        "days",
+        form=form,
+        decision=decision,
+        rows=rows,
+        change=form.change(),
+        weekdays=WEEKDAYS,
+        tz=ZoneInfo,
+    )
+    return page, status
+
+
+def _decide_again(
+    store: Store, form: DayForm, decision: DecisionForm, change: days.DayChange
+) -> tuple[str, int]:
+    """The decision sent back invalid: the bookings as they are now, with the errors (fresh
+    suggestions if the bookings changed meanwhile)."""
+    bookings, seen = days.preview(store, change)
+    if seen != decision.seen.data:
+        flash(str(days.CHANGED_MEANWHILE), "error")
+        decision = _fresh_decision(bookings, seen, store.timezone, decision)
+    return _decision_page(store, form, decision, bookings, 422)
+
+
+def _number(text: Any) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return 0
+
+
+@bp.route("/s/<store_code>/manage/days", methods=["GET", "POST"])
+@login_required
+def store_days(store_code: str) -> str | Response | tuple[str, int]:
+    """Closed and special days. A change that leaves bookings outside the hours shows them first
+    (days_decide.html), whose form comes back here with the manager's decision."""
+    store = configure.managed_store(store_code, _user())
+    form = DayForm()
+    if request.method == "GET":
+        form.loaded.data = configure.digest(days.days_values(store))
+        return _days_page(store, form)
+    if not form.validate_on_submit():
+        return _days_page(store, form), 422
+    decision = DecisionForm(request.form) if "decision" in request.form else None
+    if decision is not None and decision.decision.data == "keep":
+        flash(_("Nothing was changed."), "info")
+        return redirect(url_for("manager.store_days", store_code=store.code))
+    if decision is not None and not decision.validate():
+        return _decide_again(store, form, decision, form.change())
+    return _change_days(store, form, decision)
+
+
+def _change_days(
+    store: Store, form: DayForm, decision: DecisionForm | None
+) -> Response | tuple[str, int]:
+    change = form.change()
+    here = url_for("manager.store_days", store_code=store.code)
+    plan = decision.plan(store.timezone) if decision is not None else None
+    try:
+        changed = days.change_days(store.code, _user(), change, plan, form.loaded.data)
+    except days.BookingsAffected as exc:
+        if exc.changed_meanwhile:
+            flash(str(exc.message), "error")
+        fresh = _fresh_decision(exc.bookings, exc.seen, store.timezone, decision)
+        return _decision_page(store, form, fresh, exc.bookings, 409 if decision else 200)
+    except days.MovesRefused as exc:
+        assert decision is not None
+        flash(str(exc.message), "error")
+        for entry in decision.moves.entries:
+            reason = exc.errors.get(_number(entry.form.booking.data))
+            if reason is not None:
+                entry.form.time.errors = [str(reason)]
+        return _decide_again(store, form, decision, change)
+    except days.DayRefused as exc:
+        form.first.errors = [str(exc.message)]
+        return _days_page(store, form), 422
+    except Conflict as exc:
+        return _changed_meanwhile(exc, here)
+    _saved(changed)
+    return redirect(here)
+
+
+# --- the change log ------------------------------------------------------------------------------
+
+
 def _shown(name: str, value: Any) -> str:
     """A changed value as the log shows it."""
     lanes = dict(LANE_CHOICES)
@@ -279,12 +426,43 @@ def _shown(name: str, value: Any) -> str:
         return str(dict(ROLE_CHOICES).get(value, value))
     if name == "hours":
         closed = _("closed")
-        days = [
+        weekdays = [
             str(WEEKDAYS[int(day)]) + " " + (" ".join("–".join(span) for span in spans) or closed)
             for day, spans in sorted(value.items())
         ]
-        return "; ".join(days)
+        return "; ".join(weekdays)
+    if name == "days" and isinstance(value, dict):
+        return _days_shown(value)
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value) or "—"
     return str(value)
+
+
+def _day_state(state: Any) -> str:
+    if state is None:
+        return _("usual hours")
+    if not state:
+        return _("closed")
+    return " ".join("–".join(span) for span in state)
+
+
+def _days_shown(value: dict[str, Any]) -> str:
+    """Changed days as the log shows them, a run of days in the same state as one range."""
+    runs: list[list[Any]] = []  # [first, last, state]
+    for day in sorted(value):
+        state = value[day]
+        if runs and runs[-1][2] == state and _next_day(runs[-1][1]) == day:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day, state])
+    return "; ".join(
+        (first if first == last else f"{first} – {last}") + " " + _day_state(state)
+        for first, last, state in runs
+    )
+
+
+def _next_day(iso: str) -> str:
+    return (date.fromisoformat(iso) + timedelta(days=1)).isoformat()
 
 
 def _changed_days(before: Any, after: Any) -> tuple[Any, Any]:

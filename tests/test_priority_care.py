@@ -7,11 +7,16 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from backend.audit.models import AuditEntry
 from backend.core.clock import ManualClock
+from backend.extensions import db
+from backend.policy import Role
 
 from .conftest import Api
-from .factories import kiosk_headers
+from .factories import Factory, kiosk_headers
+from .test_manager import login, submit
 
 
 def staff_issue(api: Api, service: str, **body: Any) -> Any:
@@ -51,19 +56,23 @@ def test_a_vip_level_puts_the_ticket_in_the_vip_lane(api: Api) -> None:
     assert made.json["lane"] == "vip" and made.json["service"] == "B"
 
 
-def test_the_store_can_switch_the_priority_care_rule_off(app: Flask, api: Api) -> None:
-    from backend.extensions import db
-    from backend.models import Store
-
-    with app.app_context():
-        store = db.session.scalar(db.select(Store).where(Store.code == "demo"))
-        assert store is not None
-        store.priority_care = False
-        db.session.commit()
+def test_the_manager_switches_the_priority_care_rule_off_in_the_console(
+    app: Flask, api: Api, make: Factory
+) -> None:
+    manager = app.test_client()
+    make.user("boss", "demo", Role.MANAGER)
+    assert login(manager, "boss").status_code == 302
+    page = manager.get("/s/demo/manage/store").get_data(as_text=True)
+    assert "爱心客户" in page and 'name="priority_care"' in page
+    assert submit(manager, "/s/demo/manage/store", priority_care=None).status_code == 302
     first = api.issue("C")
     staff_issue(api, "C", level="priority_care")
     answer = api.call_next(3)
     assert answer["ticket"]["label"] == first["label"] and answer["reason"] != "priority_care"
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()))
+        assert entry is not None
+        assert (entry.before, entry.after) == ({"priority_care": True}, {"priority_care": False})
 
 
 def test_a_kiosk_or_a_phone_cannot_set_a_level_or_a_note(

@@ -152,6 +152,9 @@ class Hall:
             "counter": [1, 1, 1, 2, 3, 4],  # the clerk's is 1
             "service": ["A", "B", "C", "D", "E", "V"],
             "channel": ["kiosk", "remote", "remote", "staff"],  # remote joins are rate-limited
+            # A staff ticket's level and note (a kiosk or a phone sending them gets 403).
+            "level": ["normal", "normal", "normal", "priority_care", "vip"],
+            "note": ["", "needs a seat"],
             "ticket_id": self.ticket_ids,
             "token": self.ticket_tokens,
             "code": self.booking_codes,

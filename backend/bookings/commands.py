@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections import Counter as Tally
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -34,18 +35,21 @@ from backend.policy.slots import (
     normalise_code,
 )
 from backend.queue import commands as engine
+from backend.stores.settings import hall_hours
 
 ACTIVE = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN)
 BUSY_HISTORY_DAYS = 28
 
 
 def rules_for(store: Store, service: Service) -> BookingRules:
+    hall = hall_hours(store)
     return BookingRules(
-        timezone=store.timezone,
-        hours=store.hours,
-        closed=frozenset(date.fromisoformat(d) for d in store.closed_dates or []),
+        timezone=hall.timezone,
+        hours=hall.hours,
+        closed=hall.closed,
+        special=hall.special,
         slot_minutes=service.slot_minutes,
-        capacity=store.appointment_counters,
+        capacity=service.slot_capacity,
         lead=timedelta(minutes=store.booking_lead_minutes),
         horizon_days=store.booking_horizon_days,
     )
@@ -62,21 +66,26 @@ def bookable_service(store: Store, code: str) -> Service:
     return service
 
 
-def _booked_intervals(store: Store, day: date, exclude: int | None = None) -> list[Interval]:
+def booked_intervals(
+    store: Store, service: Service, day: date, exclude: Collection[int] = ()
+) -> list[Interval]:
+    """The service's active bookings on the day (its capacity is its own, per slot)."""
     rows = db.session.execute(
         select(Appointment.id, Appointment.slot_start, Appointment.slot_end).where(
             Appointment.store_id == store.id,
+            Appointment.service_id == service.id,
             Appointment.day == day,
             Appointment.status.in_(ACTIVE),
         )
     ).all()
-    return [Interval(start, end) for ident, start, end in rows if ident != exclude]
+    return [Interval(start, end) for ident, start, end in rows if ident not in exclude]
 
 
 def free_slots(
     store: Store, service: Service, day: date, moment: datetime, exclude: int | None = None
 ) -> list[Slot]:
-    return day_slots(rules_for(store, service), day, _booked_intervals(store, day, exclude), moment)
+    booked = booked_intervals(store, service, day, () if exclude is None else (exclude,))
+    return day_slots(rules_for(store, service), day, booked, moment)
 
 
 def busy_profile(store: Store, moment: datetime) -> dict[int, str] | None:
@@ -229,7 +238,15 @@ def cancel_booking(token: str) -> Appointment:
         _open_booking(appointment)
         appointment.status = AppointmentStatus.CANCELLED
         appointment.closed_at = cmd.now
+        forget_store_action(appointment)
     return appointment
+
+
+def forget_store_action(appointment: Appointment) -> None:
+    """The customer changed the booking themselves: the store's notice no longer applies."""
+    appointment.store_action = None
+    appointment.store_message_zh = appointment.store_message_en = ""
+    appointment.moved_from = None
 
 
 def move_booking(token: str, start: datetime, service_code: str | None = None) -> Appointment:
@@ -243,6 +260,7 @@ def move_booking(token: str, start: datetime, service_code: str | None = None) -
         appointment.day = day
         appointment.slot_start = start
         appointment.slot_end = end
+        forget_store_action(appointment)
     return appointment
 
 

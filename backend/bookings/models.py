@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Date, ForeignKey, Index, String
@@ -16,6 +17,13 @@ from backend.policy import AppointmentStatus
 if TYPE_CHECKING:
     from backend.queue.models import Ticket
     from backend.stores.models import Service, Store
+
+
+class StoreAction(StrEnum):
+    """What the store did to a booking (closing its day, or shortening the day's hours)."""
+
+    CANCELLED = "cancelled"
+    MOVED = "moved"
 
 
 class Appointment(Model):
@@ -45,6 +53,13 @@ class Appointment(Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
     erased: Mapped[bool] = mapped_column(default=False)
+    # Set when the store cancelled or moved the booking, with its message to the customer (in
+    # each language) and, for a move, the slot's former start; cleared when the customer changes
+    # it again.
+    store_action: Mapped[StoreAction | None] = mapped_column(enum_column(StoreAction))
+    store_message_zh: Mapped[str] = mapped_column(String(500), default="")
+    store_message_en: Mapped[str] = mapped_column(String(500), default="")
+    moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     store: Mapped[Store] = relationship()
     service: Mapped[Service] = relationship()

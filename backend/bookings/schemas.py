@@ -69,3 +69,11 @@ class BookingOut(Out):
     checkin_from_time: str
     checkin_until_time: str
     ticket: dict[str, str] | None
+    by_store: Literal["cancelled", "moved"] | None = Field(
+        description="Set when the store cancelled or moved the booking (a closed day, new hours)."
+    )
+    store_message: str = Field(
+        description="The store's message about it, in the caller's language."
+    )
+    moved_from_date: str | None = Field(description="A moved booking's former day (store time).")
+    moved_from_time: str | None = Field(description="… and its former time.")

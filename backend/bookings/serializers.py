@@ -23,6 +23,7 @@ def booking_public(appointment: Appointment, lang: str) -> dict[str, Any]:
     closes = appointment.slot_start + timedelta(minutes=store.checkin_late_minutes)
     ticket = appointment.ticket
     open_booking = appointment.status == AppointmentStatus.BOOKED
+    moved_from = appointment.moved_from.astimezone(zone) if appointment.moved_from else None
     return {
         "code": appointment.code,
         "status": str(appointment.status),
@@ -49,4 +50,14 @@ def booking_public(appointment: Appointment, lang: str) -> dict[str, Any]:
         }
         if ticket
         else None,
+        "by_store": str(appointment.store_action) if appointment.store_action else None,
+        "store_message": store_message(appointment, lang),
+        "moved_from_date": moved_from.date().isoformat() if moved_from else None,
+        "moved_from_time": moved_from.strftime("%H:%M") if moved_from else None,
     }
+
+
+def store_message(appointment: Appointment, lang: str) -> str:
+    """The store's message about its change, in the customer's language (else the other one)."""
+    zh, en = appointment.store_message_zh or "", appointment.store_message_en or ""
+    return (en or zh) if lang == "en" else (zh or en)

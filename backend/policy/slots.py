@@ -7,12 +7,13 @@ are aware datetimes in UTC; days and hours are the store's local ones.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 # Monday = 0, as date.weekday(). Every day 9:00–18:00 unless the store says otherwise.
 DEFAULT_HOURS: dict[str, list[list[str]]] = {str(d): [["09:00", "18:00"]] for d in range(7)}
+Spans = Sequence[Sequence[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ class BookingRules:
     capacity: int  # counters reserved for appointments at any moment
     lead: timedelta  # no booking closer to now than this
     horizon_days: int  # today … today + horizon_days - 1
+    # Dates with their own hours (a shorter day before a holiday), instead of the weekday's.
+    special: Mapping[date, Spans] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class HallHours:
     timezone: str
     hours: Mapping[str, Sequence[Sequence[str]]]
     closed: frozenset[date]
+    special: Mapping[date, Spans] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,21 +86,37 @@ def bookable_days(rules: BookingRules, now: datetime) -> list[date]:
     return [today + timedelta(days=i) for i in range(rules.horizon_days)]
 
 
+def day_spans(rules: HallHours | BookingRules, day: date) -> Spans:
+    """The day's opening spans in store time: none on a closed date, a special date's own, else
+    its weekday's."""
+    if day in rules.closed:
+        return []
+    if day in rules.special:
+        return rules.special[day]
+    return rules.hours.get(str(day.weekday())) or []
+
+
 def is_open(rules: HallHours | BookingRules, day: date) -> bool:
-    return day not in rules.closed and bool(rules.hours.get(str(day.weekday())))
+    return bool(day_spans(rules, day))
 
 
 def opening_intervals(rules: HallHours | BookingRules, day: date) -> list[Interval]:
-    if not is_open(rules, day):
-        return []
     zone = ZoneInfo(rules.timezone)
     out = []
-    for start_text, end_text in rules.hours.get(str(day.weekday()), []):
+    for start_text, end_text in day_spans(rules, day):
         start = datetime.combine(day, time.fromisoformat(start_text), zone).astimezone(UTC)
         end = datetime.combine(day, time.fromisoformat(end_text), zone).astimezone(UTC)
         if end > start:
             out.append(Interval(start, end))
     return out
+
+
+def within_hours(rules: HallHours | BookingRules, booked: Interval, day: date) -> bool:
+    """Whether a booking on `day` lies wholly inside one of the day's opening spans."""
+    return any(
+        span.start <= booked.start and booked.end <= span.end
+        for span in opening_intervals(rules, day)
+    )
 
 
 def max_overlap(booked: Iterable[Interval], window: Interval) -> int:

@@ -141,10 +141,20 @@ BAD_CODE = _l("2 to 32 lower-case letters, digits and hyphens, starting with a l
 MAX_NAME = 120
 # What a new store takes from its template: the rules (not its names, address or notices, which
 # are that hall's own), and the holidays and phone pattern the console does not edit yet.
-OWN_FIELDS = ("name_zh", "name_en", "address_zh", "address_en", "notices_zh", "notices_en")
+# A new store keeps its own names, address, notices and time zone (the form gives them).
+OWN_FIELDS = (
+    "name_zh",
+    "name_en",
+    "address_zh",
+    "address_en",
+    "notices_zh",
+    "notices_en",
+    "timezone",
+)
 COPIED_RULES = (
     *(name for name in STORE_FIELDS if name not in OWN_FIELDS),
     "closed_dates",
+    "special_hours",
     "phone_pattern",
 )
 # A service's configuration; what it learned (its durations) is the template hall's own.

@@ -15,21 +15,23 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
 
 from backend.audit.models import AuditEntry
+from backend.bookings.models import Appointment
 from backend.core import db as core_db
 from backend.core.clock import now
 from backend.core.db import write_transaction
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.extensions import db
 from backend.live import events
-from backend.policy import AT_COUNTER, Lane, Role, TicketStatus
+from backend.policy import AT_COUNTER, AppointmentStatus, Lane, Role, TicketStatus, service_day
 from backend.queue.models import Ticket, TicketEvent
 from backend.staff.models import User
 from backend.stores.models import Counter, Service, Store
@@ -37,18 +39,22 @@ from backend.stores.operations import lock_store
 
 MANAGING_ROLES = (Role.MANAGER, Role.ADMIN)
 
-# The store row's columns the console edits: everything the engine, the bookings and the screens
-# read from it, except the bookkeeping (version, config_version, last_queue_at, recent_lanes) and,
-# for now, the time zone (it moves the service day under today's tickets), the holidays
-# (closed_dates: a closed day needs a decision about the bookings on it) and the phone pattern.
+# The store row's columns the console's store form edits: everything the engine, the bookings and
+# the screens read from it, except the bookkeeping (version, config_version, last_queue_at,
+# recent_lanes), the closed and special days (backend.stores.days: a closed day needs a decision
+# about the bookings on it) and the phone pattern (a regular expression is no manager's tool; the
+# booking page compiles it too). The time zone is refused while tickets are open (see
+# update_store).
 STORE_FIELDS = (
     "name_zh",
     "name_en",
     "address_zh",
     "address_en",
+    "timezone",
     "hours",
     "ordering",
     "work_conserving",
+    "priority_care",
     "max_wait_minutes",
     "wait_target_minutes",
     "vip_first",
@@ -72,7 +78,6 @@ STORE_FIELDS = (
     "appointment_prefix",
     "booking_horizon_days",
     "booking_lead_minutes",
-    "appointment_counters",
     "bookings_per_phone_per_day",
     "retention_days",
 )
@@ -83,6 +88,8 @@ SERVICE_FIELDS = (
     "lane",
     "expected_minutes",
     "bookable",
+    "slot_minutes",
+    "slot_capacity",
     "active",
 )
 COUNTER_FIELDS = ("number", "lanes")
@@ -99,6 +106,9 @@ class AuditAction(StrEnum):
     COUNTER_DELETED = "counter_deleted"
     NOTICES_CHANGED = "notices_changed"
     STORE_CREATED = "store_created"
+    DAYS_CLOSED = "days_closed"
+    DAYS_SPECIAL = "days_special"
+    DAYS_USUAL = "days_usual"
 
 
 def can_manage(user: User, store: Store) -> bool:
@@ -223,9 +233,13 @@ def update_store(
     with write_transaction():
         store = _locked(code, actor)
         _check_unchanged(store_values(store), loaded)
+        zone = values.get("timezone", store.timezone)
+        kept = _move_zone(store, zone) if zone != store.timezone else 0
         before, after = _apply(store, values, STORE_FIELDS)
         if not after:
             return False
+        if kept:
+            after["bookings_kept"] = kept
         _record(store, actor, AuditAction.STORE_UPDATED, store.code, before, after)
     return True
 
@@ -244,6 +258,49 @@ def post_notices(code: str, actor: User, zh: str, en: str, loaded: str | None = 
             return False
         _record(store, actor, AuditAction.NOTICES_CHANGED, store.code, before, after)
     return True
+
+
+# Tickets that are still somewhere in their visit: today's queue under the current service day.
+OPEN_TICKETS = (TicketStatus.WAITING, *AT_COUNTER, TicketStatus.PARKED)
+
+
+def _move_zone(store: Store, zone: str) -> int:
+    """A new time zone moves the service day, so it is refused while any ticket of today (in the
+    old zone or the new one) is still open: their numbers, positions and the day's statistics
+    would change day under them. Bookings keep the date and time of day they were made for (the
+    customer was told "10:00"), re-anchored in the new zone; the number of them."""
+    moment = now()
+    days = {service_day(moment, store.timezone), service_day(moment, zone)}
+    busy = exists().where(
+        Ticket.store_id == store.id,
+        Ticket.service_day.in_(days),
+        Ticket.status.in_(OPEN_TICKETS),
+    )
+    if db.session.scalar(select(busy)):
+        raise Conflict(
+            _l(
+                "The time zone can be changed only while no ticket is waiting or being served. "
+                "Please change it after closing."
+            ),
+            error_code="timezone_busy",
+        )
+    old, new = ZoneInfo(store.timezone), ZoneInfo(zone)
+    booked = db.session.scalars(
+        select(Appointment).where(
+            Appointment.store_id == store.id,
+            Appointment.status == AppointmentStatus.BOOKED,
+            Appointment.slot_end > moment - timedelta(days=1),
+        )
+    ).all()
+    for booking in booked:
+        length = booking.slot_end - booking.slot_start
+        local = booking.slot_start.astimezone(old).replace(tzinfo=None)
+        booking.slot_start = local.replace(tzinfo=new).astimezone(UTC)
+        booking.slot_end = booking.slot_start + length
+        if booking.moved_from is not None:
+            was = booking.moved_from.astimezone(old).replace(tzinfo=None)
+            booking.moved_from = was.replace(tzinfo=new).astimezone(UTC)
+    return len(booked)
 
 
 def _service(store: Store, service_code: str) -> Service:
@@ -411,6 +468,8 @@ class ServiceRow:
     lane: Lane
     expected_minutes: float
     bookable: bool
+    slot_minutes: int
+    slot_capacity: int
     active: bool
 
 

@@ -76,15 +76,16 @@ class Store(Model):
     recall_limit: Mapped[int] = mapped_column(Integer, default=3)
     address_zh: Mapped[str] = mapped_column(String(200), default="")
     address_en: Mapped[str] = mapped_column(String(200), default="")
-    # Opening hours per weekday (Monday = "0"): [["09:00", "18:00"], ...]; holidays as ISO dates.
+    # Opening hours per weekday (Monday = "0"): [["09:00", "18:00"], ...]; holidays as ISO dates;
+    # special days (ISO date -> spans) open with their own hours instead of their weekday's.
     hours: Mapped[dict[str, list[list[str]]]] = mapped_column(
         JSON, default=lambda: dict(DEFAULT_HOURS)
     )
     closed_dates: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # Booking rules.
+    special_hours: Mapped[dict[str, list[list[str]]]] = mapped_column(JSON, default=dict)
+    # Booking rules (a slot's length and capacity are each service's).
     booking_horizon_days: Mapped[int] = mapped_column(Integer, default=14)
     booking_lead_minutes: Mapped[int] = mapped_column(Integer, default=30)
-    appointment_counters: Mapped[int] = mapped_column(Integer, default=1)
     bookings_per_phone_per_day: Mapped[int] = mapped_column(Integer, default=1)
     phone_pattern: Mapped[str] = mapped_column(String(100), default=r"^1[3-9]\d{9}$")
     checkin_early_minutes: Mapped[int] = mapped_column(Integer, default=15)
@@ -130,6 +131,8 @@ class Service(Model):
     description_zh: Mapped[str] = mapped_column(String(200), default="")
     description_en: Mapped[str] = mapped_column(String(200), default="")
     slot_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    # Bookings of this service that may overlap at any moment (its counters for appointments).
+    slot_capacity: Mapped[int] = mapped_column(Integer, default=1)
     # Learned from completed visits (exponentially weighted), trusted after enough of them.
     learned_minutes: Mapped[float | None] = mapped_column()
     learned_count: Mapped[int] = mapped_column(Integer, default=0)

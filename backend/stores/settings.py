@@ -51,6 +51,7 @@ class StoreSettings:
     public_vip: bool
     hours: dict[str, list[list[str]]]
     closed_dates: list[str]
+    special_hours: dict[str, list[list[str]]]
     kiosk_rate_per_minute: int
     kiosk_idle_seconds: int
     notices_zh: str
@@ -91,8 +92,7 @@ class StoreSettings:
         return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
     def hall_hours(self) -> HallHours:
-        closed = frozenset(date.fromisoformat(d) for d in self.closed_dates or [])
-        return HallHours(self.timezone, self.hours or {}, closed)
+        return hall_hours(self)
 
     def open_state(self, moment: datetime) -> OpenState:
         return open_state(self.hall_hours(), moment)
@@ -104,6 +104,13 @@ class StoreSettings:
     @property
     def languages(self) -> list[str]:
         return [x for x in (self.announce_langs or "").split(",") if x]
+
+
+def hall_hours(store: Any) -> HallHours:
+    """A store's (row or settings) weekly hours, closed dates and special days."""
+    closed = frozenset(date.fromisoformat(d) for d in store.closed_dates or [])
+    special = {date.fromisoformat(d): spans for d, spans in (store.special_hours or {}).items()}
+    return HallHours(store.timezone, store.hours or {}, closed, special)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +130,7 @@ class ServiceInfo:
     description_zh: str
     description_en: str
     slot_minutes: int
+    slot_capacity: int
     learned_minutes: float | None
     learned_count: int
 

@@ -17,12 +17,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('store', schema=None) as batch_op:
+    with op.batch_alter_table('store', schema=None, recreate='never') as batch_op:
         batch_op.add_column(
             sa.Column('wait_target_minutes', sa.Integer(), nullable=False, server_default='20')
         )
 
 
 def downgrade():
-    with op.batch_alter_table('store', schema=None) as batch_op:
+    with op.batch_alter_table('store', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('wait_target_minutes')

@@ -17,18 +17,18 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('ticket', schema=None) as batch_op:
+    with op.batch_alter_table('ticket', schema=None, recreate='never') as batch_op:
         batch_op.add_column(
             sa.Column('priority_care', sa.Boolean(), nullable=False, server_default=sa.false())
         )
-    with op.batch_alter_table('store', schema=None) as batch_op:
+    with op.batch_alter_table('store', schema=None, recreate='never') as batch_op:
         batch_op.add_column(
             sa.Column('priority_care', sa.Boolean(), nullable=False, server_default=sa.true())
         )
 
 
 def downgrade():
-    with op.batch_alter_table('store', schema=None) as batch_op:
+    with op.batch_alter_table('store', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('priority_care')
-    with op.batch_alter_table('ticket', schema=None) as batch_op:
+    with op.batch_alter_table('ticket', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('priority_care')

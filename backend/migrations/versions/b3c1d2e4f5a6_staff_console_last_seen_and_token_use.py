@@ -17,16 +17,16 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('user', schema=None) as batch_op:
+    with op.batch_alter_table('user', schema=None, recreate='never') as batch_op:
         batch_op.add_column(sa.Column('last_seen_at', sa.DateTime(), nullable=True))
 
-    with op.batch_alter_table('api_token', schema=None) as batch_op:
+    with op.batch_alter_table('api_token', schema=None, recreate='never') as batch_op:
         batch_op.add_column(sa.Column('last_used_at', sa.DateTime(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('api_token', schema=None) as batch_op:
+    with op.batch_alter_table('api_token', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('last_used_at')
 
-    with op.batch_alter_table('user', schema=None) as batch_op:
+    with op.batch_alter_table('user', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('last_seen_at')

@@ -47,6 +47,8 @@ function render(b) {
   $('ics').hidden = !active;
   $('final').hidden = b.status !== 'cancelled';
 
+  renderNotice(b);
+
   const tk = b.ticket;
   $('ticket-box').hidden = !tk;
   if (tk) {
@@ -58,6 +60,19 @@ function render(b) {
   $('cancel-booking').hidden = !b.can_cancel;
   if (!b.can_move) closeMove();
   if (!b.can_cancel) $('cancel-ask').hidden = true;
+}
+
+/* What the store did to the booking (a closed day, new hours), with its message. */
+function renderNotice(b) {
+  const box = $('store-notice');
+  box.dataset.by = b.by_store || '';
+  box.hidden = !b.by_store;
+  if (b.by_store === 'cancelled') setText('store-notice-title', t('by_store_cancelled'));
+  else if (b.by_store === 'moved') {
+    setText('store-notice-title', t('by_store_moved', { day: dayText(b.moved_from_date), time: b.moved_from_time || '' }));
+  }
+  setText('store-message', b.store_message || '');
+  $('store-message').hidden = !b.store_message;
 }
 
 function say(text) {

@@ -95,16 +95,21 @@ def _name(ref: str) -> Any:
 
 
 def _count_forecasts(modules: list[str]) -> None:
-    """Wrap `forecast` where it is looked up (imported by name, so in each importer too)."""
-    original = importlib.import_module(modules[0]).forecast
+    """Wrap `forecast` (and the banded forecast a projection runs) where they are looked up
+    (imported by name, so in each importer too)."""
+    for name in ("forecast", "forecast_banded"):
+        found = getattr(importlib.import_module(modules[0]), name, None)
+        if found is None:
+            continue
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        with _count_lock:
-            FORECASTS["count"] += 1
-        return original(*args, **kwargs)
+        def counted(*args: Any, _original: Any = found, **kwargs: Any) -> Any:
+            with _count_lock:
+                FORECASTS["count"] += 1
+            return _original(*args, **kwargs)
 
-    for module in modules:
-        importlib.import_module(module).forecast = counted
+        for module in modules:
+            if hasattr(importlib.import_module(module), name):
+                setattr(importlib.import_module(module), name, counted)
 
 
 def _clock() -> dict[str, Any]:

@@ -37,6 +37,7 @@ from wtforms.validators import (
 )
 
 from backend.policy import Lane, Ordering, PauseReason
+from backend.queue.serializers import CATEGORY_NAMES
 from backend.stores.chain import BAD_CODE, STORE_CODE
 from backend.stores.days import (
     MAX_MESSAGE,
@@ -288,6 +289,12 @@ class ServiceForm(FlaskForm):
         _l("Expected duration (min)"),
         [InputRequired(REQUIRED), _between(0.5, 240)],
         render_kw={"min": 0.5, "max": 240, "step": 0.5, "inputmode": "decimal"},
+    )
+    description_zh = StringField(_l("Description (Chinese)"), [Length(0, 200)])
+    description_en = StringField(_l("Description (English)"), [Length(0, 200)])
+    category = SelectField(
+        _l("Group on the kiosk"),
+        choices=[SelectChoice(code, name) for code, name in CATEGORY_NAMES.items()],
     )
     bookable = BooleanField(_l("Bookable"))
     slot_minutes = _whole(_l("Booking slot length (min)"), 5, 240, default=15)

@@ -499,6 +499,28 @@ def test_an_inactive_service_is_no_longer_issued(app: Flask, manager: FlaskClien
     assert response.status_code >= 400
 
 
+def test_a_services_description_and_group_reach_the_kiosk(app: Flask, manager: FlaskClient) -> None:
+    changed = submit(
+        manager,
+        "/s/demo/manage/services/B",
+        description_zh="补卡请带身份证原件",
+        description_en="Bring your ID card",
+        category="care",
+    )
+    assert changed.status_code == 302
+    for lang, text, group in (
+        ("zh", "补卡请带身份证原件", "咨询与投诉"),
+        ("en", "Bring your ID card", "Help and complaints"),
+    ):
+        services = manager.get(f"/api/v1/stores/demo/services?lang={lang}").json["services"]
+        service = next(s for s in services if s["code"] == "B")
+        assert service["description"] == text and service["category"] == "care"
+        assert service["category_name"].startswith(group)
+    refused = submit(manager, "/s/demo/manage/services/B", category="nonsense")
+    assert refused.status_code == 422
+    assert field_error(refused.get_data(as_text=True), "category")
+
+
 # --- counters -----------------------------------------------------------------------------------
 
 

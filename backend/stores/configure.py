@@ -84,6 +84,9 @@ STORE_FIELDS = (
 SERVICE_FIELDS = (
     "name_zh",
     "name_en",
+    "description_zh",
+    "description_en",
+    "category",
     "prefix",
     "lane",
     "expected_minutes",
@@ -464,6 +467,9 @@ class ServiceRow:
     code: str
     name_zh: str
     name_en: str
+    description_zh: str
+    description_en: str
+    category: str
     prefix: str
     lane: Lane
     expected_minutes: float

@@ -55,7 +55,8 @@ def voice_page(
     overlay = page.locator("#sound-overlay")
     if overlay.is_visible():
         overlay.click()
-    expect(page.locator("#lanes [data-lane='fast']")).to_be_visible()  # the snapshot is in
+    # The snapshot is in (a loaded machine may take a while to serve and draw it).
+    expect(page.locator("#lanes [data-lane='fast']")).to_be_visible(timeout=15_000)
     return page
 
 

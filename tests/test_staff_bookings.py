@@ -113,9 +113,9 @@ def test_the_list_groups_by_day_service_and_slot_with_counts_and_masks(
     assert html.count("1 of 1 booked") == 3
     assert "139****1234" in html and "王*" in html and "L* L**" in html
     assert PHONE not in html and "王小明" not in html and "Li Lei" not in html
-    assert booked["code"] in html and "Booked" in html
+    assert booked["code"] in html and "Awaiting check-in" in html
     zh = clerk.get(f"{PAGE}?lang=zh").get_data(as_text=True)
-    assert "预约" in zh and "Booked" not in zh
+    assert "待签到" in zh and "Awaiting check-in" not in zh
 
 
 def test_search_by_code_and_by_last_four_digits(

@@ -409,7 +409,7 @@ def _noted(note: str) -> dict[str, str]:
 
 def status_words() -> dict[str, str]:
     return {
-        "booked": _("Booked"),
+        "booked": _("Awaiting check-in"),
         "checked_in": _("Checked in"),
         "done": _("Done"),
         "no_show": _("No-show"),

@@ -61,9 +61,9 @@ class ReasonForm(ActionForm):
 def _moment(text: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return moment.astimezone(UTC) if moment.tzinfo is not None else None
 
 
 class MoveForm(ReasonForm):
@@ -97,6 +97,10 @@ class BookForm(FlaskForm):
         _l("The caller agreed on the phone to the use of their name and number for this booking"),
         validators=[InputRequired(_l("Please ask the caller and confirm that they agreed."))],
     )
+
+    def validate_day(self, field: DateField) -> None:
+        if field.data is not None and not 2000 <= field.data.year <= 2999:
+            raise ValidationError(_l("This day cannot be booked."))
 
     def start(self, timezone: str) -> datetime:
         local = datetime.combine(self.day.data, self.time.data, tzinfo=ZoneInfo(timezone))

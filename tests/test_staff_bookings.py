@@ -247,6 +247,8 @@ def test_book_for_a_caller_with_consent_by_phone_and_the_phone_limit(
         ({"name": "x" * 300}, "At most 40 characters."),
         ({"service": "ZZ"}, "Not a valid choice."),
         ({"day": "2099-01-01"}, "This day cannot be booked."),
+        ({"day": "0001-01-01"}, "This day cannot be booked."),
+        ({"time": "25:00"}, "Not a valid time value."),
     ],
 )
 def test_bad_bookings_get_a_field_error_and_change_nothing(
@@ -319,7 +321,14 @@ def test_staff_move_to_a_free_slot_and_the_customer_page_says_so(
 
 @pytest.mark.parametrize(
     "slot",
-    ["nonsense", "2026-11-27T03:00:00", "2026-11-27T03:07:00+00:00", "2099-01-01T02:00:00+00:00"],
+    [
+        "nonsense",
+        "2026-11-27T03:00:00",
+        "0001-01-01T00:00:00+14:00",
+        "x" * 5000,
+        "2026-11-27T03:07:00+00:00",
+        "2099-01-01T02:00:00+00:00",
+    ],
 )
 def test_a_bad_new_time_is_refused_and_changes_nothing(
     app: Flask, clerk: FlaskClient, booked: dict, slot: str

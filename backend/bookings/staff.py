@@ -61,7 +61,7 @@ class Reason(StrEnum):
 
 
 REASONS = {
-    Reason.CUSTOMER: _l("At the customer’s request."),
+    Reason.CUSTOMER: _l("At the customer's request."),
     Reason.STAFF: _l("The staff for this service are not available at that time."),
     Reason.STORE: _l("A problem at the store (system or equipment)."),
     Reason.OTHER: _l("For another reason."),

@@ -98,6 +98,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from backend import api, cli
     from backend.staff import auth
+    from counter.appointments import bp as appointments_bp
     from counter.views import bp as counter_bp
     from display.views import bp as display_bp
     from kiosk.views import bp as kiosk_bp
@@ -106,7 +107,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.load_routes()
     # Staff calls check CSRF themselves (staff.auth.staff_user); bearer calls need none.
     csrf.exempt(api.bp)
-    for blueprint in (api.bp, auth.bp, kiosk_bp, display_bp, counter_bp, manager_bp):
+    for blueprint in (
+        api.bp,
+        auth.bp,
+        kiosk_bp,
+        display_bp,
+        counter_bp,
+        appointments_bp,
+        manager_bp,
+    ):
         app.register_blueprint(blueprint)
     cli.register(app)
 

@@ -188,34 +188,42 @@ def book(
     store_code: str, service_code: str, start: datetime, name: str, phone: str, consent: bool
 ) -> Appointment:
     with engine.command(code=store_code) as cmd:
-        store = cmd.store
-        service = bookable_service(store, service_code)
-        customer = check_customer(store, name, phone, consent)
-        day, end = _check_slot(store, service, start, cmd.now)
-        same_day = db.session.scalar(
-            select(func.count()).where(
-                Appointment.store_id == store.id,
-                Appointment.day == day,
-                Appointment.phone == customer.phone,
-                Appointment.status.in_(ACTIVE),
-            )
+        return new_booking(cmd, service_code, start, name, phone, consent)
+
+
+def new_booking(
+    cmd: engine.Command, service_code: str, start: datetime, name: str, phone: str, consent: bool
+) -> Appointment:
+    """The booking rules inside a running command (the phone's page and the staff's page)."""
+    store = cmd.store
+    service = bookable_service(store, service_code)
+    customer = check_customer(store, name, phone, consent)
+    day, end = _check_slot(store, service, start, cmd.now)
+    same_day = db.session.scalar(
+        select(func.count()).where(
+            Appointment.store_id == store.id,
+            Appointment.day == day,
+            Appointment.phone == customer.phone,
+            Appointment.status.in_(ACTIVE),
         )
-        if (same_day or 0) >= store.bookings_per_phone_per_day:
-            raise Conflict(
-                _l("This number already has a booking on that day."), error_code="already_booked"
-            )
-        appointment = Appointment(
-            store_id=store.id,
-            service_id=service.id,
-            day=day,
-            slot_start=start,
-            slot_end=end,
-            name=customer.name,
-            phone=customer.phone,
-            code=_new_code(store),
-            created_at=cmd.now,
+    )
+    if (same_day or 0) >= store.bookings_per_phone_per_day:
+        raise Conflict(
+            _l("This number already has a booking on that day."), error_code="already_booked"
         )
-        db.session.add(appointment)
+    appointment = Appointment(
+        store_id=store.id,
+        service_id=service.id,
+        day=day,
+        slot_start=start,
+        slot_end=end,
+        name=customer.name,
+        phone=customer.phone,
+        code=_new_code(store),
+        created_at=cmd.now,
+    )
+    db.session.add(appointment)
+    db.session.flush()
     return appointment
 
 
@@ -378,3 +386,9 @@ def sweep_all() -> int:
     store_ids = list(db.session.scalars(select(Store.id)))
     db.session.rollback()  # end the read before the sweeps' write transactions
     return sum(sweep(store_id) for store_id in store_ids)
+
+
+# The staff's page (backend.bookings.staff) checks in, books and moves by the same rules.
+check_window = _check_window
+check_slot = _check_slot
+appointment_ticket = _appointment_ticket

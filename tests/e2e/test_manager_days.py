@@ -5,16 +5,16 @@ The days pages have no accessibility violation in either language."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from .conftest import LiveServer, axe_violations, new_page, shot
+from .test_manager import console
 
 pytestmark = pytest.mark.browser
 
@@ -35,16 +35,6 @@ def book(server: LiveServer, day: date, hour: int, phone: str, service: str = "C
     response = requests.post(f"{server.url}/api/v1/stores/demo/appointments", json=body, timeout=10)
     assert response.status_code == 201, response.text
     return response.json()
-
-
-def console(browser: Browser, server: LiveServer) -> Page:
-    page = new_page(browser, 1366, 768, locale="zh-CN")
-    page.goto(f"{server.url}/login")
-    page.fill("#username", "manager")
-    page.fill("#password", server.passwords["manager"])
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/s/demo/manage$"))
-    return page
 
 
 def test_a_holiday_over_bookings_is_cancelled_with_a_message_the_customers_read(

@@ -59,6 +59,14 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
+# The chart library the console's reports draw with, served from here (no CDN): Chart.js from the
+# npm registry (package.json), copied without its source-map line; tests/test_pages.py checks it is
+# the installed version's file.
+.PHONY: vendor
+vendor: node_modules/axe-core/axe.min.js
+	sed '/^\/\/# sourceMappingURL=/d' node_modules/chart.js/dist/chart.umd.min.js > static/vendor/chart.umd.min.js
+	cp node_modules/chart.js/LICENSE.md static/vendor/chart.js.LICENSE
+
 # The browser JavaScript (static/js, native ES modules): ESLint, and node's test runner on tests/js.
 .PHONY: lint-js test-js
 lint-js: node_modules/axe-core/axe.min.js

@@ -120,3 +120,17 @@ def test_login_form_without_csrf_is_refused(app: Flask, client: FlaskClient) -> 
 def test_unknown_page_is_a_friendly_404(client: FlaskClient) -> None:
     page = client.get("/no/such/page")
     assert page.status_code == 404 and "未找到" in page.get_data(as_text=True)
+
+
+def test_the_vendored_chart_library_is_the_installed_one() -> None:
+    """static/vendor/chart.umd.min.js is `make vendor`'s copy of the npm package the lock pins."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    installed = (root / "node_modules/chart.js/dist/chart.umd.min.js").read_text()
+    served = (root / "static/vendor/chart.umd.min.js").read_text()
+    without_map = "\n".join(
+        line for line in installed.splitlines() if not line.startswith("//# sourceMappingURL=")
+    )
+    assert served.rstrip("\n") == without_map.rstrip("\n")
+    assert "sourceMappingURL" not in served  # no request for a map the site does not serve

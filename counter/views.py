@@ -33,6 +33,8 @@ def terminal(store_code: str) -> str:
         {
             "number": c.number,
             "name": counter_name(c.number, lang),
+            "own_name": c.own_name(lang),
+            "reserved": c.reserved,
             "lanes": [lane.value for lane in c.lanes],
             "clerk": c.clerk_name,
         }

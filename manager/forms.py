@@ -3,6 +3,7 @@ the user's language. A form that does not validate changes nothing."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -20,6 +21,7 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
@@ -35,8 +37,9 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from backend.policy import Lane, Ordering, PauseReason
+from backend.policy import Lane, Ordering, Outcome, PauseReason
 from backend.queue.serializers import CATEGORY_NAMES
 from backend.stores.chain import BAD_CODE, STORE_CODE
 from backend.stores.days import (
@@ -300,17 +303,71 @@ class ServiceForm(FlaskForm):
     slot_minutes = _whole(_l("Booking slot length (min)"), 5, 240, default=15)
     slot_capacity = _whole(_l("Bookings per slot"), 1, 50, default=1)
     active = BooleanField(_l("Offered (active)"), default=True)
+    outcomes = TextAreaField(_l("Its own outcome codes"), [Length(0, 2000)], render_kw={"rows": 4})
 
     def load(self, values: dict[str, Any]) -> None:
         for name, value in values.items():
             if name in self._fields:
                 self._fields[name].data = value
+        self.outcomes.data = "\n".join(
+            f"{o['code']}, {o['name_zh']}, {o['name_en']}" for o in values.get("outcomes") or ()
+        )
+
+    def validate_outcomes(self, field: TextAreaField) -> None:
+        field.parsed = parse_outcomes(field.data or "")
 
     def values(self) -> dict[str, Any]:
         out = {n: f.data for n, f in self._fields.items() if n not in ("code", *NOT_VALUES)}
         out["name_zh"], out["name_en"] = out["name_zh"].strip(), out["name_en"].strip()
         out["lane"] = Lane(out["lane"])
+        out["outcomes"] = parse_outcomes(self.outcomes.data or "")
         return out
+
+
+# A service's own outcome codes: one a line, "code, 中文名, English name".
+MAX_OWN_OUTCOMES = 12
+OUTCOME_CODE = re.compile(r"^[a-z0-9_]{1,32}$")
+OUTCOME_SEPARATOR = re.compile(r"\s*[,，|]\s*")
+
+
+def parse_outcomes(text: str) -> list[dict[str, str]]:
+    """The outcome lines as stored, or a ValidationError naming the first bad line."""
+    out: list[dict[str, str]] = []
+    seen = {o.value for o in Outcome}
+    for number, line in enumerate((t.strip() for t in text.splitlines()), start=1):
+        if not line:
+            continue
+        parts = OUTCOME_SEPARATOR.split(line, maxsplit=2)
+        if len(parts) != 3 or not all(parts) or not OUTCOME_CODE.match(parts[0]):
+            raise ValidationError(
+                _l(
+                    "Line %(n)s: write a code (small letters, digits, _), the Chinese name and the "
+                    "English name, separated by commas.",
+                    n=number,
+                )
+            )
+        code, name_zh, name_en = parts
+        if code in seen:
+            raise ValidationError(
+                _l("Line %(n)s: the code %(code)s is used already.", n=number, code=code)
+            )
+        if max(len(name_zh), len(name_en)) > MAX_OUTCOME_NAME:
+            raise ValidationError(_l("Line %(n)s: a name has at most 40 characters.", n=number))
+        seen.add(code)
+        out.append({"code": code, "name_zh": name_zh, "name_en": name_en})
+    if len(out) > MAX_OWN_OUTCOMES:
+        raise ValidationError(_l("At most %(n)s codes of its own.", n=MAX_OWN_OUTCOMES))
+    return out
+
+
+MAX_OUTCOME_NAME = 40
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices ticked in a list of checkboxes (none ticked: an empty list)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class ProfileForm(FlaskForm):
@@ -341,15 +398,40 @@ class ProfileForm(FlaskForm):
 
 class CounterForm(ProfileForm):
     number = _whole(_l("Number"), 1, 999)
+    name_zh = StringField(_l("Name (Chinese)"), [Length(0, 40)])
+    name_en = StringField(_l("Name (English)"), [Length(0, 40)])
+    # Choices: the store's services (set by the view).
+    services = MultiCheckboxField(_l("Only these services"), choices=[])
+    reserved = BooleanField(_l("Held for appointments"))
 
     def load(self, values: dict[str, Any]) -> None:
         self.number.data = values["number"]
         lanes = list(values["lanes"])
         for field, lane in zip(self.lane_fields(), lanes + [""] * PROFILE_SLOTS, strict=False):
             field.data = lane
+        self.name_zh.data, self.name_en.data = values["name_zh"], values["name_en"]
+        self.services.data = list(values["services"])
+        self.reserved.data = values["reserved"]
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.reserved.data and Lane.APPOINTMENT.value not in self.lanes():
+            self.reserved.errors = [
+                *self.reserved.errors,
+                _l("A counter held for appointments serves the appointment lane: add it above."),
+            ]
+            valid = False
+        return valid
 
     def values(self) -> dict[str, Any]:
-        return {"number": self.number.data, "lanes": self.lanes()}
+        return {
+            "number": self.number.data,
+            "lanes": self.lanes(),
+            "name_zh": (self.name_zh.data or "").strip(),
+            "name_en": (self.name_en.data or "").strip(),
+            "services": sorted(self.services.data or []),
+            "reserved": bool(self.reserved.data),
+        }
 
 
 # --- the live floor's actions (sent by its page, answered in JSON) ------------------------------

@@ -240,6 +240,11 @@ def counters(store_code: str) -> str:
 def counter(store_code: str, number: int | None = None) -> str | Response | tuple[str, int]:
     store = configure.managed_store(store_code, _user())
     form = CounterForm()
+    lang = current_lang()
+    form.services.choices = [
+        (s.code, f"{s.code} · {s.name_en if lang == 'en' else s.name_zh}")
+        for s in configure.list_services(store)
+    ]
     if number is not None:
         values = configure.counter_values(store, number)  # 404 if unknown or archived
         if request.method == "GET":

@@ -303,14 +303,12 @@ class SampledBand:
     minus the point estimate; `shape` names the staffed counters it was sampled with."""
 
     moment: datetime
-    shape: tuple[tuple[int, tuple[Lane, ...]], ...]
+    shape: tuple[CounterView, ...]
     offsets: dict[int, tuple[float, float, float]]
 
 
-def _shape(counters: Sequence[CounterLoad]) -> tuple[tuple[int, tuple[Lane, ...]], ...]:
-    return tuple(
-        (c.view.number, c.view.lanes) for c in counters if c.view.status == CounterStatus.OPEN
-    )
+def _shape(counters: Sequence[CounterLoad]) -> tuple[CounterView, ...]:
+    return tuple(c.view for c in counters if c.view.status == CounterStatus.OPEN)
 
 
 def forecast_banded(

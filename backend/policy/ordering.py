@@ -37,6 +37,22 @@ class CounterView:
     number: int
     lanes: tuple[Lane, ...]
     status: CounterStatus = CounterStatus.OPEN
+    # The services it may serve within its lanes (empty: every service of its lanes), e.g. the
+    # one counter with the broadband equipment.
+    services: frozenset[str] = frozenset()
+    # Held for appointments (预约专窗): it calls booked customers only and never helps the walk-in
+    # lanes, so it is free when one arrives.
+    reserved: bool = False
+
+    def takes(self, item: QueueItem) -> bool:
+        """May this counter serve the ticket at all (its service, and appointments only when it is
+        held for them)? A ticket a colleague sent here is always taken."""
+        return item.only_counter == self.number or self.takes_service(item.lane, item.service)
+
+    def takes_service(self, lane: Lane, service: str) -> bool:
+        if self.reserved and lane != Lane.APPOINTMENT:
+            return False
+        return not self.services or service in self.services
 
 
 class Ordering(StrEnum):
@@ -123,7 +139,8 @@ def oldest_by_lane(waiting: Iterable[QueueItem]) -> dict[Lane, QueueItem]:
 
 def can_serve(counter: CounterView, item: QueueItem) -> bool:
     """A counter serves an appointment if it serves the appointment lane or the service's lane."""
-    return Lane.APPOINTMENT in counter.lanes or item.service_lane in counter.lanes
+    lanes = Lane.APPOINTMENT in counter.lanes or item.service_lane in counter.lanes
+    return lanes and counter.takes(item)
 
 
 def due_appointment(
@@ -215,7 +232,7 @@ def choose_next(
     """
     if counter.status == CounterStatus.PAUSED:
         return Decision(None, Reason.COUNTER_PAUSED)
-    eligible = [i for i in waiting if i.only_counter in (None, counter.number)]
+    eligible = [i for i in waiting if i.only_counter in (None, counter.number) and counter.takes(i)]
     sent_here = [i for i in eligible if i.only_counter == counter.number]
     if sent_here:
         # A clerk sent this customer here on purpose: serve them before the queue.
@@ -225,8 +242,9 @@ def choose_next(
     if appointment is not None:
         return Decision(appointment.ticket_id, Reason.APPOINTMENT_DUE, appointment.lane)
     own = [i for i in eligible if i.lane in counter.lanes]
-    helping = not own and policy.work_conserving
-    pool = own or (eligible if policy.work_conserving else [])
+    helps = policy.work_conserving and not counter.reserved
+    helping = not own and helps
+    pool = own or (eligible if helps else [])
     if not pool:
         return Decision(None, Reason.QUEUE_EMPTY)
     first = _goes_first(pool, policy, now, recent_lanes)
@@ -248,7 +266,9 @@ def may_call(
         return False
     if item.only_counter is not None:
         return item.only_counter == counter.number
-    if item.lane in counter.lanes or policy.work_conserving:
+    if not counter.takes(item):
+        return False
+    if item.lane in counter.lanes or (policy.work_conserving and not counter.reserved):
         return True
     return due_appointment(counter, [item], policy, now) is not None
 

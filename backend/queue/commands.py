@@ -35,7 +35,6 @@ from backend.policy import (
     AppointmentStatus,
     Channel,
     CounterStatus,
-    CounterView,
     Decision,
     IllegalTransitionError,
     Lane,
@@ -628,7 +627,7 @@ def call_next(
             return CallResult(current, Decision(None, Reason.DUPLICATE_REQUEST))
         _remember(counter, request_id)
         completed = _free_counter(cmd, current, counter)
-        view = CounterView(counter.number, counter.lane_profile, counter.status)
+        view = counter.view
         recent = [Lane(lane) for lane in cmd.store.recent_lanes or ()]
         # The changes so far (the visit completed, the request remembered) touch no waiting
         # ticket: the reads below need not flush them first (one store UPDATE, not two).
@@ -747,17 +746,21 @@ def start_ticket(ticket_id: int, actor: User | None) -> Ticket:
     return _ticket_command(ticket_id, actor, body)
 
 
+STANDARD_OUTCOMES = frozenset(o.value for o in Outcome)
+
+
 def complete_ticket(ticket_id: int, actor: User | None, outcome: str | None = None) -> Ticket:
-    try:
-        chosen = Outcome(outcome or Outcome.DONE)
-    except ValueError:
-        raise BadInput(
-            _l("Unknown outcome: %(code)s.", code=outcome), error_code="unknown_outcome"
-        ) from None
+    """Complete a visit with a standard outcome or one of its service's own codes."""
+    code = outcome or Outcome.DONE.value
 
     def body(cmd: Command, ticket: Ticket) -> None:
-        ticket.outcome = chosen
-        _release(cmd, ticket, Action.COMPLETE, None, {"outcome": chosen.value})
+        service = cmd.config.service_by_id(ticket.service_id)
+        if code not in STANDARD_OUTCOMES and code not in service.outcome_codes():
+            raise BadInput(
+                _l("Unknown outcome: %(code)s.", code=code), error_code="unknown_outcome"
+            )
+        ticket.outcome = code
+        _release(cmd, ticket, Action.COMPLETE, None, {"outcome": code})
         _learn_duration(cmd, ticket)
 
     return _ticket_command(ticket_id, actor, body)

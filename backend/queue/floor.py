@@ -82,6 +82,8 @@ def _counter(proj: Projection, counter: CounterState, lang: str) -> dict[str, An
     return {
         "number": counter.number,
         "name": counter_name(counter.number, lang),
+        "own_name": counter.own_name(lang),
+        "reserved": counter.reserved,
         "lanes": [lane.value for lane in counter.lanes],
         "status": counter.public_status,
         "pause_reason": reason,
@@ -100,6 +102,8 @@ def _serves(counter: CounterState, row: TicketRow, services: Mapping[int, Servic
     counter is that counter's; an appointment goes to a counter serving its service's lane)."""
     if row.target_counter is not None:
         return row.target_counter == counter.number
+    if not counter.view.takes_service(row.lane, row.service):
+        return False
     service = services.get(row.service_id)
     return row.lane in counter.lanes or (service is not None and service.lane in counter.lanes)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -143,10 +143,18 @@ class CounterState:
     clerk_name: str | None
     current: TicketRow | None
     parked: tuple[TicketRow, ...]
+    name_zh: str = ""
+    name_en: str = ""
+    services: frozenset[str] = frozenset()
+    reserved: bool = False
 
     @property
     def view(self) -> CounterView:
-        return CounterView(self.number, self.lanes, self.status)
+        return CounterView(self.number, self.lanes, self.status, self.services, self.reserved)
+
+    def own_name(self, lang: str) -> str:
+        """Its name besides the number (宽带专窗), empty when it has none."""
+        return (self.name_en or self.name_zh) if lang == "en" else (self.name_zh or self.name_en)
 
     @property
     def staffed(self) -> bool:
@@ -406,7 +414,11 @@ def _read(
         select(
             Counter.id,
             Counter.number,
+            Counter.name_zh,
+            Counter.name_en,
             Counter.lanes,
+            Counter.services,
+            Counter.reserved,
             Counter.status,
             Counter.pause_reason,
             Counter.clerk_id,
@@ -586,7 +598,7 @@ def _counter_queue(
     moment: datetime,
 ) -> tuple[int, ...]:
     """What this counter may call, in the store's order, its next call first."""
-    view = CounterView(counter.number, counter.lanes, CounterStatus.OPEN)
+    view = replace(counter.view, status=CounterStatus.OPEN)
     mine = [t for t in order if may_call(view, items[t], policy, moment)]
     first = decision.ticket_id
     if first is not None and first in mine:
@@ -611,6 +623,10 @@ def _counter_states(counters: Sequence[Any], active: list[TicketRow]) -> tuple[C
             number=c.number,
             lanes=tuple(Lane(lane) for lane in c.lanes or ()),
             status=CounterStatus(c.status),
+            name_zh=c.name_zh,
+            name_en=c.name_en,
+            services=frozenset(c.services or ()),
+            reserved=bool(c.reserved),
             pause_reason=c.pause_reason,
             clerk_id=c.clerk_id,
             clerk_name=c.display_name,
@@ -645,11 +661,7 @@ def _loads(
     """Each counter and when its current customer should be done (expected duration)."""
     out = []
     for counter in counters:
-        view = (
-            CounterView(counter.number, counter.lanes, CounterStatus.OPEN)
-            if all_open
-            else (counter.view)
-        )
+        view = replace(counter.view, status=CounterStatus.OPEN) if all_open else counter.view
         current = counter.current
         if current is None:
             out.append(CounterLoad(view, moment))

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from backend.api.openapi import Out
-from backend.policy import Outcome, PauseReason
+from backend.policy import PauseReason
 
 LaneName = Literal["fast", "standard", "vip", "appointment"]
 StatusName = Literal["waiting", "called", "serving", "done", "no_show", "cancelled", "parked"]
@@ -66,8 +66,13 @@ class CallTicketIn(CallNextIn):
 
 
 class CompleteIn(Strict):
-    outcome: Annotated[str, Field(max_length=32), one_of(Outcome)] | None = Field(
-        default=None, description="Default `done`."
+    outcome: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=r"^[a-z0-9_]{1,32}$",
+        description="A standard outcome (`done`, `follow_up`, `complaint`, `referred`) or one of "
+        "the ticket's service's own codes (the `outcomes` of the ticket on the counter's panel). "
+        "Default `done`; any other code is refused with `unknown_outcome`.",
     )
 
 
@@ -109,6 +114,11 @@ class FeedbackOut(Out):
 
 
 # --- responses ------------------------------------------------------------------------------
+
+
+class CodeName(Out):
+    code: str
+    name: str
 
 
 class TicketBrief(Out):
@@ -208,6 +218,9 @@ class CounterOut(Out):
     number: int
     name: str
     name_en: str
+    own_name_zh: str = Field(description="The counter's own name besides its number, or empty.")
+    own_name_en: str
+    reserved: bool = Field(description="Held for appointments: it calls booked customers only.")
     lanes: list[LaneName]
     status: Literal["open", "paused", "closed"] = Field(
         description="closed: nobody is signed in at the counter."
@@ -319,11 +332,10 @@ class StaffTicketOut(TicketBrief):
     allowed_actions: list[str] = Field(
         description="What the state machine allows now: the terminal enables these buttons."
     )
-
-
-class CodeName(Out):
-    code: str
-    name: str
+    outcomes: list[CodeName] = Field(
+        description="What the ticket may be completed with: the standard outcomes, then its "
+        "service's own codes."
+    )
 
 
 class ClerkStatsOut(Out):

@@ -154,7 +154,17 @@ def staff_ticket(
         "due_at": iso(ticket.due_at),
         "customer": customer,
         "allowed_actions": [a.value for a in allowed_actions(ticket.status)],
+        "outcomes": outcome_choices(service, lang),
     }
+
+
+def outcome_choices(service: ServiceInfo | None, lang: str) -> list[dict[str, str]]:
+    """What a clerk may complete this ticket with: the standard outcomes, then its service's own."""
+    own = [
+        {"code": code, "name": (en or zh) if lang == "en" else (zh or en)}
+        for code, zh, en in (service.outcomes if service else ())
+    ]
+    return [{"code": o.value, "name": str(n)} for o, n in OUTCOME_NAMES.items()] + own
 
 
 def counter_detail(
@@ -183,6 +193,9 @@ def counter_state(counter: CounterState) -> dict[str, Any]:
         "number": counter.number,
         "name": counter_name(counter.number, "zh"),
         "name_en": counter_name(counter.number, "en"),
+        "own_name_zh": counter.own_name("zh"),
+        "own_name_en": counter.own_name("en"),
+        "reserved": counter.reserved,
         "lanes": [lane.value for lane in counter.lanes],
         # closed: nobody is signed in there (shown "not open", never as an idle open counter)
         "status": counter.public_status,

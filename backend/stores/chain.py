@@ -173,6 +173,7 @@ COPIED_SERVICE = (
     "description_zh",
     "description_en",
     "slot_minutes",
+    "slot_capacity",
 )
 
 
@@ -274,7 +275,11 @@ def _copy_setup(source: Store, store: Store) -> tuple[int, int]:
     services = db.session.scalars(select(Service).where(Service.store_id == source.id)).all()
     for service in services:
         db.session.add(
-            Service(store_id=store.id, **{n: getattr(service, n) for n in COPIED_SERVICE})
+            Service(
+                store_id=store.id,
+                outcomes=_copy(service.outcomes or []),
+                **{n: getattr(service, n) for n in COPIED_SERVICE},
+            )
         )
     counters = db.session.scalars(
         select(Counter)
@@ -283,6 +288,14 @@ def _copy_setup(source: Store, store: Store) -> tuple[int, int]:
     ).all()
     for counter in counters:
         db.session.add(
-            Counter(store_id=store.id, number=counter.number, lanes=_copy(counter.lanes))
+            Counter(
+                store_id=store.id,
+                number=counter.number,
+                name_zh=counter.name_zh,
+                name_en=counter.name_en,
+                lanes=_copy(counter.lanes),
+                services=_copy(counter.services or []),
+                reserved=counter.reserved,
+            )
         )
     return len(services), len(counters)

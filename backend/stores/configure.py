@@ -94,8 +94,9 @@ SERVICE_FIELDS = (
     "slot_minutes",
     "slot_capacity",
     "active",
+    "outcomes",
 )
-COUNTER_FIELDS = ("number", "lanes")
+COUNTER_FIELDS = ("number", "name_zh", "name_en", "lanes", "services", "reserved")
 MAX_AUDIT_ENTRIES = 200
 
 
@@ -387,9 +388,10 @@ def save_counter(
         if number is None:
             if counter_number_taken(store, new_number):
                 raise Conflict(_l("This number is taken."), error_code="number_taken")
-            counter = Counter(store_id=store.id, number=new_number, lanes=list(values["lanes"]))
+            counter = Counter(store_id=store.id)
+            _apply(counter, values, COUNTER_FIELDS)
             db.session.add(counter)
-            after = {"number": new_number, "lanes": list(values["lanes"])}
+            after = {k: _jsonable(values[k]) for k in COUNTER_FIELDS if k in values}
             _record(
                 store, actor, AuditAction.COUNTER_CREATED, str(new_number), None, after, new_number
             )
@@ -397,7 +399,9 @@ def save_counter(
         counter = _counter(store, number)
         if counter.archived:
             raise Conflict(_l("This counter is archived."), error_code="counter_archived")
-        _check_unchanged({"number": counter.number, "lanes": list(counter.lanes or [])}, loaded)
+        # Only what this form changes (the floor's profile form sends the number and lanes).
+        current = _counter_values(counter)
+        _check_unchanged({k: current[k] for k in values if k in current}, loaded)
         if new_number != number:
             if counter_number_taken(store, new_number):
                 raise Conflict(_l("This number is taken."), error_code="number_taken")
@@ -407,7 +411,7 @@ def save_counter(
                     _l("A clerk is signed in at this counter: sign them out first."),
                     error_code="counter_staffed",
                 )
-        before, after = _apply(counter, {**values, "lanes": list(values["lanes"])}, COUNTER_FIELDS)
+        before, after = _apply(counter, values, COUNTER_FIELDS)
         if after:
             _record(
                 store, actor, AuditAction.COUNTER_UPDATED, str(number), before, after, new_number
@@ -444,7 +448,7 @@ def retire_counter(code: str, actor: User, number: int) -> AuditAction:
             raise Conflict(
                 _l("Customers are still at or sent to this counter."), error_code="counter_busy"
             )
-        before = {"number": number, "lanes": list(counter.lanes or [])}
+        before = _counter_values(counter)
         if _has_history(counter):
             # Without lanes it serves nobody, also in the estimate's run over every counter.
             counter.archived = True
@@ -477,6 +481,7 @@ class ServiceRow:
     slot_minutes: int
     slot_capacity: int
     active: bool
+    outcomes: list[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -485,6 +490,13 @@ class CounterRow:
     lanes: tuple[Lane, ...]
     archived: bool
     clerk: str | None
+    name_zh: str = ""
+    name_en: str = ""
+    services: tuple[str, ...] = ()
+    reserved: bool = False
+
+    def name(self, lang: str) -> str:
+        return (self.name_en or self.name_zh) if lang == "en" else (self.name_zh or self.name_en)
 
 
 @dataclass(frozen=True)
@@ -523,6 +535,10 @@ def list_counters(store: Store) -> list[CounterRow]:
             c.lane_profile,
             c.archived,
             (c.clerk.display_name or c.clerk.username) if c.clerk else None,
+            c.name_zh,
+            c.name_en,
+            tuple(c.services or ()),
+            bool(c.reserved),
         )
         for c in rows
     ]
@@ -532,7 +548,18 @@ def counter_values(store: Store, number: int) -> dict[str, Any]:
     counter = _counter(store, number)
     if counter.archived:
         raise NotFound(_l("Unknown counter."))
-    return {"number": counter.number, "lanes": list(counter.lanes or [])}
+    return _counter_values(counter)
+
+
+def _counter_values(counter: Counter) -> dict[str, Any]:
+    return {
+        "number": counter.number,
+        "name_zh": counter.name_zh or "",
+        "name_en": counter.name_en or "",
+        "lanes": list(counter.lanes or []),
+        "services": list(counter.services or []),
+        "reserved": bool(counter.reserved),
+    }
 
 
 def audit_log(store: Store, limit: int = MAX_AUDIT_ENTRIES) -> list[AuditRow]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from backend.core.types import UTCDateTime, enum_column
 from backend.extensions import Model
-from backend.policy import CounterStatus, Lane
+from backend.policy import CounterStatus, CounterView, Lane
 from backend.policy.slots import DEFAULT_HOURS
 
 if TYPE_CHECKING:
@@ -136,6 +136,9 @@ class Service(Model):
     # Learned from completed visits (exponentially weighted), trusted after enough of them.
     learned_minutes: Mapped[float | None] = mapped_column()
     learned_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The service's own outcome codes besides the standard ones, e.g.
+    # [{"code": "plan_changed", "name_zh": "已改套餐", "name_en": "Plan changed"}].
+    outcomes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 
     store: Mapped[Store] = relationship(back_populates="services")
 
@@ -152,8 +155,14 @@ class Counter(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
     number: Mapped[int] = mapped_column(Integer)
-    # The profile: lanes in the order this counter serves them.
+    # Its own name besides the number (e.g. 宽带专窗 / Broadband), optional.
+    name_zh: Mapped[str] = mapped_column(String(40), default="")
+    name_en: Mapped[str] = mapped_column(String(40), default="")
+    # The profile: lanes in the order this counter serves them, and the services it may serve
+    # within them (empty: all of them); held for appointments, it calls booked customers only.
     lanes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    services: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reserved: Mapped[bool] = mapped_column(default=False)
     status: Mapped[CounterStatus] = mapped_column(
         enum_column(CounterStatus), default=CounterStatus.OPEN
     )
@@ -172,6 +181,17 @@ class Counter(Model):
     @property
     def lane_profile(self) -> tuple[Lane, ...]:
         return tuple(Lane(lane) for lane in self.lanes)
+
+    @property
+    def view(self) -> CounterView:
+        """The counter as the call policy sees it."""
+        return CounterView(
+            self.number,
+            self.lane_profile,
+            self.status,
+            frozenset(self.services or ()),
+            bool(self.reserved),
+        )
 
 
 # Columns that change as the day goes (who is signed in, learned durations), not configuration.

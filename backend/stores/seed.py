@@ -26,6 +26,18 @@ class DemoService:
     description_en: str
 
 
+# Outcome codes of the services' own, offered after the standard ones when a visit is completed.
+DEMO_OUTCOMES = {
+    "C": [
+        {"code": "plan_changed", "name_zh": "已变更套餐", "name_en": "Plan changed"},
+        {"code": "plan_kept", "name_zh": "咨询后未变更", "name_en": "Advised, plan kept"},
+    ],
+    "D": [
+        {"code": "install_booked", "name_zh": "已预约装机", "name_en": "Installation booked"},
+        {"code": "repair_sent", "name_zh": "已派修", "name_en": "Repair dispatched"},
+    ],
+}
+
 DEMO_SERVICES = [
     DemoService(
         "A",
@@ -152,6 +164,7 @@ def seed_demo(code: str = "demo", *, with_staff: bool = True) -> Seeded | None:
                 # Longer business is worth booking; a top-up is not.
                 bookable=svc.lane == Lane.STANDARD,
                 slot_minutes=20 if svc.minutes > 12 else 15,
+                outcomes=DEMO_OUTCOMES.get(svc.code, []),
             )
         )
     for number, lanes in DEMO_COUNTERS:

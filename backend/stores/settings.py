@@ -133,12 +133,21 @@ class ServiceInfo:
     slot_capacity: int
     learned_minutes: float | None
     learned_count: int
+    # The service's own outcome codes besides the standard ones: (code, name_zh, name_en).
+    outcomes: tuple[tuple[str, str, str], ...] = ()
 
     @classmethod
     def of(cls, row: Any) -> ServiceInfo:
         values = {f.name: getattr(row, f.name) for f in fields(cls)}
         values["lane"] = Lane(values["lane"])
+        values["outcomes"] = tuple(
+            (o["code"], o.get("name_zh", ""), o.get("name_en", ""))
+            for o in values["outcomes"] or ()
+        )
         return cls(**values)
+
+    def outcome_codes(self) -> frozenset[str]:
+        return frozenset(code for code, _, _ in self.outcomes)
 
     @property
     def minutes(self) -> float:

@@ -487,7 +487,9 @@ function terminal() {
 
     complete: async () => {
       const tk = S.current;
-      const choices = S.outcomes.length ? S.outcomes : [{ code: 'done', name: t('status_done') }];
+      // The ticket's own list (the standard outcomes, then its service's codes).
+      const own = tk.outcomes && tk.outcomes.length ? tk.outcomes : S.outcomes;
+      const choices = own.length ? own : [{ code: 'done', name: t('status_done') }];
       const outcome = await choose($('complete-dialog'), 'outcome', choices, 'done',
         t('complete_title', { label: tk.label }));
       if (outcome == null) return;

@@ -125,7 +125,7 @@ function currentBlock(c) {
 }
 
 function counterCard(c) {
-  const name = c.name;
+  const name = c.own_name ? c.name + ' · ' + c.own_name : c.name;
   // Each button says what it does, then on which counter (its visible text comes first).
   const button = (attr, text) => h('button', {
     type: 'button', class: 'btn btn-small', [attr]: c.number, 'aria-label': text + ' · ' + name, text,
@@ -141,6 +141,7 @@ function counterCard(c) {
       h('h3', { text: name }),
       h('span', { class: 'f-state', 'data-state': c.status, text: stateLine(c) })),
     h('div', { class: 'f-profile' }, ...c.lanes.map((l) => h('span', { class: 'lane-badge lane-' + l, text: laneName(l) })),
+      c.reserved ? h('span', { class: 'f-parked', text: t('held_for_appointments') }) : null,
       c.parked ? h('span', { class: 'f-parked', text: t('parked', { n: c.parked }) }) : null),
     currentBlock(c),
     h('footer', { class: 'f-counter-foot' }, ...actions));

@@ -105,6 +105,17 @@ def home() -> str | Response:
     return _page("manager/stores.html", None, "stores", config, stores=stores, moment=now())
 
 
+@bp.get("/manage/stores.json")
+@login_required
+def stores_json() -> dict[str, Any]:
+    """The overview's lines now (the page loads them again when its live connection returns)."""
+    moment = now()
+    return {
+        "moment": moment.isoformat(),
+        "stores": [s.as_json(moment) for s in chain_overview(_user())],  # 403 unless an admin
+    }
+
+
 @bp.route("/manage/stores/new", methods=["GET", "POST"])
 @login_required
 def new_store() -> str | Response | tuple[str, int]:

@@ -601,6 +601,55 @@ def test_the_admin_sees_every_store_now(
     assert "data-sortable" in html
 
 
+def test_the_overview_follows_each_store_live(
+    app: Flask, admin: FlaskClient, make: Factory, clock: ManualClock
+) -> None:
+    """The administrators' room gets a store's line after each of its projections, with the
+    figures the page's table shows (computed from the projection, equal to the overview's)."""
+    make.ticket("C")
+    socket = socketio.test_client(app, auth={"role": "chain"}, flask_test_client=admin)
+    assert socket.is_connected()
+    socket.get_received()
+    clock.advance(minutes=3)
+    make.ticket("A", store="other")
+    make.counter(make.staff("desk"), 2)
+    lines = [m["args"][0] for m in socket.get_received() if m["name"] == "chain_store"]
+    assert lines, "no chain_store line"
+    assert {line["code"] for line in lines} == {"demo", "other"}
+    latest = {line["code"]: line for line in lines}
+    loaded = admin.get("/manage/stores.json").json
+    assert loaded["moment"] == clock.now().isoformat()
+    for line in loaded["stores"]:
+        assert latest[line["code"]] == line, line["code"]  # the same figures either way
+    demo, other = latest["demo"], latest["other"]
+    assert (demo["waiting"], demo["longest_wait_minutes"], demo["staffed"], demo["counters"]) == (
+        1,
+        3,
+        1,
+        4,
+    )
+    assert (other["waiting"], other["longest_wait_minutes"], other["staffed"]) == (1, 0, 0)
+    assert demo["open"] is True and demo["closes_at_local"] == "18:00"
+    socket.disconnect()
+
+
+def test_only_administrators_join_the_chains_room(
+    app: Flask, client: FlaskClient, make: Factory
+) -> None:
+    make.user("boss", "demo", Role.MANAGER)
+    make.user("desk", "demo", Role.CLERK)
+    boss, desk = app.test_client(), app.test_client()
+    login(boss, "boss")
+    login(desk, "desk")
+    for who in (boss, desk, client):
+        socket = socketio.test_client(app, auth={"role": "chain"}, flask_test_client=who)
+        assert not socket.is_connected()
+    refused = boss.get("/manage/stores.json?lang=en")
+    assert refused.status_code == 403 and b"oldest_issued_at" not in refused.data
+    anonymous = client.get("/manage/stores.json")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+
+
 def test_managers_and_clerks_do_not_get_the_chain(
     app: Flask, client: FlaskClient, make: Factory
 ) -> None:

@@ -45,6 +45,8 @@ class EventName(StrEnum):
     # Projection updates.
     QUEUE_UPDATED = "queue_updated"
     TICKET = "ticket"
+    # One store's line of the chain's overview (the administrators' room).
+    CHAIN_STORE = "chain_store"
 
 
 STORE_EVENTS: tuple[EventName, ...] = (
@@ -90,6 +92,11 @@ def counter_room(store_code: str) -> str:
     return f"store:{store_code}:counter"
 
 
+def chain_room() -> str:
+    """The administrators' overview of every store: one line per store as it changes."""
+    return "chain"
+
+
 TICKET_ROOM_PREFIX = "ticket:"
 
 
@@ -129,6 +136,11 @@ def store_event(
     return StoreChange(
         store_id, Outgoing(name, payload, rooms), ticket["id"] if ticket is not None else None
     )
+
+
+def chain_store(line: dict[str, Any]) -> Outgoing:
+    """One store's line of the chain's overview, to the administrators' room."""
+    return Outgoing(EventName.CHAIN_STORE, line, (chain_room(),))
 
 
 def queue_updated(

@@ -36,6 +36,7 @@ from backend.live.events import (
     TICKET_ROOM_PREFIX,
     Outgoing,
     StoreChange,
+    chain_store,
     queue_updated,
     ticket_room,
     ticket_update,
@@ -44,6 +45,7 @@ from backend.queue import readmodel
 from backend.queue.models import Ticket
 from backend.queue.readmodel import Projection, TicketRow
 from backend.queue.serializers import queue_public, queue_staff, ticket_public
+from backend.stores.chain import projection_status
 
 DEFAULT_DELAY_S = 0.25
 DEFAULT_INTERVAL_S = 1.0
@@ -294,6 +296,7 @@ class Publisher:
         self.projections_published += 1
         for outgoing in queue_updated(proj.store.code, queue_public(proj), queue_staff(proj)):
             emit(outgoing)
+        emit(chain_store(projection_status(proj).as_json(proj.moment)))
         self._ticket_updates(key, proj, set(changed))
 
     @staticmethod

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from backend.core.i18n import DEFAULT_LANG, LANGUAGES
 from backend.extensions import db, socketio
-from backend.live.events import counter_room, display_room, ticket_room
+from backend.live.events import chain_room, counter_room, display_room, ticket_room
 from backend.policy import Role
 from backend.queue.models import Ticket
 from backend.stores.models import Store
@@ -24,11 +24,9 @@ def rooms_for(auth: Any) -> list[str]:
         raise ConnectionRefusedError("auth required")
     token = auth.get("ticket")
     if isinstance(token, str) and token:
-        ticket_id = db.session.scalar(select(Ticket.id).where(Ticket.token == token))
-        if ticket_id is None:
-            raise ConnectionRefusedError("unknown ticket")
-        lang = auth.get("lang")
-        return [ticket_room(ticket_id, lang if lang in LANGUAGES else DEFAULT_LANG)]
+        return _ticket_rooms(token, auth.get("lang"))
+    if auth.get("role") == "chain":
+        return _chain_rooms()
     code = auth.get("store")
     store = (
         db.session.scalar(select(Store).where(Store.code == code))
@@ -50,6 +48,22 @@ def rooms_for(auth: Any) -> list[str]:
             raise ConnectionRefusedError("manager login required")
         return [counter_room(store.code)]
     raise ConnectionRefusedError("unknown role")
+
+
+def _ticket_rooms(token: str, lang: Any) -> list[str]:
+    """One ticket's status page, in its language."""
+    ticket_id = db.session.scalar(select(Ticket.id).where(Ticket.token == token))
+    if ticket_id is None:
+        raise ConnectionRefusedError("unknown ticket")
+    return [ticket_room(ticket_id, lang if lang in LANGUAGES else DEFAULT_LANG)]
+
+
+def _chain_rooms() -> list[str]:
+    """The chain's overview: administrators only."""
+    admin = current_user.is_authenticated and current_user.active
+    if not (admin and current_user.role == Role.ADMIN):
+        raise ConnectionRefusedError("administrator login required")
+    return [chain_room()]
 
 
 @socketio.on("connect")

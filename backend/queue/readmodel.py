@@ -147,6 +147,7 @@ class CounterState:
     name_en: str = ""
     services: frozenset[str] = frozenset()
     reserved: bool = False
+    archived: bool = False
 
     @property
     def view(self) -> CounterView:
@@ -627,6 +628,7 @@ def _counter_states(counters: Sequence[Any], active: list[TicketRow]) -> tuple[C
             name_en=c.name_en,
             services=frozenset(c.services or ()),
             reserved=bool(c.reserved),
+            archived=bool(c.archived),
             pause_reason=c.pause_reason,
             clerk_id=c.clerk_id,
             clerk_name=c.display_name,

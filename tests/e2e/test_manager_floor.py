@@ -227,6 +227,17 @@ def test_screenshots_of_the_floor_and_the_chain(browser: Browser, busy_server: L
         "rows => rows.map(r => r.dataset.code)"
     )
     assert codes[-2:] == ["hall-2", "demo"], codes
+    # Live: two tickets issued at hall-1 change its line, and the order (fewest first), unreloaded.
+    assert codes[0] == "hall-1", codes
+    admin.evaluate("window.notReloaded = true")
+    for _ in range(2):
+        busy_server.staff("root", "/stores/hall-1/tickets", service="A", channel="staff")
+    line = admin.locator('table.m-chain tr[data-code="hall-1"]')
+    expect(line.locator('[data-cell="waiting"]')).to_have_text("2")
+    expect(line.locator('[data-cell="longest"]')).to_have_text("0 min")
+    expect(admin.locator("table.m-chain tbody tr").first).to_have_attribute("data-code", "hall-2")
+    expect(admin.locator("#chain-live")).to_be_visible()
+    assert admin.evaluate("window.notReloaded") is True
     admin.set_viewport_size({"width": 1366, "height": 768})
     admin.goto(f"{busy_server.url}/manage/stores/new?lang=en")
     assert axe_violations(admin) == []

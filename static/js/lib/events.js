@@ -16,6 +16,7 @@ export const EVENTS = Object.freeze({
   SETTINGS_CHANGED: 'settings_changed',
   QUEUE_UPDATED: 'queue_updated',
   TICKET: 'ticket',
+  CHAIN_STORE: 'chain_store',
 });
 // Thin store events: {version, event, ticket (brief) or null, counter or null}; each adds 1 to the version.
 export const STORE_EVENTS = Object.freeze(['issued', 'called', 'recalled', 'started', 'completed', 'no_show', 'cancelled', 'transferred', 'rejoined', 'parked', 'resumed', 'arrived', 'counter_changed', 'settings_changed']);

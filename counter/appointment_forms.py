@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from backend.bookings.staff import MAX_NOTE, REASONS, Reason
+from backend.core.forms import DATE_INPUT
 
 REQUIRED = _l("Please fill this in.")
 
@@ -83,7 +84,9 @@ class MoveForm(ReasonForm):
 
 class BookForm(FlaskForm):
     service = SelectField(_l("Service"), validators=[InputRequired(REQUIRED)])
-    day = DateField(_l("Date"), validators=[InputRequired(_l("Please enter a date."))])
+    day = DateField(
+        _l("Date"), validators=[InputRequired(_l("Please enter a date."))], render_kw=DATE_INPUT
+    )
     time = TimeField(_l("Time"), validators=[InputRequired(_l("Please enter a time."))])
     name = StringField(
         _l("Name"),

@@ -39,6 +39,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from backend.core.forms import DATE_INPUT
 from backend.policy import Lane, Ordering, Outcome, PauseReason
 from backend.queue.serializers import CATEGORY_NAMES
 from backend.stores.chain import BAD_CODE, STORE_CODE
@@ -504,15 +505,6 @@ class NewStoreForm(FlaskForm):
 
 # --- holidays and special days ------------------------------------------------------------------
 
-# Text, not type=date: the browser would show its own locale's order (mm/dd/yyyy) in a Chinese
-# console; the console writes dates as the change log and the lists do.
-DATE_INPUT = {
-    "type": "text",
-    "inputmode": "numeric",
-    "placeholder": _l("YYYY-MM-DD"),
-    "maxlength": 10,
-    "autocomplete": "off",
-}
 
 DAY_KINDS = (
     (DayKind.CLOSED.value, _l("Closed all day")),

@@ -28,10 +28,11 @@ from sqlalchemy import select
 
 from backend.audit.models import AuditEntry
 from backend.bookings import commands as bookings
+from backend.bookings.briefs import BookingBrief, brief_fields
 from backend.bookings.models import Appointment, StoreAction
 from backend.core.clock import now
 from backend.core.errors import BadInput, Conflict, NotFound
-from backend.core.privacy import mask_name, mask_phone
+from backend.core.privacy import mask_phone
 from backend.extensions import db
 from backend.models import Service, Store, Ticket
 from backend.policy import AppointmentStatus
@@ -72,24 +73,12 @@ REASONS = {
 
 
 @dataclass(frozen=True)
-class StaffBooking:
-    id: int
-    code: str
-    name_masked: str
-    phone_masked: str
-    service_code: str
-    service_name_zh: str
-    service_name_en: str
+class StaffBooking(BookingBrief):
     day: date
-    start: datetime
-    end: datetime
     status: str
     by_store: str | None
     ticket_label: str | None
     seen: str
-
-    def service_name(self, lang: str) -> str:
-        return self.service_name_en if lang == "en" else self.service_name_zh
 
 
 @dataclass
@@ -134,16 +123,8 @@ def fingerprint(appointment: Appointment) -> str:
 def describe(appointment: Appointment) -> StaffBooking:
     ticket = appointment.ticket
     return StaffBooking(
-        id=appointment.id,
-        code=appointment.code,
-        name_masked=mask_name(appointment.name),
-        phone_masked=mask_phone(appointment.phone),
-        service_code=appointment.service.code,
-        service_name_zh=appointment.service.name_zh,
-        service_name_en=appointment.service.name_en,
+        **brief_fields(appointment),
         day=appointment.day,
-        start=appointment.slot_start,
-        end=appointment.slot_end,
         status=str(appointment.status),
         by_store=str(appointment.store_action) if appointment.store_action else None,
         ticket_label=ticket.label if ticket is not None else None,

@@ -25,12 +25,12 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from backend.bookings.briefs import BookingBrief, brief_fields
 from backend.bookings.commands import ACTIVE
 from backend.bookings.models import Appointment, StoreAction
 from backend.core.clock import now
 from backend.core.db import write_transaction
 from backend.core.errors import BadInput, Conflict
-from backend.core.privacy import mask_name, mask_phone
 from backend.extensions import db
 from backend.policy import AppointmentStatus
 from backend.policy.slots import (
@@ -96,20 +96,8 @@ class BookingPlan:
 
 
 @dataclass(frozen=True)
-class AffectedBooking:
-    id: int
-    code: str
-    name_masked: str
-    phone_masked: str
-    service_code: str
-    service_name_zh: str
-    service_name_en: str
-    start: datetime
-    end: datetime
+class AffectedBooking(BookingBrief):
     suggestion: datetime | None  # a free slot of its service under the new hours, if any
-
-    def service_name(self, lang: str) -> str:
-        return self.service_name_en if lang == "en" else self.service_name_zh
 
 
 DECIDE_FIRST = _l("There are bookings on these days. Please decide about them first.")
@@ -406,21 +394,7 @@ def _described(
     store: Store, found: Sequence[Appointment], hours: HallHours
 ) -> list[AffectedBooking]:
     capacity = _Capacity(store, hours, found)
-    return [
-        AffectedBooking(
-            id=a.id,
-            code=a.code,
-            name_masked=mask_name(a.name),
-            phone_masked=mask_phone(a.phone),
-            service_code=a.service.code,
-            service_name_zh=a.service.name_zh,
-            service_name_en=a.service.name_en,
-            start=a.slot_start,
-            end=a.slot_end,
-            suggestion=_suggest(capacity, a),
-        )
-        for a in found
-    ]
+    return [AffectedBooking(**brief_fields(a), suggestion=_suggest(capacity, a)) for a in found]
 
 
 def _carry_out(

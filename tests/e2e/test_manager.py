@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import LiveServer, axe_violations, new_page, register_kiosk, shot
+from .conftest import ARTIFACTS, LiveServer, axe_violations, new_page, register_kiosk, shot
 
 pytestmark = pytest.mark.browser
 
@@ -20,6 +20,7 @@ PAGES = (
     "/s/demo/manage/store",
     "/s/demo/manage/services",
     "/s/demo/manage/services/A",
+    "/s/demo/manage/services/C",  # with outcome codes of its own
     "/s/demo/manage/counters",
     "/s/demo/manage/counters/2",
     "/s/demo/manage/audit",
@@ -100,6 +101,14 @@ def test_every_console_page_is_accessible_in_both_languages(
             # Nothing wider than the window at 1366×768.
             assert page.evaluate("document.documentElement.scrollWidth") <= 1366, path
             seen[f"{lang} {path}"] = axe_violations(page)
+            if path.endswith(("/services/C", "/counters/2", "/counters")):
+                page.screenshot(
+                    path=str(
+                        ARTIFACTS
+                        / f"manager-{path.split('manage/')[1].replace('/', '-')}-{lang}.png"
+                    ),
+                    full_page=True,
+                )
     assert seen == {name: [] for name in seen}, seen
     assert console_errors == []
 

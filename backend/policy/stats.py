@@ -26,19 +26,20 @@ class Summary:
     p90: float | None
 
 
+def _ranked(ordered: Sequence[float], p: float) -> float:
+    return ordered[max(1, math.ceil(p * len(ordered))) - 1]
+
+
 def nearest_rank(values: Sequence[float], p: float) -> float | None:
     """The p-th quantile by nearest rank (p in (0, 1]); None without values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p * len(ordered)))
-    return ordered[rank - 1]
+    return _ranked(sorted(values), p) if values else None
 
 
 def summarize(values: Sequence[float]) -> Summary:
     if not values:
         return Summary(0, None, None, None)
-    return Summary(len(values), fmean(values), float(median(values)), nearest_rank(values, P90))
+    ordered = sorted(values)  # once, for the median and the percentile
+    return Summary(len(ordered), fmean(ordered), float(median(ordered)), _ranked(ordered, P90))
 
 
 def share(part: int, whole: int) -> float | None:

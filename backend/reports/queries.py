@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, type_coerce
+from sqlalchemy import Float, String, case, func, select, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from backend.bookings.models import Appointment
-from backend.core.types import UTCDateTime
 from backend.extensions import db
 from backend.feedback.models import Feedback
-from backend.policy import Action, AppointmentStatus, Lane, TicketStatus
+from backend.policy import Action, TicketStatus
 from backend.queue.models import Ticket, TicketEvent
 from backend.staff.models import User
 from backend.stores.models import Counter, Service, Store
@@ -25,46 +27,51 @@ from backend.stores.models import Counter, Service, Store
 # A visit's calls and transfers happen on its own service day; the events are read over the
 # range's UTC span widened by this much (an after-midnight call of a late ticket still counts).
 EVENT_MARGIN = timedelta(days=1)
+# The Julian day number of 1970-01-01 00:00 UTC (SQLite's julianday() counts from there).
+JULIAN_EPOCH = 2440587.5
+MINUTES_A_DAY = 1440
+# SQLite's minutes are rounded to this fraction of a minute (a hundredth of a second).
+STEPS = 6000
 
 
-@dataclass(frozen=True)
-class Visit:
-    """One ticket as the reports need it."""
+class Visit(NamedTuple):
+    """One ticket as the reports need it: its durations already in minutes (computed by the
+    database: no datetime is built per row)."""
 
-    id: int
     service_id: int
-    lane: Lane
+    lane: str
     counter_id: int | None
     clerk_id: int | None
-    status: TicketStatus
+    status: str
     outcome: str | None
-    issued_at: datetime
-    first_call: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
+    issued: float  # seconds since the epoch (UTC)
+    wait: float | None  # issue (or check-in) to the first call
+    service: float | None  # start to done, a completed visit's
     transfers: int
     rejoins: int
-    promised_minutes: float | None
-    promised_low: int | None
-    promised_high: int | None
-    promised_at: datetime | None
+    promised: float | None
+    low: int | None
+    high: int | None
+    actual: float | None  # the promise to the first call
 
 
-@dataclass(frozen=True)
-class Booking:
-    status: AppointmentStatus
+class Booking(NamedTuple):
+    status: str
     slot_start: datetime
     checked_in: bool
-    first_call: datetime | None
+    late: float | None  # minutes from the slot's start to the first call
 
 
-@dataclass(frozen=True)
-class Rating:
+class Rating(NamedTuple):
+    stars: int
+    clerk_id: int | None
+
+
+class Comment(NamedTuple):
+    created_at: datetime
+    service_id: int
     stars: int
     comment: str
-    created_at: datetime
-    clerk_id: int | None
-    service_id: int
 
 
 @dataclass(frozen=True)
@@ -82,16 +89,55 @@ def utc_span(timezone: str, first: date, last: date) -> tuple[datetime, datetime
     return start, end
 
 
-def _ticket_events(store_id: int, timezone: str, first: date, last: date) -> object:
-    """Per ticket: its first call, its transfers and rejoins (one pass over the event index)."""
+class MinutesBetween(FunctionElement[float]):
+    """(later - earlier) in minutes, as a float, on SQLite and PostgreSQL."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(MinutesBetween, "sqlite")
+def _minutes_sqlite(element: MinutesBetween, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    # Rounded to a hundredth of a second, which no figure shows: julianday()'s float noise would
+    # make 4 minutes 3.9999999997.
+    days = f"(julianday({later}) - julianday({earlier}))"
+    return f"(ROUND({days} * {MINUTES_A_DAY * STEPS}) / {STEPS}.0)"
+
+
+@compiles(MinutesBetween, "postgresql")
+def _minutes_postgresql(element: MinutesBetween, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({later} - {earlier}))::float8 / 60.0)"
+
+
+class EpochSeconds(FunctionElement[float]):
+    """A UTC timestamp as seconds since the epoch."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(EpochSeconds, "sqlite")
+def _epoch_sqlite(element: EpochSeconds, compiler: Any, **kw: Any) -> str:
+    (moment,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({moment}) - {JULIAN_EPOCH}) * 86400.0)"
+
+
+@compiles(EpochSeconds, "postgresql")
+def _epoch_postgresql(element: EpochSeconds, compiler: Any, **kw: Any) -> str:
+    (moment,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM {moment})"
+
+
+def _first_calls(store_id: int, timezone: str, first: date, last: date) -> tuple[Any, Any]:
+    """The trail where the ticket's row cannot tell: its `called_at` is its first call unless it
+    was transferred or rejoined (each clears it), so the events are read for those few only:
+    (per ticket: transfers and rejoins; per such ticket: its first call)."""
     start, end = utc_span(timezone, first, last)
-    is_call = TicketEvent.action == Action.CALL.value
-    return (
+    moved = (
         select(
             TicketEvent.ticket_id.label("ticket_id"),
-            type_coerce(func.min(case((is_call, TicketEvent.at))), UTCDateTime()).label(
-                "first_call"
-            ),
             func.sum(case((TicketEvent.action == Action.TRANSFER.value, 1), else_=0)).label(
                 "transfers"
             ),
@@ -101,86 +147,111 @@ def _ticket_events(store_id: int, timezone: str, first: date, last: date) -> obj
         )
         .where(
             TicketEvent.store_id == store_id,
-            TicketEvent.action.in_([Action.CALL.value, Action.TRANSFER.value, Action.REJOIN.value]),
+            TicketEvent.action.in_([Action.TRANSFER.value, Action.REJOIN.value]),
             TicketEvent.at >= start - EVENT_MARGIN,
             TicketEvent.at < end + EVENT_MARGIN,
         )
         .group_by(TicketEvent.ticket_id)
-        .subquery("ticket_events")
+        .subquery("moved")
     )
+    first_call = (
+        select(
+            TicketEvent.ticket_id.label("ticket_id"),
+            func.min(TicketEvent.at).label("at"),
+        )
+        .where(
+            TicketEvent.ticket_id.in_(select(moved.c.ticket_id)),
+            TicketEvent.action == Action.CALL.value,
+        )
+        .group_by(TicketEvent.ticket_id)
+        .subquery("first_call")
+    )
+    return moved, first_call
 
 
 def visits(store: Store, first: date, last: date) -> list[Visit]:
-    events = _ticket_events(store.id, store.timezone, first, last)
+    moved, first_call = _first_calls(store.id, store.timezone, first, last)
+    called = func.coalesce(first_call.c.at, Ticket.called_at)
+    done = Ticket.status == TicketStatus.DONE.value
     rows = db.session.execute(
         select(
-            Ticket.id,
             Ticket.service_id,
-            Ticket.lane,
+            type_coerce(Ticket.lane, String),
             Ticket.counter_id,
             Ticket.clerk_id,
-            Ticket.status,
+            type_coerce(Ticket.status, String),
             Ticket.outcome,
-            Ticket.issued_at,
-            events.c.first_call,
-            Ticket.started_at,
-            Ticket.finished_at,
-            func.coalesce(events.c.transfers, 0),
-            func.coalesce(events.c.rejoins, 0),
+            EpochSeconds(Ticket.issued_at),
+            MinutesBetween(called, Ticket.issued_at),
+            case((done, MinutesBetween(Ticket.finished_at, Ticket.started_at))),
+            func.coalesce(moved.c.transfers, 0),
+            func.coalesce(moved.c.rejoins, 0),
             Ticket.promised_minutes,
             Ticket.promised_low,
             Ticket.promised_high,
-            Ticket.promised_at,
+            MinutesBetween(called, Ticket.promised_at),
         )
-        .outerjoin(events, events.c.ticket_id == Ticket.id)
+        .outerjoin(moved, moved.c.ticket_id == Ticket.id)
+        .outerjoin(first_call, first_call.c.ticket_id == Ticket.id)
         .where(
             Ticket.store_id == store.id,
             Ticket.service_day >= first,
             Ticket.service_day <= last,
         )
-        .order_by(Ticket.id)
     ).all()
-    return [Visit(*row) for row in rows]
+    return [Visit._make(row) for row in rows]
 
 
 def bookings(store: Store, first: date, last: date) -> list[Booking]:
-    events = _ticket_events(store.id, store.timezone, first, last)
+    _, first_call = _first_calls(store.id, store.timezone, first, last)
+    called = func.coalesce(first_call.c.at, Ticket.called_at)
     rows = db.session.execute(
         select(
-            Appointment.status,
+            type_coerce(Appointment.status, String),
             Appointment.slot_start,
             Appointment.ticket_id.is_not(None),
-            events.c.first_call,
+            MinutesBetween(called, Appointment.slot_start),
         )
-        .outerjoin(events, events.c.ticket_id == Appointment.ticket_id)
+        .outerjoin(Ticket, Ticket.id == Appointment.ticket_id)
+        .outerjoin(first_call, first_call.c.ticket_id == Appointment.ticket_id)
         .where(
             Appointment.store_id == store.id,
             Appointment.day >= first,
             Appointment.day <= last,
         )
     ).all()
-    return [Booking(*row) for row in rows]
+    return [Booking(status, slot, bool(came), late) for status, slot, came, late in rows]
 
 
 def ratings(store: Store, first: date, last: date) -> list[Rating]:
-    """The ratings of the range's visits, newest first."""
+    """The stars of the range's visits and who served them."""
     rows = db.session.execute(
-        select(
-            Feedback.stars,
-            Feedback.comment,
-            Feedback.created_at,
-            Feedback.clerk_id,
-            Feedback.service_id,
-        )
+        select(Feedback.stars, Feedback.clerk_id)
         .join(Ticket, Ticket.id == Feedback.ticket_id)
         .where(
             Feedback.store_id == store.id,
             Ticket.service_day >= first,
             Ticket.service_day <= last,
         )
-        .order_by(Feedback.created_at.desc(), Feedback.id.desc())
     ).all()
     return [Rating(*row) for row in rows]
+
+
+def latest_comments(store: Store, first: date, last: date, limit: int) -> list[Comment]:
+    """The newest ratings of the range's visits that say something."""
+    rows = db.session.execute(
+        select(Feedback.created_at, Feedback.service_id, Feedback.stars, Feedback.comment)
+        .join(Ticket, Ticket.id == Feedback.ticket_id)
+        .where(
+            Feedback.store_id == store.id,
+            Ticket.service_day >= first,
+            Ticket.service_day <= last,
+            Feedback.comment != "",
+        )
+        .order_by(Feedback.created_at.desc(), Feedback.id.desc())
+        .limit(limit)
+    ).all()
+    return [Comment(*row) for row in rows]
 
 
 def names(store: Store, clerk_ids: set[int]) -> Names:

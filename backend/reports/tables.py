@@ -20,9 +20,9 @@ from collections import Counter as Tally
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -40,7 +40,7 @@ from backend.policy.stats import (
 from backend.queue.floor import LANE_NAMES
 from backend.queue.serializers import counter_name
 from backend.reports import queries
-from backend.reports.queries import Booking, Names, Rating, Visit
+from backend.reports.queries import Booking, Comment, Names, Rating, Visit
 from backend.stores.models import Store
 
 # An appointment is honoured when it is called no later than this after its slot starts.
@@ -159,20 +159,23 @@ class Report:
     charts: dict[str, Any]
 
 
-def _minutes(later: datetime | None, earlier: datetime | None) -> float | None:
-    if later is None or earlier is None:
-        return None
-    return (later - earlier).total_seconds() / 60
+# Every zone's offset from UTC is a multiple of a quarter of an hour: the local weekday, hour and
+# date of a moment are those of its quarter, looked up once per quarter (a year has ~35,000).
+QUARTER = 900
 
 
-def wait_minutes(visit: Visit) -> float | None:
-    return _minutes(visit.first_call, visit.issued_at)
+class LocalTimes:
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self.known: dict[int, tuple[int, int, date]] = {}
 
-
-def service_minutes(visit: Visit) -> float | None:
-    if visit.status != TicketStatus.DONE:
-        return None
-    return _minutes(visit.finished_at, visit.started_at)
+    def __call__(self, epoch: float) -> tuple[int, int, date]:
+        quarter = int(epoch // QUARTER)
+        found = self.known.get(quarter)
+        if found is None:
+            at = datetime.fromtimestamp(quarter * QUARTER, UTC).astimezone(self.zone)
+            found = self.known[quarter] = (at.weekday(), at.hour, at.date())
+        return found
 
 
 # --- the group tables -------------------------------------------------------------------------
@@ -191,14 +194,15 @@ GROUP_COLUMNS = (
 )
 
 
-@dataclass
-class Facts:
-    """What the group tables need per visit, computed once."""
+class Facts(NamedTuple):
+    """A visit and its arrival's local weekday, hour and date (the store's zone)."""
 
     visit: Visit
+    weekday: int
+    hour: int
+    day: date
     wait: float | None
     service: float | None
-    local: datetime
 
 
 def _group_row(facts: Sequence[Facts], target: int) -> list[Any]:
@@ -250,9 +254,8 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
     visits = queries.visits(store, first, last)
     clerk_ids = {v.clerk_id for v in visits if v.clerk_id is not None}
     names = queries.names(store, clerk_ids)
-    facts = [
-        Facts(v, wait_minutes(v), service_minutes(v), v.issued_at.astimezone(zone)) for v in visits
-    ]
+    local = LocalTimes(zone)
+    facts = [Facts(v, *local(v.issued), v.wait, v.service) for v in visits]
     target = store.wait_target_minutes
     today = moment.astimezone(zone).date()
 
@@ -260,7 +263,7 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
         zh, en = names.services.get(service_id, ("?", "?"))
         return en if lang == "en" else zh
 
-    lane_order = {lane: i for i, lane in enumerate(Lane)}
+    lane_order = {lane.value: i for i, lane in enumerate(Lane)}
     tables = [
         _group_table(
             "by_service",
@@ -278,7 +281,7 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
             _l("Lane"),
             facts,
             lambda f: f.visit.lane,
-            lambda k: str(LANE_NAMES[k]),
+            lambda k: str(LANE_NAMES[Lane(k)]),
             target,
             lane_order.__getitem__,
         ),
@@ -296,7 +299,7 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
             _l("By hour of arrival"),
             _l("Hour"),
             facts,
-            lambda f: f.local.hour,
+            lambda f: f.hour,
             lambda h: f"{h:02d}:00",
             target,
         ),
@@ -305,7 +308,7 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
             _l("By weekday"),
             _l("Weekday"),
             facts,
-            lambda f: f.local.weekday(),
+            lambda f: f.weekday,
             lambda d: str(WEEKDAY_NAMES[d]),
             target,
         ),
@@ -313,10 +316,11 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
     arrivals, waits = _heatmaps(facts)
     tables += [arrivals, waits, _outcomes(facts, today), _appointments(store, first, last, moment)]
     ratings = queries.ratings(store, first, last)
+    comments = queries.latest_comments(store, first, last, LATEST_COMMENTS)
     tables += [
         _clerks(facts, ratings, names),
         _ratings(ratings),
-        _comments(ratings, zone, service_name),
+        _comments(comments, zone, service_name),
     ]
     by_lane, by_hour, overall, unpromised = _accuracy(facts, lang)
     tables += [by_lane, by_hour]
@@ -330,7 +334,7 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
 def _heatmaps(facts: Sequence[Facts]) -> tuple[Table, Table]:
     cells: dict[tuple[int, int], list[Facts]] = defaultdict(list)
     for f in facts:
-        cells[(f.local.weekday(), f.local.hour)].append(f)
+        cells[(f.weekday, f.hour)].append(f)
     hours = sorted({h for _, h in cells})
     hours = list(range(hours[0], hours[-1] + 1)) if hours else []
     hour_columns = [Column(f"h{h}", f"{h:02d}", Kind.COUNT) for h in hours]
@@ -374,9 +378,9 @@ MEASURE_COLUMNS = (
 
 def _walked_away(f: Facts, today: date) -> bool:
     v = f.visit
-    if v.first_call is not None:
+    if v.wait is not None:  # it was called
         return False
-    ended = v.issued_at is not None and f.local.date() < today
+    ended = f.day < today
     return v.status == TicketStatus.CANCELLED or (v.status == TicketStatus.WAITING and ended)
 
 
@@ -424,13 +428,8 @@ def _appointments(store: Store, first: date, last: date, moment: datetime) -> Ta
     cancelled = sum(1 for b in rows if b.status == AppointmentStatus.CANCELLED)
     due = [b for b in rows if b.status != AppointmentStatus.CANCELLED and b.slot_start <= moment]
     showed = [b for b in due if b.checked_in]
-    called = [b for b in showed if b.first_call is not None]
-    punctual = sum(
-        1
-        for b in called
-        if b.first_call is not None
-        and b.first_call <= b.slot_start + timedelta(minutes=PUNCTUAL_MINUTES)
-    )
+    called = [b for b in showed if b.late is not None]
+    punctual = sum(1 for b in called if b.late is not None and b.late <= PUNCTUAL_MINUTES)
     no_show = sum(1 for b in due if b.status == AppointmentStatus.NO_SHOW)
     table = Table("appointments", _l("Appointments"), MEASURE_COLUMNS)
     table.rows += [
@@ -502,7 +501,7 @@ def _ratings(ratings: Sequence[Rating]) -> Table:
 
 
 def _comments(
-    ratings: Sequence[Rating], zone: ZoneInfo, service_name: Callable[[int], str]
+    comments: Sequence[Comment], zone: ZoneInfo, service_name: Callable[[int], str]
 ) -> Table:
     table = Table(
         "comments",
@@ -514,8 +513,7 @@ def _comments(
             Column("comment", _l("Comment")),
         ),
     )
-    with_text = [r for r in ratings if r.comment.strip()][:LATEST_COMMENTS]
-    for r in with_text:
+    for r in comments:
         at = r.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         table.rows.append([at, service_name(r.service_id), r.stars, r.comment])
     return table
@@ -530,17 +528,9 @@ ACCURACY_COLUMNS = (
 
 
 def promise_of(visit: Visit) -> Promise | None:
-    if (
-        visit.promised_minutes is None
-        or visit.promised_low is None
-        or visit.promised_high is None
-        or visit.promised_at is None
-        or visit.first_call is None
-    ):
+    if visit.promised is None or visit.low is None or visit.high is None or visit.actual is None:
         return None
-    actual = _minutes(visit.first_call, visit.promised_at)
-    assert actual is not None
-    return Promise(visit.promised_minutes, visit.promised_low, visit.promised_high, actual)
+    return Promise(visit.promised, visit.low, visit.high, visit.actual)
 
 
 def _accuracy_row(promises: Sequence[Promise]) -> list[Any]:
@@ -549,19 +539,19 @@ def _accuracy_row(promises: Sequence[Promise]) -> list[Any]:
 
 
 def _accuracy(facts: Sequence[Facts], lang: str) -> tuple[Table, Table, list[Any], int]:
-    by_lane: dict[Lane, list[Promise]] = defaultdict(list)
+    by_lane: dict[str, list[Promise]] = defaultdict(list)
     by_hour: dict[int, list[Promise]] = defaultdict(list)
     every: list[Promise] = []
     unpromised = 0
     for f in facts:
-        if f.visit.promised_minutes is None:
+        if f.visit.promised is None:
             unpromised += 1
         p = promise_of(f.visit)
         if p is None:
             continue
         every.append(p)
         by_lane[f.visit.lane].append(p)
-        by_hour[f.local.hour].append(p)
+        by_hour[f.hour].append(p)
     lane_table = Table(
         "accuracy_lane",
         _l("Estimate accuracy by lane"),

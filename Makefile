@@ -119,6 +119,12 @@ sim: prepare
 bench-core: prepare
 	$(PY) bench/bench_core.py $(ARGS)
 
+# The reports over a generated year of a busy store (bench/BENCHMARKS.md, "Reports"):
+# ARGS="--postgres postgresql+psycopg://127.0.0.1:5432/postgres" adds the scale tier.
+.PHONY: bench-reports
+bench-reports: prepare
+	$(PY) bench/bench_reports.py $(ARGS)
+
 # The load benchmark on both tiers and both async modes (bench/BENCHMARKS.md): ARGS="--quick".
 .PHONY: bench-load
 bench-load: prepare services

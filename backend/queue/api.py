@@ -153,7 +153,7 @@ def issue_ticket(store: str, body: IssueTicketIn) -> Any:
     # A ticket that does not simply join the end of its lane (priority care, VIP) is answered
     # from the projection of its own version: its place is not the last one's.
     ranked = body.level != Level.NORMAL
-    response = jsonify(_ticket_json(ticket, with_token=True, fresh=ranked))
+    response = jsonify(reads.issued_view(ticket, current_lang(), fresh=ranked))
     if key is not None:
         response.headers[IDEMPOTENCY_HEADER] = key
     return response, 201

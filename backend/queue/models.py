@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     JSON,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -91,6 +92,13 @@ class Ticket(Model):
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Priority care (爱心: elderly, disabled, pregnant), set by staff who issue the ticket.
     priority_care: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # What the customer was promised the first time the ticket was shown (the issue's answer):
+    # the expected wait and its range in minutes, and when. Written once, after the issue's
+    # commit; left empty when no estimate was shown (nobody at a counter for the lane).
+    promised_minutes: Mapped[float | None] = mapped_column(Float)
+    promised_low: Mapped[int | None] = mapped_column(Integer)
+    promised_high: Mapped[int | None] = mapped_column(Integer)
+    promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     store: Mapped[Store] = relationship()
     service: Mapped[Service] = relationship()
@@ -103,7 +111,11 @@ class Ticket(Model):
 class TicketEvent(Model):
     """Append-only trail of every transition: the ground truth for analytics and recovery."""
 
-    __table_args__ = (Index("ix_ticket_event_store_at", "store_id", "at"),)
+    __table_args__ = (
+        Index("ix_ticket_event_store_at", "store_id", "at"),
+        # The reports find each ticket's first call over a date range: one covering index range.
+        Index("ix_ticket_event_report", "store_id", "action", "at", "ticket_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)

@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backend.core.clock import now
+from backend.core.db import write_transaction
 from backend.core.errors import Forbidden, NotFound
 from backend.core.privacy import mask_name, mask_phone
 from backend.extensions import db
@@ -52,21 +53,52 @@ def ticket_view(
     """The ticket's public view. `fresh`: from a projection that includes the ticket's last
     change (pages a customer reads); else from the newest one built (a command's answer, which
     must not pay for a forecast: its own change is in the ticket row itself)."""
+    return _view(ticket, lang, with_token=with_token, fresh=fresh)[0]
+
+
+def _view(
+    ticket: Ticket, lang: str, *, with_token: bool, fresh: bool
+) -> tuple[dict[str, Any], float | None]:
+    """The public view and the estimate's expected minutes it shows (None: no estimate)."""
     proj = (
         readmodel.projection(ticket.store_id, at_least=ticket.version)
         if fresh
         else readmodel.latest(ticket.store_id)
     )
+    row = proj.row_of(ticket)
     feedback = None
     if ticket.status == TicketStatus.DONE and ticket.feedback is not None:
         feedback = {"stars": ticket.feedback.stars, "comment": ticket.feedback.comment}
-    return ticket_public(
-        proj.row_of(ticket),
-        proj,
-        lang,
-        token=ticket.token if with_token else None,
-        feedback=feedback,
+    view = ticket_public(
+        row, proj, lang, token=ticket.token if with_token else None, feedback=feedback
     )
+    return view, proj.ticket_expected_minutes(row)
+
+
+def issued_view(ticket: Ticket, lang: str, *, fresh: bool) -> dict[str, Any]:
+    """A new ticket's answer to its holder, and the promise it makes kept on the ticket.
+
+    The first answer's estimate is what the customer was told: it is written once (a conditional
+    UPDATE, so a retried request keeps the first promise), after the issue's commit and outside
+    its command, from the view already computed (no forecast while the write is open). A ticket
+    shown without an estimate keeps no promise (the reports count those apart)."""
+    view, expected = _view(ticket, lang, with_token=True, fresh=fresh)
+    eta = view["eta_minutes"]
+    if eta is not None and expected is not None and ticket.promised_minutes is None:
+        shown_at = now()
+        with write_transaction():
+            db.session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket.id, Ticket.promised_minutes.is_(None))
+                .values(
+                    promised_minutes=round(expected, 1),
+                    promised_low=eta[0],
+                    promised_high=eta[1],
+                    promised_at=shown_at,
+                )
+                .execution_options(synchronize_session=False)
+            )
+    return view
 
 
 def expected_wait(code: str, service_code: str) -> tuple[int, int] | None:

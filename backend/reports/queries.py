@@ -1,0 +1,278 @@
+"""The reports' reads: a store's visits, appointments and ratings over a range of service days.
+
+Each is one SQL statement (aggregates over the append-only TicketEvent trail joined to the
+tickets), the same on SQLite and PostgreSQL. Days are the store's service days (the date in its
+own time zone, kept on every ticket), so a ticket at 23:50 in Shanghai belongs to that day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Float, String, case, func, select, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from backend.bookings.models import Appointment
+from backend.extensions import db
+from backend.feedback.models import Feedback
+from backend.policy import Action, TicketStatus
+from backend.queue.models import Ticket, TicketEvent
+from backend.staff.models import User
+from backend.stores.models import Counter, Service, Store
+
+# A visit's calls and transfers happen on its own service day; the events are read over the
+# range's UTC span widened by this much (an after-midnight call of a late ticket still counts).
+EVENT_MARGIN = timedelta(days=1)
+# The Julian day number of 1970-01-01 00:00 UTC (SQLite's julianday() counts from there).
+JULIAN_EPOCH = 2440587.5
+MINUTES_A_DAY = 1440
+# SQLite's minutes are rounded to this fraction of a minute (a hundredth of a second).
+STEPS = 6000
+
+
+class Visit(NamedTuple):
+    """One ticket as the reports need it: its durations already in minutes (computed by the
+    database: no datetime is built per row)."""
+
+    service_id: int
+    lane: str
+    counter_id: int | None
+    clerk_id: int | None
+    status: str
+    outcome: str | None
+    issued: float  # seconds since the epoch (UTC)
+    wait: float | None  # issue (or check-in) to the first call
+    service: float | None  # start to done, a completed visit's
+    transfers: int
+    rejoins: int
+    promised: float | None
+    low: int | None
+    high: int | None
+    actual: float | None  # the promise to the first call
+
+
+class Booking(NamedTuple):
+    status: str
+    slot_start: datetime
+    checked_in: bool
+    late: float | None  # minutes from the slot's start to the first call
+
+
+class Rating(NamedTuple):
+    stars: int
+    clerk_id: int | None
+
+
+class Comment(NamedTuple):
+    created_at: datetime
+    service_id: int
+    stars: int
+    comment: str
+
+
+@dataclass(frozen=True)
+class Names:
+    services: dict[int, tuple[str, str]]  # id -> (zh, en)
+    counters: dict[int, int]  # id -> number
+    clerks: dict[int, str]
+
+
+def utc_span(timezone: str, first: date, last: date) -> tuple[datetime, datetime]:
+    """The UTC moments of the first day's local midnight and the day after the last's."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(first, time(), zone)
+    end = datetime.combine(last + timedelta(days=1), time(), zone)
+    return start, end
+
+
+class MinutesBetween(FunctionElement[float]):
+    """(later - earlier) in minutes, as a float, on SQLite and PostgreSQL."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(MinutesBetween, "sqlite")
+def _minutes_sqlite(element: MinutesBetween, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    # Rounded to a hundredth of a second, which no figure shows: julianday()'s float noise would
+    # make 4 minutes 3.9999999997.
+    days = f"(julianday({later}) - julianday({earlier}))"
+    return f"(ROUND({days} * {MINUTES_A_DAY * STEPS}) / {STEPS}.0)"
+
+
+@compiles(MinutesBetween, "postgresql")
+def _minutes_postgresql(element: MinutesBetween, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({later} - {earlier}))::float8 / 60.0)"
+
+
+class EpochSeconds(FunctionElement[float]):
+    """A UTC timestamp as seconds since the epoch."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(EpochSeconds, "sqlite")
+def _epoch_sqlite(element: EpochSeconds, compiler: Any, **kw: Any) -> str:
+    (moment,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({moment}) - {JULIAN_EPOCH}) * 86400.0)"
+
+
+@compiles(EpochSeconds, "postgresql")
+def _epoch_postgresql(element: EpochSeconds, compiler: Any, **kw: Any) -> str:
+    (moment,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM {moment})"
+
+
+def _first_calls(store_id: int, timezone: str, first: date, last: date) -> tuple[Any, Any]:
+    """The trail where the ticket's row cannot tell: its `called_at` is its first call unless it
+    was transferred or rejoined (each clears it), so the events are read for those few only:
+    (per ticket: transfers and rejoins; per such ticket: its first call)."""
+    start, end = utc_span(timezone, first, last)
+    moved = (
+        select(
+            TicketEvent.ticket_id.label("ticket_id"),
+            func.sum(case((TicketEvent.action == Action.TRANSFER.value, 1), else_=0)).label(
+                "transfers"
+            ),
+            func.sum(case((TicketEvent.action == Action.REJOIN.value, 1), else_=0)).label(
+                "rejoins"
+            ),
+        )
+        .where(
+            TicketEvent.store_id == store_id,
+            TicketEvent.action.in_([Action.TRANSFER.value, Action.REJOIN.value]),
+            TicketEvent.at >= start - EVENT_MARGIN,
+            TicketEvent.at < end + EVENT_MARGIN,
+        )
+        .group_by(TicketEvent.ticket_id)
+        .subquery("moved")
+    )
+    first_call = (
+        select(
+            TicketEvent.ticket_id.label("ticket_id"),
+            func.min(TicketEvent.at).label("at"),
+        )
+        .where(
+            TicketEvent.ticket_id.in_(select(moved.c.ticket_id)),
+            TicketEvent.action == Action.CALL.value,
+        )
+        .group_by(TicketEvent.ticket_id)
+        .subquery("first_call")
+    )
+    return moved, first_call
+
+
+def visits(store: Store, first: date, last: date) -> list[Visit]:
+    moved, first_call = _first_calls(store.id, store.timezone, first, last)
+    called = func.coalesce(first_call.c.at, Ticket.called_at)
+    done = Ticket.status == TicketStatus.DONE.value
+    rows = db.session.execute(
+        select(
+            Ticket.service_id,
+            type_coerce(Ticket.lane, String),
+            Ticket.counter_id,
+            Ticket.clerk_id,
+            type_coerce(Ticket.status, String),
+            Ticket.outcome,
+            EpochSeconds(Ticket.issued_at),
+            MinutesBetween(called, Ticket.issued_at),
+            case((done, MinutesBetween(Ticket.finished_at, Ticket.started_at))),
+            func.coalesce(moved.c.transfers, 0),
+            func.coalesce(moved.c.rejoins, 0),
+            Ticket.promised_minutes,
+            Ticket.promised_low,
+            Ticket.promised_high,
+            MinutesBetween(called, Ticket.promised_at),
+        )
+        .outerjoin(moved, moved.c.ticket_id == Ticket.id)
+        .outerjoin(first_call, first_call.c.ticket_id == Ticket.id)
+        .where(
+            Ticket.store_id == store.id,
+            Ticket.service_day >= first,
+            Ticket.service_day <= last,
+        )
+    ).all()
+    return [Visit._make(row) for row in rows]
+
+
+def bookings(store: Store, first: date, last: date) -> list[Booking]:
+    _, first_call = _first_calls(store.id, store.timezone, first, last)
+    called = func.coalesce(first_call.c.at, Ticket.called_at)
+    rows = db.session.execute(
+        select(
+            type_coerce(Appointment.status, String),
+            Appointment.slot_start,
+            Appointment.ticket_id.is_not(None),
+            MinutesBetween(called, Appointment.slot_start),
+        )
+        .outerjoin(Ticket, Ticket.id == Appointment.ticket_id)
+        .outerjoin(first_call, first_call.c.ticket_id == Appointment.ticket_id)
+        .where(
+            Appointment.store_id == store.id,
+            Appointment.day >= first,
+            Appointment.day <= last,
+        )
+    ).all()
+    return [Booking(status, slot, bool(came), late) for status, slot, came, late in rows]
+
+
+def ratings(store: Store, first: date, last: date) -> list[Rating]:
+    """The stars of the range's visits and who served them."""
+    rows = db.session.execute(
+        select(Feedback.stars, Feedback.clerk_id)
+        .join(Ticket, Ticket.id == Feedback.ticket_id)
+        .where(
+            Feedback.store_id == store.id,
+            Ticket.service_day >= first,
+            Ticket.service_day <= last,
+        )
+    ).all()
+    return [Rating(*row) for row in rows]
+
+
+def latest_comments(store: Store, first: date, last: date, limit: int) -> list[Comment]:
+    """The newest ratings of the range's visits that say something."""
+    rows = db.session.execute(
+        select(Feedback.created_at, Feedback.service_id, Feedback.stars, Feedback.comment)
+        .join(Ticket, Ticket.id == Feedback.ticket_id)
+        .where(
+            Feedback.store_id == store.id,
+            Ticket.service_day >= first,
+            Ticket.service_day <= last,
+            Feedback.comment != "",
+        )
+        .order_by(Feedback.created_at.desc(), Feedback.id.desc())
+        .limit(limit)
+    ).all()
+    return [Comment(*row) for row in rows]
+
+
+def names(store: Store, clerk_ids: set[int]) -> Names:
+    services = {
+        row.id: (row.name_zh, row.name_en)
+        for row in db.session.execute(
+            select(Service.id, Service.name_zh, Service.name_en).where(Service.store_id == store.id)
+        )
+    }
+    counters = {
+        row.id: row.number
+        for row in db.session.execute(
+            select(Counter.id, Counter.number).where(Counter.store_id == store.id)
+        )
+    }
+    clerks = {
+        row.id: row.display_name or row.username
+        for row in db.session.execute(
+            select(User.id, User.display_name, User.username).where(
+                (User.store_id == store.id) | User.id.in_(sorted(clerk_ids))
+            )
+        )
+    }
+    return Names(services, counters, clerks)

@@ -504,4 +504,9 @@ def audit(store_code: str) -> str:
 
 # The live floor, staff and devices pages add their views to this blueprint (imported last:
 # they use its helpers).
-from manager import devices, floor, staff  # noqa: E402, F401
+from manager import (  # noqa: E402, F401
+    devices,
+    floor,
+    staff,
+    staffing,
+)

@@ -1,7 +1,7 @@
 """reports: the estimate each ticket was promised, and the reports' event index
 
 Revision ID: 8d2e4c1a7b90
-Revises: 599cd17caa58
+Revises: 4d2e8b1c9a70
 Create Date: 2026-12-02 08:10:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8d2e4c1a7b90'
-down_revision = '599cd17caa58'
+down_revision = '4d2e8b1c9a70'
 branch_labels = None
 depends_on = None
 

@@ -13,8 +13,9 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from backend.bookings import commands as bookings
-from backend.bookings.queries import hours_text
+from backend.bookings.queries import hours_text, quiet_hint
 from backend.bookings.serializers import booking_public
+from backend.core.clock import now
 from backend.core.errors import Forbidden, NotFound
 from backend.core.i18n import current_lang
 from backend.core.pages import public_url, render_page
@@ -96,7 +97,11 @@ def join(store_code: str) -> Response:
     browser its remote-join cookie: only a browser that opened it can take a remote ticket."""
     store = find_store(store_code)
     page = render_page(
-        "kiosk/join.html", store, services=_services(store), remote_join=store.remote_join
+        "kiosk/join.html",
+        store,
+        services=_services(store),
+        remote_join=store.remote_join,
+        quiet=quiet_hint(store, now()),
     )
     response = Response(page, mimetype="text/html")
     if not request.cookies.get(REMOTE_COOKIE):
@@ -121,11 +126,13 @@ def ticket_print(store_code: str, token: str) -> str:
     kiosk = _kiosk_config(store)
     auto_print = bool(kiosk and kiosk["auto_print"]) or current_app.config["KIOSK_AUTO_PRINT"]
     home_url = url_for("kiosk.home", store_code=store.code)
+    view = reads.ticket_view(ticket, current_lang(), with_token=True)
     return render_page(
         "kiosk/ticket.html",
         store,
         config={"auto_print": auto_print, "kiosk": kiosk, "home_url": home_url},
-        ticket=reads.ticket_view(ticket, current_lang(), with_token=True),
+        ticket=view,
+        quiet=quiet_hint(store, now()) if _long_wait(store, view) else None,
         qr_svg=qr_svg(status_url),
         status_url=status_url,
         home_url=home_url,
@@ -140,7 +147,15 @@ def ticket_status(token: str) -> str:
         ticket.store,
         config={"token": token},
         ticket=reads.ticket_view(ticket, current_lang(), with_token=True),
+        quiet=quiet_hint(ticket.store, now()),
     )
+
+
+def _long_wait(store: Store, ticket: dict[str, Any]) -> bool:
+    """The printed ticket's estimate runs past the store's wait target (its longer end)."""
+    eta = ticket.get("eta_minutes")
+    target = store.wait_target_minutes
+    return bool(eta and target and eta[-1] > target)
 
 
 # --- appointments ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from backend.api import bp, route
 from backend.api.openapi import Param
 from backend.bookings import commands as bookings
-from backend.bookings.queries import busy_advice, hours_text
+from backend.bookings.queries import busy_advice, hours_text, usual_busy
 from backend.bookings.schemas import BookIn, BookingOut, CodeIn, MoveIn, SlotsOut
 from backend.bookings.serializers import booking_public
 from backend.core.clock import now
@@ -45,7 +45,7 @@ def booking_info(store: str) -> Any:
     lang = current_lang()
     services = [s for s in found.services if s.active and s.bookable]
     days_rules = bookings.rules_for(found, services[0]) if services else None
-    levels = bookings.busy_profile(found, moment)
+    levels = usual_busy(found, moment)
     return {
         "store": {
             "code": found.code,

@@ -1,12 +1,24 @@
-"""Booking facts in words for the pages and the API: opening hours, quiet hours."""
+"""Booking facts in words for the pages and the API: opening hours, quiet hours, and the hint of
+the next quiet hours the kiosk, the join page and the ticket page give.
+
+How busy each hour usually is reads four weeks of tickets, so it is kept per store and hour of
+the store's day (`usual_busy`): every page and API answer of that hour shares one reading."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from flask_babel import gettext as _
 
+from backend.bookings.commands import busy_profile
+from backend.core.db import data_key
 from backend.core.i18n import current_lang
-from backend.policy.slots import quiet_ranges
+from backend.policy.slots import local_today, next_quiet_hours, quiet_ranges
 from backend.stores.models import Store
+from backend.stores.settings import hall_hours
 
 
 def hours_text(store: Store) -> str:
@@ -29,3 +41,44 @@ def busy_advice(levels: dict[int, str] | None) -> str:
         else ", ".join(f"{a}:00–{b}:00" for a, b in ranges)
     )
     return _("Quiet hours: %(ranges)s.", ranges=text)
+
+
+BUSY_CACHE_SIZE = 4096
+_busy: OrderedDict[tuple[str, int, str], dict[int, str] | None] = OrderedDict()
+_busy_lock = threading.Lock()
+
+
+def usual_busy(store: Store, moment: datetime) -> dict[int, str] | None:
+    """`busy_profile`, computed at most once per store per hour of its day (it reads history)."""
+    hour = moment.astimezone(ZoneInfo(store.timezone)).strftime("%Y-%m-%d %H")
+    key = (data_key(), store.id, hour)
+    with _busy_lock:
+        if key in _busy:
+            _busy.move_to_end(key)
+            return _busy[key]
+    levels = busy_profile(store, moment)
+    with _busy_lock:
+        _busy[key] = levels
+        while len(_busy) > BUSY_CACHE_SIZE:
+            _busy.popitem(last=False)
+    return levels
+
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def quiet_hint(store: Store, moment: datetime) -> str | None:
+    """E.g. "Usually quiet: tomorrow 10:00–11:00." — the next usually quiet open hours still
+    ahead; None when the store has too little history to tell, or none is ahead this week."""
+    found = next_quiet_hours(usual_busy(store, moment), hall_hours(store), moment)
+    if found is None:
+        return None
+    today = local_today(moment, store.timezone)
+    if found.day == today:
+        day = _("today")
+    elif found.day == today + timedelta(days=1):
+        day = _("tomorrow")
+    else:
+        day = _(WEEKDAY_NAMES[found.day.weekday()])
+    hours = f"{found.start:02d}:00–{found.end:02d}:00"
+    return _("Usually quiet: %(day)s %(hours)s.", day=day, hours=hours)

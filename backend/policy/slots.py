@@ -185,6 +185,48 @@ def quiet_ranges(levels: Mapping[int, str]) -> list[tuple[int, int]]:
     return runs
 
 
+QUIET_LOOKAHEAD_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A run of usually quiet whole hours on one day, in the store's time: [start, end)."""
+
+    day: date
+    start: int
+    end: int
+
+
+def open_hours(hours: HallHours | BookingRules, day: date, after: datetime) -> set[int]:
+    """The day's whole hours the hall is open throughout, from `after` on."""
+    zone = ZoneInfo(hours.timezone)
+    out = set()
+    for span in opening_intervals(hours, day):
+        for hour in range(24):
+            start = datetime.combine(day, time(hour), zone)
+            end = start + timedelta(hours=1)
+            if span.start <= start and end <= span.end and start >= after:
+                out.add(hour)
+    return out
+
+
+def next_quiet_hours(
+    levels: Mapping[int, str] | None, hours: HallHours | BookingRules, now: datetime
+) -> QuietHours | None:
+    """The first run of usually quiet hours still ahead (today's from the next whole hour on,
+    then the coming days'), only whole hours the hall is open; None without enough history."""
+    if not levels:
+        return None
+    today = local_today(now, hours.timezone)
+    for offset in range(QUIET_LOOKAHEAD_DAYS):
+        day = today + timedelta(days=offset)
+        ahead = open_hours(hours, day, now)
+        runs = quiet_ranges({h: level for h, level in levels.items() if h in ahead})
+        if runs:
+            return QuietHours(day, *runs[0])
+    return None
+
+
 # --- confirmation codes ------------------------------------------------------------------------
 
 # No 0/O, 1/I/L: a code read aloud or typed on a keypad cannot be misread.

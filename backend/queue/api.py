@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from backend.api import bp, route
 from backend.api.openapi import Param
+from backend.cases.commands import CaseInput
 from backend.core.errors import BadInput
 from backend.core.i18n import current_lang
 from backend.core.tokens import hash_token
@@ -290,7 +291,8 @@ _staff_action("park", "Park a ticket being served (the customer steps away)", en
     auth="staff",
 )
 def complete(ticket_id: int, body: CompleteIn) -> Any:
-    return _ticket_json(engine.complete_ticket(ticket_id, staff_user(), body.outcome))
+    case = CaseInput(**body.case.model_dump()) if body.case is not None else None
+    return _ticket_json(engine.complete_ticket(ticket_id, staff_user(), body.outcome, case))
 
 
 @route(

@@ -74,6 +74,22 @@ class CompleteIn(Strict):
         "the ticket's service's own codes (the `outcomes` of the ticket on the counter's panel). "
         "Default `done`; any other code is refused with `unknown_outcome`.",
     )
+    case: CaseIn | None = Field(
+        default=None, description="With `complaint`: opens a complaint case in the same step."
+    )
+
+
+class CaseIn(Strict):
+    """A complaint's case, opened with the complaint outcome."""
+
+    category: str = Field(
+        max_length=32,
+        description="billing, network, service_attitude, plan_contract, device or other",
+    )
+    description: str = Field(max_length=1000)
+    consent: bool = False
+    name: str = Field(default="", max_length=40)
+    phone: str = Field(default="", max_length=20)
 
 
 class CounterIn(Strict):

@@ -250,3 +250,43 @@ def test_contact_masked_for_other_staff_and_erased_with_retention_counts_kept(
         assert (row.contact_name, row.contact_phone, row.contact_erased) == ("", "", True)
         assert (row.category, row.number) == ("billing", "TS-20261126-0001")
         assert db.session.scalar(select(func.count()).select_from(Case)) == 1
+
+
+def test_the_status_page_shows_the_case_and_takes_one_answer_after_resolution(
+    app: Flask, api: Api, client: FlaskClient
+) -> None:
+    ticket, _ = complain(api)
+    view = client.get(f"/api/v1/tickets/{ticket['token']}").json
+    assert view["case"] == {
+        "number": "TS-20261126-0001",
+        "status": "open",
+        "promised_by": "2026-11-29",
+        "can_answer": False,
+        "answered": False,
+    }
+    assert "13812345678" not in str(view) and "张三" not in str(view)
+    url = f"/api/v1/tickets/{ticket['id']}/case-answer"
+    early = client.post(url, json={"token": ticket["token"], "stars": 5})
+    assert early.status_code == 409 and early.json["error"] == "not_resolved"
+    with app.app_context():
+        boss = manager(app)
+        cases.change_status("demo", db.session.scalar(select(Case.id)), boss, "resolved")
+    assert client.get(f"/api/v1/tickets/{ticket['token']}").json["case"]["can_answer"] is True
+    for bad in ({"token": ticket["token"], "stars": 9}, {"token": "nope", "stars": 3}):
+        refused = client.post(url, json=bad)
+        assert refused.status_code in (400, 404) and refused.json["message"]
+    saved = client.post(url, json={"token": ticket["token"], "stars": 5, "comment": "ok"})
+    assert saved.status_code == 201 and saved.json == {"stars": 5, "comment": "ok"}
+    twice = client.post(url, json={"token": ticket["token"], "stars": 1})
+    assert twice.status_code == 409 and twice.json["error"] == "already_answered"
+    assert twice.json["message"]
+    answered = client.get(f"/api/v1/tickets/{ticket['token']}").json["case"]
+    assert (answered["status"], answered["answered"]) == ("followed_up", True)
+
+
+def test_without_consent_the_status_page_shows_no_promised_date(
+    api: Api, client: FlaskClient
+) -> None:
+    ticket, _ = complain(api, COMPLAINT | {"consent": False})
+    case = client.get(f"/api/v1/tickets/{ticket['token']}").json["case"]
+    assert case["number"] == "TS-20261126-0001" and case["promised_by"] is None

@@ -245,7 +245,9 @@ def change_promise(
     return CaseChange(case, "promise", tell_customer=case.consent)
 
 
-def record_follow_up(token: str, stars: int, comment: str) -> CaseChange:
+def record_follow_up(
+    token: str, stars: int, comment: str, ticket_id: int | None = None
+) -> CaseChange:
     """The customer's answer on the ticket's status page, once, after the case is resolved."""
     from backend.queue.models import Ticket
 
@@ -255,6 +257,8 @@ def record_follow_up(token: str, stars: int, comment: str) -> CaseChange:
     found = db.session.scalar(select(Ticket).where(Ticket.token == token)) if token else None
     if found is None:
         raise NotFound(_l("This ticket link is not valid or has expired."))
+    if ticket_id is not None and found.id != ticket_id:
+        raise Forbidden(_l("This ticket link does not match the ticket."))
     store_id, ticket_id = found.store_id, found.id
     with write_transaction():
         lock_store(store_id=store_id)

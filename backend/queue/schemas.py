@@ -129,6 +129,14 @@ class FeedbackOut(Out):
     comment: str
 
 
+class PublicCaseOut(Out):
+    number: str
+    status: str
+    promised_by: str | None = Field(description="Only when the customer agreed to be contacted.")
+    can_answer: bool
+    answered: bool
+
+
 # --- responses ------------------------------------------------------------------------------
 
 
@@ -192,6 +200,9 @@ class TicketOut(TicketBrief):
     rejoin_places: int
     can_rate: bool
     feedback: FeedbackOut | None
+    case: PublicCaseOut | None = Field(
+        default=None, description="The visit's complaint case (no personal data)."
+    )
 
 
 class CallNextOut(Out):

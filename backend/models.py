@@ -2,6 +2,7 @@
 
 from backend.audit.models import AuditEntry
 from backend.bookings.models import Appointment
+from backend.cases.models import Case, CaseNote
 from backend.core.tokens import hash_token, new_token
 from backend.core.types import UTCDateTime, enum_column
 from backend.feedback.models import Feedback
@@ -14,6 +15,8 @@ __all__ = [
     "ApiToken",
     "Appointment",
     "AuditEntry",
+    "Case",
+    "CaseNote",
     "Counter",
     "DailySequence",
     "Feedback",

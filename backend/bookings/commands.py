@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from backend.cases.commands import erase_old_contacts
 from backend.core.errors import BadInput, Conflict, Forbidden, NotFound
 from backend.core.text import normalise_phone, visible_text
 from backend.extensions import db
@@ -379,6 +380,7 @@ def sweep(store_id: int) -> int:
             old.name = ""
             old.phone = ""
             old.erased = True
+        erase_old_contacts(store, cmd.now)
     return len(missed)
 
 

@@ -12,6 +12,7 @@ from backend.extensions import db
 from backend.feedback.models import Feedback
 from backend.policy import TicketStatus
 from backend.queue.models import Ticket
+from backend.stores.models import Store
 from backend.stores.operations import lock_store
 
 
@@ -46,4 +47,22 @@ def rate_visit(ticket_id: int, token: str, stars: int, comment: str) -> Feedback
             created_at=now(),
         )
         db.session.add(feedback)
+        _open_case_for(ticket, stars, feedback.comment)
     return feedback
+
+
+def _open_case_for(ticket: Ticket, stars: int, comment: str) -> None:
+    """A low rating with a comment becomes a case (unless the visit has one already)."""
+    from backend.cases.commands import CaseInput, CaseSource, open_case_in
+    from backend.cases.models import DESCRIPTION_MAX, Case
+    from backend.policy.cases import CaseCategory
+
+    store = db.session.get(Store, ticket.store_id)
+    assert store is not None
+    threshold = store.case_rating_threshold
+    if threshold <= 0 or stars > threshold or not comment:
+        return
+    if db.session.scalar(select(Case.id).where(Case.ticket_id == ticket.id)) is not None:
+        return
+    given = CaseInput(CaseCategory.OTHER.value, comment[:DESCRIPTION_MAX])
+    open_case_in(store, given, None, CaseSource.RATING, ticket_id=ticket.id)

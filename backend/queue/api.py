@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from backend.api import bp, route
 from backend.api.openapi import Param
+from backend.cases.commands import CaseInput, record_follow_up
 from backend.core.errors import BadInput
 from backend.core.i18n import current_lang
 from backend.core.tokens import hash_token
@@ -290,7 +291,8 @@ _staff_action("park", "Park a ticket being served (the customer steps away)", en
     auth="staff",
 )
 def complete(ticket_id: int, body: CompleteIn) -> Any:
-    return _ticket_json(engine.complete_ticket(ticket_id, staff_user(), body.outcome))
+    case = CaseInput(**body.case.model_dump()) if body.case is not None else None
+    return _ticket_json(engine.complete_ticket(ticket_id, staff_user(), body.outcome, case))
 
 
 @route(
@@ -427,6 +429,22 @@ def rejoin(ticket_id: int, body: HolderIn) -> Any:
 def feedback(ticket_id: int, body: FeedbackIn) -> Any:
     saved = rate_visit(ticket_id, body.token, body.stars, body.comment)
     return jsonify({"stars": saved.stars, "comment": saved.comment}), 201
+
+
+@route(
+    bp,
+    "/tickets/<int:ticket_id>/case-answer",
+    "POST",
+    summary="Answer once whether the complaint was solved well (1-5), after it is resolved",
+    tag="public",
+    body=FeedbackIn,
+    response=FeedbackOut,
+    status=201,
+)
+def case_answer(ticket_id: int, body: FeedbackIn) -> Any:
+    change = record_follow_up(body.token, body.stars, body.comment, ticket_id=ticket_id)
+    saved = change.case
+    return jsonify({"stars": saved.follow_up_stars, "comment": saved.follow_up_comment}), 201
 
 
 def _brief(ticket: Ticket) -> dict[str, Any]:

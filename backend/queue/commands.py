@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import url_for
@@ -212,13 +212,18 @@ def _iso(moment: datetime | None) -> str | None:
 
 def next_number(cmd: Command, prefix: str) -> int:
     """The per-store, per-prefix, per-day counter row, incremented in one statement."""
+    return next_sequence(cmd.store.id, prefix, cmd.day)
+
+
+def next_sequence(store_id: int, prefix: str, day: date) -> int:
+    """One counter row's next number (tickets per prefix, complaint cases under their own)."""
     table = DailySequence.__table__
     assert isinstance(table, Table)
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(table)
-        .values(store_id=cmd.store.id, prefix=prefix, service_day=cmd.day, last_number=1)
+        .values(store_id=store_id, prefix=prefix, service_day=day, last_number=1)
         .on_conflict_do_update(
             index_elements=[table.c.store_id, table.c.prefix, table.c.service_day],
             set_={"last_number": table.c.last_number + 1},
@@ -749,9 +754,16 @@ def start_ticket(ticket_id: int, actor: User | None) -> Ticket:
 STANDARD_OUTCOMES = frozenset(o.value for o in Outcome)
 
 
-def complete_ticket(ticket_id: int, actor: User | None, outcome: str | None = None) -> Ticket:
-    """Complete a visit with a standard outcome or one of its service's own codes."""
+def complete_ticket(
+    ticket_id: int, actor: User | None, outcome: str | None = None, case: Any = None
+) -> Ticket:
+    """Complete a visit with a standard outcome or one of its service's own codes; a complaint
+    with its details (`case`: a backend.cases CaseInput) opens its case in the same transaction."""
     code = outcome or Outcome.DONE.value
+    if case is not None and code != Outcome.COMPLAINT.value:
+        raise BadInput(
+            _l("A case is opened only with the complaint outcome."), error_code="case_not_complaint"
+        )
 
     def body(cmd: Command, ticket: Ticket) -> None:
         service = cmd.config.service_by_id(ticket.service_id)
@@ -762,6 +774,10 @@ def complete_ticket(ticket_id: int, actor: User | None, outcome: str | None = No
         ticket.outcome = code
         _release(cmd, ticket, Action.COMPLETE, None, {"outcome": code})
         _learn_duration(cmd, ticket)
+        if case is not None:
+            from backend.cases.commands import CaseSource, open_case_in  # cases number by ours
+
+            open_case_in(cmd.store, case, actor, CaseSource.COUNTER, ticket_id=ticket.id)
 
     return _ticket_command(ticket_id, actor, body)
 

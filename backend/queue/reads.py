@@ -70,7 +70,12 @@ def _view(
     if ticket.status == TicketStatus.DONE and ticket.feedback is not None:
         feedback = {"stars": ticket.feedback.stars, "comment": ticket.feedback.comment}
     view = ticket_public(
-        row, proj, lang, token=ticket.token if with_token else None, feedback=feedback
+        row,
+        proj,
+        lang,
+        token=ticket.token if with_token else None,
+        feedback=feedback,
+        case=public_case(ticket.id) if ticket.status == TicketStatus.DONE else None,
     )
     return view, proj.ticket_expected_minutes(row)
 
@@ -178,3 +183,21 @@ def counter_panel(code: str, number: int, user: User, lang: str) -> dict[str, An
     ids = [t.id for t in (counter.current, *counter.parked) if t is not None]
     stats = asdict(clerk_day(proj.store.id, proj.store.timezone, user))
     return counter_detail(counter, proj, lang, stats, _customers(ids))
+
+
+def public_case(ticket_id: int) -> dict[str, Any] | None:
+    """The visit's complaint case as its holder sees it: the number and status; the promised date
+    only with the customer's consent to be contacted; nothing personal."""
+    from backend.cases.models import Case
+    from backend.policy.cases import CaseStatus
+
+    found = db.session.scalar(select(Case).where(Case.ticket_id == ticket_id))
+    if found is None:
+        return None
+    return {
+        "number": found.number,
+        "status": str(found.status),
+        "promised_by": found.promised_by.isoformat() if found.consent else None,
+        "can_answer": found.status == CaseStatus.RESOLVED and found.follow_up_stars is None,
+        "answered": found.follow_up_stars is not None,
+    }

@@ -74,6 +74,22 @@ class CompleteIn(Strict):
         "the ticket's service's own codes (the `outcomes` of the ticket on the counter's panel). "
         "Default `done`; any other code is refused with `unknown_outcome`.",
     )
+    case: CaseIn | None = Field(
+        default=None, description="With `complaint`: opens a complaint case in the same step."
+    )
+
+
+class CaseIn(Strict):
+    """A complaint's case, opened with the complaint outcome."""
+
+    category: str = Field(
+        max_length=32,
+        description="billing, network, service_attitude, plan_contract, device or other",
+    )
+    description: str = Field(max_length=1000)
+    consent: bool = False
+    name: str = Field(default="", max_length=40)
+    phone: str = Field(default="", max_length=20)
 
 
 class CounterIn(Strict):
@@ -111,6 +127,14 @@ class FeedbackIn(Strict):
 class FeedbackOut(Out):
     stars: int
     comment: str
+
+
+class PublicCaseOut(Out):
+    number: str
+    status: str
+    promised_by: str | None = Field(description="Only when the customer agreed to be contacted.")
+    can_answer: bool
+    answered: bool
 
 
 # --- responses ------------------------------------------------------------------------------
@@ -176,6 +200,9 @@ class TicketOut(TicketBrief):
     rejoin_places: int
     can_rate: bool
     feedback: FeedbackOut | None
+    case: PublicCaseOut | None = Field(
+        default=None, description="The visit's complaint case (no personal data)."
+    )
 
 
 class CallNextOut(Out):

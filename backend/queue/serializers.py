@@ -82,6 +82,7 @@ def ticket_public(
     *,
     token: str | None = None,
     feedback: dict[str, Any] | None = None,
+    case: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A ticket as its holder sees it; `token` only when answering the holder."""
     store = proj.store
@@ -113,6 +114,7 @@ def ticket_public(
         "rejoin_places": store.rejoin_places,
         "can_rate": ticket.status == TicketStatus.DONE and feedback is None,
         "feedback": feedback,
+        "case": case,
     }
     if token is not None:
         data |= {

@@ -93,6 +93,10 @@ class Store(Model):
     appointment_prefix: Mapped[str] = mapped_column(String(4), default="Y")
     # Days after which customers' names and phone numbers are erased (statistics stay).
     retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    # A complaint case is promised within this many working days; a rating of this many stars
+    # or fewer with a comment opens one (0: ratings open none).
+    case_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    case_rating_threshold: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
 
     services: Mapped[list[Service]] = relationship(
         back_populates="store", order_by="Service.sort_order"

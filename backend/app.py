@@ -118,6 +118,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ):
         app.register_blueprint(blueprint)
     cli.register(app)
+    from backend.messaging.sender import start_sender
+
+    start_sender(app)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -115,6 +115,20 @@ def _echo_error(exc: DomainError) -> click.ClickException:
 def register(app: Flask) -> None:
     _register_store_commands(app)
     _register_staff_commands(app)
+    _register_message_commands(app)
+
+
+def _register_message_commands(app: Flask) -> None:
+    @app.cli.command("send-messages")
+    def send_messages() -> None:
+        """Send the customer messages that are due (SMS), for a cron beside the app's own."""
+        from backend.messaging.sender import send_due
+
+        result = send_due()
+        click.echo(
+            f"sent {result.sent}, failed {result.failed}, dead {result.dead}, "
+            f"skipped {result.skipped}"
+        )
 
 
 def _register_store_commands(app: Flask) -> None:

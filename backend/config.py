@@ -88,6 +88,21 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "API_VALIDATE_SAMPLE": float(os.environ.get("API_VALIDATE_SAMPLE", "0.02")),
         # werkzeug's method for staff passwords; env PASSWORD_HASH_METHOD (tests: a cheap pbkdf2).
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
+        # Customer messages (backend.messaging.sms): provider log | aliyun, and its account.
+        **{
+            name: os.environ.get(name, "")
+            for name in (
+                "SMS_PROVIDER",
+                "SMS_ACCESS_KEY_ID",
+                "SMS_ACCESS_KEY_SECRET",
+                "SMS_SIGN_NAME",
+                "SMS_TEMPLATE_CONFIRMATION",
+                "SMS_TEMPLATE_REMINDER",
+                "SMS_ENDPOINT",
+            )
+        },
+        # Seconds between the outbox sender's rounds ("none": no background sender; tests).
+        "MESSAGES_SEND_INTERVAL": _delay(os.environ.get("MESSAGES_SEND_INTERVAL", "15")),
         "MAX_CONTENT_LENGTH": int(
             os.environ.get("MAX_CONTENT_LENGTH", str(DEFAULT_MAX_CONTENT_LENGTH))
         ),

@@ -7,6 +7,7 @@ from backend.core.tokens import hash_token, new_token
 from backend.core.types import UTCDateTime, enum_column
 from backend.feedback.models import Feedback
 from backend.kiosks.models import Kiosk
+from backend.messaging.models import OutboxMessage
 from backend.queue.models import DailySequence, Ticket, TicketEvent
 from backend.staff.models import ApiToken, StaffSession, User
 from backend.stores.models import Counter, Service, Store
@@ -21,6 +22,7 @@ __all__ = [
     "DailySequence",
     "Feedback",
     "Kiosk",
+    "OutboxMessage",
     "Service",
     "StaffSession",
     "Store",

@@ -20,8 +20,10 @@ from sqlalchemy import func, select
 
 from backend.cases.commands import erase_old_contacts
 from backend.core.errors import BadInput, Conflict, Forbidden, NotFound
+from backend.core.i18n import current_lang
 from backend.core.text import normalise_phone, visible_text
 from backend.extensions import db
+from backend.messaging import commands as outbox
 from backend.models import Appointment, Kiosk, Service, Store, Ticket
 from backend.policy import AppointmentStatus, Channel, Lane, service_day
 from backend.policy.slots import (
@@ -189,7 +191,9 @@ def book(
     store_code: str, service_code: str, start: datetime, name: str, phone: str, consent: bool
 ) -> Appointment:
     with engine.command(code=store_code) as cmd:
-        return new_booking(cmd, service_code, start, name, phone, consent)
+        appointment = new_booking(cmd, service_code, start, name, phone, consent)
+        outbox.schedule_booking_messages(appointment, cmd.now, current_lang())
+        return appointment
 
 
 def new_booking(
@@ -248,6 +252,7 @@ def cancel_booking(token: str) -> Appointment:
         appointment.status = AppointmentStatus.CANCELLED
         appointment.closed_at = cmd.now
         forget_store_action(appointment)
+        outbox.cancel_booking_messages(appointment)
     return appointment
 
 
@@ -270,6 +275,7 @@ def move_booking(token: str, start: datetime, service_code: str | None = None) -
         appointment.slot_start = start
         appointment.slot_end = end
         forget_store_action(appointment)
+        outbox.reschedule_reminder(appointment, cmd.now, current_lang())
     return appointment
 
 

@@ -90,6 +90,8 @@ class Store(Model):
     phone_pattern: Mapped[str] = mapped_column(String(100), default=r"^1[3-9]\d{9}$")
     checkin_early_minutes: Mapped[int] = mapped_column(Integer, default=15)
     checkin_late_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # The SMS reminder before a booked slot (0: none).
+    reminder_minutes: Mapped[int] = mapped_column(Integer, default=120)
     appointment_prefix: Mapped[str] = mapped_column(String(4), default="Y")
     # Days after which customers' names and phone numbers are erased (statistics stay).
     retention_days: Mapped[int] = mapped_column(Integer, default=30)

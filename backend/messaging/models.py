@@ -1,0 +1,60 @@
+"""The outbox: one row per message, written in the transaction of the change that causes it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.core.types import UTCDateTime, enum_column
+from backend.extensions import Model
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"  # failed at least once; retried at `send_at`
+    DEAD = "dead"  # gave up: `last_error` says why
+    CANCELLED = "cancelled"  # what it announced no longer holds (a cancelled booking)
+
+
+class MessageKind(StrEnum):
+    BOOKING_CONFIRMATION = "confirmation"
+    BOOKING_REMINDER = "reminder"
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+
+
+class OutboxMessage(Model):
+    """`subject` names what the message is about (`appointment:12`); with kind and channel it is
+    unique, so a retried command finds the message it already wrote instead of adding one."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        UniqueConstraint("subject", "kind", "channel", name="uq_outbox_subject_kind_channel"),
+        Index("ix_outbox_due", "status", "send_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    # Where it goes: for SMS the appointment whose phone it is (read at send time, so an erased
+    # booking sends nothing and the outbox holds no copy of the number).
+    recipient: Mapped[str] = mapped_column(String(64))
+    text_key: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[MessageStatus] = mapped_column(
+        enum_column(MessageStatus), default=MessageStatus.QUEUED
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

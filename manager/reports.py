@@ -39,7 +39,10 @@ def reports(store_code: str) -> str | tuple[str, int]:
     store = configure.managed_store(store_code, _user())
     form, given = _range_form(store)
     valid = not given or form.validate()
-    report = build(store, form.first.data, form.last.data, current_lang(), now()) if valid else None
+    report = None
+    if valid:
+        assert form.first.data is not None and form.last.data is not None  # validated, or defaults
+        report = build(store, form.first.data, form.last.data, current_lang(), now())
     query: dict[str, Any] = {}
     if report is not None:
         query = {"from": report.first.isoformat(), "to": report.last.isoformat()}
@@ -70,6 +73,7 @@ def report_csv(store_code: str, table: str) -> Response:
     if not form.validate():
         errors = "; ".join(str(e) for field in form.errors.values() for e in field)
         return Response(errors, status=422, mimetype="text/plain")
+    assert form.first.data is not None and form.last.data is not None  # InputRequired
     report = build(store, form.first.data, form.last.data, current_lang(), now())
     found = report.tables[table]
     name = f"{store.code}-{table}-{report.first.isoformat()}-{report.last.isoformat()}.csv"

@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,7 +58,51 @@ def _store_ids() -> tuple[int, list[tuple[int, Lane, float]], list[int], list[in
     return store.id, services, counters, clerks
 
 
-def generate(days: int, per_day: int, seed: int = 1) -> tuple[int, int]:
+def _trail(
+    issued: datetime, wait: float, served: float, counter: int, fate: float
+) -> tuple[
+    Any, Any, datetime, TicketStatus, list[tuple[datetime, Action, int | None, TicketStatus]]
+]:
+    """One visit's events: most served, some walk away, miss the call, or rejoin after one."""
+    called = issued + timedelta(minutes=wait)
+    started = called + timedelta(minutes=0.5)
+    finished = started + timedelta(minutes=served)
+    trail = [(issued, Action.ISSUE, None, TicketStatus.WAITING)]
+    status = TicketStatus.DONE
+    if fate < 0.04:  # walked away
+        status = TicketStatus.CANCELLED
+        finished = issued + timedelta(minutes=wait / 2)
+        trail.append((finished, Action.CANCEL, None, status))
+        called = started = None  # type: ignore[assignment]
+    elif fate < 0.09:  # missed the call
+        status = TicketStatus.NO_SHOW
+        finished = called + timedelta(minutes=2)
+        trail += [
+            (called, Action.CALL, counter, TicketStatus.CALLED),
+            (finished, Action.NO_SHOW, counter, status),
+        ]
+        started = None  # type: ignore[assignment]
+    else:
+        trail.append((called, Action.CALL, counter, TicketStatus.CALLED))
+        if fate < 0.11:  # rejoined after a missed call, served later
+            trail += [
+                (
+                    called + timedelta(minutes=1),
+                    Action.NO_SHOW,
+                    counter,
+                    TicketStatus.NO_SHOW,
+                ),
+                (called + timedelta(minutes=3), Action.REJOIN, None, TicketStatus.WAITING),
+                (called + timedelta(minutes=6), Action.CALL, counter, TicketStatus.CALLED),
+            ]
+        trail += [
+            (started, Action.START, counter, TicketStatus.SERVING),
+            (finished, Action.COMPLETE, counter, status),
+        ]
+    return called, started, finished, status, trail
+
+
+def generate(days: int, per_day: int, seed: int = 1) -> tuple[int, int]:  # noqa: C901 (one generator loop, read top to bottom)
     """A year of visits: most served, some no-shows, cancels, transfers and rejoins."""
     rng = random.Random(seed)
     store_id, services, counters, clerks = _store_ids()
@@ -93,41 +138,7 @@ def generate(days: int, per_day: int, seed: int = 1) -> tuple[int, int]:
             counter = rng.choice(counters)
             clerk = rng.choice(clerks)
             fate = rng.random()
-            called = issued + timedelta(minutes=wait)
-            started = called + timedelta(minutes=0.5)
-            finished = started + timedelta(minutes=served)
-            trail = [(issued, Action.ISSUE, None, TicketStatus.WAITING)]
-            status = TicketStatus.DONE
-            if fate < 0.04:  # walked away
-                status = TicketStatus.CANCELLED
-                finished = issued + timedelta(minutes=wait / 2)
-                trail.append((finished, Action.CANCEL, None, status))
-                called = started = None  # type: ignore[assignment]
-            elif fate < 0.09:  # missed the call
-                status = TicketStatus.NO_SHOW
-                finished = called + timedelta(minutes=2)
-                trail += [
-                    (called, Action.CALL, counter, TicketStatus.CALLED),
-                    (finished, Action.NO_SHOW, counter, status),
-                ]
-                started = None  # type: ignore[assignment]
-            else:
-                trail.append((called, Action.CALL, counter, TicketStatus.CALLED))
-                if fate < 0.11:  # rejoined after a missed call, served later
-                    trail += [
-                        (
-                            called + timedelta(minutes=1),
-                            Action.NO_SHOW,
-                            counter,
-                            TicketStatus.NO_SHOW,
-                        ),
-                        (called + timedelta(minutes=3), Action.REJOIN, None, TicketStatus.WAITING),
-                        (called + timedelta(minutes=6), Action.CALL, counter, TicketStatus.CALLED),
-                    ]
-                trail += [
-                    (started, Action.START, counter, TicketStatus.SERVING),
-                    (finished, Action.COMPLETE, counter, status),
-                ]
+            called, started, finished, status, trail = _trail(issued, wait, served, counter, fate)
             promised = None if fate > 0.97 else max(0.0, wait * rng.uniform(0.7, 1.3))
             tickets.append(
                 {
@@ -218,6 +229,10 @@ def timed(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(runs)
 
 
+def partial_report(now: datetime) -> Callable[[Store, date, date], Any]:
+    return lambda store, first, last: build_report(store, first, last, "en", now)
+
+
 def measure(label: str, repeat: int) -> list[tuple[str, str, float]]:
     store = db.session.scalar(select(Store).where(Store.code == "demo"))
     assert store is not None
@@ -239,29 +254,14 @@ def measure(label: str, repeat: int) -> list[tuple[str, str, float]]:
     for span, (first, last) in spans.items():
         s = db.session.get(Store, store.id)
         assert s is not None
-
-        def visits() -> None:
-            queries.visits(s, first, last)
-
-        def report() -> None:
-            build_report(s, first, last, "en", now)
-
-        rows.append((label, f"{span}: visits query (tickets + first calls)", timed(visits, repeat)))
-        rows.append(
-            (
-                label,
-                f"{span}: appointments query",
-                timed(lambda: queries.bookings(s, first, last), repeat),
-            )
-        )
-        rows.append(
-            (
-                label,
-                f"{span}: ratings query",
-                timed(lambda: queries.ratings(s, first, last), repeat),
-            )
-        )
-        rows.append((label, f"{span}: whole report (15 tables)", timed(report, repeat)))
+        parts: list[tuple[str, Callable[..., Any]]] = [
+            ("visits query (tickets + first calls)", queries.visits),
+            ("appointments query", queries.bookings),
+            ("ratings query", queries.ratings),
+            ("whole report (15 tables)", partial_report(now)),
+        ]
+        for what, fn in parts:
+            rows.append((label, f"{span}: {what}", timed(partial(fn, s, first, last), repeat)))
     return rows
 
 

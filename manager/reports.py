@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from backend.core.clock import now
 from backend.core.i18n import current_lang
-from backend.reports.tables import TABLE_NAMES, heat_levels, table_csv
+from backend.reports.tables import TABLE_NAMES, Report, heat_levels, table_csv
 from backend.reports.tables import build_report as build
 from backend.stores import configure, days
 from backend.stores.models import Store
@@ -33,16 +33,20 @@ def _range_form(store: Store) -> tuple[ReportRangeForm, bool]:
     return ReportRangeForm(formdata=MultiDict(args)), True
 
 
+def _build(store: Store, form: ReportRangeForm) -> Report:
+    """The report of a valid form's range (both days are set once it validated)."""
+    first, last = form.first.data, form.last.data
+    assert first is not None and last is not None
+    return build(store, first, last, current_lang(), now())
+
+
 @bp.get("/s/<store_code>/manage/reports")
 @login_required
 def reports(store_code: str) -> str | tuple[str, int]:
     store = configure.managed_store(store_code, _user())
     form, given = _range_form(store)
     valid = not given or form.validate()
-    report = None
-    if valid:
-        assert form.first.data is not None and form.last.data is not None  # validated, or defaults
-        report = build(store, form.first.data, form.last.data, current_lang(), now())
+    report = _build(store, form) if valid else None
     query: dict[str, Any] = {}
     if report is not None:
         query = {"from": report.first.isoformat(), "to": report.last.isoformat()}
@@ -73,8 +77,7 @@ def report_csv(store_code: str, table: str) -> Response:
     if not form.validate():
         errors = "; ".join(str(e) for field in form.errors.values() for e in field)
         return Response(errors, status=422, mimetype="text/plain")
-    assert form.first.data is not None and form.last.data is not None  # InputRequired
-    report = build(store, form.first.data, form.last.data, current_lang(), now())
+    report = _build(store, form)
     found = report.tables[table]
     name = f"{store.code}-{table}-{report.first.isoformat()}-{report.last.isoformat()}.csv"
     return Response(

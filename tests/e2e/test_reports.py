@@ -69,8 +69,12 @@ def test_the_reports_page_draws_its_charts_and_downloads_a_table(
             expect(canvas).to_have_attribute("data-drawn", str(datasets))
             # Drawn: the canvas has coloured pixels (not a blank bitmap).
             painted = canvas.evaluate(
-                "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-                " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }"
+                """c => {
+                  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                  let n = 0;
+                  for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+                  return n;
+                }"""
             )
             assert painted > 500, (chart, painted)
         waits = page.locator('[data-chart="waits_by_hour"]')

@@ -40,6 +40,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from backend.core.forms import DATE_INPUT
+from backend.core.i18n import WEEKDAY_NAMES
 from backend.policy import Lane, Ordering, Outcome, PauseReason
 from backend.queue.serializers import CATEGORY_NAMES
 from backend.stores.chain import BAD_CODE, STORE_CODE
@@ -63,15 +64,7 @@ ANNOUNCE_LANGS = (
     ("en,zh", _l("English, then Chinese")),
     ("en", _l("English only")),
 )
-WEEKDAYS = (
-    _l("Monday"),
-    _l("Tuesday"),
-    _l("Wednesday"),
-    _l("Thursday"),
-    _l("Friday"),
-    _l("Saturday"),
-    _l("Sunday"),
-)
+WEEKDAYS = WEEKDAY_NAMES
 # The call orders a store may choose (the simulator's "shortest" is for comparison only).
 ORDERINGS = (
     (Ordering.SCORE.value, _l("Balanced")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, has_request_context, request
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 
 LANG_COOKIE = "lang"
 LANGUAGES = ("zh", "en")
@@ -39,3 +40,15 @@ def remember_forced_lang(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.after_request(remember_forced_lang)
+
+
+# Monday first, as Python's weekday() counts.
+WEEKDAY_NAMES = (
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+)

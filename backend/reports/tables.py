@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from backend.policy import AppointmentStatus, Lane, Outcome, TicketStatus
+from backend.core.i18n import WEEKDAY_NAMES
+from backend.policy import AppointmentStatus, Lane, TicketStatus
 from backend.policy.stats import (
     Promise,
     accuracy,
@@ -38,7 +39,7 @@ from backend.policy.stats import (
     summarize,
 )
 from backend.queue.floor import LANE_NAMES
-from backend.queue.serializers import counter_name
+from backend.queue.serializers import OUTCOME_NAMES, counter_name
 from backend.reports import queries
 from backend.reports.queries import Booking, Comment, Names, Rating, Visit
 from backend.stores.models import Store
@@ -47,21 +48,6 @@ from backend.stores.models import Store
 PUNCTUAL_MINUTES = 5
 LATEST_COMMENTS = 10
 STARS = (5, 4, 3, 2, 1)
-WEEKDAY_NAMES = (
-    _l("Monday"),
-    _l("Tuesday"),
-    _l("Wednesday"),
-    _l("Thursday"),
-    _l("Friday"),
-    _l("Saturday"),
-    _l("Sunday"),
-)
-OUTCOME_NAMES = {
-    Outcome.DONE: _l("Done"),
-    Outcome.FOLLOW_UP: _l("Needs a follow-up visit"),
-    Outcome.COMPLAINT: _l("Turned into a complaint"),
-    Outcome.REFERRED: _l("Referred elsewhere"),
-}
 EMPTY = "—"
 # Every table of a report, in the page's order (each downloads as <name>.csv).
 TABLE_NAMES = (

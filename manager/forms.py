@@ -363,6 +363,14 @@ class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
+    def pre_validate(self, form: Any) -> None:
+        """A value that is not among the choices, said in the user's language (WTForms' own
+        message is English only)."""
+        known = {str(choice[0]) for choice in self.choices or []}
+        unknown = [value for value in self.data or [] if str(value) not in known]
+        if unknown:
+            raise ValidationError(_l("“%(value)s” is not one of the choices.", value=unknown[0]))
+
 
 class ProfileForm(FlaskForm):
     """A counter's profile: its lanes in order (the live floor changes it alone)."""

@@ -10,7 +10,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms.validators import InputRequired, ValidationError
 
-from manager.forms import DATE_INPUT, REQUIRED
+from backend.reports.compare import MAX_COMPARED
+from manager.forms import DATE_INPUT, REQUIRED, MultiCheckboxField
 
 # A report covers at most a year of days; the default is the last week (today included).
 MAX_REPORT_DAYS = 366
@@ -55,3 +56,15 @@ class ReportRangeForm(FlaskForm):
     def default_range(self, today: date) -> None:
         self.first.data = today - timedelta(days=DEFAULT_REPORT_DAYS - 1)
         self.last.data = today
+
+
+class CompareForm(ReportRangeForm):
+    """The range and the stores of a comparison (the view gives the stores as choices)."""
+
+    stores = MultiCheckboxField(_l("Stores"), name="store")
+
+    def validate_stores(self, field: MultiCheckboxField) -> None:
+        if not field.data:
+            raise ValidationError(_l("Choose at least one store."))
+        if len(field.data) > MAX_COMPARED:
+            raise ValidationError(_l("At most %(n)s stores at once.", n=MAX_COMPARED))

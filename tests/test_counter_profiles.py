@@ -169,7 +169,7 @@ def test_a_held_counter_waits_for_appointments_instead_of_helping(
             "reserved",
             "A counter held for appointments serves the appointment lane",
         ),
-        ({"services": "Z"}, "services", "is not a valid choice"),
+        ({"services": "Z"}, "services", "is not one of the choices"),
         ({"name_zh": "窗" * 41}, "name_zh", "40"),
     ],
 )

@@ -362,11 +362,11 @@ MEASURE_COLUMNS = (
 )
 
 
-def _walked_away(f: Facts, today: date) -> bool:
-    v = f.visit
+def walked_away(v: Visit, day: date, today: date) -> bool:
+    """Left before any call: cancelled while waiting, or still waiting when its day `day` ended."""
     if v.wait is not None:  # it was called
         return False
-    ended = f.day < today
+    ended = day < today
     return v.status == TicketStatus.CANCELLED or (v.status == TicketStatus.WAITING and ended)
 
 
@@ -375,7 +375,7 @@ def _outcomes(facts: Sequence[Facts], today: date) -> Table:
     issued = len(visits)
     status = Tally(v.status for v in visits)
     served = status[TicketStatus.DONE]
-    walked = sum(1 for f in facts if _walked_away(f, today))
+    walked = sum(1 for f in facts if walked_away(f.visit, f.day, today))
     transferred = sum(1 for v in visits if v.transfers)
     rejoined = sum(1 for v in visits if v.rejoins)
     outcomes = Tally(v.outcome for v in visits if v.status == TicketStatus.DONE)

@@ -242,3 +242,19 @@ def test_screenshots_of_the_floor_and_the_chain(browser: Browser, busy_server: L
     admin.goto(f"{busy_server.url}/manage/stores/new?lang=en")
     assert axe_violations(admin) == []
     shot(admin, "manager-new-store-en-1366")
+    # The stores side by side: the chart drawn, the table one line per ticked store, and the
+    # page's CSV link carries the same choice.
+    for lang, title in (("zh", "营业厅对比"), ("en", "Compare stores")):
+        admin.goto(f"{busy_server.url}/manage?lang={lang}")
+        admin.get_by_role("link", name=title).click()
+        expect(admin.locator("h1")).to_have_text(title)
+        expect(admin.locator("#r-chart-stores")).to_have_attribute("data-drawn", "2")
+        expect(admin.locator('table[data-table="compare"] tbody tr')).to_have_count(3)
+        assert admin.evaluate("document.documentElement.scrollWidth") <= 1366
+        assert axe_violations(admin) == []
+        shot(admin, f"manager-compare-{lang}-1366")
+    admin.locator('input[name="store"][value="hall-2"]').uncheck()
+    admin.get_by_role("button", name="Show").click()
+    expect(admin.locator('table[data-table="compare"] tbody tr')).to_have_count(2)
+    href = admin.locator("#r-compare .r-csv").get_attribute("href")
+    assert href is not None and "store=demo" in href and "hall-2" not in href

@@ -47,6 +47,19 @@ export function chartConfig(name, series) {
       options: { scales: { y: { title: { display: true, text: t('chart_minutes') } } } },
     };
   }
+  if (name === 'stores_waits') {
+    return {
+      type: 'bar',
+      data: {
+        labels: series.labels,
+        datasets: [
+          { label: t('chart_mean_wait'), data: series.mean, backgroundColor: BRAND },
+          { label: t('chart_p90_wait'), data: series.p90, backgroundColor: WARN },
+        ],
+      },
+      options: { scales: { y: axis(t('chart_minutes')) } },
+    };
+  }
   if (name === 'ratings') {
     return {
       type: 'bar',

@@ -8,7 +8,7 @@ from backend.core.types import UTCDateTime, enum_column
 from backend.feedback.models import Feedback
 from backend.kiosks.models import Kiosk
 from backend.messaging.models import OutboxMessage
-from backend.queue.models import DailySequence, Ticket, TicketEvent
+from backend.queue.models import DailySequence, Ticket, TicketEvent, VisitPart
 from backend.staff.models import ApiToken, StaffSession, User
 from backend.stores.models import Counter, Service, Store
 
@@ -30,6 +30,7 @@ __all__ = [
     "TicketEvent",
     "UTCDateTime",
     "User",
+    "VisitPart",
     "enum_column",
     "hash_token",
     "new_token",

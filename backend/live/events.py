@@ -38,6 +38,8 @@ class EventName(StrEnum):
     PARKED = "parked"
     RESUMED = "resumed"
     ARRIVED = "arrived"
+    # A part of a visit for several services is done: the ticket waits for the next service.
+    NEXT_PART = "next_part"
     # A counter opened, paused or changed hands.
     COUNTER_CHANGED = "counter_changed"
     # The manager changed the store's rules, a service or a counter (screens reload the snapshot).
@@ -62,6 +64,7 @@ STORE_EVENTS: tuple[EventName, ...] = (
     EventName.PARKED,
     EventName.RESUMED,
     EventName.ARRIVED,
+    EventName.NEXT_PART,
     EventName.COUNTER_CHANGED,
     EventName.SETTINGS_CHANGED,
 )
@@ -79,6 +82,7 @@ EVENT_FOR_ACTION: dict[Action, EventName] = {
     Action.PARK: EventName.PARKED,
     Action.RESUME: EventName.RESUMED,
     Action.ARRIVE: EventName.ARRIVED,
+    Action.NEXT_PART: EventName.NEXT_PART,
 }
 
 LANGUAGES = ("zh", "en")

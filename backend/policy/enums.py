@@ -46,6 +46,9 @@ class Action(StrEnum):
     RESUME = "resume"
     # A remote customer confirms being in the hall (when the store asks for it).
     ARRIVE = "arrive"
+    # A visit for several services: completing a part that is not the last sends the ticket on
+    # to the next service's queue (the engine's move, made by "complete": no button of its own).
+    NEXT_PART = "next_part"
 
 
 class Channel(StrEnum):

@@ -23,7 +23,13 @@ TRANSITIONS: dict[tuple[Action, TicketStatus], TicketStatus] = {
     (Action.RESUME, TicketStatus.PARKED): TicketStatus.SERVING,
     (Action.COMPLETE, TicketStatus.PARKED): TicketStatus.DONE,
     (Action.ARRIVE, TicketStatus.WAITING): TicketStatus.WAITING,
+    (Action.NEXT_PART, TicketStatus.CALLED): TicketStatus.WAITING,
+    (Action.NEXT_PART, TicketStatus.SERVING): TicketStatus.WAITING,
+    (Action.NEXT_PART, TicketStatus.PARKED): TicketStatus.WAITING,
 }
+
+# Moves the engine makes as part of another command, never asked for on their own.
+ENGINE_MOVES = frozenset({Action.NEXT_PART})
 
 # Statuses in which a ticket occupies a counter.
 AT_COUNTER = frozenset({TicketStatus.CALLED, TicketStatus.SERVING})
@@ -44,4 +50,4 @@ def next_status(action: Action, status: TicketStatus) -> TicketStatus:
 
 
 def allowed_actions(status: TicketStatus) -> list[Action]:
-    return [action for (action, src) in TRANSITIONS if src == status]
+    return [action for (action, src) in TRANSITIONS if src == status and action not in ENGINE_MOVES]

@@ -150,6 +150,7 @@ def issue_ticket(store: str, body: IssueTicketIn) -> Any:
         expected_wait=reads.expected_wait(store, body.service),
         level=Level(body.level),
         note=body.note,
+        then=body.then,
     )
     # A ticket that does not simply join the end of its lane (priority care, VIP) is answered
     # from the projection of its own version: its place is not the last one's.

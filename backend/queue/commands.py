@@ -11,7 +11,7 @@ the publisher (backend.live.publisher) does that after COMMIT. Views call exactl
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -54,7 +54,7 @@ from backend.policy import (
     service_day,
 )
 from backend.policy.learning import learn, trusted_minutes
-from backend.queue.models import DailySequence, Ticket, TicketEvent
+from backend.queue.models import DailySequence, Ticket, TicketEvent, VisitPart
 from backend.staff.models import User
 from backend.stores.models import Counter, Service, Store
 from backend.stores.operations import find_counter, lock_store
@@ -398,6 +398,7 @@ def issue_ticket(
     expected_wait: tuple[int, int] | None = None,
     level: Level = Level.NORMAL,
     note: str | None = None,
+    then: Sequence[str] = (),
 ) -> Ticket:
     """A new ticket, or with an `idempotency_key` already used, the ticket that key made (a
     retry after a dropped connection prints nothing twice). `expected_wait` (from the read
@@ -419,6 +420,7 @@ def issue_ticket(
                 return _same_request(cmd, made, service_code)
         service = _find_service(cmd, service_code)
         _check_origin(cmd, origin, service)
+        plan = _plan(cmd, origin, service, then)
         if origin.channel != Channel.STAFF:
             _check_call_before_closing(cmd, expected_wait)
         ticket = queue_ticket(
@@ -432,8 +434,46 @@ def issue_ticket(
             idempotency_key=idempotency_key or None,
             priority_care=level is Level.PRIORITY_CARE,
             note=note.strip() if note and note.strip() else None,
+            plan=plan,
         )
     return ticket
+
+
+# A visit may ask for at most this many services in a row.
+MAX_PLAN = 3
+
+
+def _plan(
+    cmd: Command, origin: Origin, first: ServiceInfo, then: Sequence[str]
+) -> list[int] | None:
+    """The services of a visit for several, by id in order (None for one service): each known,
+    active and offered to this origin, none twice."""
+    if not then:
+        return None
+    if len(then) + 1 > MAX_PLAN:
+        raise BadInput(
+            _l("At most %(n)s services in one visit.", n=MAX_PLAN), error_code="plan_too_long"
+        )
+    services = [first]
+    for code in then:
+        service = _find_service(cmd, code)
+        if origin.channel != Channel.STAFF and not cmd.settings.public_service(service):
+            raise Forbidden(
+                _l("Please ask our staff for this service."),
+                error_code="staff_issues_this_service",
+            )
+        if service.lane == Lane.APPOINTMENT:
+            raise BadInput(
+                _l("Appointments are checked in with their code, not added to a visit."),
+                error_code="plan_appointment",
+            )
+        if any(s.id == service.id for s in services):
+            raise BadInput(
+                _l("Each service only once in a visit: %(code)s.", code=code),
+                error_code="plan_repeats",
+            )
+        services.append(service)
+    return [s.id for s in services]
 
 
 def _same_request(cmd: Command, made: Ticket, service_code: str) -> Ticket:
@@ -537,6 +577,10 @@ def _free_counter(cmd: Command, current: Ticket | None, counter: Counter) -> Tic
             error_code="still_called",
             ticket=current.id,
         )
+    following = _next_service(cmd, current)
+    if following is not None:  # a visit for several services goes on to its next part
+        _next_part(cmd, current, Outcome.DONE.value, following)
+        return current
     current.outcome = Outcome.DONE
     _release(cmd, current, Action.COMPLETE, counter, {"auto": True})
     return current
@@ -771,15 +815,74 @@ def complete_ticket(
             raise BadInput(
                 _l("Unknown outcome: %(code)s.", code=code), error_code="unknown_outcome"
             )
-        ticket.outcome = code
-        _release(cmd, ticket, Action.COMPLETE, None, {"outcome": code})
-        _learn_duration(cmd, ticket)
+        following = _next_service(cmd, ticket)
+        if following is None:
+            ticket.outcome = code
+            _release(cmd, ticket, Action.COMPLETE, None, {"outcome": code})
+            _learn_duration(cmd, ticket)
+        else:
+            _next_part(cmd, ticket, code, following)
         if case is not None:
             from backend.cases.commands import CaseSource, open_case_in  # cases number by ours
 
             open_case_in(cmd.store, case, actor, CaseSource.COUNTER, ticket_id=ticket.id)
 
     return _ticket_command(ticket_id, actor, body)
+
+
+def _next_service(cmd: Command, ticket: Ticket) -> ServiceInfo | None:
+    """The service a visit for several goes on to after this part (None: this is its last, or
+    the rest of its plan is no longer offered)."""
+    plan = ticket.plan or []
+    step = ticket.plan_step + 1
+    if step >= len(plan):
+        return None
+    following = cmd.config.service_by_id(plan[step])
+    return following if following.active else None
+
+
+def _next_part(cmd: Command, ticket: Ticket, code: str, following: ServiceInfo) -> None:
+    """A part of a visit is done: kept as a VisitPart (what the reports count), and the ticket
+    waits for the next service with its label, its link and its first `queue_at` (its place for
+    fairness); the part's promise stays with the part."""
+    db.session.add(
+        VisitPart(
+            ticket_id=ticket.id,
+            store_id=ticket.store_id,
+            step=ticket.plan_step,
+            service_id=ticket.service_id,
+            lane=ticket.lane,
+            service_day=ticket.service_day,
+            counter_id=ticket.counter_id,
+            clerk_id=ticket.clerk_id,
+            queued_at=ticket.part_at or ticket.issued_at,
+            called_at=ticket.called_at,
+            started_at=ticket.started_at,
+            finished_at=cmd.now,
+            outcome=code,
+            promised_minutes=ticket.promised_minutes,
+            promised_low=ticket.promised_low,
+            promised_high=ticket.promised_high,
+            promised_at=ticket.promised_at,
+        )
+    )
+    ticket.finished_at = cmd.now
+    _learn_duration(cmd, ticket)
+    ticket.finished_at = None
+    service = cmd.config.service_by_id(ticket.service_id)
+    detail = {"outcome": code, "from_service": service.code, "to_service": following.code}
+    cmd.transition(ticket, Action.NEXT_PART, None, detail)
+    ticket.service_id = following.id
+    if ticket.lane != Lane.VIP:  # a VIP stays one from part to part
+        ticket.lane = following.lane
+    ticket.plan_step += 1
+    ticket.part_at = cmd.now
+    ticket.counter_id = ticket.clerk_id = ticket.target_counter_id = None
+    ticket.called_at = ticket.started_at = None
+    ticket.outcome = None
+    ticket.recall_count = 0
+    ticket.promised_minutes = ticket.promised_low = ticket.promised_high = None
+    ticket.promised_at = None
 
 
 # A duration this many times the current estimate is a forgotten "complete", not a visit.

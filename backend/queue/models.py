@@ -99,6 +99,13 @@ class Ticket(Model):
     promised_low: Mapped[int | None] = mapped_column(Integer)
     promised_high: Mapped[int | None] = mapped_column(Integer)
     promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A visit for several services in a row (at most MAX_PLAN): their ids in order, the one being
+    # waited for or served now (`plan_step`), and when this part began waiting (`part_at`; the
+    # first part's is the issue). Each finished part but the last is kept as a VisitPart; the
+    # ticket keeps its label, its link and its `queue_at` (the first issue) from part to part.
+    plan: Mapped[list[int] | None] = mapped_column(JSON)
+    plan_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    part_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     store: Mapped[Store] = relationship()
     service: Mapped[Service] = relationship()
@@ -127,3 +134,30 @@ class TicketEvent(Model):
     counter_id: Mapped[int | None] = mapped_column(ForeignKey("counter.id"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class VisitPart(Model):
+    """A finished part of a visit for several services (all but its last, which the ticket's row
+    itself records): what the reports count as one visit of that service."""
+
+    __tablename__ = "visit_part"
+    __table_args__ = (Index("ix_visit_part_day", "store_id", "service_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    step: Mapped[int] = mapped_column(Integer)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    lane: Mapped[Lane] = mapped_column(enum_column(Lane))
+    service_day: Mapped[date] = mapped_column(Date)
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counter.id"))
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime())  # this part began waiting
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(32))
+    promised_minutes: Mapped[float | None] = mapped_column(Float)
+    promised_low: Mapped[int | None] = mapped_column(Integer)
+    promised_high: Mapped[int | None] = mapped_column(Integer)
+    promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -105,6 +105,8 @@ class TicketRow:
     outcome: str | None
     arrived_at: datetime | None
     care: bool = False  # priority care (爱心), set by staff
+    plan: tuple[int, ...] = ()  # a visit for several services: their ids in order
+    plan_step: int = 0  # the part being waited for or served now
 
 
 TICKET_COLUMNS = (
@@ -129,6 +131,8 @@ TICKET_COLUMNS = (
     Ticket.outcome,
     Ticket.arrived_at,
     Ticket.priority_care,
+    Ticket.plan,
+    Ticket.plan_step,
 )
 
 
@@ -325,6 +329,8 @@ def _row(ticket: Any, services: Mapping[int, ServiceInfo], numbers: Mapping[int,
         outcome=ticket.outcome,
         arrived_at=getattr(ticket, "arrived_at", None),
         care=bool(getattr(ticket, "priority_care", False)),
+        plan=tuple(getattr(ticket, "plan", None) or ()),
+        plan_step=getattr(ticket, "plan_step", 0) or 0,
     )
 
 

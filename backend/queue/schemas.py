@@ -4,7 +4,7 @@ generated from them (openapi.py), so the document cannot drift from what the API
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -43,6 +43,13 @@ class IssueTicketIn(Strict):
         "disabled, pregnant — goes first at the counters of its lane).",
     )
     note: str | None = Field(default=None, max_length=500, description="Staff only: for the clerk.")
+    then: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        default_factory=list,
+        max_length=2,
+        description="A visit for several services: the codes of the services to be served after "
+        "`service`, in order (at most two more, no service twice). One number for the whole "
+        "visit; each next part keeps the first issue time for its place.",
+    )
 
 
 class TransferIn(Strict):
@@ -158,6 +165,21 @@ class TicketBrief(Out):
     recall_count: int
 
 
+class PlanPartOut(Out):
+    step: int = Field(description="1, 2 or 3: the part's place in the visit.")
+    service: str
+    service_name: str
+    state: Literal["done", "current", "next"]
+
+
+PLAN_FIELD: Any = Field(
+    default_factory=list,
+    description="A visit for several services, part by part; empty for a single service. When "
+    "a part but the last is completed the ticket waits for the next service, keeping its label "
+    "and its first issue time.",
+)
+
+
 class CounterStatusOut(Out):
     number: int
     status: Literal["open", "paused", "closed"]
@@ -203,6 +225,7 @@ class TicketOut(TicketBrief):
     case: PublicCaseOut | None = Field(
         default=None, description="The visit's complaint case (no personal data)."
     )
+    plan: list[PlanPartOut] = PLAN_FIELD
 
 
 class CallNextOut(Out):
@@ -363,6 +386,7 @@ class StaffTicketOut(TicketBrief):
         description="What the ticket may be completed with: the standard outcomes, then its "
         "service's own codes."
     )
+    plan: list[PlanPartOut] = PLAN_FIELD
 
 
 class ClerkStatsOut(Out):

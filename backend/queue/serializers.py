@@ -70,6 +70,27 @@ def _service_names(service: ServiceInfo | None, lang: str) -> dict[str, str]:
     }
 
 
+def visit_plan(ticket: TicketRow, proj: Projection, lang: str) -> list[dict[str, Any]]:
+    """A visit for several services, part by part (done, current, next); empty for one."""
+    if len(ticket.plan) < 2:
+        return []
+    parts = []
+    for step, service_id in enumerate(ticket.plan):
+        service = proj.service(service_id)
+        state = "done" if step < ticket.plan_step else "next"
+        if step == ticket.plan_step:
+            state = "done" if ticket.status == TicketStatus.DONE else "current"
+        parts.append(
+            {
+                "step": step + 1,
+                "service": service.code if service else "",
+                "service_name": service.name(lang) if service else "",
+                "state": state,
+            }
+        )
+    return parts
+
+
 def _call_at(proj: Projection, ticket: TicketRow) -> str | None:
     expected = proj.ticket_expected_minutes(ticket)
     return None if expected is None else iso(proj.moment + timedelta(minutes=expected))
@@ -115,6 +136,7 @@ def ticket_public(
         "can_rate": ticket.status == TicketStatus.DONE and feedback is None,
         "feedback": feedback,
         "case": case,
+        "plan": visit_plan(ticket, proj, lang),
     }
     if token is not None:
         data |= {
@@ -157,6 +179,7 @@ def staff_ticket(
         "customer": customer,
         "allowed_actions": [a.value for a in allowed_actions(ticket.status)],
         "outcomes": outcome_choices(service, lang),
+        "plan": visit_plan(ticket, proj, lang),
     }
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, String, case, func, select, type_coerce
+from sqlalchemy import Float, String, case, func, literal, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -20,7 +20,7 @@ from backend.bookings.models import Appointment
 from backend.extensions import db
 from backend.feedback.models import Feedback
 from backend.policy import Action, TicketStatus
-from backend.queue.models import Ticket, TicketEvent
+from backend.queue.models import Ticket, TicketEvent, VisitPart
 from backend.staff.models import User
 from backend.stores.models import Counter, Service, Store
 
@@ -154,14 +154,17 @@ def _first_calls(store_id: int, timezone: str, first: date, last: date) -> tuple
         .group_by(TicketEvent.ticket_id)
         .subquery("moved")
     )
+    # The first call of the ticket's last part (a visit for several services has one per part).
     first_call = (
         select(
             TicketEvent.ticket_id.label("ticket_id"),
             func.min(TicketEvent.at).label("at"),
         )
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
         .where(
             TicketEvent.ticket_id.in_(select(moved.c.ticket_id)),
             TicketEvent.action == Action.CALL.value,
+            TicketEvent.at >= func.coalesce(Ticket.part_at, Ticket.issued_at),
         )
         .group_by(TicketEvent.ticket_id)
         .subquery("first_call")
@@ -170,9 +173,12 @@ def _first_calls(store_id: int, timezone: str, first: date, last: date) -> tuple
 
 
 def visits(store: Store, first: date, last: date) -> list[Visit]:
+    """Every visit of the range: a ticket's row, and each finished part but the last of a visit
+    for several services (each counts for its own service, from when that part began waiting)."""
     moved, first_call = _first_calls(store.id, store.timezone, first, last)
     called = func.coalesce(first_call.c.at, Ticket.called_at)
     done = Ticket.status == TicketStatus.DONE.value
+    began = func.coalesce(Ticket.part_at, Ticket.issued_at)
     rows = db.session.execute(
         select(
             Ticket.service_id,
@@ -181,8 +187,8 @@ def visits(store: Store, first: date, last: date) -> list[Visit]:
             Ticket.clerk_id,
             type_coerce(Ticket.status, String),
             Ticket.outcome,
-            EpochSeconds(Ticket.issued_at),
-            MinutesBetween(called, Ticket.issued_at),
+            EpochSeconds(began),
+            MinutesBetween(called, began),
             case((done, MinutesBetween(Ticket.finished_at, Ticket.started_at))),
             func.coalesce(moved.c.transfers, 0),
             func.coalesce(moved.c.rejoins, 0),
@@ -199,7 +205,30 @@ def visits(store: Store, first: date, last: date) -> list[Visit]:
             Ticket.service_day <= last,
         )
     ).all()
-    return [Visit._make(row) for row in rows]
+    parts = db.session.execute(
+        select(
+            VisitPart.service_id,
+            type_coerce(VisitPart.lane, String),
+            VisitPart.counter_id,
+            VisitPart.clerk_id,
+            literal(TicketStatus.DONE.value),
+            VisitPart.outcome,
+            EpochSeconds(VisitPart.queued_at),
+            MinutesBetween(VisitPart.called_at, VisitPart.queued_at),
+            MinutesBetween(VisitPart.finished_at, VisitPart.started_at),
+            literal(0),
+            literal(0),
+            VisitPart.promised_minutes,
+            VisitPart.promised_low,
+            VisitPart.promised_high,
+            MinutesBetween(VisitPart.called_at, VisitPart.promised_at),
+        ).where(
+            VisitPart.store_id == store.id,
+            VisitPart.service_day >= first,
+            VisitPart.service_day <= last,
+        )
+    ).all()
+    return [Visit._make(row) for row in rows] + [Visit._make(row) for row in parts]
 
 
 def bookings(store: Store, first: date, last: date) -> list[Booking]:

@@ -16,6 +16,7 @@ import { randomKey } from '../lib/ids.js';
 import { STORE_ROOM, live } from '../lib/live.js';
 import { clock, minutesSince } from '../lib/time.js';
 import { setOnline } from '../ui/offline.js';
+import { renderPlan } from '../ui/plan.js';
 
 const config = pageConfig();
 const main = document.querySelector('.c-main');
@@ -196,6 +197,7 @@ function terminal() {
     $('current-note').hidden = !(tk && tk.note);
     $('recall-count').hidden = !(tk && tk.recall_count > 0);
     $('current-care').hidden = !(tk && tk.priority_care);
+    renderPlan($('current-plan'), tk ? tk.plan : []);
     if (tk) {
       setText('current-service', serviceName(tk));
       const lane = $('current-lane');
@@ -560,6 +562,7 @@ function terminal() {
       if (action === 'recall') say(t('done_ok', { label: res.label, status: recallText(res.recall_count) }), 'ok');
       else if (action === 'park') say(t('parked_ok', { label: res.label }), 'ok');
       else if (action === 'transfer') say(t('transferred_ok', { label: res.label }), 'ok');
+      else if (action === 'complete' && res.status === 'waiting') say(t('next_part_ok', { label: res.label, service: res.service_name }), 'ok');
       else say(t('done_ok', { label: res.label, status: statusName(res.status) }), 'ok');
     });
   }

@@ -64,6 +64,15 @@ function markUnregistered(revoked) {
     h('p', { text: t(revoked ? 'revoked_staff' : 'not_registered_staff') }));
   msg.before(notice);
   setButtons();
+  showMultiBox();
+}
+
+/* The several-services choice: only where a ticket can be printed now. */
+function showMultiBox() {
+  const box = byId('multi');
+  if (!box) return;
+  box.hidden = closed || !registered;
+  if (box.hidden && multi) setMulti(false);
 }
 
 /* ---- opening hours: {open, closes_at, next_open} from the store ---- */
@@ -76,6 +85,7 @@ function showHours(hours) {
   closedBox.closest('.kiosk-page').classList.toggle('is-closed', closed);
   list.hidden = closed;
   if (checkinLink) checkinLink.hidden = closed;
+  showMultiBox();
   const when = closed && hours.next_open ? whenText(hours.next_open) : '';
   byId('closed-next').textContent = when ? t('opens_at', { when }) : '';
   byId('closed-next').hidden = !when;
@@ -99,6 +109,7 @@ async function refresh() {
     const stale = refusedAt != null && data.version === refusedAt && hours && hours.open;
     if (!stale) refusedAt = null;
     renderServices(list, data.services || [], { disabled: inFlight || !registered || closed });
+    if (multi) showChosen();
     if (!stale) showHours(hours);
     shownVersion = data.version;
     fetchFailed = false;
@@ -114,6 +125,7 @@ function setBusy(on) {
   inFlight = on;
   busy.hidden = !on;
   setButtons();
+  if (multi) showChosen();
 }
 
 /* ---- a refused ticket: a full-screen notice, then back to the start ---- */
@@ -139,19 +151,22 @@ function showRefusal(text) {
 function home() {
   hideRefusal();
   showMessage('');
+  if (multi) setMulti(false);
   window.scrollTo(0, 0);
 }
 byId('refusal-ok').addEventListener('click', home);
 
 /* One tap: one key, reused while the same tap is retried after a network failure or a server
    error, so the server answers the retry with the ticket it already made. */
-async function issue(service) {
+async function issue(service, then) {
   const key = randomKey();
+  const body = { service, channel: 'kiosk' };
+  if (then && then.length) body.then = then;
   let lastErr = null;
   for (const wait of RETRY_WAITS_MS) {
     if (wait) await new Promise((r) => setTimeout(r, wait));
     try {
-      return await api(base + '/tickets', { service, channel: 'kiosk' }, { headers: { 'Idempotency-Key': key } });
+      return await api(base + '/tickets', body, { headers: { 'Idempotency-Key': key } });
     } catch (err) {
       lastErr = err;
       if (err.status !== 0 && err.status < 500) throw err;
@@ -160,13 +175,74 @@ async function issue(service) {
   throw lastErr;
 }
 
-list.addEventListener('click', async (e) => {
+/* ---- several services in one visit: taps choose (in order, up to 3), one button takes the number ---- */
+const MULTI_MAX = 3;
+const multiToggle = byId('multi-toggle');
+const multiBar = byId('multi-bar');
+let multi = false;
+let chosen = []; // service codes, in the order touched
+
+function serviceName(code) {
+  const btn = list.querySelector(`button[data-service="${code}"] .service-name`);
+  return btn ? btn.textContent : code;
+}
+function showChosen() {
+  list.querySelectorAll('button[data-service]').forEach((b) => {
+    const at = chosen.indexOf(b.dataset.service);
+    if (multi) b.setAttribute('aria-pressed', String(at >= 0));
+    else b.removeAttribute('aria-pressed');
+    let badge = b.querySelector('.service-order');
+    if (b.dataset.label == null) b.dataset.label = b.getAttribute('aria-label') || '';
+    if (at >= 0 && multi) {
+      // The badge's number starts the button's name too ("2, 业务办理, …"): said as it is shown.
+      if (!badge) { badge = h('span', { class: 'service-order' }); b.prepend(badge); }
+      badge.textContent = String(at + 1);
+      b.setAttribute('aria-label', `${at + 1}, ${b.dataset.label}`);
+    } else {
+      if (badge) badge.remove();
+      b.setAttribute('aria-label', b.dataset.label);
+    }
+  });
+  byId('multi-chosen').textContent = chosen.length
+    ? t('multi_chosen', { list: chosen.map(serviceName).join(' → ') })
+    : t('multi_none');
+  byId('multi-take').disabled = chosen.length === 0 || inFlight;
+}
+function setMulti(on) {
+  multi = on;
+  chosen = [];
+  multiToggle.setAttribute('aria-pressed', String(on));
+  multiToggle.hidden = on;
+  multiBar.hidden = !on;
+  list.classList.toggle('is-choosing', on);
+  showChosen();
+}
+if (multiToggle) {
+  multiToggle.addEventListener('click', () => setMulti(true));
+  byId('multi-cancel').addEventListener('click', () => setMulti(false));
+  byId('multi-take').addEventListener('click', () => { if (chosen.length) take(chosen[0], chosen.slice(1)); });
+}
+function choose(code) {
+  const at = chosen.indexOf(code);
+  if (at >= 0) chosen.splice(at, 1);
+  else if (chosen.length >= MULTI_MAX) showMessage(t('multi_full'), 'info');
+  else chosen.push(code);
+  showChosen();
+}
+
+list.addEventListener('click', (e) => {
   const btn = e.target.closest('button[data-service]');
   if (!btn || inFlight || !registered || closed) return;
+  if (multi) choose(btn.dataset.service);
+  else take(btn.dataset.service, []);
+});
+
+async function take(service, then) {
+  if (inFlight || !registered || closed) return;
   setBusy(true);
   showMessage('');
   try {
-    const ticket = await issue(btn.dataset.service);
+    const ticket = await issue(service, then);
     if (!ticket || !ticket.print_url) throw new Error(t('server_error'));
     location.href = ticket.print_url;
     setTimeout(() => setBusy(false), 15000); // navigation failed: let the customer retry
@@ -182,7 +258,7 @@ list.addEventListener('click', async (e) => {
     if (err.status === 0) { fetchFailed = true; showOffline(); }
     refreshSoon();
   }
-});
+}
 
 /* Live: any store event means waiting counts (or the hours) may have changed. */
 if (registered && typeof window.io === 'function') {

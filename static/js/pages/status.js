@@ -7,6 +7,7 @@ import { laneName, statusName, t } from '../lib/i18n.js';
 import { TICKET_ROOM, live } from '../lib/live.js';
 import { callAtText, clock, etaText, waitText } from '../lib/time.js';
 import { setOnline } from '../ui/offline.js';
+import { renderPlan } from '../ui/plan.js';
 
 const config = pageConfig();
 const banner = $('call-banner');
@@ -114,6 +115,7 @@ function render(tk) {
   const status = $('status');
   status.textContent = statusName(tk.status);
   status.dataset.status = tk.status;
+  renderPlan($('plan-box'), tk.plan);
   setText('position', tk.position == null ? '—' : tk.position);
   renderWait(tk);
   setText('counter', tk.counter == null ? '—' : tk.counter);

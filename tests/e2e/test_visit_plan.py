@@ -81,3 +81,25 @@ def test_two_services_one_number_at_the_kiosk(
     nxt = live_server.staff("clerk2", "/stores/demo/counters/3/call-next")
     assert nxt["ticket"]["label"] == label and nxt["ticket"]["service"] == "C"
     expect(phone.locator("#status")).to_have_attribute("data-status", "called")
+
+
+def test_the_greeter_issues_one_number_for_two_services(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    greeter = new_page(browser, 1024, 768, locale="zh-CN")
+    login(greeter, live_server, "clerk1", "/s/demo/greeter")
+    greeter.select_option("#greeter-then-1", "C")
+    assert axe_violations(greeter) == []
+    greeter.locator('button[name="service"][value="B"]').click()
+    expect(greeter.locator("#greeter-result")).to_be_visible()
+    parts = greeter.locator("#result-plan .plan-part")
+    expect(parts).to_have_count(2)
+    expect(parts.nth(0)).to_contain_text("补换卡")
+    expect(parts.nth(1)).to_contain_text("业务办理")
+    shot(greeter, "greeter-several-zh")
+    expect(greeter.locator("#greeter-then-1")).to_have_value("")  # the next customer: one service
+    label = greeter.locator("#result-label").inner_text()
+    ticket = next(
+        t for t in live_server.get("/stores/demo/snapshot")["waiting"] if t["label"] == label
+    )
+    assert ticket["service"] == "B"

@@ -7,6 +7,7 @@ import { pageConfig } from '../lib/config.js';
 import { byId as $, setText } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 import { randomKey } from '../lib/ids.js';
+import { renderPlan } from '../ui/plan.js';
 
 const config = pageConfig();
 const form = $('greeter-form');
@@ -31,6 +32,7 @@ function show(ticket, chosen) {
   const ahead = ticket.position === 0 ? t('position_zero')
     : ticket.position != null ? t('position', { n: ticket.position }) : '';
   setText('result-wait', [ahead, wait].filter(Boolean).join(' · '));
+  renderPlan($('result-plan'), ticket.plan);
   $('result-print').href = ticket.print_url || '#';
   $('result-print').hidden = !ticket.print_url;
   $('greeter-result').scrollIntoView({ block: 'nearest' });
@@ -40,6 +42,9 @@ async function issue(service) {
   const body = { service, channel: 'staff', level: level() };
   const note = $('greeter-note').value.trim();
   if (note) body.note = note;
+  // The services after it, in order (blanks and repeats of the tapped one left to the server).
+  const then = [...form.querySelectorAll('select[name="then"]')].map((s) => s.value).filter(Boolean);
+  if (then.length) body.then = then;
   const headers = { 'Idempotency-Key': randomKey() };
   for (const wait of [0, 700]) {
     if (wait) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -62,6 +67,7 @@ form.addEventListener('submit', async (event) => {
   try {
     show(await issue(button.value), chosen);
     $('greeter-note').value = '';
+    form.querySelectorAll('select[name="then"]').forEach((s) => { s.value = ''; });
     const normal = form.querySelector('input[name="level"][value="normal"]');
     if (normal) normal.checked = true; // the next customer starts as everyone else
   } catch (err) {

@@ -252,3 +252,8 @@ def test_the_reports_count_each_part_for_its_own_service(
     assert outcomes["Outcome: Done"] == 1 and outcomes["Outcome: Needs a follow-up visit"] == 1
     counters = {row[0]: row[1] for row in report.tables["by_counter"].rows}
     assert counters == {"Counter 1": 1, "Counter 3": 1}
+    # Nobody was at a counter when it was issued: its first part had no estimate to promise;
+    # the second part was never promised anything, and is not counted as "given no estimate".
+    summary = dict(report.tables["summary"].rows)
+    assert summary["Tickets issued"] == "2"
+    assert summary["Estimate: tickets given no estimate"] == "1"

@@ -53,6 +53,7 @@ class Visit(NamedTuple):
     low: int | None
     high: int | None
     actual: float | None  # the promise to the first call
+    first_part: bool = True  # not a later part of a visit for several services (no promise)
 
 
 class Booking(NamedTuple):
@@ -196,6 +197,7 @@ def visits(store: Store, first: date, last: date) -> list[Visit]:
             Ticket.promised_low,
             Ticket.promised_high,
             MinutesBetween(called, Ticket.promised_at),
+            Ticket.plan_step == 0,
         )
         .outerjoin(moved, moved.c.ticket_id == Ticket.id)
         .outerjoin(first_call, first_call.c.ticket_id == Ticket.id)
@@ -222,6 +224,7 @@ def visits(store: Store, first: date, last: date) -> list[Visit]:
             VisitPart.promised_low,
             VisitPart.promised_high,
             MinutesBetween(VisitPart.called_at, VisitPart.promised_at),
+            VisitPart.step == 0,
         ).where(
             VisitPart.store_id == store.id,
             VisitPart.service_day >= first,

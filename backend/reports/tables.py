@@ -530,7 +530,7 @@ def _accuracy(facts: Sequence[Facts], lang: str) -> tuple[Table, Table, list[Any
     every: list[Promise] = []
     unpromised = 0
     for f in facts:
-        if f.visit.promised is None:
+        if f.visit.promised is None and f.visit.first_part:  # later parts promise nothing
             unpromised += 1
         p = promise_of(f.visit)
         if p is None:

@@ -257,3 +257,18 @@ def test_the_reports_count_each_part_for_its_own_service(
     summary = dict(report.tables["summary"].rows)
     assert summary["Tickets issued"] == "2"
     assert summary["Estimate: tickets given no estimate"] == "1"
+
+
+def test_a_transfer_changes_the_part_being_served_and_keeps_the_rest(
+    app: Flask, make: Factory, api: Api
+) -> None:
+    visit = make.ticket("B", then=["C"])
+    api.call_next(1)
+    moved = api.act(visit["id"], "transfer", service="A")
+    assert moved.status_code == 200
+    assert plan_of(moved.json) == [(1, "A", "current"), (2, "C", "next")]
+    assert api.call_next(1)["ticket"]["id"] == visit["id"]
+    assert api.act(visit["id"], "start").status_code == 200
+    after = api.act(visit["id"], "complete").json
+    assert (after["status"], after["service"]) == ("waiting", "C")
+    assert plan_of(after) == [(1, "A", "done"), (2, "C", "current")]

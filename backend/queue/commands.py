@@ -953,8 +953,7 @@ def transfer_ticket(
             detail["to_counter"] = target_counter.number
         cmd.transition(ticket, Action.TRANSFER, None, detail)
         if target is not None:
-            ticket.service_id = target.id
-            ticket.lane = target.lane
+            _change_service(ticket, target)
         ticket.target_counter_id = target_counter.id if target_counter else None
         if note is not None and note.strip():
             ticket.note = note.strip()
@@ -964,6 +963,16 @@ def transfer_ticket(
         ticket.started_at = None
 
     return _ticket_command(ticket_id, actor, body)
+
+
+def _change_service(ticket: Ticket, target: ServiceInfo) -> None:
+    ticket.service_id = target.id
+    ticket.lane = target.lane
+    if ticket.plan:  # a visit for several services: this part is now for the target
+        ticket.plan = [
+            target.id if step == ticket.plan_step else service_id
+            for step, service_id in enumerate(ticket.plan)
+        ]
 
 
 def park_ticket(ticket_id: int, actor: User | None) -> Ticket:

@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 def wait_for_port(
-    port: int, process: subprocess.Popen[str], log: Path, timeout: float = 30
+    port: int, process: subprocess.Popen[str], log: Path, timeout: float = 90
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

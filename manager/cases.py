@@ -314,9 +314,9 @@ def case_report(store_code: str) -> Page:
     if valid:
         assert form.first.data is not None and form.last.data is not None
         report = reads.report_tables(store, form.first.data, form.last.data)
-    query = (
-        {"from": report.first.isoformat(), "to": report.last.isoformat()} if report else {}
-    )
+    query: dict[str, Any] = {}
+    if report is not None:
+        query = {"from": report.first.isoformat(), "to": report.last.isoformat()}
     page = _page(
         "manager/case_report.html",
         store,
@@ -351,6 +351,3 @@ def case_report_csv(store_code: str, table: str) -> Response:
             "Cache-Control": "no-store",
         },
     )
-
-
-

@@ -209,7 +209,9 @@ class TestCasePage:
         body = {"csrf_token": csrf(english), "seen": seen(english), "status": "closed"}
         refused = boss.post(f"{CASES}/{case_id}/status?lang=en", data=body)
         assert refused.status_code == 409
-        assert "cannot go from Not started to Closed, no follow-up" in refused.get_data(as_text=True)
+        assert "cannot go from Not started to Closed, no follow-up" in refused.get_data(
+            as_text=True
+        )
         assert post(boss, case_id, "status", status="resolved").status_code == 302
         after = row(app, case_id)
         assert after.status == "resolved" and after.owner_id == clerk
@@ -230,9 +232,7 @@ class TestCasePage:
         again = boss.post(f"{CASES}/{case_id}/note", data=form)  # the same form sent twice
         assert again.status_code == 409
         assert "已被修改" in again.get_data(as_text=True)
-        stale = boss.post(
-            f"{CASES}/{case_id}/status", data=form | {"status": "in_progress"}
-        )
+        stale = boss.post(f"{CASES}/{case_id}/status", data=form | {"status": "in_progress"})
         assert stale.status_code == 409
         after = row(app, case_id)
         assert [n.kind for n in after.notes] == ["opened", "note"] and after.status == "open"
@@ -329,7 +329,7 @@ def test_report_figures_equal_hand_computed_ones_and_the_csv_equals_the_table(
     complain(api)
     with app.app_context():
         boss_user = db.session.scalar(select(User).where(User.username == "boss"))
-        first, second, third, fourth = ids(app)
+        first, second, _open, fourth = ids(app)
         cases.change_status("demo", first, boss_user, "resolved")
         cases.change_status("demo", fourth, boss_user, "resolved")
         cases.assign_case("demo", second, boss_user, boss_user.id)
@@ -399,3 +399,47 @@ def test_retention_erases_the_contact_and_keeps_the_counts(
         True,
         "TS-20261126-0001",
     )
+
+
+def test_the_counter_complaint_answers_with_the_case_the_clerk_tells_the_customer(
+    api: Api, client: FlaskClient
+) -> None:
+    """Through the API the counter page uses: the complete command's answer names the case and
+    its promised date (the store's 3 working days), which the status page then shows."""
+    ticket, done = complain(api)
+    assert done.status_code == 200
+    assert done.json["case"]["number"] == "TS-20261126-0001"
+    assert done.json["case"]["promised_by"] == "2026-11-29"
+    status_page = client.get(f"/t/{ticket['token']}").get_data(as_text=True)
+    assert "TS-20261126-0001" in status_page and 'id="case-card"' in status_page
+    assert "13812345678" not in status_page
+
+
+def test_a_clerk_sees_only_their_own_ratings_anonymously(
+    app: Flask, api: Api, client: FlaskClient, make: Factory, clock: ManualClock
+) -> None:
+    def visit(headers: dict[str, str], counter: int, stars: int, comment: str) -> None:
+        clerk = Api(client, headers)
+        ticket = clerk.issue("A")
+        clerk.call_next(counter)
+        assert clerk.act(ticket["id"], "complete").status_code == 200
+        url = f"/api/v1/tickets/{ticket['id']}/feedback"
+        body = {"token": ticket["token"], "stars": stars, "comment": comment}
+        assert client.post(url, json=body).status_code == 201
+
+    visit(api.headers, 1, 5, "Yesterday's thanks")
+    clock.advance(days=1)  # Friday: yesterday's rating is not today's figure
+    headers = make.staff("tester2", "demo")
+    visit(api.headers, 1, 4, "Quick and kind")
+    visit(api.headers, 1, 2, "")
+    visit(headers, 2, 1, "Someone else's visit")
+    panel = client.get("/api/v1/stores/demo/counters/1", headers=api.headers)
+    assert panel.status_code == 200
+    stats = panel.json["stats"]
+    assert (stats["ratings"], stats["mean_stars"]) == (2, 3.0)
+    assert stats["comments"] == [
+        {"day": "2026-11-27", "stars": 4, "comment": "Quick and kind"},
+        {"day": "2026-11-26", "stars": 5, "comment": "Yesterday's thanks"},
+    ]
+    labels = [key for c in stats["comments"] for key in c]
+    assert set(labels) == {"day", "stars", "comment"}  # no ticket, no name, no time of day

@@ -25,10 +25,10 @@ from backend.cases.models import (
     Case,
     CaseNote,
 )
+from backend.cases.names import status_name
 from backend.core.clock import now
 from backend.core.db import write_transaction
 from backend.core.errors import BadInput, Conflict, Forbidden, NotFound
-from backend.cases.names import status_name
 from backend.core.text import has_nul, normalise_phone, visible_text
 from backend.extensions import db
 from backend.policy import Role

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-
 from sqlalchemy import and_, select
 from sqlalchemy import case as when
 
@@ -22,8 +21,8 @@ from backend.extensions import db
 from backend.policy import Role
 from backend.policy.cases import UNRESOLVED, CaseStatus, can_move, is_overdue
 from backend.policy.slots import local_today
-from backend.staff.models import User
 from backend.reports.tables import Column, Kind, Table
+from backend.staff.models import User
 from backend.stores.models import Store
 
 
@@ -118,9 +117,7 @@ def local_midnight(day: date, zone: str) -> datetime:
     return datetime.combine(day, datetime.min.time(), ZoneInfo(zone)).astimezone(ZoneInfo("UTC"))
 
 
-def report(
-    store: Store, start: datetime | None = None, end: datetime | None = None
-) -> CaseReport:
+def report(store: Store, start: datetime | None = None, end: datetime | None = None) -> CaseReport:
     """The store's cases (opened from `start` to before `end`, when given) tallied."""
     query = select(Case).where(Case.store_id == store.id)
     if start is not None:

@@ -98,7 +98,9 @@ class AssignForm(_Seen):
     owner = SelectField(_l("Owner"), [InputRequired(REQUIRED)])
 
     def setup(self, staff: list[StaffChoice]) -> AssignForm:
-        self.owner.choices = staff_choices(staff)
+        self.owner.choices = _choices([(NOBODY, _l("Choose a staff member"))]) + staff_choices(
+            staff
+        )
         return self
 
 

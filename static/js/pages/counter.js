@@ -819,6 +819,8 @@ function terminal() {
     fail(refused || '');
     return modal(dialog, (done, on) => {
       on(consent, 'change', showPhone);
+      on(phone, 'input', () => fail(''));
+      on(text, 'input', () => fail(''));
       on($('case-form'), 'submit', (e) => {
         e.preventDefault();
         if (!text.value.trim()) { fail(t('case_need_text'), text); return; }

@@ -9,9 +9,10 @@ import re
 import sqlite3
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import LiveServer, axe_violations, new_page, shot
+from .conftest import LiveServer, axe_violations, shot
 from .test_counter import issue, settled, terminal
 from .test_customer import phone_page
 from .test_manager import console
@@ -151,8 +152,6 @@ def test_the_clerks_figures_show_their_ratings_at_1366(
     live_server.staff("clerk1", "/stores/demo/counters/1/call-next")
     live_server.staff("clerk1", f"/tickets/{ticket['id']}/start")
     live_server.staff("clerk1", f"/tickets/{ticket['id']}/complete")
-    import requests
-
     rated = requests.post(
         f"{live_server.url}/api/v1/tickets/{ticket['id']}/feedback",
         json={"token": token, "stars": 5, "comment": "讲解很清楚"},

@@ -443,3 +443,28 @@ def test_a_clerk_sees_only_their_own_ratings_anonymously(
     ]
     labels = [key for c in stats["comments"] for key in c]
     assert set(labels) == {"day", "stars", "comment"}  # no ticket, no name, no time of day
+
+
+def test_bad_input_on_the_case_pages_gets_a_clear_answer_and_changes_nothing(
+    app: Flask, api: Api, boss: FlaskClient
+) -> None:
+    complain(api)
+    (case_id,) = ids(app)
+    for url in (f"{CASES}/0", f"{CASES}/{10**30}", f"{CASES}/{case_id + 1}"):
+        assert boss.get(url).status_code == 404
+    nul = post(boss, case_id, "note", text="bad\x00note")  # refused before any view runs
+    assert nul.status_code == 400 and "请求中包含不允许的字符" in nul.get_data(as_text=True)
+    long = post(boss, case_id, "note", text="x" * 1001)
+    assert long.status_code == 422 and 'id="text-error"' in long.get_data(as_text=True)
+    huge = post(boss, case_id, "note", text="ok", seen=str(10**30))
+    assert huge.status_code == 422
+    unknown = post(boss, case_id, "status", status="lost")
+    assert unknown.status_code == 422
+    followed = post(boss, case_id, "status", status="followed_up")  # only the customer does
+    assert followed.status_code == 409
+    stranger = post(boss, case_id, "assign", owner="999999")
+    assert stranger.status_code == 422
+    no_csrf = boss.post(f"{CASES}/{case_id}/note", data={"seen": "1", "text": "x"})
+    assert no_csrf.status_code in (400, 422)
+    after = row(app, case_id)
+    assert [n.kind for n in after.notes] == ["opened"] and after.status == "open"

@@ -35,6 +35,7 @@ def both_languages(page: Page, name: str) -> None:
     no_serious_findings(page, f"{name} zh")
     url = page.url
     page.goto(url + ("&" if "?" in url else "?") + "lang=en")
+    shot(page, "cases-" + name.replace(" ", "-") + "-en")
     no_serious_findings(page, f"{name} en")
     page.goto(url + ("&" if "?" in url else "?") + "lang=zh")
 
@@ -141,6 +142,12 @@ def test_the_case_report_and_opening_a_case_by_hand(
     expect(table).to_contain_text("网络信号")
     shot(manager, "cases-report")
     both_languages(manager, "case report")
+    # The console's header, now with Cases, stays one line at 1366 px in the longer language.
+    manager.goto(f"{live_server.url}/s/demo/manage/cases?lang=en")
+    nav = manager.locator(".m-nav").bounding_box()
+    logout = manager.get_by_role("button", name="Log out").bounding_box()
+    assert nav is not None and logout is not None
+    assert abs((logout["y"] + logout["height"] / 2) - (nav["y"] + nav["height"] / 2)) < 8
 
 
 def test_the_clerks_figures_show_their_ratings_at_1366(

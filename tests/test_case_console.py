@@ -468,3 +468,22 @@ def test_bad_input_on_the_case_pages_gets_a_clear_answer_and_changes_nothing(
     assert no_csrf.status_code in (400, 422)
     after = row(app, case_id)
     assert [n.kind for n in after.notes] == ["opened"] and after.status == "open"
+
+
+def test_the_case_page_shows_the_customers_answer_once_recorded(
+    app: Flask, api: Api, boss: FlaskClient, client: FlaskClient
+) -> None:
+    ticket, _ = complain(api)
+    (case_id,) = ids(app)
+    assert post(boss, case_id, "status", status="resolved").status_code == 302
+    before = boss.get(f"{CASES}/{case_id}?lang=en").get_data(as_text=True)
+    assert 'id="case-answer"' not in before
+    assert "/promise" not in before  # a resolved case's promise is kept as it was
+    url = f"/api/v1/tickets/{ticket['id']}/case-answer"
+    body = {"token": ticket["token"], "stars": 3, "comment": "Took a while"}
+    assert client.post(url, json=body).status_code == 201
+    page = boss.get(f"{CASES}/{case_id}?lang=en").get_data(as_text=True)
+    answer = re.search(r'<dd id="case-answer">(.*?)</dd>', page, re.S)
+    assert answer is not None and "3 of 5" in answer[1] and "Took a while" in answer[1]
+    assert re.search(r'id="case-status">Followed up<', page)
+    assert 'name="status"' not in page  # nothing left to move

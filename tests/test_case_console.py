@@ -487,3 +487,33 @@ def test_the_case_page_shows_the_customers_answer_once_recorded(
     assert answer is not None and "3 of 5" in answer[1] and "Took a while" in answer[1]
     assert re.search(r'id="case-status">Followed up<', page)
     assert 'name="status"' not in page  # nothing left to move
+
+
+def test_the_inbox_and_the_report_cost_the_same_statements_for_8_cases_as_for_2(
+    app: Flask, api: Api, boss: FlaskClient, make: Factory
+) -> None:
+    from backend.core import db as core_db
+
+    owners = [make.user(f"owner{i}", "demo", Role.CLERK) for i in range(4)]
+
+    def statements(url: str) -> int:
+        boss.get(url)  # warm: the session's last-seen write, caches
+        with app.app_context(), core_db.StatementCounter(db.engine) as counter:
+            response = boss.get(url)
+        assert response.status_code == 200
+        return counter.count
+
+    def add_cases(n: int) -> None:
+        for _ in range(n):
+            complain(api)
+        with app.app_context():
+            boss_user = db.session.scalar(select(User).where(User.username == "boss"))
+            for i, case_id in enumerate(db.session.scalars(select(Case.id).order_by(Case.id))):
+                cases.assign_case("demo", case_id, boss_user, owners[i % len(owners)])
+
+    report = f"{CASES}/report?from=2026-11-26&to=2026-11-26"
+    add_cases(2)
+    few = (statements(CASES), statements(report))
+    add_cases(6)
+    assert len(inbox_numbers(boss.get(CASES).get_data(as_text=True))) == 8
+    assert (statements(CASES), statements(report)) == few

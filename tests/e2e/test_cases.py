@@ -84,6 +84,12 @@ def test_complaint_from_the_counter_to_the_customers_answer(
     assert source == "counter"
     expect(clerk.locator("#message")).to_contain_text(number)
 
+    # The customer's page names the case at once; no question before it is resolved.
+    phone = phone_page(browser, live_server, token)
+    expect(phone.locator("#case-card-number")).to_have_text(number)
+    expect(phone.locator("#case-card-state")).to_have_text("我们已收到您的投诉，将尽快处理。")
+    expect(phone.locator("#case-card-ask")).to_be_hidden()
+
     # The manager finds it in the inbox and resolves it.
     manager = console(browser, live_server)
     manager.get_by_role("link", name="工单", exact=True).click()
@@ -102,8 +108,8 @@ def test_complaint_from_the_counter_to_the_customers_answer(
     shot(manager, "cases-case-page")
     both_languages(manager, "case page")
 
-    # The customer's page shows the case and takes the one answer.
-    phone = phone_page(browser, live_server, token)
+    # The customer comes back to their page: the case is read afresh, the one answer taken.
+    phone.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     card = phone.locator("#case-card")
     expect(card).to_be_visible()
     expect(phone.locator("#case-card-number")).to_have_text(number)

@@ -12,6 +12,7 @@ let stars = 0;
 let busy = false;
 let answered = false; // sent from this page (a later view may not say so yet)
 let ticket = null; // { id, token }
+let shown = null; // the case as last shown
 const say = (key) => format((words || (words = readJSON('case-card-i18n')))[key] || '');
 
 function showStars(n) {
@@ -36,6 +37,7 @@ export function renderCase(tk, token) {
   card.hidden = !c;
   if (!c) return;
   ticket = { id: tk.id, token };
+  shown = c;
   const done = answered || c.answered;
   setText('case-card-number', c.number);
   $('case-card-promised-box').hidden = !c.promised_by;
@@ -69,7 +71,21 @@ async function send() {
   }
 }
 
+/* A case moves on in the console, not in the queue: no live event tells this page. When the
+   customer comes back to it (the tab shown again), the case is read afresh while it is still
+   moving (not followed up or closed). */
+const MOVING = ['open', 'in_progress', 'resolved'];
+async function refresh() {
+  if (document.visibilityState !== 'visible' || !ticket || !ticket.token || !shown) return;
+  if (!MOVING.includes(shown.status) || answered) return;
+  try {
+    const tk = await api('/tickets/' + encodeURIComponent(ticket.token));
+    renderCase(tk, ticket.token);
+  } catch { /* the page's own live load will show it */ }
+}
+
 if ($('case-card')) {
+  document.addEventListener('visibilitychange', refresh);
   $('case-card').addEventListener('click', (e) => {
     const b = e.target.closest('button[data-case-stars]');
     if (b) { showStars(Number(b.dataset.caseStars)); message(''); }

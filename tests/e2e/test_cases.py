@@ -177,3 +177,10 @@ def test_the_clerks_figures_show_their_ratings_at_1366(
     expect(clerk.locator("#stats-comments")).not_to_contain_text(ticket["label"])
     shot(clerk, "cases-counter-ratings")
     no_serious_findings(clerk, "counter figures")
+    # The clerk's own cases, from the counter: the console shows them only that section.
+    clerk.get_by_role("link", name="我的工单").click()
+    expect(clerk.locator("h1")).to_have_text("我的工单")
+    expect(clerk.locator(".m-nav a")).to_have_count(1)
+    expect(clerk.locator("#case-inbox")).to_contain_text("暂无工单")
+    shot(clerk, "cases-clerk-inbox")
+    both_languages(clerk, "clerk inbox")

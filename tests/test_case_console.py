@@ -146,6 +146,8 @@ class TestInbox:
         assert overdue_row is not None and overdue_row[1] == "TS-20261126-0001"
         assert "逾期 1 天" in overdue_row[2]  # in words, not by colour alone
         assert html.count('class="k-overdue"') == 1
+        english = boss.get(f"{CASES}?lang=en").get_data(as_text=True)
+        assert "overdue by 1 day<" in english and "Not started" in english
         network = boss.get(f"{CASES}?category=network").get_data(as_text=True)
         assert inbox_numbers(network) == ["TS-20261128-0001"]
         late = boss.get(f"{CASES}?overdue=y").get_data(as_text=True)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, request, url_for
 from flask_login import current_user, login_required
 
+from backend.cases.names import CATEGORY_NAMES
 from backend.core.errors import Forbidden
 from backend.core.i18n import current_lang
 from backend.core.pages import render_page
+from backend.policy.enums import Outcome
 from backend.queue import reads
 from backend.queue.serializers import counter_name, services_public
 from backend.stores.operations import find_store
@@ -47,10 +49,12 @@ def terminal(store_code: str) -> str:
         config={
             "counter": chosen if chosen in numbers else None,
             "logout_url": url_for("auth.logout"),
+            "complaint_outcome": Outcome.COMPLAINT.value,
         },
         counters=counters,
         user=current_user,
         services=services_public(proj, lang, staff=True),
+        case_categories=CATEGORY_NAMES,
     )
 
 

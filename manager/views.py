@@ -520,4 +520,4 @@ def audit(store_code: str) -> str:
 
 # The live floor, staff and devices pages add their views to this blueprint (imported last:
 # they use its helpers).
-from manager import devices, floor, reports, staff, staffing  # noqa: E402, F401
+from manager import cases, devices, floor, reports, staff, staffing  # noqa: E402, F401

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from backend.audit.models import AuditEntry
 from backend.cases.models import (
     COMMENT_MAX,
     DESCRIPTION_MAX,
@@ -24,6 +25,7 @@ from backend.cases.models import (
     Case,
     CaseNote,
 )
+from backend.cases.names import status_name
 from backend.core.clock import now
 from backend.core.db import write_transaction
 from backend.core.errors import BadInput, Conflict, Forbidden, NotFound
@@ -150,14 +152,31 @@ def open_case_in(
     return CaseChange(case, "opened", tell_customer=given.consent)
 
 
-def open_case(code: str, actor: User, given: CaseInput, owner_id: int | None = None) -> CaseChange:
-    """A case opened by hand in the console."""
+def open_case(
+    code: str,
+    actor: User,
+    given: CaseInput,
+    owner_id: int | None = None,
+    promised_by: date | None = None,
+) -> CaseChange:
+    """A case opened by hand in the console (promised by the store's default unless given)."""
     with write_transaction():
         store = lock_store(code=code)
         _check_staff(actor, store, manager=True)
         if owner_id is not None:
             _owner(store, owner_id)
-        return open_case_in(store, given, actor, CaseSource.CONSOLE, owner_id=owner_id)
+        if promised_by is not None:
+            _check_promise(store, promised_by)
+        change = open_case_in(store, given, actor, CaseSource.CONSOLE, owner_id=owner_id)
+        if promised_by is not None:
+            change.case.promised_by = promised_by
+        return change
+
+
+def _check_promise(store: Store, promised_by: date) -> None:
+    today = local_today(now(), store.timezone)
+    if promised_by < today or promised_by > today + timedelta(days=MAX_PROMISE_DAYS):
+        raise BadInput(_l("Choose a date from today on, within a year."), error_code="bad_date")
 
 
 def _check_staff(actor: User, store: Store, manager: bool) -> None:
@@ -174,18 +193,38 @@ def _owner(store: Store, owner_id: int) -> User:
     return user
 
 
-def _locked_case(code: str, case_id: int, actor: User) -> tuple[Store, Case]:
+def _locked_case(
+    code: str, case_id: int, actor: User, seen: int | None = None, owner_may: bool = False
+) -> tuple[Store, Case]:
+    """The case under the store's lock, for a manager (or, where `owner_may`, its owner); with
+    `seen` (the last timeline line the form was opened with) a form opened before someone else's
+    change is refused, so that nothing is done twice or over another's change."""
     store = lock_store(code=code)
-    _check_staff(actor, store, manager=True)
+    _check_staff(actor, store, manager=False)
     case = db.session.get(Case, case_id) if 0 < case_id < 2**63 else None
     if case is None or case.store_id != store.id:
         raise NotFound(_l("Unknown case."))
+    manages = actor.role in (Role.MANAGER, Role.ADMIN)
+    if not manages and not (owner_may and case.owner_id == actor.id):
+        raise Forbidden()
+    if seen is not None and last_seen(case) != seen:
+        raise Conflict(
+            _l("This case was changed meanwhile. Nothing was saved: here it is now."),
+            error_code="changed_meanwhile",
+        )
     return store, case
 
 
-def add_note(code: str, case_id: int, actor: User, text: str) -> CaseChange:
+def last_seen(case: Case) -> int:
+    """The case's version as a form carries it: its last timeline line (every change adds one)."""
+    return max((n.id for n in case.notes if n.id is not None), default=0)
+
+
+def add_note(
+    code: str, case_id: int, actor: User, text: str, seen: int | None = None
+) -> CaseChange:
     with write_transaction():
-        _, case = _locked_case(code, case_id, actor)
+        _, case = _locked_case(code, case_id, actor, seen, owner_may=True)
         cleaned = _clean(text, NOTE_MAX, "note")
         if not cleaned:
             raise BadInput(_l("Write the note first."), error_code="note_required")
@@ -193,25 +232,33 @@ def add_note(code: str, case_id: int, actor: User, text: str) -> CaseChange:
     return CaseChange(case, "note", tell_customer=False)
 
 
-def assign_case(code: str, case_id: int, actor: User, owner_id: int) -> CaseChange:
+def assign_case(
+    code: str, case_id: int, actor: User, owner_id: int, seen: int | None = None
+) -> CaseChange:
     with write_transaction():
-        store, case = _locked_case(code, case_id, actor)
+        store, case = _locked_case(code, case_id, actor, seen)
         owner = _owner(store, owner_id)
         case.owner_id = owner.id
         _note(case, actor, "owner", owner.display_name or owner.username, now())
     return CaseChange(case, "owner", tell_customer=False)
 
 
-def change_status(code: str, case_id: int, actor: User, status: str) -> CaseChange:
+def change_status(
+    code: str, case_id: int, actor: User, status: str, seen: int | None = None
+) -> CaseChange:
     try:
         target = CaseStatus(status)
     except ValueError:
         raise BadInput(_l("Unknown status."), error_code="bad_status") from None
     with write_transaction():
-        _, case = _locked_case(code, case_id, actor)
+        _, case = _locked_case(code, case_id, actor, seen, owner_may=True)
         if not can_move(CaseStatus(case.status), target) or target == CaseStatus.FOLLOWED_UP:
             raise Conflict(
-                _l("This case cannot go from %(a)s to %(b)s.", a=case.status, b=target),
+                _l(
+                    "This case cannot go from %(a)s to %(b)s.",
+                    a=status_name(case.status),
+                    b=status_name(target),
+                ),
                 error_code="illegal_transition",
             )
         moment = now()
@@ -223,16 +270,19 @@ def change_status(code: str, case_id: int, actor: User, status: str) -> CaseChan
 
 
 def change_promise(
-    code: str, case_id: int, actor: User, promised_by: date, reason: str
+    code: str,
+    case_id: int,
+    actor: User,
+    promised_by: date,
+    reason: str,
+    seen: int | None = None,
 ) -> CaseChange:
     with write_transaction():
-        store, case = _locked_case(code, case_id, actor)
+        store, case = _locked_case(code, case_id, actor, seen, owner_may=True)
         cleaned = _clean(reason, NOTE_MAX, "reason")
         if not cleaned:
             raise BadInput(_l("Say why the date changes."), error_code="reason_required")
-        today = local_today(now(), store.timezone)
-        if promised_by < today or promised_by > today + timedelta(days=MAX_PROMISE_DAYS):
-            raise BadInput(_l("Choose a date from today on, within a year."), error_code="bad_date")
+        _check_promise(store, promised_by)
         before = case.promised_by
         case.promised_by = promised_by
         _note(
@@ -243,6 +293,33 @@ def change_promise(
             now(),
         )
     return CaseChange(case, "promise", tell_customer=case.consent)
+
+
+CONTACT_SHOWN = "case_contact_shown"
+
+
+def reveal_contact(code: str, case_id: int, actor: User) -> tuple[str, str]:
+    """The customer's contact in full, for the case's owner only, written to the store's change
+    log (who saw whose contact, when); an erased or never given contact reveals nothing."""
+    with write_transaction():
+        store, case = _locked_case(code, case_id, actor, owner_may=True)
+        if case.owner_id != actor.id:
+            raise Forbidden(_l("Only the case's owner may see the customer's contact."))
+        if not case.consent or case.contact_erased or not case.contact_phone:
+            raise Conflict(_l("This case has no contact to show."), error_code="no_contact")
+        db.session.add(
+            AuditEntry(
+                store_id=store.id,
+                at=now(),
+                actor_id=actor.id,
+                actor_name=actor.display_name or actor.username,
+                action=CONTACT_SHOWN,
+                target=case.number,
+                before=None,
+                after=None,
+            )
+        )
+        return case.contact_name, case.contact_phone
 
 
 def record_follow_up(

@@ -3,19 +3,25 @@ its contact masked unless the reader owns the case or manages the store, and the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select
 from sqlalchemy import case as when
 
 from backend.cases.models import Case
 from backend.core.clock import now
+from backend.core.errors import NotFound
 from backend.core.privacy import mask_name, mask_phone
 from backend.extensions import db
 from backend.policy import Role
-from backend.policy.cases import UNRESOLVED, CaseStatus, is_overdue
+from backend.policy.cases import UNRESOLVED, CaseStatus, can_move, is_overdue
 from backend.policy.slots import local_today
+from backend.reports.tables import Column, Kind, Table
 from backend.staff.models import User
 from backend.stores.models import Store
 
@@ -107,8 +113,18 @@ class CaseReport:
     by_owner: list[Tally]  # key: the owner's id as text ("" for none)
 
 
-def report(store: Store) -> CaseReport:
-    cases = list(db.session.scalars(select(Case).where(Case.store_id == store.id)))
+def local_midnight(day: date, zone: str) -> datetime:
+    return datetime.combine(day, datetime.min.time(), ZoneInfo(zone)).astimezone(ZoneInfo("UTC"))
+
+
+def report(store: Store, start: datetime | None = None, end: datetime | None = None) -> CaseReport:
+    """The store's cases (opened from `start` to before `end`, when given) tallied."""
+    query = select(Case).where(Case.store_id == store.id)
+    if start is not None:
+        query = query.where(Case.opened_at >= start)
+    if end is not None:
+        query = query.where(Case.opened_at < end)
+    cases = list(db.session.scalars(query))
     today = local_today(now(), store.timezone)
     groups: dict[str, list[Case]] = {}
     owners: dict[str, list[Case]] = {}
@@ -121,3 +137,202 @@ def report(store: Store) -> CaseReport:
         [_tally(k, v, today, zone) for k, v in sorted(groups.items())],
         [_tally(k, v, today, zone) for k, v in sorted(owners.items())],
     )
+
+
+# --- the console's pages -----------------------------------------------------------------------
+
+
+def staff_store(code: str, reader: User) -> Store:
+    """The store `code` if `reader` works there (clerks too: they see the cases they own); 404
+    for another store's staff, who learn nothing of it."""
+    store = db.session.scalar(select(Store).where(Store.code == code)) if code else None
+    if store is None or not reader.can_act_in(store):
+        raise NotFound(_l("Unknown store."), error_detail="store")
+    return store
+
+
+def manages(reader: User) -> bool:
+    return reader.role in (Role.MANAGER, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class StaffChoice:
+    id: int
+    name: str
+
+
+def staff_choices(store: Store) -> list[StaffChoice]:
+    """Who may own a case: the store's active accounts, by name."""
+    users = db.session.scalars(
+        select(User).where(User.store_id == store.id, User.active.is_(True)).order_by(User.id)
+    )
+    return [StaffChoice(u.id, u.display_name or u.username) for u in users]
+
+
+def _names(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(User.id, User.display_name, User.username).where(User.id.in_(ids))
+    ).all()
+    return {r.id: r.display_name or r.username for r in rows}
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: int
+    number: str
+    category: str
+    source: str
+    opened_at: datetime
+    owner: str
+    promised_by: date
+    status: str
+    overdue_days: int  # 0: not overdue
+
+
+def _late_by(case: Case, today: date) -> int:
+    return (today - case.promised_by).days if overdue(case, today) else 0
+
+
+def inbox_rows(store: Store, reader: User, chosen: CaseFilter = CaseFilter()) -> list[CaseRow]:
+    """The inbox as `reader` sees it: a manager every case of the store, a clerk their own."""
+    if not manages(reader):
+        chosen = replace(chosen, owner_id=reader.id)
+    cases = inbox(store, chosen)
+    today = local_today(now(), store.timezone)
+    names = _names({c.owner_id for c in cases if c.owner_id is not None})
+    return [
+        CaseRow(
+            c.id,
+            c.number,
+            str(c.category),
+            c.source,
+            c.opened_at,
+            names.get(c.owner_id, "") if c.owner_id is not None else "",
+            c.promised_by,
+            str(c.status),
+            _late_by(c, today),
+        )
+        for c in cases
+    ]
+
+
+@dataclass(frozen=True)
+class NoteRow:
+    at: datetime
+    author: str
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    case: Case
+    owner: str
+    notes: list[NoteRow]
+    contact_name: str  # masked (the owner sees it in full only by revealing it)
+    contact_phone: str
+    can_reveal: bool
+    can_edit: bool  # notes, status, promise: a manager or the owner
+    can_assign: bool
+    moves: list[str]  # the statuses the case may move to now (the buttons)
+    overdue_days: int
+    seen: int  # the version the page's forms carry
+
+
+def case_detail(store: Store, case_id: int, reader: User) -> CaseDetail:
+    """One case as `reader` sees it; 404 for an unknown case, another store's, or (for a clerk)
+    one they do not own."""
+    from backend.cases.commands import last_seen
+
+    found = find_case(store, case_id)
+    if found is None or not (manages(reader) or found.owner_id == reader.id):
+        raise NotFound(_l("Unknown case."))
+    today = local_today(now(), store.timezone)
+    owner = _names({found.owner_id}).get(found.owner_id, "") if found.owner_id else ""
+    status = CaseStatus(found.status)
+    moves = [s.value for s in CaseStatus if can_move(status, s) and s != CaseStatus.FOLLOWED_UP]
+    has_contact = found.consent and not found.contact_erased and bool(found.contact_phone)
+    return CaseDetail(
+        case=found,
+        owner=owner,
+        notes=[NoteRow(n.at, n.author_name, n.kind, n.text) for n in found.notes],
+        contact_name=mask_name(found.contact_name),
+        contact_phone=mask_phone(found.contact_phone),
+        can_reveal=has_contact and found.owner_id == reader.id,
+        can_edit=manages(reader) or found.owner_id == reader.id,
+        can_assign=manages(reader),
+        moves=moves,
+        overdue_days=_late_by(found, today),
+        seen=last_seen(found),
+    )
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+CASE_TABLES = ("cases_by_category", "cases_by_owner")
+
+
+def _columns(first: LazyString) -> list[Column]:
+    return [
+        Column("key", first),
+        Column("cases", _l("Cases"), Kind.COUNT),
+        Column("resolved", _l("Resolved"), Kind.COUNT),
+        Column("on_time", _l("Resolved on time"), Kind.COUNT),
+        Column("on_time_rate", _l("On-time rate"), Kind.SHARE),
+        Column("overdue", _l("Overdue now"), Kind.COUNT),
+        Column("answers", _l("Follow-up answers"), Kind.COUNT),
+        Column("satisfaction", _l("Follow-up satisfaction (stars)"), Kind.STARS),
+    ]
+
+
+def _row(name: str, t: Tally) -> list[Any]:
+    return [
+        name,
+        t.cases,
+        t.resolved,
+        t.on_time,
+        t.on_time_rate,
+        t.overdue,
+        t.answers,
+        t.satisfaction,
+    ]
+
+
+@dataclass(frozen=True)
+class CaseReportTables:
+    first: date
+    last: date
+    total: Tally
+    tables: dict[str, Table]
+
+
+def report_tables(store: Store, first: date, last: date) -> CaseReportTables:
+    """The cases opened from `first` to `last` (the store's days, inclusive): on time (resolved
+    by the promised day), overdue now, the customers' follow-up stars; by category and by owner,
+    each with the total as its last row."""
+    from backend.cases.names import category_name
+
+    start = local_midnight(first, store.timezone)
+    end = local_midnight(last + timedelta(days=1), store.timezone)
+    whole = report(store, start, end)
+    total = _row(str(_l("All cases")), whole.total)
+    names = _names({int(t.key) for t in whole.by_owner if t.key})
+    by_category = Table(
+        "cases_by_category",
+        _l("Cases by category"),
+        _columns(_l("Category")),
+        [_row(category_name(t.key), t) for t in whole.by_category] + [total],
+    )
+    by_owner = Table(
+        "cases_by_owner",
+        _l("Cases by owner"),
+        _columns(_l("Owner")),
+        [
+            _row(names.get(int(t.key), t.key) if t.key else str(_l("Nobody yet")), t)
+            for t in whole.by_owner
+        ]
+        + [total],
+    )
+    return CaseReportTables(first, last, whole.total, {t.name: t for t in (by_category, by_owner)})

@@ -17,6 +17,7 @@ from backend.core.db import write_transaction
 from backend.core.errors import Forbidden, NotFound
 from backend.core.privacy import mask_name, mask_phone
 from backend.extensions import db
+from backend.feedback.queries import clerk_ratings
 from backend.policy import TicketStatus, service_day
 from backend.queue import readmodel
 from backend.queue.models import Ticket
@@ -181,7 +182,9 @@ def counter_panel(code: str, number: int, user: User, lang: str) -> dict[str, An
     if counter is None:
         raise NotFound(_l("Unknown counter."))
     ids = [t.id for t in (counter.current, *counter.parked) if t is not None]
-    stats = asdict(clerk_day(proj.store.id, proj.store.timezone, user))
+    stats = asdict(clerk_day(proj.store.id, proj.store.timezone, user)) | asdict(
+        clerk_ratings(proj.store.id, proj.store.timezone, user.id, now())
+    )
     return counter_detail(counter, proj, lang, stats, _customers(ids))
 
 

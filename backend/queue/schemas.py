@@ -389,10 +389,22 @@ class StaffTicketOut(TicketBrief):
     plan: list[PlanPartOut] = PLAN_FIELD
 
 
+class ClerkComment(Out):
+    day: str = Field(description="The day only (the store's date): nothing ties it to a visit.")
+    stars: int
+    comment: str
+
+
 class ClerkStatsOut(Out):
     served: int
     avg_service_minutes: float | None
     no_shows: int
+    ratings: int = Field(default=0, description="The clerk's own ratings today.")
+    mean_stars: float | None = None
+    comments: list[ClerkComment] = Field(
+        default_factory=list,
+        description="The latest comments on the clerk's own visits: no ticket, no name, the day.",
+    )
 
 
 class CounterDetailOut(Out):

@@ -28,6 +28,7 @@ function terminal() {
   const counterPath = storeBase + '/counters/' + NUM;
   const DESK = $('desk-name').textContent;
   const MY_LANES = (main.dataset.lanes || '').split(' ').filter(Boolean);
+  const COMPLAINT = config.complaint_outcome; // the standard outcome that opens a case (the server's code)
   const KEYS = { F1: 'call-next', F2: 'recall', F3: 'start', F4: 'complete', F5: 'no-show', F6: 'transfer', F7: 'pause', F8: 'park' };
   const TIMEOUT_MS = 10000;
 
@@ -237,6 +238,15 @@ function terminal() {
     setText('stats-no-shows', st ? st.no_shows : '—');
     const avg = st && st.avg_service_minutes;
     setText('stats-avg', avg == null ? '—' : t('minutes_avg', { n: Math.round(avg * 10) / 10 }));
+    // The customers' ratings of this clerk's own visits: anonymous (the day only, no ticket).
+    const mean = st && st.mean_stars;
+    setText('stats-ratings', !st ? '—' : mean == null ? t('ratings_none')
+      : t('ratings_today', { mean: Math.round(mean * 10) / 10, n: st.ratings }));
+    const comments = (st && st.comments) || [];
+    $('stats-comments').replaceChildren(...comments.map((c) => h('li', { class: 'c-comment' },
+      h('span', { class: 'c-comment-head', text: t('comment_line', { day: c.day, stars: c.stars }) }),
+      h('span', { class: 'c-comment-text', text: c.comment }))));
+    $('stats-comments-empty').hidden = comments.length > 0;
   }
 
   /* Re-rendering a list must not steal the keyboard focus from a row button. */
@@ -495,7 +505,27 @@ function terminal() {
       const outcome = await choose($('complete-dialog'), 'outcome', choices, 'done',
         t('complete_title', { label: tk.label }));
       if (outcome == null) return;
-      await ticketAction('complete', { outcome }, tk);
+      if (outcome !== COMPLAINT) { await ticketAction('complete', { outcome }, tk); return; }
+      // A complaint becomes a case: its details are asked, then sent with the completion; a
+      // refused detail (a wrong number) asks again with the server's reason, nothing is done.
+      let given = null;
+      let refused = null;
+      for (;;) {
+        given = await caseDialog(tk, given, refused);
+        if (!given) return;
+        refused = null;
+        await ticketAction('complete', { outcome, case: given }, tk, (err) => {
+          if (err.status !== 400) return false;
+          refused = err.message;
+          return true;
+        }, (res) => {
+          const c = res.case;
+          if (!c) return t('done_ok', { label: res.label, status: statusName(res.status) });
+          const promised = c.promised_by ? ' ' + t('case_promised', { date: c.promised_by }) : '';
+          return t('case_opened', { label: res.label, number: c.number }) + promised;
+        });
+        if (!refused) return;
+      }
     },
 
     transfer: async () => {
@@ -546,8 +576,9 @@ function terminal() {
     },
   };
 
-  /* onError(err): true when the caller handles the error itself (nothing is said here). */
-  function ticketAction(action, body, ticket, onError) {
+  /* onError(err): true when the caller handles the error itself (nothing is said here);
+     saying(res): the message of a success, when the caller words it. */
+  function ticketAction(action, body, ticket, onError, saying) {
     const tk = ticket || S.current;
     if (!tk) return undefined;
     return run(async () => {
@@ -559,7 +590,8 @@ function terminal() {
         throw err;
       }
       afterTicket(res);
-      if (action === 'recall') say(t('done_ok', { label: res.label, status: recallText(res.recall_count) }), 'ok');
+      if (saying) say(saying(res), 'ok');
+      else if (action === 'recall') say(t('done_ok', { label: res.label, status: recallText(res.recall_count) }), 'ok');
       else if (action === 'park') say(t('parked_ok', { label: res.label }), 'ok');
       else if (action === 'transfer') say(t('transferred_ok', { label: res.label }), 'ok');
       else if (action === 'complete' && res.status === 'waiting') say(t('next_part_ok', { label: res.label, service: res.service_name }), 'ok');
@@ -764,6 +796,43 @@ function terminal() {
         if (e.key === 'Enter' && !e.repeat && e.target.tagName === 'SELECT') { e.preventDefault(); confirm(); }
       });
     }, service);
+  }
+
+  /* The complaint's case: category, the issue, and the customer's consent to be contacted (the
+     phone asked only then). Resolves with the complete command's `case` body, or null. */
+  function caseDialog(tk, previous, refused) {
+    const dialog = $('case-dialog');
+    const category = $('case-category');
+    const text = $('case-description');
+    const consent = $('case-consent');
+    const phone = $('case-phone');
+    const error = $('case-error');
+    setText('case-title', t('case_title', { label: tk.label }));
+    category.value = (previous && previous.category) || category.options[0].value;
+    text.value = (previous && previous.description) || '';
+    consent.checked = !!(previous && previous.consent);
+    phone.value = (previous && previous.phone) || '';
+    const showPhone = () => { $('case-phone-box').hidden = !consent.checked; };
+    showPhone();
+    const fail = (message, field) => {
+      setText(error, message);
+      error.hidden = !message;
+      if (field) field.focus();
+    };
+    fail(refused || '');
+    return modal(dialog, (done, on) => {
+      on(consent, 'change', showPhone);
+      on(phone, 'input', () => fail(''));
+      on(text, 'input', () => fail(''));
+      on($('case-form'), 'submit', (e) => {
+        e.preventDefault();
+        if (!text.value.trim()) { fail(t('case_need_text'), text); return; }
+        if (consent.checked && !phone.value.trim()) { fail(t('case_need_phone'), phone); return; }
+        const body = { category: category.value, description: text.value.trim(), consent: consent.checked };
+        if (consent.checked) body.phone = phone.value.trim();
+        done(body);
+      });
+    }, refused ? (consent.checked ? phone : text) : category);
   }
 
   /* ---------------------------------------------------------------- input */

@@ -6,6 +6,7 @@ import { byId as $, fill, h, setText } from '../lib/dom.js';
 import { laneName, statusName, t } from '../lib/i18n.js';
 import { TICKET_ROOM, live } from '../lib/live.js';
 import { callAtText, clock, etaText, waitText } from '../lib/time.js';
+import { renderCase } from '../ui/case-card.js';
 import { setOnline } from '../ui/offline.js';
 import { renderPlan } from '../ui/plan.js';
 
@@ -146,6 +147,7 @@ function render(tk) {
   $('hint').hidden = ['done', 'cancelled', 'no_show'].includes(tk.status);
   renderActions(tk);
   renderRating(tk);
+  renderCase(tk, config.token || tk.token);
 
   if (tk.status === 'called') {
     const key = tk.id + ':' + (tk.recall_count || 0);

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from backend.api.openapi import Out
 from backend.queue.schemas import Strict
@@ -26,6 +26,52 @@ class MoveIn(Strict):
 
 class CodeIn(Strict):
     code: str = Field(min_length=1, max_length=16, description="The booking's 6-letter code.")
+
+
+class CheckInIn(Strict):
+    """A check-in by code, or by the mobile number booked with (then `booking`, the `choice` of
+    one of the bookings listed for that number); `early` goes on when the customer is early."""
+
+    code: str | None = Field(
+        default=None, min_length=1, max_length=16, description="The booking's 6-letter code."
+    )
+    phone: str | None = Field(
+        default=None, min_length=1, max_length=32, description="The booking's mobile number."
+    )
+    booking: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="With `phone`: the `choice` of one of the bookings listed for it.",
+    )
+    early: Literal["wait", "walk_in"] | None = Field(
+        default=None,
+        description="Too early: `wait` (an appointment ticket called at the slot time) or "
+        "`walk_in` (an ordinary ticket now; the booking is used by it).",
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> CheckInIn:
+        if (self.code is None) == (self.phone is None):
+            raise ValueError("Send either a code or a phone number.")
+        if self.booking is not None and self.phone is None:
+            raise ValueError("A booking choice goes with a phone number.")
+        return self
+
+
+class PhoneBookingOut(Out):
+    choice: str
+    time: str
+    service: str
+    service_name: str
+    service_name_zh: str
+    service_name_en: str
+    name_masked: str
+    checked_in: bool
+
+
+class PhoneBookingsOut(Out):
+    bookings: list[PhoneBookingOut]
 
 
 class SlotOut(Out):

@@ -105,6 +105,7 @@ class TicketRow:
     outcome: str | None
     arrived_at: datetime | None
     care: bool = False  # priority care (爱心), set by staff
+    waits_for_slot: bool = False  # an early arrival: not called before its slot
 
 
 TICKET_COLUMNS = (
@@ -129,6 +130,7 @@ TICKET_COLUMNS = (
     Ticket.outcome,
     Ticket.arrived_at,
     Ticket.priority_care,
+    Ticket.waits_for_slot,
 )
 
 
@@ -325,6 +327,7 @@ def _row(ticket: Any, services: Mapping[int, ServiceInfo], numbers: Mapping[int,
         outcome=ticket.outcome,
         arrived_at=getattr(ticket, "arrived_at", None),
         care=bool(getattr(ticket, "priority_care", False)),
+        waits_for_slot=bool(getattr(ticket, "waits_for_slot", False)),
     )
 
 
@@ -651,6 +654,7 @@ def _item(ticket: TicketRow, services: Mapping[int, ServiceInfo]) -> QueueItem:
         service.lane,
         service.minutes,
         ticket.care,
+        ticket.waits_for_slot,
     )
 
 

@@ -215,3 +215,33 @@ export function createVoice({ option: wanted, findVoice, canSpeak, audio, langs 
   refresh();
   return { choose, refresh, say };
 }
+
+/* The kiosk's spoken guidance: a printed number read out ("A012 号" / "Number A012"). */
+export function ticketClips(lang, label) {
+  if (lang === 'zh') return [...labelClips('zh', label), 'zh-hao'];
+  if (lang === 'en') return ['en-number', ...labelClips('en', label)];
+  return [];
+}
+
+/* Plays named clips of the pack (the store's own over the default) one after another with
+   <audio> elements; resolves when they have played (or could not). The clips played are listed
+   in window.voicePlayed, as on the display. */
+export async function playPackClips(names) {
+  window.voicePlayed = window.voicePlayed || [];
+  const packs = await Promise.all([fetchManifest(new URL('default/', PACK_URL)), fetchManifest(new URL('custom/', PACK_URL))]);
+  const { clips } = mergePacks(...packs);
+  const known = names.filter((name) => clips[name]);
+  for (const name of known) {
+    const el = new Audio(clips[name].url);
+    const ended = new Promise((resolve) => { el.onended = resolve; el.onerror = resolve; });
+    try {
+      await el.play();
+    } catch {
+      return known; // the browser refused to play: nothing more to say
+    }
+    await Promise.race([ended, wait(10000)]);
+    window.voicePlayed.push(name);
+    await wait(GAP_S * 1000);
+  }
+  return known;
+}

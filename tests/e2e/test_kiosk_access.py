@@ -201,3 +201,25 @@ def test_large_text_resets_when_the_kiosk_goes_home_idle(
     expect(page.locator("html")).to_have_class(re.compile(r"\blarge-text\b"))
     expect(page.locator("html")).not_to_have_class(re.compile(r"\blarge-text\b"))  # idle: reset
     expect(page.locator("#voice-guide")).to_have_attribute("aria-pressed", "false")
+
+
+def test_the_greeter_checks_a_customer_in_by_phone(
+    browser: Browser, morning_server: LiveServer
+) -> None:
+    server = morning_server
+    greeter = new_page(browser, 1024, 768, locale="zh-CN")
+    book(greeter, server, "2026-11-26T01:45:00Z")  # 09:45: inside the window
+    greeter.goto(f"{server.url}/login?next=/s/demo/greeter")
+    greeter.fill("#username", "clerk1")
+    greeter.fill("#password", server.passwords["clerk1"])
+    greeter.keyboard.press("Enter")
+    expect(greeter).to_have_url(re.compile(r"^[^?]*/s/demo/greeter"))
+    greeter.fill("#g-phone", PHONE)
+    greeter.locator("#g-checkin-form button[type=submit]").click()
+    choice = greeter.locator("#g-bookings button[data-choice]")
+    expect(choice).to_contain_text("09:45")
+    expect(choice).to_contain_text("王**")
+    assert NAME not in greeter.content()
+    choice.click()
+    expect(greeter.locator("#g-checkin-result")).to_have_text("已签到：号码 Y001")
+    assert axe_violations(greeter) == []

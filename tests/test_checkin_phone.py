@@ -1,13 +1,13 @@
 """Check-in at the kiosk by mobile number (today's bookings listed masked, one tapped), and the
 early arrival's two ways on: an appointment ticket called at its slot time, or a walk-in ticket
-now. The engine's side with an injected clock: an early arrival is called at the slot, not before."""
+now. The engine's side with an injected clock: an early arrival is called at the slot, not
+before."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask
 from flask.testing import FlaskClient
 
 from backend.core.clock import ManualClock

@@ -27,7 +27,8 @@ SMALL_TARGETS = """(min) => [...document.querySelectorAll('button, a[href], [rol
              w: Math.round(r.width), h: Math.round(r.height) }; })
   .filter((b) => b.w < min || b.h < min)"""
 COUNT_TARGETS = """() => [...document.querySelectorAll('button, a[href], [role="button"]')]
-  .filter((el) => el.getClientRects().length && getComputedStyle(el).visibility !== 'hidden').length"""
+  .filter((el) => el.getClientRects().length && getComputedStyle(el).visibility !== 'hidden')
+  .length"""
 
 
 @pytest.fixture
@@ -160,7 +161,9 @@ def test_large_text_on_every_kiosk_screen(
     page.locator("#large-text").click()
     expect(page.locator("html")).to_have_class(re.compile(r"\blarge-text\b"))
     expect(page.locator("#large-text")).to_have_attribute("aria-pressed", "true")
-    size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.service-name')).fontSize)")
+    size = page.evaluate(
+        "() => parseFloat(getComputedStyle(document.querySelector('.service-name')).fontSize)"
+    )
     assert size >= 56
     shot(page, f"kiosk-large-text-{lang}")
     counts["large"] = assert_targets(page, f"home large {lang}")

@@ -226,3 +226,18 @@ def test_the_greeter_checks_a_customer_in_by_phone(
     choice.click()
     expect(greeter.locator("#g-checkin-result")).to_have_text("已签到：号码 Y001")
     assert axe_violations(greeter) == []
+
+
+def test_spoken_guidance_reads_the_printed_number(
+    browser: Browser, morning_server: LiveServer
+) -> None:
+    server = morning_server
+    page = kiosk(browser, server)
+    page.locator("#voice-guide").click()
+    expect(page.locator("#voice-guide")).to_have_attribute("aria-pressed", "true")
+    page.locator('button[data-service="A"]').click()
+    expect(page).to_have_url(re.compile(r"/s/demo/kiosk/ticket/"))
+    expect(page.locator("#label")).to_have_text("A001")
+    page.wait_for_function("(window.voicePlayed || []).length >= 5", timeout=30_000)
+    # The default pack has no clip for the service's name: the number alone, as printed.
+    assert page.evaluate("window.voicePlayed") == ["zh-A", "zh-0", "zh-0", "zh-1", "zh-hao"]

@@ -216,10 +216,14 @@ export function createVoice({ option: wanted, findVoice, canSpeak, audio, langs 
   return { choose, refresh, say };
 }
 
-/* The kiosk's spoken guidance: a printed number read out ("A012 号" / "Number A012"). */
-export function ticketClips(lang, label) {
-  if (lang === 'zh') return [...labelClips('zh', label), 'zh-hao'];
-  if (lang === 'en') return ['en-number', ...labelClips('en', label)];
+/* The kiosk's spoken guidance: the chosen service, then the printed number ("A012 号" /
+   "Number A012"). The service is said with the store's own clip `zh-service-<code>` /
+   `en-service-<code>` (static/voice/custom/: service names are the store's, the default pack
+   has none); without one, the number alone is read. */
+export function ticketClips(lang, label, service = '') {
+  const named = /^[A-Za-z0-9_-]{1,32}$/.test(service) ? [`${lang}-service-${service}`] : [];
+  if (lang === 'zh') return [...named, ...labelClips('zh', label), 'zh-hao'];
+  if (lang === 'en') return [...named, 'en-number', ...labelClips('en', label)];
   return [];
 }
 

@@ -36,9 +36,9 @@ export function resetAccess() {
 }
 
 /* Spoken guidance on: read a printed number aloud with the pack's clips (else nothing). */
-export function sayTicket(label) {
+export function sayTicket(label, service) {
   if (!read().voice || !label) return Promise.resolve([]);
-  return playPackClips(ticketClips(pageConfig().lang === 'en' ? 'en' : 'zh', label));
+  return playPackClips(ticketClips(pageConfig().lang === 'en' ? 'en' : 'zh', label, service || ''));
 }
 
 function toggle(name) {
@@ -51,6 +51,6 @@ function toggle(name) {
 apply(read());
 // The printed ticket: its number read out when the customer asked for spoken guidance.
 const printed = document.querySelector('[data-say-ticket]');
-if (printed) sayTicket(printed.textContent.trim());
+if (printed) sayTicket(printed.textContent.trim(), printed.dataset.service);
 document.getElementById('large-text')?.addEventListener('click', () => toggle('large'));
 document.getElementById('voice-guide')?.addEventListener('click', () => toggle('voice'));

@@ -163,6 +163,7 @@ class TestEarly:
         assert ticket["lane"] == "appointment" and ticket["label"] == "Y001"
         # The estimate is truthful: nobody else waits, yet the call comes at 11:00, not now.
         assert ticket["eta_minutes"] is not None and ticket["eta_minutes"][0] >= 120
+        assert ticket["called_from"] == TODAY_11
         again = post(client, code=booking["code"], early="wait")  # the code path's answer
         assert again.status_code == 409 and again.json["error"] == "already_checked_in"
         at(clock, 10, 59)

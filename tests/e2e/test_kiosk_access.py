@@ -145,7 +145,10 @@ def test_early_arrival_takes_its_place(browser: Browser, morning_server: LiveSer
     page.locator('[data-early="wait"]').click()
     expect(page).to_have_url(re.compile(r"/s/demo/kiosk/ticket/"))
     expect(page.locator("#label")).to_have_text("Y001")
-    # Nobody is at a counter in this server; with a clerk the estimate would wait for 12:00.
+    expect(page.locator("#called-from")).to_have_text("到您的预约时间 12:00 起叫号，不会提前。")
+    shot(page, "kiosk-early-ticket")
+    assert_targets(page, "early ticket")
+    assert_axe(page, "early ticket zh")
     token = booking["manage_url"].rsplit("/", 1)[1]
     assert server.get(f"/bookings/{token}")["status"] == "checked_in"
 

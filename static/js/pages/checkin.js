@@ -185,6 +185,7 @@ function setWay(byPhone) {
   $('way-phone').setAttribute('aria-pressed', String(byPhone));
   $('code-panel').hidden = byPhone;
   $('phone-panel').hidden = !byPhone;
+  $('checkin-sub').textContent = t(byPhone ? 'sub_phone' : 'sub_code');
   hideEarly();
   show('');
   phoneShow('');

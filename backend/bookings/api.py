@@ -17,6 +17,7 @@ from backend.bookings.schemas import (
     BookIn,
     BookingOut,
     CheckInIn,
+    CodeCheckInIn,
     MoveIn,
     PhoneBookingsOut,
     SlotsOut,
@@ -241,12 +242,12 @@ def check_in(store: str, body: CheckInIn) -> Any:
     if kiosk is None:
         refuse_revoked(request)
     staff = _check_in_staff()
-    early = bookings.Early(body.early) if body.early else None
-    if body.code is not None:
-        ticket = bookings.check_in(store, body.code, kiosk, early, staff)
+    given = body.root
+    early = bookings.Early(given.early) if given.early else None
+    if isinstance(given, CodeCheckInIn):
+        ticket = bookings.check_in(store, given.code, kiosk, early, staff)
         return _ticket_answer(ticket, 201)
-    assert body.phone is not None  # the schema asks for a code or a phone
-    found = bookings.check_in_by_phone(store, body.phone, body.booking, kiosk, early, staff)
+    found = bookings.check_in_by_phone(store, given.phone, given.booking, kiosk, early, staff)
     if isinstance(found, bookings.PhoneBookings):
         answer = _phone_bookings(found)
         if _checked():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, RootModel
 
 from backend.api.openapi import Out
 from backend.queue.schemas import Strict
@@ -28,35 +28,35 @@ class CodeIn(Strict):
     code: str = Field(min_length=1, max_length=16, description="The booking's 6-letter code.")
 
 
-class CheckInIn(Strict):
-    """A check-in by code, or by the mobile number booked with (then `booking`, the `choice` of
-    one of the bookings listed for that number); `early` goes on when the customer is early."""
+EARLY_DESCRIPTION = (
+    "Too early (409 `too_early` with its `options`): `wait` (an appointment ticket called at the "
+    "slot time, not before) or `walk_in` (an ordinary ticket now; the booking is used by it)."
+)
 
-    code: str | None = Field(
-        default=None, min_length=1, max_length=16, description="The booking's 6-letter code."
-    )
-    phone: str | None = Field(
-        default=None, min_length=1, max_length=32, description="The booking's mobile number."
-    )
+
+class CodeCheckInIn(Strict):
+    """A check-in by the booking's code (as before: the public contract)."""
+
+    code: str = Field(min_length=1, max_length=16, description="The booking's 6-letter code.")
+    early: Literal["wait", "walk_in"] | None = Field(default=None, description=EARLY_DESCRIPTION)
+
+
+class PhoneCheckInIn(Strict):
+    """A check-in by the mobile number booked with: without `booking`, today's bookings of the
+    number are listed; with one of their `choice` ids, that booking is checked in."""
+
+    phone: str = Field(min_length=1, max_length=32, description="The booking's mobile number.")
     booking: str | None = Field(
         default=None,
         min_length=1,
         max_length=64,
-        description="With `phone`: the `choice` of one of the bookings listed for it.",
+        description="The `choice` of one of the bookings listed for this number.",
     )
-    early: Literal["wait", "walk_in"] | None = Field(
-        default=None,
-        description="Too early: `wait` (an appointment ticket called at the slot time) or "
-        "`walk_in` (an ordinary ticket now; the booking is used by it).",
-    )
+    early: Literal["wait", "walk_in"] | None = Field(default=None, description=EARLY_DESCRIPTION)
 
-    @model_validator(mode="after")
-    def _one_way(self) -> CheckInIn:
-        if (self.code is None) == (self.phone is None):
-            raise ValueError("Send either a code or a phone number.")
-        if self.booking is not None and self.phone is None:
-            raise ValueError("A booking choice goes with a phone number.")
-        return self
+
+class CheckInIn(RootModel[CodeCheckInIn | PhoneCheckInIn]):
+    """A check-in by code, or by mobile number (one or the other)."""
 
 
 class PhoneBookingOut(Out):

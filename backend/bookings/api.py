@@ -10,20 +10,31 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 
 from backend.api import bp, route
-from backend.api.openapi import Param
+from backend.api.openapi import Param, _checked, check_response
 from backend.bookings import commands as bookings
 from backend.bookings.queries import busy_advice, hours_text, usual_busy
-from backend.bookings.schemas import BookIn, BookingOut, CodeIn, MoveIn, SlotsOut
+from backend.bookings.schemas import (
+    BookIn,
+    BookingOut,
+    CheckInIn,
+    CodeCheckInIn,
+    MoveIn,
+    PhoneBookingsOut,
+    SlotsOut,
+)
 from backend.bookings.serializers import booking_public
 from backend.core.clock import now
 from backend.core.errors import BadInput
 from backend.core.i18n import current_lang
+from backend.core.privacy import mask_name
 from backend.extensions import limiter
 from backend.kiosks.operations import kiosk_token, refuse_revoked, request_kiosk
-from backend.models import hash_token
+from backend.models import User, hash_token
+from backend.policy import AppointmentStatus
 from backend.policy.slots import bookable_days, is_open
-from backend.queue.api import _ticket_json
+from backend.queue.api import _is_staff_request, _ticket_json
 from backend.queue.schemas import EmptyIn, TicketOut
+from backend.staff.auth import staff_user
 from backend.stores.operations import find_store
 
 BOOKING_RATE = "20 per hour"
@@ -178,14 +189,46 @@ def _kiosk_key() -> str:
     return "kiosk:" + hash_token(token) if token else "ip:" + (request.remote_addr or "")
 
 
+def _check_in_staff() -> User | None:
+    """A clerk at the greeter's tablet checks a customer in with the staff session (with CSRF)
+    or an API token; a kiosk needs neither."""
+    if request_kiosk(request) is not None or not _is_staff_request():
+        return None
+    return staff_user()
+
+
+def _phone_bookings(found: bookings.PhoneBookings) -> dict[str, Any]:
+    """Today's bookings of a number as the kiosk lists them: nothing personal but the masks."""
+    zone = ZoneInfo(found.store.timezone)
+    lang = current_lang()
+    return {
+        "bookings": [
+            {
+                "choice": bookings.choice_id(a),
+                "time": a.slot_start.astimezone(zone).strftime("%H:%M"),
+                "service": a.service.code,
+                "service_name": a.service.name(lang),
+                "service_name_zh": a.service.name("zh"),
+                "service_name_en": a.service.name("en"),
+                "name_masked": mask_name(a.name),
+                "checked_in": a.status == AppointmentStatus.CHECKED_IN,
+            }
+            for a in found.appointments
+        ]
+    }
+
+
 @route(
     bp,
     "/stores/<store>/check-in",
     "POST",
-    summary="Check in for an appointment at a kiosk: a ticket in the appointment lane",
+    summary="Check in for an appointment at a kiosk: a ticket in the appointment lane. By code, "
+    "or by mobile number: without `booking` the answer (200) lists today's bookings of the "
+    "number, masked, each with its `choice`; with `booking` that one is checked in (201, or 200 "
+    "with the same ticket when it already was). Too early: 409 `too_early` with `options`; "
+    "send one back as `early`.",
     tag="booking",
-    body=CodeIn,
-    response=TicketOut,
+    body=CheckInIn,
     status=201,
 )
 @limiter.limit(
@@ -194,9 +237,27 @@ def _kiosk_key() -> str:
     methods=["POST"],
     deduct_when=lambda response: response.status_code == 404,
 )
-def check_in(store: str, body: CodeIn) -> Any:
+def check_in(store: str, body: CheckInIn) -> Any:
     kiosk = request_kiosk(request)
     if kiosk is None:
         refuse_revoked(request)
-    ticket = bookings.check_in(store, body.code, kiosk)
-    return jsonify(_ticket_json(ticket, with_token=True)), 201
+    staff = _check_in_staff()
+    given = body.root
+    early = bookings.Early(given.early) if given.early else None
+    if isinstance(given, CodeCheckInIn):
+        ticket = bookings.check_in(store, given.code, kiosk, early, staff)
+        return _ticket_answer(ticket, 201)
+    found = bookings.check_in_by_phone(store, given.phone, given.booking, kiosk, early, staff)
+    if isinstance(found, bookings.PhoneBookings):
+        answer = _phone_bookings(found)
+        if _checked():
+            check_response(PhoneBookingsOut, answer)
+        return jsonify(answer), 200
+    return _ticket_answer(found.ticket, 201 if found.created else 200)
+
+
+def _ticket_answer(ticket: Any, status: int) -> Any:
+    answer = _ticket_json(ticket, with_token=True)
+    if _checked():
+        check_response(TicketOut, answer)
+    return jsonify(answer), status

@@ -7,24 +7,28 @@ re-counts the slot after the first has committed and is told it was just taken.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from collections import Counter as Tally
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from backend.cases.commands import erase_old_contacts
 from backend.core.errors import BadInput, Conflict, Forbidden, NotFound
 from backend.core.i18n import current_lang
-from backend.core.text import normalise_phone, visible_text
+from backend.core.text import has_nul, normalise_phone, visible_text
 from backend.extensions import db
 from backend.messaging import commands as outbox
-from backend.models import Appointment, Kiosk, Service, Store, Ticket
+from backend.models import Appointment, Kiosk, Service, Store, Ticket, User
 from backend.policy import AppointmentStatus, Channel, Lane, service_day
 from backend.policy.slots import (
     CODE_ALPHABET,
@@ -279,20 +283,164 @@ def move_booking(token: str, start: datetime, service_code: str | None = None) -
     return appointment
 
 
-def check_in(store_code: str, raw_code: str, kiosk: Kiosk | None) -> Ticket:
+class Early(StrEnum):
+    """What a customer who came before the check-in window chose at the kiosk."""
+
+    WAIT = "wait"  # take their place now: an appointment ticket called at the slot time
+    WALK_IN = "walk_in"  # an ordinary ticket of the booking's service now; the booking is used
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """A check-in's outcome: the ticket, and whether this request made it (a second tap on the
+    same booking gets the ticket it already has)."""
+
+    ticket: Ticket
+    created: bool
+
+
+def _check_origin(store: Store, kiosk: Kiosk | None, staff: User | None) -> None:
+    if staff is not None:
+        if not staff.can_act_in(store):
+            raise Forbidden(_l("Your account does not belong to this store."))
+        return
+    if kiosk is None or kiosk.store_id != store.id:
+        raise Forbidden(engine.KIOSK_ORIGIN_REQUIRED, error_code="kiosk_not_registered")
+
+
+def check_in(
+    store_code: str,
+    raw_code: str,
+    kiosk: Kiosk | None,
+    early: Early | None = None,
+    staff: User | None = None,
+) -> Ticket:
     """The customer types (or scans) the code at a kiosk: a ticket in the appointment lane."""
     code = normalise_code(raw_code)
     with engine.command(code=store_code) as cmd:
         store = cmd.store
-        if kiosk is None or kiosk.store_id != store.id:
-            raise Forbidden(engine.KIOSK_ORIGIN_REQUIRED, error_code="kiosk_not_registered")
+        _check_origin(store, kiosk, staff)
         appointment = _find_by_code(store, code, cmd.now)
-        _check_window(store, appointment, cmd.now)
-        ticket = _appointment_ticket(cmd, appointment)
-        appointment.status = AppointmentStatus.CHECKED_IN
-        appointment.checked_in_at = cmd.now
-        appointment.ticket = ticket
+        ticket = _admit(cmd, appointment, early)
     return ticket
+
+
+def _admit(cmd: engine.Command, appointment: Appointment, early: Early | None) -> Ticket:
+    """The check-in window's rules, then the ticket: in the appointment lane (an early arrival's
+    waits for its slot), or with `walk_in`, an ordinary one of the booking's service."""
+    is_early = _check_window(cmd.store, appointment, cmd.now, early)
+    if is_early and early is Early.WALK_IN:
+        service = cmd.config.service_by_id(appointment.service_id)
+        # An ordinary number of the business booked; the booking is used by it (the customer
+        # is served now, so the slot later is not theirs twice, nor are they a no-show for it).
+        ticket = engine.queue_ticket(
+            cmd, service, service.lane, service.prefix, Channel.APPOINTMENT
+        )
+    else:
+        ticket = _appointment_ticket(cmd, appointment, waits_for_slot=is_early)
+    appointment.status = AppointmentStatus.CHECKED_IN
+    appointment.checked_in_at = cmd.now
+    appointment.ticket = ticket
+    return ticket
+
+
+# --- check-in by mobile number -------------------------------------------------------------------
+
+CHOICE_LENGTH = 20
+
+
+def choice_id(appointment: Appointment) -> str:
+    """The opaque id of a booking in the kiosk's list: neither its code nor its manage token,
+    meaningful only with the phone number it was listed for (an HMAC with the app's secret)."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    message = f"choice:{appointment.id}:{appointment.phone}:{appointment.day}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:CHOICE_LENGTH]
+
+
+def check_phone(store: Store, raw: str) -> str:
+    if has_nul(raw):
+        raise BadInput(_l("Please enter a valid mobile number."), error_code="bad_phone")
+    phone = normalise_phone(raw)
+    if not re.fullmatch(store.phone_pattern, phone):
+        raise BadInput(_l("Please enter a valid mobile number."), error_code="bad_phone")
+    return phone
+
+
+@dataclass(frozen=True)
+class PhoneBookings:
+    """Today's bookings of a number at the store, for the customer to pick theirs."""
+
+    store: Store
+    appointments: list[Appointment]
+
+
+def check_in_by_phone(
+    store_code: str,
+    raw_phone: str,
+    choice: str | None,
+    kiosk: Kiosk | None,
+    early: Early | None = None,
+    staff: User | None = None,
+) -> PhoneBookings | CheckIn:
+    """Without a `choice`: today's bookings of the number (masked by the caller). With one: that
+    booking checked in by the kiosk's rules; already checked in, the same ticket again."""
+    with engine.command(code=store_code) as cmd:
+        store = cmd.store
+        _check_origin(store, kiosk, staff)
+        phone = check_phone(store, raw_phone)
+        today = _find_by_phone(store, phone, cmd.now)
+        if choice is None:
+            return PhoneBookings(store, today)
+        chosen = next((a for a in today if hmac.compare_digest(choice_id(a), choice)), None)
+        if chosen is None:
+            raise NotFound(
+                _l("This booking is not in the list any more. Please start again."),
+                error_code="unknown_booking",
+            )
+        if chosen.status == AppointmentStatus.CHECKED_IN and chosen.ticket is not None:
+            return CheckIn(chosen.ticket, created=False)
+        return CheckIn(_admit(cmd, chosen, early), created=True)
+
+
+def _find_by_phone(store: Store, phone: str, moment: datetime) -> list[Appointment]:
+    """Today's open bookings of the number; bookings on a later day only are named (the first
+    one), and a number with none at all is a wrong attempt (404, counted like a wrong code)."""
+    found = db.session.scalars(
+        select(Appointment)
+        .where(
+            Appointment.store_id == store.id,
+            Appointment.phone == phone,
+            Appointment.status.in_(ACTIVE),
+            Appointment.erased.is_(False),
+        )
+        .order_by(Appointment.slot_start, Appointment.id)
+    ).all()
+    today = service_day(moment, store.timezone)
+    todays = [a for a in found if a.day == today]
+    if todays:
+        return todays
+    upcoming = [a for a in found if a.day > today and a.status == AppointmentStatus.BOOKED]
+    if upcoming:
+        first = upcoming[0]
+        local = first.slot_start.astimezone(ZoneInfo(store.timezone))
+        when = _day_text(local.date()) + " " + local.strftime("%H:%M")
+        raise Conflict(
+            _l("Your booking is on %(when)s. Please check in on that day.", when=when),
+            error_code="other_day",
+            date=first.day.isoformat(),
+            time=local.strftime("%H:%M"),
+        )
+    raise NotFound(
+        _l("We could not find a booking for today with this number. Please check it."),
+        error_code="unknown_phone",
+    )
+
+
+def _day_text(day: date) -> str:
+    """12月3日 / Dec 3 (the kiosk's languages)."""
+    if current_lang() == "zh":
+        return f"{day.month}月{day.day}日"
+    return day.strftime("%b ") + str(day.day)
 
 
 def _find_by_code(store: Store, code: str, moment: datetime) -> Appointment:
@@ -320,7 +468,11 @@ def _find_by_code(store: Store, code: str, moment: datetime) -> Appointment:
     )
 
 
-def _check_window(store: Store, appointment: Appointment, moment: datetime) -> None:
+def _check_window(
+    store: Store, appointment: Appointment, moment: datetime, early: Early | None = None
+) -> bool:
+    """Refuses a check-in outside the window; True when the customer is early and chose how
+    to go on (`early`), False inside the window."""
     if appointment.status == AppointmentStatus.CHECKED_IN and appointment.ticket is not None:
         raise Conflict(
             _l("You have already checked in: number %(label)s.", label=appointment.ticket.label),
@@ -333,12 +485,18 @@ def _check_window(store: Store, appointment: Appointment, moment: datetime) -> N
     closes = appointment.slot_start + timedelta(minutes=store.checkin_late_minutes)
     zone = ZoneInfo(store.timezone)
     if moment < opens:
+        if early is not None:
+            return True
         at = opens.astimezone(zone).strftime("%H:%M")
+        slot = appointment.slot_start.astimezone(zone).strftime("%H:%M")
         raise Conflict(
             _l("You are early. Please come back to check in from %(time)s.", time=at),
             error_code="too_early",
             come_back_at=opens.isoformat().replace("+00:00", "Z"),
             time=at,
+            slot_time=slot,
+            service=appointment.service.code,
+            options=_early_options(slot),
         )
     if moment > closes:
         raise Conflict(
@@ -346,9 +504,40 @@ def _check_window(store: Store, appointment: Appointment, moment: datetime) -> N
             error_code="too_late",
             service=appointment.service.code,
         )
+    return False
 
 
-def _appointment_ticket(cmd: engine.Command, appointment: Appointment) -> Ticket:
+def _early_options(slot: str) -> list[dict[str, str]]:
+    """The two ways on for an early customer, in plain words (send one back as `early`)."""
+    return [
+        {
+            "early": Early.WAIT.value,
+            "title": str(_l("Take your place now: you will be called at your booked time")),
+            "detail": str(
+                _l(
+                    "You get your number now. It is called from %(time)s, not before; you may "
+                    "wait nearby.",
+                    time=slot,
+                )
+            ),
+        },
+        {
+            "early": Early.WALK_IN.value,
+            "title": str(_l("Take a walk-in ticket now")),
+            "detail": str(
+                _l(
+                    "An ordinary number for the same business, in turn with everyone else. Your "
+                    "booking at %(time)s is used by it.",
+                    time=slot,
+                )
+            ),
+        },
+    ]
+
+
+def _appointment_ticket(
+    cmd: engine.Command, appointment: Appointment, waits_for_slot: bool = False
+) -> Ticket:
     return engine.queue_ticket(
         cmd,
         cmd.config.service_by_id(appointment.service_id),
@@ -356,6 +545,7 @@ def _appointment_ticket(cmd: engine.Command, appointment: Appointment) -> Ticket
         cmd.store.appointment_prefix,
         Channel.APPOINTMENT,
         due_at=appointment.slot_start,
+        waits_for_slot=waits_for_slot,
     )
 
 

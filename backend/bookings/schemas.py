@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, RootModel
 
 from backend.api.openapi import Out
 from backend.queue.schemas import Strict
@@ -26,6 +26,52 @@ class MoveIn(Strict):
 
 class CodeIn(Strict):
     code: str = Field(min_length=1, max_length=16, description="The booking's 6-letter code.")
+
+
+EARLY_DESCRIPTION = (
+    "Too early (409 `too_early` with its `options`): `wait` (an appointment ticket called at the "
+    "slot time, not before) or `walk_in` (an ordinary ticket now; the booking is used by it)."
+)
+
+
+class CodeCheckInIn(Strict):
+    """A check-in by the booking's code (as before: the public contract)."""
+
+    code: str = Field(min_length=1, max_length=16, description="The booking's 6-letter code.")
+    early: Literal["wait", "walk_in"] | None = Field(default=None, description=EARLY_DESCRIPTION)
+
+
+class PhoneCheckInIn(Strict):
+    """A check-in by the mobile number booked with: without `booking`, today's bookings of the
+    number are listed; with one of their `choice` ids, that booking is checked in."""
+
+    phone: str = Field(min_length=1, max_length=32, description="The booking's mobile number.")
+    booking: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The `choice` of one of the bookings listed for this number.",
+    )
+    early: Literal["wait", "walk_in"] | None = Field(default=None, description=EARLY_DESCRIPTION)
+
+
+class CheckInIn(RootModel[CodeCheckInIn | PhoneCheckInIn]):
+    """A check-in by code, or by mobile number (one or the other)."""
+
+
+class PhoneBookingOut(Out):
+    choice: str
+    time: str
+    service: str
+    service_name: str
+    service_name_zh: str
+    service_name_en: str
+    name_masked: str
+    checked_in: bool
+
+
+class PhoneBookingsOut(Out):
+    bookings: list[PhoneBookingOut]
 
 
 class SlotOut(Out):

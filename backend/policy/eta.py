@@ -78,7 +78,16 @@ def _available(groups: dict[GroupKey, deque[QueueItem]], moment: datetime) -> li
 
 
 def _next_arrival(groups: dict[GroupKey, deque[QueueItem]], moment: datetime) -> datetime | None:
+    """The next moment something changes for an idle counter: a ticket arrives, or an
+    appointment that is here already reaches its slot (it is not called before)."""
     later = [g[0].queue_at for g in groups.values() if g and g[0].queue_at > moment]
+    later += [
+        i.due_at
+        for (_, lane, _, _), g in groups.items()
+        if lane == Lane.APPOINTMENT
+        for i in g
+        if i.waits_for_slot and i.due_at is not None and i.due_at > moment
+    ]
     return min(later, default=None)
 
 

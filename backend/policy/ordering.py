@@ -30,6 +30,9 @@ class QueueItem:
     expected_minutes: float = 5.0  # the service's learned (or configured) duration
     # Priority care (爱心: elderly, disabled, pregnant), set by staff when issuing.
     care: bool = False
+    # An appointment checked in before its check-in window (the customer chose to take their
+    # place early): promised a call at its slot, so no counter calls it before `due_at`.
+    waits_for_slot: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,12 @@ def can_serve(counter: CounterView, item: QueueItem) -> bool:
     return lanes and counter.takes(item)
 
 
+def not_yet_due(item: QueueItem, now: datetime | None) -> bool:
+    """An early arrival's appointment before its slot: it waits for its time, whoever else is
+    idle (the customer was promised the slot, not an earlier call, and may have stepped out)."""
+    return item.waits_for_slot and now is not None and item.due_at is not None and now < item.due_at
+
+
 def due_appointment(
     counter: CounterView, items: Sequence[QueueItem], policy: QueuePolicy, now: datetime | None
 ) -> QueueItem | None:
@@ -232,7 +241,13 @@ def choose_next(
     """
     if counter.status == CounterStatus.PAUSED:
         return Decision(None, Reason.COUNTER_PAUSED)
-    eligible = [i for i in waiting if i.only_counter in (None, counter.number) and counter.takes(i)]
+    eligible = [
+        i
+        for i in waiting
+        if i.only_counter in (None, counter.number)
+        and counter.takes(i)
+        and not (not_yet_due(i, now) and i.only_counter is None)
+    ]
     sent_here = [i for i in eligible if i.only_counter == counter.number]
     if sent_here:
         # A clerk sent this customer here on purpose: serve them before the queue.

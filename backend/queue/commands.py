@@ -599,6 +599,7 @@ def _candidates(cmd: Command) -> list[QueueItem]:
             Ticket.target_counter_id,
             Ticket.due_at,
             Ticket.priority_care,
+            Ticket.waits_for_slot,
             func.row_number()
             .over(
                 # Tickets sent to one counter queue apart from the rest of their service,
@@ -642,6 +643,7 @@ def _candidates(cmd: Command) -> list[QueueItem]:
                 service.lane,
                 minutes,
                 bool(row.priority_care),
+                bool(row.waits_for_slot),
             )
         )
     return items
@@ -730,7 +732,10 @@ def _release(
 ) -> None:
     ticket.finished_at = cmd.now
     cmd.transition(ticket, action, counter, detail)
-    if action in APPOINTMENT_AFTER and ticket.lane == Lane.APPOINTMENT:
+    # A booking's ticket: in the appointment lane, or the walk-in ticket an early customer took
+    # instead (its channel says it came from the booking).
+    booked = ticket.lane == Lane.APPOINTMENT or ticket.channel == Channel.APPOINTMENT
+    if action in APPOINTMENT_AFTER and booked:
         appointment = ticket.appointment
         if appointment is not None:
             appointment.status = APPOINTMENT_AFTER[action]

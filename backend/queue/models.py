@@ -92,6 +92,8 @@ class Ticket(Model):
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Priority care (爱心: elderly, disabled, pregnant), set by staff who issue the ticket.
     priority_care: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # An appointment checked in before its window: not called before its slot (due_at).
+    waits_for_slot: Mapped[bool] = mapped_column(default=False, server_default=false())
     # What the customer was promised the first time the ticket was shown (the issue's answer):
     # the expected wait and its range in minutes, and when. Written once, after the issue's
     # commit; left empty when no estimate was shown (nobody at a counter for the lane).

@@ -107,6 +107,7 @@ class TicketRow:
     care: bool = False  # priority care (爱心), set by staff
     plan: tuple[int, ...] = ()  # a visit for several services: their ids in order
     plan_step: int = 0  # the part being waited for or served now
+    waits_for_slot: bool = False  # an early arrival: not called before its slot
 
 
 TICKET_COLUMNS = (
@@ -133,6 +134,7 @@ TICKET_COLUMNS = (
     Ticket.priority_care,
     Ticket.plan,
     Ticket.plan_step,
+    Ticket.waits_for_slot,
 )
 
 
@@ -331,6 +333,7 @@ def _row(ticket: Any, services: Mapping[int, ServiceInfo], numbers: Mapping[int,
         care=bool(getattr(ticket, "priority_care", False)),
         plan=tuple(getattr(ticket, "plan", None) or ()),
         plan_step=getattr(ticket, "plan_step", 0) or 0,
+        waits_for_slot=bool(getattr(ticket, "waits_for_slot", False)),
     )
 
 
@@ -657,6 +660,7 @@ def _item(ticket: TicketRow, services: Mapping[int, ServiceInfo]) -> QueueItem:
         service.lane,
         service.minutes,
         ticket.care,
+        ticket.waits_for_slot,
     )
 
 

@@ -204,6 +204,11 @@ class TicketOut(TicketBrief):
         "waits for the customer's arrival."
     )
     eta_call_at: str | None = Field(description="When the call is expected (clock time).")
+    called_from: str | None = Field(
+        default=None,
+        description="An early arrival's appointment ticket: not called before this moment (its "
+        "booked slot).",
+    )
     counters: list[CounterStatusOut] = Field(
         description="The counters that serve this ticket's lane, open, paused or closed."
     )

@@ -121,6 +121,9 @@ def ticket_public(
         "eta_minutes": list(eta) if eta else None,
         "eta_reason": proj.eta_reason(ticket),
         "eta_call_at": _call_at(proj, ticket),
+        "called_from": iso(ticket.due_at)
+        if ticket.waits_for_slot and ticket.status == TicketStatus.WAITING
+        else None,
         "serving_counters": proj.serving_counters(ticket.lane),
         "counters": [
             {"number": c.number, "status": c.public_status}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import {
-  callClips, chooseVoice, labelClips, markOf, mergePacks, numberClips, voiceOption,
+  callClips, chooseVoice, labelClips, markOf, mergePacks, numberClips, ticketClips, voiceOption,
 } from '../../static/js/lib/voice.js';
 
 describe('clip sequences', () => {
@@ -91,5 +91,17 @@ describe('packs', () => {
     assert.equal(merged.clips['zh-1'].url, 'http://h/static/voice/custom/yi.mp3');
     assert.equal(merged.clips.bad, undefined);
     assert.equal(merged.mode, 'clips');
+  });
+});
+
+describe('the kiosk reads a printed ticket', () => {
+  it('says the service with the store\'s own clip name, then the number', () => {
+    assert.deepEqual(ticketClips('zh', 'A012', 'A'), ['zh-service-A', 'zh-A', 'zh-0', 'zh-1', 'zh-2', 'zh-hao']);
+    assert.deepEqual(ticketClips('en', 'C3', 'C'), ['en-service-C', 'en-number', 'en-C', 'en-3']);
+  });
+
+  it('leaves out a service code that cannot be a clip name, and unknown languages', () => {
+    assert.deepEqual(ticketClips('zh', 'A1', '../x'), ['zh-A', 'zh-1', 'zh-hao']);
+    assert.deepEqual(ticketClips('fr', 'A1', 'A'), []);
   });
 });

@@ -1,7 +1,7 @@
 """a visit for several services in a row: the ticket's plan, and its finished parts
 
 Revision ID: e17f9a0b1c2d
-Revises: c7a1e5d3b901
+Revises: e17a0b1c2d3e
 Create Date: 2026-12-02 13:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'e17f9a0b1c2d'
-down_revision = 'c7a1e5d3b901'
+down_revision = 'e17a0b1c2d3e'
 branch_labels = None
 depends_on = None
 

@@ -215,3 +215,37 @@ export function createVoice({ option: wanted, findVoice, canSpeak, audio, langs 
   refresh();
   return { choose, refresh, say };
 }
+
+/* The kiosk's spoken guidance: the chosen service, then the printed number ("A012 号" /
+   "Number A012"). The service is said with the store's own clip `zh-service-<code>` /
+   `en-service-<code>` (static/voice/custom/: service names are the store's, the default pack
+   has none); without one, the number alone is read. */
+export function ticketClips(lang, label, service = '') {
+  const named = /^[A-Za-z0-9_-]{1,32}$/.test(service) ? [`${lang}-service-${service}`] : [];
+  if (lang === 'zh') return [...named, ...labelClips('zh', label), 'zh-hao'];
+  if (lang === 'en') return [...named, 'en-number', ...labelClips('en', label)];
+  return [];
+}
+
+/* Plays named clips of the pack (the store's own over the default) one after another with
+   <audio> elements; resolves when they have played (or could not). The clips played are listed
+   in window.voicePlayed, as on the display. */
+export async function playPackClips(names) {
+  window.voicePlayed = window.voicePlayed || [];
+  const packs = await Promise.all([fetchManifest(new URL('default/', PACK_URL)), fetchManifest(new URL('custom/', PACK_URL))]);
+  const { clips } = mergePacks(...packs);
+  const known = names.filter((name) => clips[name]);
+  for (const name of known) {
+    const el = new Audio(clips[name].url);
+    const ended = new Promise((resolve) => { el.onended = resolve; el.onerror = resolve; });
+    try {
+      await el.play();
+    } catch {
+      return known; // the browser refused to play: nothing more to say
+    }
+    await Promise.race([ended, wait(10000)]);
+    window.voicePlayed.push(name);
+    await wait(GAP_S * 1000);
+  }
+  return known;
+}

@@ -6,6 +6,7 @@ import { codeFromQR as readQR, cleanCode, codeRules } from '../lib/code.js';
 import { pageConfig } from '../lib/config.js';
 import { byId as $, h } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
+import { resetAccess } from '../ui/kiosk-access.js';
 
 const config = pageConfig();
 const RULES = codeRules(config); // the server's alphabet and length (page_config), when it sends them
@@ -41,7 +42,9 @@ function setCode(v) {
 
 function setButtons() {
   submitBtn.disabled = inFlight || !registered || code().length !== LEN;
-  document.querySelectorAll('#keypad .key, #key-clear, #scan').forEach((b) => { b.disabled = inFlight || !registered; });
+  document.querySelectorAll('#keypad .key, #key-clear, #scan, #phone-keypad .pkey, #phone-list button, #early-options button').forEach((b) => { b.disabled = inFlight || !registered; });
+  const phoneSubmit = document.getElementById('phone-submit');
+  if (phoneSubmit) phoneSubmit.disabled = inFlight || !registered || String(phone || '').length !== 11;
   $('walk-in').disabled = inFlight || !registered;
 }
 
@@ -86,7 +89,10 @@ function failed(err) {
   switch (err.code) {
     case 'kiosk_not_registered': markUnregistered(false); return;
     case 'kiosk_revoked': markUnregistered(true); return;
-    case 'too_early': show(data.time ? t('too_early', { time: data.time }) : err.message, 'info'); return;
+    case 'too_early':
+      if (Array.isArray(data.options) && data.options.length && lastBody) { showEarly(data); return; }
+      show(data.time ? t('too_early', { time: data.time }) : err.message, 'info');
+      return;
     case 'too_late':
       walkInService = data.service || null;
       show(err.message || t('too_late'), 'info', !!walkInService);
@@ -121,16 +127,165 @@ async function submit() {
   walkInService = null;
   setBusy(true);
   try {
-    const ticket = await api(base + '/check-in', { code: code() });
-    $('offline').hidden = true;
-    if (!ticket || !ticket.print_url) throw new Error(t('server_error'));
-    location.href = ticket.print_url;
-    setTimeout(() => setBusy(false), 15000); // navigation failed: let the customer retry
+    await checkIn({ code: code() });
   } catch (err) {
     setBusy(false);
     failed(err);
   }
 }
+
+/* One check-in request (by code, or by number and booking); remembered for the early choice. */
+let lastBody = null;
+async function checkIn(body) {
+  lastBody = body;
+  const ticket = await api(base + '/check-in', body);
+  $('offline').hidden = true;
+  if (!ticket || !ticket.print_url) throw new Error(t('server_error'));
+  location.href = ticket.print_url;
+  setTimeout(() => setBusy(false), 15000); // navigation failed: let the customer retry
+}
+
+/* ---------------------------------------------------------------- early: two ways on */
+
+function showEarly(data) {
+  const box = $('early-box');
+  $('early-title').textContent = t('early_title', { time: data.slot_time || data.time || '' });
+  const list = $('early-options');
+  list.replaceChildren(...data.options.map((o) => h('button', { type: 'button', class: 'btn early-option', 'data-early': o.early },
+    h('span', { class: 'early-option-title', text: o.title }),
+    h('span', { class: 'early-option-detail', text: o.detail }))));
+  box.hidden = false;
+  list.querySelector('button')?.focus();
+  box.scrollIntoView({ block: 'nearest' });
+}
+function hideEarly() { $('early-box').hidden = true; }
+
+$('early-options').addEventListener('click', async (e) => {
+  const b = e.target.closest('button[data-early]');
+  if (!b || inFlight || !lastBody) return;
+  setBusy(true);
+  try {
+    await checkIn(Object.assign({}, lastBody, { early: b.dataset.early }));
+  } catch (err) {
+    setBusy(false);
+    hideEarly();
+    if (phoneMode) phoneFailed(err); else failed(err);
+  }
+});
+
+/* ---------------------------------------------------------------- by mobile number */
+
+const PHONE_LEN = 11;
+let phoneMode = false;
+let phone = '';
+
+function setWay(byPhone) {
+  phoneMode = byPhone;
+  $('way-code').setAttribute('aria-pressed', String(!byPhone));
+  $('way-phone').setAttribute('aria-pressed', String(byPhone));
+  $('code-panel').hidden = byPhone;
+  $('phone-panel').hidden = !byPhone;
+  $('checkin-sub').textContent = t(byPhone ? 'sub_phone' : 'sub_code');
+  hideEarly();
+  show('');
+  phoneShow('');
+  if (byPhone) $('phone-keypad').querySelector('button')?.focus({ preventScroll: true });
+  else input.focus({ preventScroll: true });
+}
+
+function phoneShow(text, kind) {
+  const box = $('phone-message');
+  box.textContent = text || '';
+  box.className = 'checkin-message ' + (kind || 'error');
+  box.hidden = !text;
+}
+
+function setPhone(v) {
+  phone = String(v).replace(/\D/g, '').slice(0, PHONE_LEN);
+  // Grouped as people read a mobile number: 139 1234 5678.
+  $('phone-display').textContent = [phone.slice(0, 3), phone.slice(3, 7), phone.slice(7)].filter(Boolean).join(' ');
+  $('phone-display').classList.toggle('is-empty', !phone);
+  $('phone-submit').disabled = inFlight || !registered || phone.length !== PHONE_LEN;
+}
+
+function phoneFailed(err) {
+  const data = err.data || {};
+  if (err.code === 'kiosk_not_registered' || err.code === 'kiosk_revoked') { markUnregistered(err.code === 'kiosk_revoked'); return; }
+  if (err.code === 'too_early' && Array.isArray(data.options) && data.options.length) { showEarly(data); return; }
+  const info = ['other_day', 'too_early', 'too_late', 'already_checked_in', 'rate_limited'].includes(err.code);
+  phoneShow(err.message || t('no_booking_today'), info ? 'info' : 'error');
+  if (err.status === 0) $('offline').hidden = false;
+}
+
+async function findBookings() {
+  if (inFlight || !registered) return;
+  if (phone.length !== PHONE_LEN) { phoneShow(t('need_phone'), 'info'); return; }
+  phoneShow('');
+  hideEarly();
+  setBusy(true);
+  try {
+    const answer = await api(base + '/check-in', { phone });
+    setBusy(false);
+    showBookings(answer.bookings || []);
+  } catch (err) {
+    setBusy(false);
+    phoneFailed(err);
+  }
+}
+
+function showBookings(rows) {
+  const list = $('phone-list');
+  list.replaceChildren(...rows.map((r) => h('button', { type: 'button', class: 'btn phone-booking', 'data-choice': r.choice },
+    h('span', { class: 'phone-booking-time', text: r.time }),
+    h('span', { class: 'phone-booking-text' },
+      h('span', { class: 'phone-booking-service', text: r.service_name }),
+      h('span', { class: 'phone-booking-name', text: r.name_masked + (r.checked_in ? ' · ' + t('booking_checked_in') : '') })))));
+  $('phone-keypad').hidden = true;
+  $('phone-submit').hidden = true;
+  $('phone-list-box').hidden = false;
+  list.querySelector('button')?.focus();
+}
+
+function phoneAgain() {
+  setPhone('');
+  phoneShow('');
+  hideEarly();
+  $('phone-list').replaceChildren();
+  $('phone-list-box').hidden = true;
+  $('phone-keypad').hidden = false;
+  $('phone-submit').hidden = false;
+}
+
+$('phone-list').addEventListener('click', async (e) => {
+  const b = e.target.closest('button[data-choice]');
+  if (!b || inFlight) return;
+  phoneShow('');
+  setBusy(true);
+  try {
+    await checkIn({ phone, booking: b.dataset.choice });
+  } catch (err) {
+    setBusy(false);
+    phoneFailed(err);
+  }
+});
+$('phone-keypad').addEventListener('click', (e) => {
+  const b = e.target.closest('button');
+  if (!b || b.disabled) return;
+  if (b.id === 'phone-back') setPhone(phone.slice(0, -1));
+  else if (b.id === 'phone-clear') setPhone('');
+  else if (b.dataset.digit && phone.length < PHONE_LEN) setPhone(phone + b.dataset.digit);
+  phoneShow('');
+});
+document.addEventListener('keydown', (e) => { // a real keyboard on the phone screen
+  if (!phoneMode || inFlight) return;
+  if (/^[0-9]$/.test(e.key)) setPhone(phone + e.key);
+  else if (e.key === 'Backspace') setPhone(phone.slice(0, -1));
+  else if (e.key === 'Enter' && !$('phone-submit').hidden) { e.preventDefault(); findBookings(); }
+});
+$('phone-submit').addEventListener('click', findBookings);
+$('phone-again').addEventListener('click', phoneAgain);
+$('way-code').addEventListener('click', () => setWay(false));
+$('way-phone').addEventListener('click', () => setWay(true));
 
 async function walkIn() {
   if (inFlight || !registered || !walkInService) return;
@@ -245,6 +400,7 @@ function idle() {
   closeCamera();
   setCode('');
   show('');
+  resetAccess();
   const url = new URL(home, location.href);
   url.searchParams.set('lang', 'zh');
   location.replace(url.toString());
@@ -260,4 +416,5 @@ document.addEventListener('contextmenu', (e) => e.preventDefault());
 window.addEventListener('pageshow', (e) => { if (e.persisted) { setBusy(false); setCode(''); show(''); } });
 
 setCode(input.value);
+setPhone('');
 input.focus({ preventScroll: true });

@@ -4,7 +4,7 @@
    the buttons are disabled until the answer comes. */
 import { api, storePath } from '../lib/api.js';
 import { pageConfig } from '../lib/config.js';
-import { byId as $, setText } from '../lib/dom.js';
+import { byId as $, h, setText } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 import { randomKey } from '../lib/ids.js';
 import { renderPlan } from '../ui/plan.js';
@@ -78,4 +78,42 @@ form.addEventListener('submit', async (event) => {
     busy = false;
     buttons().forEach((b) => { b.disabled = false; });
   }
+});
+
+/* A booked customer checked in by mobile number: the kiosk's API with the staff session. */
+const checkinBase = storePath(config.store) + '/check-in';
+let checkinPhone = '';
+function checkinSay(text) { setText('g-checkin-result', text || ''); }
+async function checkInChoice(choice, early) {
+  const body = { phone: checkinPhone, booking: choice };
+  if (early) body.early = early;
+  try {
+    const ticket = await api(checkinBase, body);
+    checkinSay(t('checked_in_as', { label: ticket.label }));
+    $('g-bookings').replaceChildren();
+  } catch (err) {
+    checkinSay(err.message);
+    const options = (err.data && err.data.options) || [];
+    if (err.code === 'too_early') {
+      $('g-bookings').replaceChildren(...options.map((o) => h('button', { type: 'button', class: 'btn g-service', text: o.title,
+        'data-choice': choice, 'data-early': o.early })));
+    }
+  }
+}
+$('g-checkin-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  checkinPhone = $('g-phone').value.trim();
+  checkinSay('');
+  try {
+    const answer = await api(checkinBase, { phone: checkinPhone });
+    $('g-bookings').replaceChildren(...(answer.bookings || []).map((b) => h('button', { type: 'button', class: 'btn g-service',
+      'data-choice': b.choice, text: `${b.time} · ${b.service_name} · ${b.name_masked}` })));
+  } catch (err) {
+    $('g-bookings').replaceChildren();
+    checkinSay(err.message);
+  }
+});
+$('g-bookings').addEventListener('click', (event) => {
+  const b = event.target.closest('button[data-choice]');
+  if (b) checkInChoice(b.dataset.choice, b.dataset.early);
 });

@@ -8,6 +8,7 @@ import { byId, h } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 import { randomKey } from '../lib/ids.js';
 import { throttle, whenText } from '../lib/time.js';
+import { resetAccess } from '../ui/kiosk-access.js';
 import { renderServices } from '../ui/services.js';
 
 const config = pageConfig();
@@ -281,6 +282,7 @@ let idleTimer = null;
 function idleReset() {
   if (inFlight) return;
   home();
+  resetAccess();
   if (config.lang && config.lang !== 'zh') {
     const url = new URL(location.href);
     url.searchParams.set('lang', 'zh');

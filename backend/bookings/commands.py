@@ -387,6 +387,7 @@ def sweep(store_id: int) -> int:
             old.phone = ""
             old.erased = True
         erase_old_contacts(store, cmd.now)
+        outbox.erase_old_contacts(store.id, store.retention_days, cmd.now)
     return len(missed)
 
 

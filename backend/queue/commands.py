@@ -29,6 +29,7 @@ from backend.core.errors import BadInput, Conflict, Forbidden, NotFound, TooMany
 from backend.extensions import db
 from backend.kiosks.models import Kiosk
 from backend.live import events
+from backend.messaging import commands as outbox
 from backend.policy import (
     AT_COUNTER,
     Action,
@@ -616,6 +617,7 @@ def _call(cmd: Command, ticket: Ticket, counter: Counter, reason: str) -> None:
     ticket.clerk_id = cmd.actor.id if cmd.actor else None
     ticket.called_at = cmd.now
     cmd.transition(ticket, Action.CALL, counter, {"reason": reason})
+    outbox.note_called(cmd.store.id, ticket, counter.number, cmd.now)
     lanes = [*(cmd.store.recent_lanes or ()), str(ticket.lane)]
     cmd.store.recent_lanes = lanes[-RECENT_LANES_KEPT:]
 
@@ -739,6 +741,9 @@ def recall_ticket(ticket_id: int, actor: User | None) -> Ticket:
     def body(cmd: Command, ticket: Ticket) -> None:
         ticket.recall_count += 1
         cmd.transition(ticket, Action.RECALL, detail={"recall": ticket.recall_count})
+        outbox.note_called(
+            cmd.store.id, ticket, cmd.config.number_of(ticket.counter_id), cmd.now, recall=True
+        )
 
     return _ticket_command(ticket_id, actor, body)
 

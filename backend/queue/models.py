@@ -99,6 +99,12 @@ class Ticket(Model):
     promised_low: Mapped[int | None] = mapped_column(Integer)
     promised_high: Mapped[int | None] = mapped_column(Integer)
     promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Messages to the customer when the page is closed: a push subscription exists (so that a
+    # call knows without a query whether to write one), and a remote joiner's mobile number
+    # given with consent for the "almost your turn" SMS (erased with the store's retention).
+    push_subscribed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    phone: Mapped[str | None] = mapped_column(String(32))
+    phone_language: Mapped[str | None] = mapped_column(String(8))
 
     store: Mapped[Store] = relationship()
     service: Mapped[Service] = relationship()

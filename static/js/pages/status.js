@@ -7,8 +7,10 @@ import { laneName, statusName, t } from '../lib/i18n.js';
 import { TICKET_ROOM, live } from '../lib/live.js';
 import { callAtText, clock, etaText, waitText } from '../lib/time.js';
 import { setOnline } from '../ui/offline.js';
+import { mountPush } from '../ui/push.js';
 
 const config = pageConfig();
+mountPush('/tickets/' + encodeURIComponent(config.token) + '/push-subscription');
 const banner = $('call-banner');
 const FINAL = {
   done: 'final_done', no_show: 'final_no_show', cancelled: 'final_cancelled',

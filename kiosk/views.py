@@ -23,8 +23,6 @@ from backend.core.pages import public_url, render_page
 from backend.core.qr import qr_svg
 from backend.core.tokens import new_token
 from backend.kiosks.models import Kiosk
-from backend.messaging.sms import sms_enabled
-from backend.messaging.subscriptions import booking_subscribed
 from backend.kiosks.operations import (
     KIOSK_COOKIE,
     KIOSK_COOKIE_MAX_AGE,
@@ -33,6 +31,8 @@ from backend.kiosks.operations import (
     find_kiosk,
     is_revoked,
 )
+from backend.messaging.sms import sms_enabled
+from backend.messaging.subscriptions import booking_subscribed
 from backend.policy import Role
 from backend.policy.slots import CODE_ALPHABET, CODE_LENGTH
 from backend.queue import reads
@@ -105,6 +105,9 @@ def join(store_code: str) -> Response:
         services=_services(store),
         remote_join=store.remote_join,
         quiet=quiet_hint(store, now()),
+        # The SMS opt-in only where an SMS really goes out, and the store sends "almost".
+        sms_almost=store.almost_ahead if sms_enabled(current_app.config) else 0,
+        retention_days=store.retention_days,
     )
     response = Response(page, mimetype="text/html")
     if not request.cookies.get(REMOTE_COOKIE):

@@ -15,7 +15,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -97,7 +97,10 @@ class Browser:
         point = self.key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
-        return {"endpoint": self.endpoint, "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)}}
+        return {
+            "endpoint": self.endpoint,
+            "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)},
+        }
 
     def decrypt(self, body: bytes) -> dict[str, Any]:
         plain = http_ece.decrypt(
@@ -154,7 +157,9 @@ def verify_vapid(request: dict[str, Any], public_key: str, origin: str) -> dict[
     assert json.loads(b64url_decode(header_b64)) == {"typ": "JWT", "alg": "ES256"}
     raw = b64url_decode(signature_b64)
     assert len(raw) == 64  # r || s, 32 bytes each (JWS, not DER)
-    signature = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    signature = encode_dss_signature(
+        int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    )
     key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b64url_decode(public_key))
     signed = f"{header_b64}.{claims_b64}".encode()
     key.verify(signature, signed, ec.ECDSA(hashes.SHA256()))  # raises if it is not ours
@@ -252,7 +257,10 @@ class TestWhenMessagesGo:
         set_store(app, almost_ahead=2)
         tickets = [api.issue("A") for _ in range(6)]
         mine = tickets[-1]
-        assert subscribe(client, mine["token"], Browser(push_service.origin + "/w/1")).status_code == 201
+        assert (
+            subscribe(client, mine["token"], Browser(push_service.origin + "/w/1")).status_code
+            == 201
+        )
         seen: list[tuple[int, int]] = []
         from backend.live.publisher import PUBLISHER
 
@@ -410,7 +418,15 @@ class TestSubscriptionApi:
             ({"endpoint": "https://push.example/" + "x" * 1100}, "bad_input"),
             ({"endpoint": "https://push.example/a b"}, "bad_endpoint"),
             ({"keys": {"p256dh": "not base64!", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}, "bad_keys"),
-            ({"keys": {"p256dh": b64url(b"\x04" + b"\x01" * 64), "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}, "bad_keys"),
+            (
+                {
+                    "keys": {
+                        "p256dh": b64url(b"\x04" + b"\x01" * 64),
+                        "auth": "AAAAAAAAAAAAAAAAAAAAAA",
+                    }
+                },
+                "bad_keys",
+            ),
             ({"keys": {"auth": "AAAAAAAAAAAAAAAAAAAAAA"}}, "bad_input"),
             ({"expirationTime": None}, "bad_input"),
             ({"endpoint": "https://push.example/\u0000"}, "bad_text"),
@@ -462,7 +478,12 @@ class TestSubscriptionApi:
         ticket = api.issue("A")
         url = f"/api/v1/tickets/{ticket['token']}/push-subscription"
         for n in range(5):
-            assert client.post(url, json=Browser(f"{push_service.origin}/w/{n}").subscription()).status_code == 201
+            assert (
+                client.post(
+                    url, json=Browser(f"{push_service.origin}/w/{n}").subscription()
+                ).status_code
+                == 201
+            )
         sixth = client.post(url, json=Browser(f"{push_service.origin}/w/6").subscription())
         assert sixth.status_code == 409
         assert api.act(ticket["id"], "cancel").status_code == 200
@@ -519,7 +540,12 @@ class TestKeysAndRetention:
         assert not (tmp_path / VAPID_KEY_FILE).exists()
 
     def test_subscriptions_are_erased_with_the_retention(
-        self, app: Flask, client: FlaskClient, api: Api, clock: ManualClock, push_service: PushService
+        self,
+        app: Flask,
+        client: FlaskClient,
+        api: Api,
+        clock: ManualClock,
+        push_service: PushService,
     ) -> None:
         ticket = api.issue("A")
         subscribe(client, ticket["token"], Browser(push_service.origin + "/w/old"))
@@ -581,3 +607,105 @@ class TestCalendarAndPage:
         assert answer.headers["Service-Worker-Allowed"] == "/"
         text = answer.get_data(as_text=True)
         assert "showNotification" in text and "notificationclick" in text
+
+
+class RecordingSms:
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def send(self, sms: Any) -> None:
+        self.sent.append(sms)
+
+
+class TestSmsAlmost:
+    @pytest.fixture
+    def sms(self, app: Flask) -> RecordingSms:
+        from backend.messaging.sender import PROVIDER_KEY
+
+        app.config["SMS_PROVIDER"] = "aliyun"  # SMS really goes out (its provider: recorded)
+        provider = RecordingSms()
+        app.extensions[PROVIDER_KEY] = provider
+        return provider
+
+    def join(self, app: Flask, **body: Any) -> Any:
+        phone = app.test_client()
+        phone.get("/s/demo/join")
+        return phone.post(
+            "/api/v1/stores/demo/tickets", json={"service": "A", "channel": "remote", **body}
+        )
+
+    def test_the_join_page_offers_it_only_where_sms_goes_out(
+        self, app: Flask, client: FlaskClient
+    ) -> None:
+        assert 'id="sms-box"' not in client.get("/s/demo/join").get_data(as_text=True)
+        app.config["SMS_PROVIDER"] = "aliyun"
+        page = client.get("/s/demo/join?lang=en").get_data(as_text=True)
+        assert 'id="sms-box"' in page and "2 people or fewer are ahead" in page
+        assert "deleted after 30 days" in page
+
+    def test_a_remote_joiner_gets_one_sms_at_the_threshold_masked_in_the_log(
+        self,
+        app: Flask,
+        api: Api,
+        sms: RecordingSms,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        for _ in range(3):
+            api.issue("A")
+        joined = self.join(app, phone="139 1234 5678", sms_consent=True)
+        assert joined.status_code == 201, joined.json
+        with app.app_context():
+            stored = db.session.get(Ticket, joined.json["id"])
+            assert stored is not None and stored.phone == "13912345678"
+            db.session.remove()
+        api.sign_in(1)
+        assert outbox(app, kind=MessageKind.ALMOST) == []  # 3 ahead
+        api.call_next(1)
+        api.call_next(1)
+        (message,) = outbox(app, kind=MessageKind.ALMOST)
+        assert (message.channel, message.params) == (Channel.SMS, {"ahead": 2})
+        assert "1391234" not in json.dumps(message.params) + message.recipient
+        import logging
+
+        with caplog.at_level(logging.INFO, logger="hallqueue"):
+            assert send(app).sent == 1
+        (sent,) = sms.sent
+        assert sent.phone == "13912345678" and sent.kind == "almost"
+        assert "前面还有 2 位，请回到营业厅" in sent.text
+        assert "139****5678" in caplog.text and "13912345678" not in caplog.text
+
+    @pytest.mark.parametrize(
+        ("body", "code"),
+        [
+            ({"phone": "13912345678"}, "consent_required"),
+            ({"phone": "12345", "sms_consent": True}, "bad_phone"),
+            ({"phone": "1" * 40, "sms_consent": True}, "bad_input"),
+        ],
+    )
+    def test_bad_numbers_are_refused(
+        self, app: Flask, sms: RecordingSms, body: dict[str, Any], code: str
+    ) -> None:
+        answer = self.join(app, **body)
+        assert answer.status_code == 400 and answer.json["error"] == code, answer.json
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+    def test_no_number_is_kept_where_no_sms_goes(self, app: Flask, client: FlaskClient) -> None:
+        answer = self.join(app, phone="13912345678", sms_consent=True)
+        assert (answer.status_code, answer.json["error"]) == (400, "sms_unavailable")
+        app.config["SMS_PROVIDER"] = "aliyun"
+        kiosk = client.post(
+            "/api/v1/stores/demo/tickets",
+            json={"service": "A", "phone": "13912345678", "sms_consent": True},
+        )
+        assert kiosk.status_code == 400 and kiosk.json["error"] == "sms_unavailable"
+
+    def test_the_number_is_erased_with_the_retention(
+        self, app: Flask, clock: ManualClock, sms: RecordingSms
+    ) -> None:
+        joined = self.join(app, phone="13912345678", sms_consent=True).json
+        clock.advance(days=31)
+        with app.app_context():
+            sweep_all()
+            stored = db.session.get(Ticket, joined["id"])
+            assert stored is not None and stored.phone is None and stored.label == joined["label"]

@@ -304,7 +304,7 @@ class Publisher:
         self._note_near_turn(key, proj)
 
     def _note_near_turn(self, key: tuple[str, int], proj: Projection) -> None:
-        """"Almost your turn" for the watched tickets this projection moved within the store's
+        """ "Almost your turn" for the watched tickets this projection moved within the store's
         threshold (backend.messaging.commands.note_near_turn says why here)."""
         done = self._almost.setdefault(key, set())
         done &= {row.id for row in proj.waiting}  # a ticket that left the queue is forgotten

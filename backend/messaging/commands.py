@@ -198,8 +198,9 @@ def note_near_turn(proj: Projection, moment: datetime, done: set[int]) -> int:
     messages. The projection already knows every position, so this costs no forecast; the
     command stays as it was (positions follow the policy's whole order, which no command
     computes inside the write lock). `done` (kept by the caller per store) skips tickets handled
-    already (a ticket without subscription is looked at again: it may subscribe later); the outbox's unique (subject, kind, channel) keeps it to one message whatever
-    happens, also across processes. Returns the number of messages written."""
+    already (a ticket without a subscription is looked at again: it may subscribe later); the
+    outbox's unique (subject, kind, channel) keeps it to one message whatever happens, also
+    across processes. Returns the number of messages written."""
     forbid_in_write_transaction("the almost-your-turn check")
     threshold = proj.store.almost_ahead
     if threshold <= 0:

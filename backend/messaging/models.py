@@ -49,9 +49,9 @@ class OutboxMessage(Model):
     subject: Mapped[str] = mapped_column(String(64))
     kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind))
     channel: Mapped[Channel] = mapped_column(enum_column(Channel))
-    # Where it goes: the subject whose phone or push subscriptions it goes to (`appointment:12`,
-    # `ticket:7`), read at send time. For SMS the appointment whose phone it is (read at send time, so an erased
-    # booking sends nothing and the outbox holds no copy of the number).
+    # Where it goes: the booking or ticket whose phone or push subscriptions it goes to
+    # (`appointment:12`, `ticket:7`), read at send time, so an erased booking sends nothing and
+    # the outbox holds no copy of a number or an endpoint.
     recipient: Mapped[str] = mapped_column(String(64))
     text_key: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

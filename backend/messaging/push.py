@@ -113,7 +113,7 @@ def vapid_keys(app: Flask) -> VapidKeys:
     return keys  # type: ignore[no-any-return]
 
 
-# --- validating what a page sends ----------------------------------------------------------------
+# --- validating what a page sends ----------------------------------------------------------
 
 P256DH_BYTES = 65  # an uncompressed P-256 point
 AUTH_BYTES = 16
@@ -141,7 +141,7 @@ def check_keys(p256dh: str, auth: str) -> bool:
     return True
 
 
-# --- sending ---------------------------------------------------------------------------------------
+# --- sending -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,9 @@ def subscribe_ticket(token: str, sub: SubscriptionInput, lang: str) -> bool:
                 _l("This ticket is finished: there is nothing more to tell you about it."),
                 error_code="ticket_closed",
             )
-        created = _upsert(PushSubscription.ticket_id == ticket_id, store_id, sub, lang, ticket_id=ticket_id)
+        created = _upsert(
+            PushSubscription.ticket_id == ticket_id, store_id, sub, lang, ticket_id=ticket_id
+        )
         ticket.push_subscribed = True
     return created
 
@@ -194,7 +196,9 @@ def unsubscribe_booking(token: str, endpoint: str) -> None:
 
 
 def _cancel_push_reminder(appointment: Appointment) -> None:
-    cancel_booking_messages(appointment, kinds=(MessageKind.BOOKING_REMINDER,), channel=Channel.PUSH)
+    cancel_booking_messages(
+        appointment, kinds=(MessageKind.BOOKING_REMINDER,), channel=Channel.PUSH
+    )
 
 
 def booking_subscribed(appointment_id: int) -> bool:

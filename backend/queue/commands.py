@@ -11,6 +11,7 @@ the publisher (backend.live.publisher) does that after COMMIT. Views call exactl
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -248,6 +249,10 @@ class Origin:
     channel: Channel
     kiosk: Kiosk | None = None
     remote_client: str | None = None  # hash of the browser's remote-join cookie
+    # A remote joiner's mobile number for the "almost your turn" SMS, given with consent, and
+    # the language of that SMS.
+    phone: str | None = None
+    phone_language: str | None = None
 
 
 KIOSK_ORIGIN_REQUIRED = _l("This screen is not registered as a kiosk. Please ask our staff.")
@@ -274,6 +279,8 @@ def _check_origin(cmd: Command, origin: Origin, service: ServiceInfo) -> None:
         _check_public(cmd, service, store.remote_cutoff_minutes)
         _check_one_remote_ticket(cmd, origin.remote_client)
         _check_remote_cap(cmd)
+        if origin.phone is not None and not re.fullmatch(store.phone_pattern, origin.phone):
+            raise BadInput(_l("Please enter a valid mobile number."), error_code="bad_phone")
     elif cmd.actor is None:
         raise Forbidden()
 
@@ -430,6 +437,8 @@ def issue_ticket(
             origin.channel,
             kiosk_id=origin.kiosk.id if origin.kiosk else None,
             remote_client=origin.remote_client,
+            phone=origin.phone if origin.channel == Channel.REMOTE else None,
+            phone_language=origin.phone_language if origin.phone else None,
             idempotency_key=idempotency_key or None,
             priority_care=level is Level.PRIORITY_CARE,
             note=note.strip() if note and note.strip() else None,

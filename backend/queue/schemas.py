@@ -43,6 +43,13 @@ class IssueTicketIn(Strict):
         "disabled, pregnant — goes first at the counters of its lane).",
     )
     note: str | None = Field(default=None, max_length=500, description="Staff only: for the clerk.")
+    phone: str | None = Field(
+        default=None,
+        max_length=32,
+        description='Remote only, optional: a mobile number for the "almost your turn" SMS '
+        "(when the store sends SMS), erased with the store's retention; needs `sms_consent`.",
+    )
+    sms_consent: bool = Field(default=False, description="The customer agreed to that SMS.")
 
 
 class TransferIn(Strict):

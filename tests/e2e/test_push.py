@@ -134,7 +134,10 @@ class Keys:
         point = self.key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
-        self.json = {"endpoint": endpoint, "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)}}
+        self.json = {
+            "endpoint": endpoint,
+            "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)},
+        }
 
     def decrypt(self, body: bytes) -> str:
         return http_ece.decrypt(  # type: ignore[no-any-return]
@@ -163,7 +166,12 @@ def test_headless_chromium_refuses_a_real_subscription_and_the_page_says_so(
     ("lang", "title", "body", "on_text"),
     [
         ("zh", "您的号码 A001 到了", "请到 1 号窗口", "已为此号码开启通知。"),
-        ("en", "Your number A001 is called", "Please go to counter 1", "Notifications are on for this number."),
+        (
+            "en",
+            "Your number A001 is called",
+            "Please go to counter 1",
+            "Notifications are on for this number.",
+        ),
     ],
 )
 def test_the_page_subscribes_and_the_worker_shows_the_call(
@@ -181,7 +189,10 @@ def test_the_page_subscribes_and_the_worker_shows_the_call(
     page.add_init_script(STAND_IN % json.dumps(keys.json))
     cdp = page.context.new_cdp_session(page)
     registrations: list[dict[str, Any]] = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: registrations.extend(e["registrations"]),
+    )
     cdp.send("ServiceWorker.enable")
     page.goto(f"{push_server.url}/t/{token}?lang={lang}")
     expect(page.locator("#push-box")).to_be_visible()
@@ -205,7 +216,9 @@ def test_the_page_subscribes_and_the_worker_shows_the_call(
     note = next(n for n in sent if n["title"] == title)
     assert note["body"] == body and note["url"] == f"/t/{token}"
 
-    (registration,) = [r for r in registrations if r["scopeURL"] == f"{push_server.url}/" and not r["isDeleted"]][:1]
+    (registration,) = [
+        r for r in registrations if r["scopeURL"] == f"{push_server.url}/" and not r["isDeleted"]
+    ][:1]
     cdp.send(
         "ServiceWorker.deliverPushMessage",
         {
@@ -224,7 +237,8 @@ def test_the_page_subscribes_and_the_worker_shows_the_call(
     shown = page.evaluate(
         """async () => {
           const r = await navigator.serviceWorker.ready;
-          return (await r.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data.url }));
+          return (await r.getNotifications()).map(
+            (n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data.url }));
         }"""
     )
     assert {"title": title, "body": body, "tag": note["tag"], "url": f"/t/{token}"} in shown
@@ -244,7 +258,9 @@ def test_the_booking_page_names_its_reminders_in_both_languages(
     from ..factories import booking_body
 
     info = push_server.get("/stores/demo/booking")
-    day = next(d["date"] for d in info["days"] if d["open"] and d["date"] != info["days"][0]["date"])
+    day = next(
+        d["date"] for d in info["days"] if d["open"] and d["date"] != info["days"][0]["date"]
+    )
     slots = push_server.get(f"/stores/demo/slots?service=C&date={day}")["slots"]
     made = requests.post(
         f"{push_server.url}/api/v1/stores/demo/appointments",

@@ -57,7 +57,13 @@ async function join(e) {
   setBusy(true);
   showMessage('');
   try {
-    const ticket = await api(base + '/tickets', { service: btn.dataset.service, channel: 'remote' });
+    const body = { service: btn.dataset.service, channel: 'remote' };
+    const phone = document.getElementById('sms-phone'); // the optional "almost your turn" SMS
+    if (phone && phone.value.trim()) {
+      body.phone = phone.value.trim();
+      body.sms_consent = document.getElementById('sms-consent').checked;
+    }
+    const ticket = await api(base + '/tickets', body);
     if (!ticket || !ticket.status_url) throw new Error(t('server_error'));
     location.href = ticket.status_url;
     setTimeout(() => setBusy(false), 15000);

@@ -709,3 +709,63 @@ class TestSmsAlmost:
             sweep_all()
             stored = db.session.get(Ticket, joined["id"])
             assert stored is not None and stored.phone is None and stored.label == joined["label"]
+
+
+class TestCost:
+    def test_the_almost_check_costs_one_query_whatever_the_queue(
+        self, app: Flask, api: Api, clock: ManualClock
+    ) -> None:
+        """Deterministic counts, not timings: nothing inside the write lock; after commit one
+        indexed query of the few tickets near the head, none once they are handled."""
+        from backend.core.db import StatementCounter
+        from backend.messaging.commands import note_near_turn
+        from backend.queue import readmodel
+
+        for _ in range(40):
+            clock.advance(seconds=2.5)  # within the kiosk's print limit
+            api.issue("A")
+        with app.app_context():
+            store_id = db.session.scalar(select(Ticket.store_id).limit(1))
+            assert store_id is not None
+            proj = readmodel.projection(store_id)
+            near = {tid for tid, ahead in proj.positions.items() if ahead <= 2}
+            assert len(near) == 3 and len(proj.waiting) == 40
+            with StatementCounter(db.engine) as nobody:
+                assert note_near_turn(proj, clock.now(), set()) == 0
+            with StatementCounter(db.engine) as handled:
+                assert note_near_turn(proj, clock.now(), set(near)) == 0
+            db.session.remove()
+        assert nobody.count == 1, nobody.statements
+        assert handled.count == 0
+
+
+class TestConsole:
+    def test_the_store_form_sets_the_threshold_and_the_reminder_time(
+        self, app: Flask, client: FlaskClient, api: Api, push_service: PushService
+    ) -> None:
+        from backend.policy import Role
+
+        from .factories import create_user
+        from .test_manager import field_error, login, submit
+
+        create_user(app, "boss", "demo", Role.MANAGER)
+        login(client, "boss")
+        page = client.get("/s/demo/manage/store?lang=en").get_data(as_text=True)
+        assert "Messages to the customer" in page and 'name="almost_ahead"' in page
+        saved = submit(client, "/s/demo/manage/store", almost_ahead=4, reminder_minutes=30)
+        assert saved.status_code in (302, 303), saved.get_data(as_text=True)[:500]
+        wrong = submit(client, "/s/demo/manage/store?lang=en", almost_ahead=99)
+        assert wrong.status_code == 422  # the form again, with the field's error
+        assert field_error(wrong.get_data(as_text=True), "almost_ahead")
+        with app.app_context():
+            from backend.models import Store
+
+            store = db.session.scalar(select(Store).where(Store.code == "demo"))
+            assert store is not None and (store.almost_ahead, store.reminder_minutes) == (4, 30)
+            db.session.remove()
+        # The new threshold is the one the next projection applies: 4 ahead is near now.
+        tickets = [api.issue("A") for _ in range(5)]
+        subscribe(client, tickets[-1]["token"], Browser(push_service.origin + "/w/c"))
+        api.sign_in(1)
+        (message,) = outbox(app, kind=MessageKind.ALMOST)
+        assert message.params == {"ahead": 4}

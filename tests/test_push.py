@@ -769,3 +769,37 @@ class TestConsole:
         api.sign_in(1)
         (message,) = outbox(app, kind=MessageKind.ALMOST)
         assert message.params == {"ahead": 4}
+
+
+class TestBookingToTicket:
+    def test_a_booking_subscriber_hears_the_call_of_its_ticket(
+        self,
+        app: Flask,
+        client: FlaskClient,
+        api: Api,
+        clock: ManualClock,
+        push_service: PushService,
+    ) -> None:
+        from .factories import book_appointment, check_in
+
+        booking = book_appointment(client, SLOT_10)
+        token = booking["manage_url"].rstrip("/").split("/")[-1]
+        phone = Browser(push_service.origin + "/w/booked")
+        subscribed = client.post(
+            f"/api/v1/bookings/{token}/push-subscription?lang=en", json=phone.subscription()
+        )
+        assert subscribed.status_code == 201
+        clock.set(datetime.fromisoformat(SLOT_10))
+        ticket = check_in(client, booking["code"])
+        assert ticket.status_code == 201, ticket.json
+        called = api.call_next(1)
+        assert called["ticket"]["id"] == ticket.json["id"]
+        send(app)
+        # One push: the call. The push reminder and the "almost" are stale now (checked in,
+        # called), so they are not sent; the booking's SMS went to the log provider.
+        (request,) = push_service.requests
+        (reminder,) = outbox(app, kind=MessageKind.BOOKING_REMINDER, channel=Channel.PUSH)
+        assert reminder.status == MessageStatus.CANCELLED
+        note = phone.decrypt(request["body"])
+        assert note["title"] == f"Your number {ticket.json['label']} is called"
+        assert note["url"] == f"/t/{ticket.json['token']}"

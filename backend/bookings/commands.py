@@ -349,7 +349,7 @@ def _check_window(store: Store, appointment: Appointment, moment: datetime) -> N
 
 
 def _appointment_ticket(cmd: engine.Command, appointment: Appointment) -> Ticket:
-    return engine.queue_ticket(
+    ticket = engine.queue_ticket(
         cmd,
         cmd.config.service_by_id(appointment.service_id),
         Lane.APPOINTMENT,
@@ -357,6 +357,8 @@ def _appointment_ticket(cmd: engine.Command, appointment: Appointment) -> Ticket
         Channel.APPOINTMENT,
         due_at=appointment.slot_start,
     )
+    outbox.carry_subscriptions(cmd.store.id, appointment.id, ticket, cmd.now)
+    return ticket
 
 
 def sweep(store_id: int) -> int:

@@ -278,3 +278,49 @@ def test_the_booking_page_names_its_reminders_in_both_languages(
         assert axe_violations(page) == []
         page.locator("#push-box").scroll_into_view_if_needed()
         shot(page, f"push-booking-{lang}")
+
+
+@pytest.fixture
+def sms_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A store that sends SMS (to a provider address nobody answers: no SMS leaves the test)."""
+    server = LiveServer(tmp_path, clock_start=opening_hours_now())
+    server.env.update(
+        {
+            "SMS_PROVIDER": "aliyun",
+            "SMS_ACCESS_KEY_ID": "test",
+            "SMS_ACCESS_KEY_SECRET": "test",
+            "SMS_SIGN_NAME": "test",
+            "SMS_TEMPLATE_CONFIRMATION": "SMS_1",
+            "SMS_TEMPLATE_REMINDER": "SMS_2",
+            "SMS_TEMPLATE_ALMOST": "SMS_3",
+            "SMS_ENDPOINT": "http://127.0.0.1:9/",
+        }
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("lang", "consent_error"),
+    [("zh", "请同意将您的手机号用于这条短信。"), ("en", "Please agree to the use of your number")],
+)
+def test_a_remote_joiner_may_leave_a_number_for_the_almost_sms(
+    browser: Browser, sms_server: LiveServer, lang: str, consent_error: str
+) -> None:
+    page = phone(browser, sms_server, lang)
+    page.goto(f"{sms_server.url}/s/demo/join?lang={lang}")
+    expect(page.locator("#sms-box")).to_be_visible()
+    assert axe_violations(page) == []
+    page.locator("#sms-phone").fill("13912345678")
+    page.locator('[data-service="C"]').click()  # without the consent ticked: refused, kept
+    expect(page.locator("#message")).to_contain_text(consent_error)
+    assert "null" not in page.locator("#message").inner_text()
+    assert sms_server.get("/stores/demo/snapshot")["waiting"] == []
+    page.locator("#sms-consent").check()
+    shot(page, f"join-sms-{lang}")
+    page.locator('[data-service="C"]').click()
+    page.wait_for_url(lambda url: "/t/" in url)
+    expect(page.locator("#label")).to_have_text("C001")

@@ -18,8 +18,9 @@ let inFlight = false;
 /* text, plus an optional big link (e.g. to the number this phone already has) */
 function showMessage(text, link, kind) {
   msg.classList.toggle('info', kind === 'info');
-  msg.replaceChildren(h('p', { text: text || '' }),
-    link ? h('a', { class: 'btn btn-primary btn-big btn-block', href: link, text: t('open_ticket') }) : null);
+  // replaceChildren() writes a null argument as the text "null": only the nodes there are.
+  const open = link ? [h('a', { class: 'btn btn-primary btn-big btn-block', href: link, text: t('open_ticket') })] : [];
+  msg.replaceChildren(h('p', { text: text || '' }), ...open);
   msg.hidden = !text;
   if (text) msg.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
 }

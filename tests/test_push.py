@@ -803,3 +803,22 @@ class TestBookingToTicket:
         note = phone.decrypt(request["body"])
         assert note["title"] == f"Your number {ticket.json['label']} is called"
         assert note["url"] == f"/t/{ticket.json['token']}"
+
+
+class TestWake:
+    def test_a_message_due_now_wakes_the_sender_after_commit_only(
+        self, app: Flask, client: FlaskClient, api: Api, push_service: PushService
+    ) -> None:
+        from backend.messaging import sender
+
+        set_store(app, almost_ahead=0)
+        ticket = api.issue("A")
+        subscribe(client, ticket["token"], Browser(push_service.origin + "/w/wake"))
+        assert api.sign_in(1).status_code == 200
+        sender._wake.clear()
+        refused = api.act(ticket["id"], "recall")  # not called yet: 409, rolled back
+        assert refused.status_code == 409
+        assert not sender._wake.is_set() and outbox(app) == []
+        api.call_next(1)
+        assert sender._wake.is_set()  # the background round starts within a second
+        sender._wake.clear()

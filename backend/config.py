@@ -98,9 +98,15 @@ def load_config(instance_path: Path) -> dict[str, Any]:
                 "SMS_SIGN_NAME",
                 "SMS_TEMPLATE_CONFIRMATION",
                 "SMS_TEMPLATE_REMINDER",
+                "SMS_TEMPLATE_ALMOST",
                 "SMS_ENDPOINT",
             )
         },
+        # Web Push (backend.messaging.push): the VAPID key (else one kept in the instance folder),
+        # the contact the push services see, and (tests, a lab) endpoints over plain http.
+        "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY", ""),
+        "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT", ""),
+        "PUSH_ALLOW_HTTP": os.environ.get("PUSH_ALLOW_HTTP", "0") == "1",
         # Seconds between the outbox sender's rounds ("none": no background sender; tests).
         "MESSAGES_SEND_INTERVAL": _delay(os.environ.get("MESSAGES_SEND_INTERVAL", "15")),
         "MAX_CONTENT_LENGTH": int(

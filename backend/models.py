@@ -7,7 +7,7 @@ from backend.core.tokens import hash_token, new_token
 from backend.core.types import UTCDateTime, enum_column
 from backend.feedback.models import Feedback
 from backend.kiosks.models import Kiosk
-from backend.messaging.models import OutboxMessage
+from backend.messaging.models import OutboxMessage, PushSubscription
 from backend.queue.models import DailySequence, Ticket, TicketEvent, VisitPart
 from backend.staff.models import ApiToken, StaffSession, User
 from backend.stores.models import Counter, Service, Store
@@ -23,6 +23,7 @@ __all__ = [
     "Feedback",
     "Kiosk",
     "OutboxMessage",
+    "PushSubscription",
     "Service",
     "StaffSession",
     "Store",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import qrcode
@@ -30,6 +31,8 @@ from backend.kiosks.operations import (
     find_kiosk,
     is_revoked,
 )
+from backend.messaging.sms import sms_enabled
+from backend.messaging.subscriptions import booking_subscribed
 from backend.policy import Role
 from backend.policy.slots import CODE_ALPHABET, CODE_LENGTH
 from backend.queue import reads
@@ -102,6 +105,9 @@ def join(store_code: str) -> Response:
         services=_services(store),
         remote_join=store.remote_join,
         quiet=quiet_hint(store, now()),
+        # The SMS opt-in only where an SMS really goes out, and the store sends "almost".
+        sms_almost=store.almost_ahead if sms_enabled(current_app.config) else 0,
+        retention_days=store.retention_days,
     )
     response = Response(page, mimetype="text/html")
     if not request.cookies.get(REMOTE_COOKIE):
@@ -148,7 +154,19 @@ def ticket_status(token: str) -> str:
         config={"token": token},
         ticket=reads.ticket_view(ticket, current_lang(), with_token=True),
         quiet=quiet_hint(ticket.store, now()),
+        push_ahead=ticket.store.almost_ahead,
     )
+
+
+@bp.get("/sw.js")
+def service_worker() -> Response:
+    """The customer pages' service worker, from the site's root so that its scope covers the
+    status pages (/t/…) and the booking pages (/b/…)."""
+    script = (Path(current_app.static_folder or "static") / "js" / "sw.js").read_text()
+    response = Response(script, mimetype="text/javascript")
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache"  # a new version is picked up at once
+    return response
 
 
 def _long_wait(store: Store, ticket: dict[str, Any]) -> bool:
@@ -179,6 +197,11 @@ def booking_page(token: str) -> str:
         booking=booking_public(appointment, current_lang()),
         qr_svg=qr_svg(appointment.code, box_size=8),
         new=request.args.get("new") == "1",
+        reminders={
+            "minutes": appointment.store.reminder_minutes,
+            "sms": sms_enabled(current_app.config),
+            "push": booking_subscribed(appointment.id),
+        },
     )
 
 
@@ -204,12 +227,26 @@ def booking_calendar(token: str) -> Response:
         f"SUMMARY:{_ics_text(summary)}",
         f"LOCATION:{_ics_text(store.address(lang) or store.name(lang))}",
         f"DESCRIPTION:{_ics_text(appointment.code)}",
+        *_ics_alarm(store.reminder_minutes, summary),
         "END:VEVENT",
         "END:VCALENDAR",
     ]
     response = Response("\r\n".join(lines) + "\r\n", mimetype="text/calendar")
     response.headers["Content-Disposition"] = "attachment; filename=booking.ics"
     return response
+
+
+def _ics_alarm(minutes: int, summary: str) -> list[str]:
+    """A reminder alarm (RFC 5545 VALARM) the store's reminder minutes before (none at 0)."""
+    if minutes <= 0:
+        return []
+    return [
+        "BEGIN:VALARM",
+        "ACTION:DISPLAY",
+        f"TRIGGER:-PT{minutes}M",
+        f"DESCRIPTION:{_ics_text(summary)}",
+        "END:VALARM",
+    ]
 
 
 def _ics_text(text: str) -> str:

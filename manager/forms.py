@@ -212,6 +212,10 @@ class StoreForm(FlaskForm):
     retention_days = _whole(
         _l("Customers' names and phone numbers are erased after (days)"), 1, 365
     )
+    almost_ahead = _whole(
+        _l('"Almost your turn" when this many people or fewer are ahead (0: never)'), 0, 20
+    )
+    reminder_minutes = _whole(_l("A booking's reminder, before its time (min, 0: none)"), 0, 2880)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -15,4 +15,5 @@ route = registry.route
 def load_routes() -> None:
     """Import every domain's routes (called once by the app factory)."""
     from backend.bookings import api as bookings_api  # noqa: F401
+    from backend.messaging import api as messaging_api  # noqa: F401
     from backend.queue import api as queue_api  # noqa: F401

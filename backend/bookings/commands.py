@@ -538,7 +538,7 @@ def _early_options(slot: str) -> list[dict[str, str]]:
 def _appointment_ticket(
     cmd: engine.Command, appointment: Appointment, waits_for_slot: bool = False
 ) -> Ticket:
-    return engine.queue_ticket(
+    ticket = engine.queue_ticket(
         cmd,
         cmd.config.service_by_id(appointment.service_id),
         Lane.APPOINTMENT,
@@ -547,6 +547,8 @@ def _appointment_ticket(
         due_at=appointment.slot_start,
         waits_for_slot=waits_for_slot,
     )
+    outbox.carry_subscriptions(cmd.store.id, appointment.id, ticket, cmd.now)
+    return ticket
 
 
 def sweep(store_id: int) -> int:
@@ -577,6 +579,7 @@ def sweep(store_id: int) -> int:
             old.phone = ""
             old.erased = True
         erase_old_contacts(store, cmd.now)
+        outbox.erase_old_contacts(store.id, store.retention_days, cmd.now)
     return len(missed)
 
 

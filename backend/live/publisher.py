@@ -41,6 +41,7 @@ from backend.live.events import (
     ticket_room,
     ticket_update,
 )
+from backend.messaging.commands import note_near_turn
 from backend.queue import readmodel
 from backend.queue.models import Ticket
 from backend.queue.readmodel import Projection, TicketRow
@@ -190,6 +191,8 @@ class Publisher:
         # Per store, what each waiting ticket's open status pages were last sent.
         self._shown: dict[tuple[str, int], dict[int, tuple[ShownView, tuple[int, int] | None]]] = {}
         self.projections_published = 0
+        # Per store, the waiting tickets whose "almost your turn" is written already.
+        self._almost: dict[tuple[str, int], set[int]] = {}
         # How the debounce waits (mode-agnostic: a green thread under gevent); tests replace it.
         self.sleep = socketio.sleep
 
@@ -298,6 +301,17 @@ class Publisher:
             emit(outgoing)
         emit(chain_store(projection_status(proj).as_json(proj.moment)))
         self._ticket_updates(key, proj, set(changed))
+        self._note_near_turn(key, proj)
+
+    def _note_near_turn(self, key: tuple[str, int], proj: Projection) -> None:
+        """ "Almost your turn" for the watched tickets this projection moved within the store's
+        threshold (backend.messaging.commands.note_near_turn says why here)."""
+        done = self._almost.setdefault(key, set())
+        done &= {row.id for row in proj.waiting}  # a ticket that left the queue is forgotten
+        try:
+            note_near_turn(proj, proj.moment, done)
+        except Exception:  # the screens are published; the next projection tries again
+            current_app.logger.exception("almost-your-turn messages failed")
 
     @staticmethod
     def _generation(version: int, refresh: bool) -> str:

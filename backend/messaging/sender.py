@@ -9,23 +9,36 @@ the outcome in another short one: sent, or failed and retried after an exponenti
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
 
+from backend.core import db as core_db
 from backend.core.clock import now
 from backend.core.db import forbid_in_write_transaction, write_transaction
 from backend.core.privacy import mask_phone
 from backend.extensions import db, socketio
-from backend.messaging.commands import PENDING
-from backend.messaging.models import MessageKind, MessageStatus, OutboxMessage
+from backend.messaging.commands import PENDING, MessageDue
+from backend.messaging.models import (
+    Channel,
+    MessageKind,
+    MessageStatus,
+    OutboxMessage,
+    PushSubscription,
+)
+from backend.messaging.notes import push_note
+from backend.messaging.push import TTL_S, PushProvider, PushTarget
+from backend.messaging.push import app_provider as app_push_provider
 from backend.messaging.sms import Sms, SmsError, SmsProvider, provider_from_config
-from backend.models import Appointment
+from backend.models import Appointment, Ticket
+from backend.policy import AppointmentStatus, TicketStatus
 
 log = logging.getLogger("hallqueue.messaging")
 MAX_ATTEMPTS = 5
@@ -106,14 +119,36 @@ def _recipient(message: OutboxMessage) -> Appointment | None:
     return db.session.get(Appointment, int(ident))
 
 
-def _record(message_id: int, error: str | None, moment: datetime) -> MessageStatus:
+def _ticket_of(message: OutboxMessage) -> Ticket | None:
+    kind, _sep, ident = message.recipient.partition(":")
+    if kind != "ticket" or not ident.isdigit():
+        return None
+    return db.session.get(Ticket, int(ident))
+
+
+# An outcome: None (sent), or why not; `final` when retrying cannot help (nobody to send to, or
+# what the message says no longer holds): the message is cancelled, not retried.
+@dataclass(frozen=True)
+class Outcome:
+    error: str | None = None
+    final: bool = False
+
+
+SENT = Outcome()
+
+
+def _record(message_id: int, outcome: Outcome, moment: datetime) -> MessageStatus:
     with write_transaction():
         message = db.session.get(OutboxMessage, message_id)
         assert message is not None
+        error = outcome.error
         if error is None:
             message.status = MessageStatus.SENT
             message.sent_at = moment
             message.last_error = ""
+        elif outcome.final:
+            message.status = MessageStatus.CANCELLED
+            message.last_error = error[:500]
         elif message.attempts >= MAX_ATTEMPTS:
             message.status = MessageStatus.DEAD
             message.last_error = error[:500]
@@ -124,7 +159,133 @@ def _record(message_id: int, error: str | None, moment: datetime) -> MessageStat
         return message.status
 
 
-def send_due(provider: SmsProvider | None = None, limit: int = BATCH) -> RoundResult:
+def _send_sms(message: OutboxMessage, provider: SmsProvider) -> Outcome:
+    sms = _sms_of(message)
+    db.session.rollback()  # no transaction open while the provider is called
+    if sms is None:
+        # A ticket's SMS is about now: once the ticket moved on, it is not sent at all.
+        return Outcome("no recipient", final=message.recipient.startswith("ticket:"))
+    try:
+        provider.send(sms)
+        error = None
+    except SmsError as exc:
+        error = str(exc)
+    except Exception as exc:  # a provider bug must not stop the round
+        error = f"{type(exc).__name__}"
+    log.info("message %s to %s: %s", message.id, mask_phone(sms.phone), error or "sent")
+    return Outcome(error)
+
+
+def _sms_of(message: OutboxMessage) -> Sms | None:
+    if message.recipient.startswith("ticket:"):
+        ticket = _ticket_of(message)
+        if ticket is None or not ticket.phone or ticket.status != TicketStatus.WAITING:
+            return None
+        return render_ticket_sms(message, ticket)
+    appointment = _recipient(message)
+    if appointment is None or appointment.erased or not appointment.phone:
+        return None
+    return render_sms(message, appointment)
+
+
+def render_ticket_sms(message: OutboxMessage, ticket: Ticket) -> Sms:
+    """A remote joiner's "almost your turn" (the number they gave, in their language)."""
+    assert ticket.phone is not None
+    note = push_note(message, ticket, None, message.language)
+    params = {"label": ticket.label, "ahead": str(message.params.get("ahead", ""))}
+    return Sms(ticket.phone, str(message.kind), params, f"{note.title}: {note.body}")
+
+
+def _send_push(message: OutboxMessage, provider: PushProvider) -> Outcome:
+    """To every subscription of the subject, each in its own language: sent when one took it;
+    a subscription its push service calls gone (404/410) is deleted; failures are retried."""
+    prepared = _push_targets(message)
+    db.session.rollback()  # no transaction open while the push services are called
+    if isinstance(prepared, Outcome):
+        return prepared
+    ttl = TTL_S.get(str(message.kind), 900)
+    gone: list[int] = []
+    errors: list[str] = []
+    delivered = 0
+    for sub_id, target, payload in prepared:
+        result = provider.send(target, payload, ttl)
+        if result.ok:
+            delivered += 1
+        elif result.gone:
+            gone.append(sub_id)
+        else:
+            errors.append(result.error or f"HTTP {result.status}")
+    if gone:
+        forget_subscriptions(gone)
+    log.info(
+        "push %s: %s delivered, %s gone, %s failed", message.id, delivered, len(gone), len(errors)
+    )
+    if delivered:
+        return SENT
+    if errors:
+        return Outcome("; ".join(errors))
+    return Outcome("no subscription left", final=True)
+
+
+PushPlan = list[tuple[int, PushTarget, dict[str, Any]]]
+
+
+def _push_targets(message: OutboxMessage) -> PushPlan | Outcome:
+    ticket = _ticket_of(message)
+    appointment = None if ticket is not None else _recipient(message)
+    if ticket is not None:
+        if not _ticket_still(message, ticket):
+            return Outcome("the ticket moved on", final=True)
+        owner = PushSubscription.ticket_id == ticket.id
+    elif appointment is not None and appointment.status == AppointmentStatus.BOOKED:
+        owner = PushSubscription.appointment_id == appointment.id
+    else:
+        return Outcome("no recipient", final=True)
+    subs = db.session.scalars(select(PushSubscription).where(owner)).all()
+    plan: PushPlan = []
+    for sub in subs:
+        if ticket is not None:
+            note = push_note(message, ticket, None, sub.language)
+        else:
+            assert appointment is not None
+            note = push_note(message, None, appointment, sub.language)
+        plan.append((sub.id, PushTarget(sub.endpoint, sub.p256dh, sub.auth), note.payload()))
+    return plan
+
+
+def _ticket_still(message: OutboxMessage, ticket: Ticket) -> bool:
+    """What the message says still holds: waiting for "almost", at the counter for a call."""
+    if message.kind == MessageKind.ALMOST:
+        return ticket.status == TicketStatus.WAITING
+    return ticket.status == TicketStatus.CALLED
+
+
+def forget_subscriptions(ids: list[int]) -> None:
+    """The push service says these are gone: deleted (and a ticket left with none is marked)."""
+    with write_transaction():
+        tickets = set(
+            db.session.scalars(
+                select(PushSubscription.ticket_id).where(
+                    PushSubscription.id.in_(ids), PushSubscription.ticket_id.is_not(None)
+                )
+            )
+        )
+        db.session.execute(delete(PushSubscription).where(PushSubscription.id.in_(ids)))
+        for ticket_id in tickets:
+            left = db.session.scalar(
+                select(exists().where(PushSubscription.ticket_id == ticket_id))
+            )
+            if not left:
+                db.session.execute(
+                    update(Ticket).where(Ticket.id == ticket_id).values(push_subscribed=False)
+                )
+
+
+def send_due(
+    provider: SmsProvider | None = None,
+    limit: int = BATCH,
+    push_provider: PushProvider | None = None,
+) -> RoundResult:
     """One round: every message due now, oldest first (at most `limit`)."""
     forbid_in_write_transaction("sending messages")
     provider = provider or app_provider(current_app)
@@ -143,31 +304,40 @@ def send_due(provider: SmsProvider | None = None, limit: int = BATCH) -> RoundRe
             continue
         message = db.session.get(OutboxMessage, message_id)
         assert message is not None
-        appointment = _recipient(message)
-        error: str | None
-        if appointment is None or appointment.erased or not appointment.phone:
-            error = "no recipient"
-            db.session.rollback()
+        if message.channel == Channel.PUSH:
+            outcome = _send_push(message, push_provider or app_push_provider(current_app))
         else:
-            sms = render_sms(message, appointment)
-            db.session.rollback()  # no transaction open while the provider is called
-            try:
-                provider.send(sms)
-                error = None
-            except SmsError as exc:
-                error = str(exc)
-            except Exception as exc:  # a provider bug must not stop the round
-                error = f"{type(exc).__name__}"
-            log.info("message %s to %s: %s", message_id, mask_phone(sms.phone), error or "sent")
-        status = _record(message_id, error, now())
+            outcome = _send_sms(message, provider)
+        status = _record(message_id, outcome, now())
         key = {MessageStatus.SENT: "sent", MessageStatus.DEAD: "dead"}.get(status, "failed")
+        if status == MessageStatus.CANCELLED:
+            key = "skipped"
         tally[key] += 1
     return RoundResult(**tally)
 
 
+# Set after the commit of a change that made a message due now; the loop looks every second.
+_wake = threading.Event()
+WAKE_POLL_S = 1.0
+
+
+def _wake_on_commit(staged: list[Any]) -> None:
+    if any(isinstance(item, MessageDue) for item in staged):
+        _wake.set()
+
+
+core_db.on_commit(_wake_on_commit)
+
+
 def _loop(app: Flask, interval: float) -> None:
+    waited = 0.0
     while True:
-        socketio.sleep(interval)
+        socketio.sleep(min(WAKE_POLL_S, interval))
+        waited += min(WAKE_POLL_S, interval)
+        if not _wake.is_set() and waited < interval:
+            continue
+        _wake.clear()
+        waited = 0.0
         with app.app_context():
             try:
                 send_due()

@@ -3,6 +3,7 @@ Cloud SMS (Dysmsapi `SendSms` over its RPC API, signature version 1.0, HMAC-SHA1
 
 Configured by environment: `SMS_PROVIDER` (log | aliyun), `SMS_ACCESS_KEY_ID`,
 `SMS_ACCESS_KEY_SECRET`, `SMS_SIGN_NAME`, `SMS_TEMPLATE_CONFIRMATION`, `SMS_TEMPLATE_REMINDER`,
+`SMS_TEMPLATE_ALMOST` ("almost your turn", for remote joiners who left a number),
 `SMS_ENDPOINT` (default https://dysmsapi.aliyuncs.com/).
 """
 
@@ -90,7 +91,7 @@ class AliyunProvider:
             "SignatureMethod": "HMAC-SHA1",
             "SignatureNonce": nonce or str(uuid.uuid4()),
             "SignatureVersion": "1.0",
-            "TemplateCode": self.templates[sms.kind],
+            "TemplateCode": self.templates.get(sms.kind) or "",
             "TemplateParam": json.dumps(dict(sms.params), ensure_ascii=False),
             "Timestamp": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": "2017-05-25",
@@ -99,6 +100,8 @@ class AliyunProvider:
         return params
 
     def send(self, sms: Sms) -> None:
+        if not self.templates.get(sms.kind):
+            raise SmsError(f"no SMS template configured for {sms.kind}")
         url = f"{self.endpoint}?{urlencode(self.request_params(sms), quote_via=quote)}"
         try:
             with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
@@ -117,6 +120,12 @@ class AliyunProvider:
             raise SmsError(f"HTTP {status} {code or ''} {message}".strip()[:400])
 
 
+def sms_enabled(config: Mapping[str, Any]) -> bool:
+    """Messages really leave by SMS (the `log` provider only writes them to the log, so no page
+    may promise an SMS then)."""
+    return (config.get("SMS_PROVIDER") or "log").lower() != "log"
+
+
 def provider_from_config(config: Mapping[str, Any]) -> SmsProvider:
     name = (config.get("SMS_PROVIDER") or "log").lower()
     if name == "log":
@@ -129,6 +138,7 @@ def provider_from_config(config: Mapping[str, Any]) -> SmsProvider:
             {
                 "confirmation": config["SMS_TEMPLATE_CONFIRMATION"],
                 "reminder": config["SMS_TEMPLATE_REMINDER"],
+                "almost": config.get("SMS_TEMPLATE_ALMOST") or "",
             },
             config.get("SMS_ENDPOINT") or ALIYUN_ENDPOINT,
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,10 +14,12 @@ from backend.api.openapi import Param
 from backend.cases.commands import CaseInput, record_follow_up
 from backend.core.errors import BadInput
 from backend.core.i18n import current_lang
+from backend.core.text import normalise_phone
 from backend.core.tokens import hash_token
 from backend.extensions import limiter
 from backend.feedback.commands import rate_visit
 from backend.kiosks.operations import REMOTE_COOKIE, refuse_revoked, request_kiosk
+from backend.messaging.sms import sms_enabled
 from backend.policy import Channel, Level, Reason
 from backend.queue import commands as engine
 from backend.queue import reads
@@ -114,6 +117,24 @@ def _origin(channel: str | None) -> tuple[engine.Origin, User | None]:
     return engine.Origin(Channel.STAFF), staff_user()
 
 
+def _sms_number(body: IssueTicketIn) -> str | None:
+    """A remote joiner's number for the "almost your turn" SMS: only with consent, only from a
+    phone joining, only where SMS really goes out (no number is kept for nothing)."""
+    phone = normalise_phone(body.phone or "")
+    if not phone:
+        return None
+    if body.channel != "remote" or not sms_enabled(current_app.config):
+        raise BadInput(
+            _("This store sends no SMS to numbers taken here."), error_code="sms_unavailable"
+        )
+    if not body.sms_consent:
+        raise BadInput(
+            _("Please agree to the use of your number for this SMS."),
+            error_code="consent_required",
+        )
+    return phone
+
+
 @route(
     bp,
     "/stores/<store>/tickets",
@@ -138,6 +159,9 @@ def _origin(channel: str | None) -> tuple[engine.Origin, User | None]:
 )
 def issue_ticket(store: str, body: IssueTicketIn) -> Any:
     origin, actor = _origin(body.channel)
+    phone = _sms_number(body)
+    if phone is not None:
+        origin = replace(origin, phone=phone, phone_language=current_lang())
     key = request.headers.get(IDEMPOTENCY_HEADER, "").strip() or None
     if key is not None and (len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable()):
         raise BadInput(_("The request key is not valid."), error_code="bad_idempotency_key")

@@ -11,6 +11,7 @@ the publisher (backend.live.publisher) does that after COMMIT. Views call exactl
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from backend.core.errors import BadInput, Conflict, Forbidden, NotFound, TooMany
 from backend.extensions import db
 from backend.kiosks.models import Kiosk
 from backend.live import events
+from backend.messaging import commands as outbox
 from backend.policy import (
     AT_COUNTER,
     Action,
@@ -247,6 +249,10 @@ class Origin:
     channel: Channel
     kiosk: Kiosk | None = None
     remote_client: str | None = None  # hash of the browser's remote-join cookie
+    # A remote joiner's mobile number for the "almost your turn" SMS, given with consent, and
+    # the language of that SMS.
+    phone: str | None = None
+    phone_language: str | None = None
 
 
 KIOSK_ORIGIN_REQUIRED = _l("This screen is not registered as a kiosk. Please ask our staff.")
@@ -273,6 +279,8 @@ def _check_origin(cmd: Command, origin: Origin, service: ServiceInfo) -> None:
         _check_public(cmd, service, store.remote_cutoff_minutes)
         _check_one_remote_ticket(cmd, origin.remote_client)
         _check_remote_cap(cmd)
+        if origin.phone is not None and not re.fullmatch(store.phone_pattern, origin.phone):
+            raise BadInput(_l("Please enter a valid mobile number."), error_code="bad_phone")
     elif cmd.actor is None:
         raise Forbidden()
 
@@ -431,6 +439,8 @@ def issue_ticket(
             origin.channel,
             kiosk_id=origin.kiosk.id if origin.kiosk else None,
             remote_client=origin.remote_client,
+            phone=origin.phone if origin.channel == Channel.REMOTE else None,
+            phone_language=origin.phone_language if origin.phone else None,
             idempotency_key=idempotency_key or None,
             priority_care=level is Level.PRIORITY_CARE,
             note=note.strip() if note and note.strip() else None,
@@ -662,6 +672,7 @@ def _call(cmd: Command, ticket: Ticket, counter: Counter, reason: str) -> None:
     ticket.clerk_id = cmd.actor.id if cmd.actor else None
     ticket.called_at = cmd.now
     cmd.transition(ticket, Action.CALL, counter, {"reason": reason})
+    outbox.note_called(cmd.store.id, ticket, counter.number, cmd.now)
     lanes = [*(cmd.store.recent_lanes or ()), str(ticket.lane)]
     cmd.store.recent_lanes = lanes[-RECENT_LANES_KEPT:]
 
@@ -788,6 +799,9 @@ def recall_ticket(ticket_id: int, actor: User | None) -> Ticket:
     def body(cmd: Command, ticket: Ticket) -> None:
         ticket.recall_count += 1
         cmd.transition(ticket, Action.RECALL, detail={"recall": ticket.recall_count})
+        outbox.note_called(
+            cmd.store.id, ticket, cmd.config.number_of(ticket.counter_id), cmd.now, recall=True
+        )
 
     return _ticket_command(ticket_id, actor, body)
 

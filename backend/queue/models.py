@@ -108,6 +108,12 @@ class Ticket(Model):
     plan: Mapped[list[int] | None] = mapped_column(JSON)
     plan_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     part_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Messages to the customer when the page is closed: a push subscription exists (so that a
+    # call knows without a query whether to write one), and a remote joiner's mobile number
+    # given with consent for the "almost your turn" SMS (erased with the store's retention).
+    push_subscribed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    phone: Mapped[str | None] = mapped_column(String(32))
+    phone_language: Mapped[str | None] = mapped_column(String(8))
 
     store: Mapped[Store] = relationship()
     service: Mapped[Service] = relationship()

@@ -50,6 +50,13 @@ class IssueTicketIn(Strict):
         "`service`, in order (at most two more, no service twice). One number for the whole "
         "visit; each next part keeps the first issue time for its place.",
     )
+    phone: str | None = Field(
+        default=None,
+        max_length=32,
+        description='Remote only, optional: a mobile number for the "almost your turn" SMS '
+        "(when the store sends SMS), erased with the store's retention; needs `sms_consent`.",
+    )
+    sms_consent: bool = Field(default=False, description="The customer agreed to that SMS.")
 
 
 class TransferIn(Strict):

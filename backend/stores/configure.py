@@ -80,6 +80,8 @@ STORE_FIELDS = (
     "booking_lead_minutes",
     "bookings_per_phone_per_day",
     "retention_days",
+    "almost_ahead",
+    "reminder_minutes",
 )
 SERVICE_FIELDS = (
     "name_zh",

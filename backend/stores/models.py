@@ -92,6 +92,9 @@ class Store(Model):
     checkin_late_minutes: Mapped[int] = mapped_column(Integer, default=30)
     # The SMS reminder before a booked slot (0: none).
     reminder_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    # "Almost your turn" goes to a ticket's push subscriptions (and SMS number) once this many
+    # people or fewer are ahead of it (0: never).
+    almost_ahead: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     appointment_prefix: Mapped[str] = mapped_column(String(4), default="Y")
     # Days after which customers' names and phone numbers are erased (statistics stay).
     retention_days: Mapped[int] = mapped_column(Integer, default=30)

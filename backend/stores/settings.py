@@ -64,6 +64,7 @@ class StoreSettings:
     checkin_late_minutes: int
     appointment_prefix: str
     retention_days: int
+    almost_ahead: int
 
     @classmethod
     def of(cls, row: Any) -> StoreSettings:

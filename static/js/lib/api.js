@@ -12,7 +12,8 @@ export class ApiError extends Error {
   }
 }
 
-/* api(path) GETs; api(path, body) POSTs; options.headers adds request headers (Idempotency-Key). */
+/* api(path) GETs; api(path, body) POSTs; options.headers adds request headers (Idempotency-Key),
+   options.method another verb with the body (DELETE). */
 export async function api(path, body, options) {
   const config = pageConfig();
   const headers = Object.assign({ Accept: 'application/json' }, options && options.headers);
@@ -22,6 +23,7 @@ export async function api(path, body, options) {
     opts.headers['Content-Type'] = 'application/json';
     if (config.csrf_token) opts.headers['X-CSRFToken'] = config.csrf_token;
     opts.body = JSON.stringify(body);
+    if (options && options.method) opts.method = options.method;
   }
   let res;
   try {

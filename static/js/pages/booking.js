@@ -5,6 +5,7 @@ import { pageConfig, readJSON } from '../lib/config.js';
 import { byId as $, setText } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 import { addMinutes, dayText, parseTime, storeClock } from '../lib/time.js';
+import { mountPush } from '../ui/push.js';
 import { choose, renderDays, renderSlots } from '../ui/slots.js';
 
 let B = readJSON('booking-data'); // the Booking as the server rendered it ({} when missing)
@@ -12,6 +13,7 @@ const found = Object.keys(B).length > 0;
 const token = String(B.manage_url || location.pathname).replace(/[?#].*$/, '').split('/').filter(Boolean).pop();
 const bookingPath = '/bookings/' + encodeURIComponent(token);
 const storeCode = (B.store && B.store.code) || pageConfig().store;
+mountPush(bookingPath + '/push-subscription');
 
 const M = { info: null, date: null, slot: null, slots: [], req: 0 };
 let busy = false;

@@ -18,8 +18,9 @@ let inFlight = false;
 /* text, plus an optional big link (e.g. to the number this phone already has) */
 function showMessage(text, link, kind) {
   msg.classList.toggle('info', kind === 'info');
-  msg.replaceChildren(h('p', { text: text || '' }),
-    link ? h('a', { class: 'btn btn-primary btn-big btn-block', href: link, text: t('open_ticket') }) : null);
+  // replaceChildren() writes a null argument as the text "null": only the nodes there are.
+  const open = link ? [h('a', { class: 'btn btn-primary btn-big btn-block', href: link, text: t('open_ticket') })] : [];
+  msg.replaceChildren(h('p', { text: text || '' }), ...open);
   msg.hidden = !text;
   if (text) msg.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
 }
@@ -57,7 +58,13 @@ async function join(e) {
   setBusy(true);
   showMessage('');
   try {
-    const ticket = await api(base + '/tickets', { service: btn.dataset.service, channel: 'remote' });
+    const body = { service: btn.dataset.service, channel: 'remote' };
+    const phone = document.getElementById('sms-phone'); // the optional "almost your turn" SMS
+    if (phone && phone.value.trim()) {
+      body.phone = phone.value.trim();
+      body.sms_consent = document.getElementById('sms-consent').checked;
+    }
+    const ticket = await api(base + '/tickets', body);
     if (!ticket || !ticket.status_url) throw new Error(t('server_error'));
     location.href = ticket.status_url;
     setTimeout(() => setBusy(false), 15000);

@@ -9,8 +9,10 @@ import { callAtText, clock, etaText, waitText } from '../lib/time.js';
 import { renderCase } from '../ui/case-card.js';
 import { setOnline } from '../ui/offline.js';
 import { renderPlan } from '../ui/plan.js';
+import { mountPush } from '../ui/push.js';
 
 const config = pageConfig();
+mountPush('/tickets/' + encodeURIComponent(config.token) + '/push-subscription');
 const banner = $('call-banner');
 const FINAL = {
   done: 'final_done', no_show: 'final_no_show', cancelled: 'final_cancelled',

@@ -45,6 +45,7 @@ from backend.messaging.push import VAPID_KEY_FILE, b64url, b64url_decode
 from backend.messaging.sender import MAX_ATTEMPTS, backoff, send_due
 from backend.models import Ticket
 
+from . import factories
 from .conftest import Api
 from .factories import booking_body
 from .test_api_bookings import set_store
@@ -310,6 +311,24 @@ class TestWhenMessagesGo:
         assert (first.sent, first.skipped) == (2, 1)  # called and recalled; "almost" is stale
         assert send(app).sent == 0  # sent once, never again
         assert len(push_service.requests) == 2
+
+    def test_each_part_of_a_visit_for_several_services_is_called_anew(
+        self, app: Flask, client: FlaskClient, api: Api, push_service: PushService
+    ) -> None:
+        set_store(app, almost_ahead=0)
+        ticket = factories.issue_ticket(client, "B", then=["C"])
+        browser = Browser(push_service.origin + "/w/parts")
+        assert subscribe(client, ticket["token"], browser, "en").status_code == 201
+        api.call_next(1)
+        assert api.act(ticket["id"], "start").status_code == 200
+        assert api.act(ticket["id"], "complete").json["status"] == "waiting"  # on to C
+        api.call_next(3)
+        called = outbox(app, kind=MessageKind.CALLED, channel=Channel.PUSH)
+        assert [m.subject for m in called] == [f"ticket:{ticket['id']}", f"ticket:{ticket['id']}/2"]
+        assert [m.params["counter"] for m in called] == [1, 3]
+        assert send(app).sent == 1  # the first call is stale by now: the second goes out
+        (request,) = push_service.requests
+        assert "counter 3" in json.dumps(browser.decrypt(request["body"]))
 
     def test_a_call_message_for_a_ticket_served_meanwhile_is_not_sent(
         self, app: Flask, client: FlaskClient, api: Api, push_service: PushService

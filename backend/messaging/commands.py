@@ -160,9 +160,12 @@ def cancel_booking_messages(
 # --- a ticket's messages: "almost your turn", "called" ------------------------------------------
 
 
-def ticket_subject(ticket_id: int, rejoin_count: int) -> str:
-    """A ticket's visit: after a rejoin it is called anew, so its messages are new ones."""
-    return f"ticket:{ticket_id}" + (f"#{rejoin_count}" if rejoin_count else "")
+def ticket_subject(ticket_id: int, rejoin_count: int, plan_step: int = 0) -> str:
+    """A ticket's visit: after a rejoin it is called anew, and so is each next part of a visit
+    for several services, so their messages are new ones."""
+    rejoined = f"#{rejoin_count}" if rejoin_count else ""
+    part = f"/{plan_step + 1}" if plan_step else ""
+    return f"ticket:{ticket_id}{rejoined}{part}"
 
 
 def ticket_recipient(ticket_id: int) -> str:
@@ -181,7 +184,7 @@ def note_called(
     kind = MessageKind.RECALLED if recall else MessageKind.CALLED
     put_message(
         store_id,
-        ticket_subject(ticket.id, ticket.rejoin_count),
+        ticket_subject(ticket.id, ticket.rejoin_count, ticket.plan_step),
         kind,
         Channel.PUSH,
         ticket_recipient(ticket.id),
@@ -231,7 +234,7 @@ def note_near_turn(proj: Projection, moment: datetime, done: set[int]) -> int:
             for channel in channels:
                 message = put_message(
                     proj.store.id,
-                    ticket_subject(ticket_id, row.rejoin_count),
+                    ticket_subject(ticket_id, row.rejoin_count, row.plan_step),
                     MessageKind.ALMOST,
                     channel,
                     ticket_recipient(ticket_id),

@@ -25,7 +25,7 @@ from backend.core.clock import now
 from backend.core.db import forbid_in_write_transaction, write_transaction
 from backend.core.privacy import mask_phone
 from backend.extensions import db, socketio
-from backend.messaging.commands import PENDING, MessageDue
+from backend.messaging.commands import PENDING, MessageDue, ticket_subject
 from backend.messaging.models import (
     Channel,
     MessageKind,
@@ -254,7 +254,10 @@ def _push_targets(message: OutboxMessage) -> PushPlan | Outcome:
 
 
 def _ticket_still(message: OutboxMessage, ticket: Ticket) -> bool:
-    """What the message says still holds: waiting for "almost", at the counter for a call."""
+    """What the message says still holds: the same visit (not one before a rejoin, nor an earlier
+    part of a visit for several services), waiting for "almost", at the counter for a call."""
+    if message.subject != ticket_subject(ticket.id, ticket.rejoin_count, ticket.plan_step):
+        return False
     if message.kind == MessageKind.ALMOST:
         return ticket.status == TicketStatus.WAITING
     return ticket.status == TicketStatus.CALLED

@@ -38,6 +38,7 @@ class EventName(StrEnum):
     PARKED = "parked"
     RESUMED = "resumed"
     ARRIVED = "arrived"
+    LET_AHEAD = "let_ahead"
     # A counter opened, paused or changed hands.
     COUNTER_CHANGED = "counter_changed"
     # The manager changed the store's rules, a service or a counter (screens reload the snapshot).
@@ -62,6 +63,7 @@ STORE_EVENTS: tuple[EventName, ...] = (
     EventName.PARKED,
     EventName.RESUMED,
     EventName.ARRIVED,
+    EventName.LET_AHEAD,
     EventName.COUNTER_CHANGED,
     EventName.SETTINGS_CHANGED,
 )
@@ -79,6 +81,7 @@ EVENT_FOR_ACTION: dict[Action, EventName] = {
     Action.PARK: EventName.PARKED,
     Action.RESUME: EventName.RESUMED,
     Action.ARRIVE: EventName.ARRIVED,
+    Action.LET_AHEAD: EventName.LET_AHEAD,
 }
 
 LANGUAGES = ("zh", "en")

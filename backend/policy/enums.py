@@ -46,6 +46,8 @@ class Action(StrEnum):
     RESUME = "resume"
     # A remote customer confirms being in the hall (when the store asks for it).
     ARRIVE = "arrive"
+    # A waiting customer lets a few people behind go ahead (让号), once.
+    LET_AHEAD = "let_ahead"
 
 
 class Channel(StrEnum):

@@ -23,6 +23,7 @@ TRANSITIONS: dict[tuple[Action, TicketStatus], TicketStatus] = {
     (Action.RESUME, TicketStatus.PARKED): TicketStatus.SERVING,
     (Action.COMPLETE, TicketStatus.PARKED): TicketStatus.DONE,
     (Action.ARRIVE, TicketStatus.WAITING): TicketStatus.WAITING,
+    (Action.LET_AHEAD, TicketStatus.WAITING): TicketStatus.WAITING,
 }
 
 # Statuses in which a ticket occupies a counter.

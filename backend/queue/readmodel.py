@@ -105,6 +105,7 @@ class TicketRow:
     outcome: str | None
     arrived_at: datetime | None
     care: bool = False  # priority care (爱心), set by staff
+    let_ahead_count: int = 0  # the customer let others go ahead (让号), at most once
 
 
 TICKET_COLUMNS = (
@@ -129,6 +130,7 @@ TICKET_COLUMNS = (
     Ticket.outcome,
     Ticket.arrived_at,
     Ticket.priority_care,
+    Ticket.let_ahead_count,
 )
 
 
@@ -325,6 +327,7 @@ def _row(ticket: Any, services: Mapping[int, ServiceInfo], numbers: Mapping[int,
         outcome=ticket.outcome,
         arrived_at=getattr(ticket, "arrived_at", None),
         care=bool(getattr(ticket, "priority_care", False)),
+        let_ahead_count=getattr(ticket, "let_ahead_count", 0) or 0,
     )
 
 

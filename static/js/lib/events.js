@@ -12,6 +12,7 @@ export const EVENTS = Object.freeze({
   PARKED: 'parked',
   RESUMED: 'resumed',
   ARRIVED: 'arrived',
+  LET_AHEAD: 'let_ahead',
   COUNTER_CHANGED: 'counter_changed',
   SETTINGS_CHANGED: 'settings_changed',
   QUEUE_UPDATED: 'queue_updated',
@@ -19,4 +20,4 @@ export const EVENTS = Object.freeze({
   CHAIN_STORE: 'chain_store',
 });
 // Thin store events: {version, event, ticket (brief) or null, counter or null}; each adds 1 to the version.
-export const STORE_EVENTS = Object.freeze(['issued', 'called', 'recalled', 'started', 'completed', 'no_show', 'cancelled', 'transferred', 'rejoined', 'parked', 'resumed', 'arrived', 'counter_changed', 'settings_changed']);
+export const STORE_EVENTS = Object.freeze(['issued', 'called', 'recalled', 'started', 'completed', 'no_show', 'cancelled', 'transferred', 'rejoined', 'parked', 'resumed', 'arrived', 'let_ahead', 'counter_changed', 'settings_changed']);

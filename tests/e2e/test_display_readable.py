@@ -183,7 +183,9 @@ def test_every_text_is_big_and_whole(
     shown = page.locator("#recent li:not(.is-clipped)")
     assert shown.count() >= 5
     ticker = page.locator("#ticker-track")
-    ticker_px = float(ticker.evaluate("el => parseFloat(getComputedStyle(el.parentElement).fontSize)"))
+    ticker_px = float(
+        ticker.evaluate("el => parseFloat(getComputedStyle(el.parentElement).fontSize)")
+    )
     assert ticker_px >= 40  # a notice read at 5 m: ≥ 40 px at this size
     assert axe_violations(page) == []
     page.context.close()

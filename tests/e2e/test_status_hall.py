@@ -17,7 +17,11 @@ def issue(server: LiveServer, service: str = "A") -> dict:
 
 def phone(browser: Browser, server: LiveServer, ticket: dict, lang: str) -> Page:
     page = new_page(
-        browser, 390, 844, locale="zh-CN" if lang == "zh" else "en-US", is_mobile=True,
+        browser,
+        390,
+        844,
+        locale="zh-CN" if lang == "zh" else "en-US",
+        is_mobile=True,
         has_touch=True,
     )
     page.goto(f"{server.url}/t/{ticket['token']}?lang={lang}")

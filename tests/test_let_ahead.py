@@ -82,7 +82,7 @@ class TestApi:
         assert before_eta is not None
         assert body["eta_minutes"][0] > before_eta[0]  # the estimate follows the new place
         labels = [o["label"] for o in others]
-        expected = labels[:2] + [mine["label"]] + labels[2:]
+        expected = [*labels[:2], mine["label"], *labels[2:]]
         assert waiting_labels(api) == expected
         # It stays there: a new ticket queues behind everyone, and the calls follow the order.
         later = api.issue("A")
@@ -184,7 +184,7 @@ class TestApi:
             thread.join()
         assert sorted(statuses) == [200, 409]
         labels = [o["label"] for o in others]
-        assert waiting_labels(api) == labels[:2] + [mine["label"]] + labels[2:]
+        assert waiting_labels(api) == [*labels[:2], mine["label"], *labels[2:]]
         with app.app_context():
             events = db.session.scalars(
                 select(TicketEvent.detail).where(

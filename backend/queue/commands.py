@@ -1064,7 +1064,8 @@ def let_ahead(ticket_id: int, token: str, places: int) -> LetAheadResult:
         if not behind:
             raise Conflict(
                 _l(
-                    "Nobody is waiting behind you for this business, so there is nobody to let go ahead."
+                    "Nobody is waiting behind you for this business, so there is nobody to let "
+                    "go ahead."
                 ),
                 error_code="nobody_behind",
             )

@@ -58,7 +58,9 @@ ROWS = """
   .map((li) => ({
     text: li.textContent.trim(), sw: li.scrollWidth, cw: li.clientWidth,
     sh: li.scrollHeight, ch: li.clientHeight,
-    kids: [...li.children].map((c) => ({ text: c.textContent, sw: c.scrollWidth, cw: c.clientWidth })),
+    kids: [...li.children].map((c) => ({
+      text: c.textContent, sw: c.scrollWidth, cw: c.clientWidth,
+    })),
   }))
 """
 

@@ -87,7 +87,7 @@ def test_the_rating_card_is_in_the_first_screen(
     page.evaluate("window.scrollTo(0, 0)")
     box = card.bounding_box()
     assert box is not None
-    assert 0 <= box["y"] and box["y"] + 120 <= 844  # its top and first stars in the first screen
+    assert box["y"] >= 0 and box["y"] + 120 <= 844  # its top and first stars in the first screen
     stars = page.locator('#rating button[data-stars="5"]').bounding_box()
     assert stars is not None and stars["y"] + stars["height"] <= 844
     expect(page.locator("#label")).to_be_visible()  # which visit is rated stays on screen

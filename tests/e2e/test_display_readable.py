@@ -53,11 +53,18 @@ MEASURE = """
 
 # The recent calls' rows and the missed numbers: each row's content fits its box.
 ROWS = """
-() => [...document.querySelectorAll('#recent li, #missed li, .counter-panel, .lane-card')]
+() => [...document.querySelectorAll(
+  '#recent li, #missed li, .counter-panel, .lane-card, .now-body, .d-panel')]
   .filter((li) => getComputedStyle(li).visibility !== 'hidden')
   .map((li) => ({
     text: li.textContent.trim(), sw: li.scrollWidth, cw: li.clientWidth,
-    sh: li.scrollHeight, ch: li.clientHeight,
+    // how far its visible children reach past its own box (cut by its overflow: hidden)
+    out: Math.max(0, ...[...li.children]
+      .filter((c) => getComputedStyle(c).display !== 'none')
+      .map((c) => {
+        const a = c.getBoundingClientRect(), b = li.getBoundingClientRect();
+        return Math.max(a.bottom - b.bottom, b.top - a.top, a.right - b.right, b.left - a.left);
+      })),
     kids: [...li.children].map((c) => ({
       text: c.textContent, sw: c.scrollWidth, cw: c.clientWidth,
     })),
@@ -65,8 +72,8 @@ ROWS = """
 """
 
 
-@pytest.fixture
-def busy_hall(tmp_path: Path) -> Iterator[LiveServer]:
+@pytest.fixture(params=[4], ids=["4-counters"])
+def busy_hall(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     # An hour the hall is open (the browser's own clock must agree: missed numbers expire by it).
     start = opening_hours_now()
     server = LiveServer(tmp_path, clock_start=start)
@@ -79,6 +86,13 @@ def busy_hall(tmp_path: Path) -> Iterator[LiveServer]:
             "version = version + 1, config_version = config_version + 1 WHERE code = 'demo'",
             (NOTICE_ZH, NOTICE_EN),
         )
+        for number in range(5, request.param + 1):  # a bigger hall: more counters, two rows
+            conn.execute(
+                "INSERT INTO counter (store_id, number, name_zh, name_en, lanes, services, "
+                "reserved, status, recent_request_ids, archived) SELECT store_id, ?, '', '', "
+                "lanes, services, reserved, status, '[]', 0 FROM counter WHERE number = 1",
+                (number,),
+            )
     try:
         fill_the_hall(server)
         yield server
@@ -176,8 +190,8 @@ def test_every_text_is_big_and_whole(
     cut = [t for t in texts if t["cut"] or t["outside"]]
     assert cut == [], cut
     rows = page.evaluate(ROWS)
-    assert len(rows) >= 8 + 2 + 4
-    too_wide = [r for r in rows if r["sw"] > r["cw"] + 1 or r["sh"] > r["ch"] + 1]
+    assert len(rows) >= 8 + 2 + 4 + 4 + 1
+    too_wide = [r for r in rows if r["sw"] > r["cw"] + 1 or r["out"] > 1]
     assert too_wide == [], too_wide
     kids = [k for r in rows for k in r["kids"] if k["sw"] > k["cw"] + 1]
     assert kids == [], kids
@@ -190,4 +204,21 @@ def test_every_text_is_big_and_whole(
     )
     assert ticker_px >= 40  # a notice read at 5 m: ≥ 40 px at this size
     assert axe_violations(page) == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("busy_hall", [8], indirect=True, ids=["8-counters"])
+@pytest.mark.parametrize("lang", ["en"])
+def test_a_bigger_hall_stays_readable(browser: Browser, busy_hall: LiveServer, lang: str) -> None:
+    page = open_display(browser, busy_hall, lang, 1920, 1080)
+    expect(page.locator(".counter-panel[data-counter]")).to_have_count(8)
+    shot(page, f"display-readable-8-counters-{lang}-1920x1080")
+    texts = page.evaluate(MEASURE)
+    assert [t for t in texts if t["px"] < MIN_PX and t["id"] != "clock-date"] == []
+    assert [t for t in texts if t["cut"] or t["outside"]] == []
+    rows = page.evaluate(ROWS)
+    assert [r for r in rows if r["sw"] > r["cw"] + 1 or r["out"] > 1] == []
+    label = page.locator("#now-label").bounding_box()
+    assert label is not None and label["height"] >= 0.1 * 1080
+    assert page.locator("#recent li:not(.is-clipped)").count() >= 3
     page.context.close()

@@ -99,6 +99,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from backend import api, cli
     from backend.staff import auth
     from counter.appointments import bp as appointments_bp
+    from counter.rating import bp as counter_rating_bp
     from counter.views import bp as counter_bp
     from display.views import bp as display_bp
     from kiosk.views import bp as kiosk_bp
@@ -114,6 +115,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         display_bp,
         counter_bp,
         appointments_bp,
+        counter_rating_bp,
         manager_bp,
     ):
         app.register_blueprint(blueprint)

@@ -181,6 +181,9 @@ class StoreForm(FlaskForm):
     )
     rejoin_minutes = _whole(_l("A missed ticket may rejoin within (min)"), 0, 240)
     rejoin_places = _whole(_l("… this many places behind the head"), 0, 50)
+    let_ahead_places = _whole(
+        _l("A waiting customer may let this many people go ahead, once (0: off)"), 0, 20
+    )
     recall_limit = _whole(_l("Recalls before suggesting a no-show"), 1, 10)
     remote_join = BooleanField(_l("Customers may join the queue from their phone"))
     remote_max_open = _whole(_l("Phone tickets open at once, at most (0: no cap)"), 0, 1000)

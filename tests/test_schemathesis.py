@@ -169,6 +169,7 @@ class Hall:
             "start": self.slot_starts,
             "date": self.days,
             "stars": [1, 5],
+            "places": [1, 2],  # the demo store lets at most 3 go ahead
             # A booking's other fields: a name, a mainland mobile number, the consent.
             "name": [NAME],
             "phone": [f"1391234567{n}" for n in range(10)],  # one booking a day each
@@ -291,6 +292,7 @@ TARGETS = {
     "POST /api/v1/tickets/{ticket_id}/rejoin": "missed",
     "POST /api/v1/tickets/{ticket_id}/feedback": "done",
     "POST /api/v1/tickets/{ticket_id}/cancel": "waiting",
+    "POST /api/v1/tickets/{ticket_id}/let-ahead": "waiting",
 }
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.types import UTCDateTime
@@ -13,6 +14,18 @@ from backend.extensions import Model
 
 if TYPE_CHECKING:
     from backend.queue.models import Ticket
+
+
+MIN_STARS, MAX_STARS = 1, 5
+MAX_COMMENT = 500
+
+
+class RatingChannel(StrEnum):
+    """Where the customer gave the rating: their phone (the ticket's QR), or the clerk's screen
+    turned to them at the counter."""
+
+    PHONE = "phone"
+    COUNTER = "counter"
 
 
 class Feedback(Model):
@@ -26,6 +39,7 @@ class Feedback(Model):
     clerk_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     stars: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(16), default="phone", server_default="phone")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     ticket: Mapped[Ticket] = relationship(back_populates="feedback")

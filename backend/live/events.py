@@ -40,6 +40,7 @@ class EventName(StrEnum):
     ARRIVED = "arrived"
     # A part of a visit for several services is done: the ticket waits for the next service.
     NEXT_PART = "next_part"
+    LET_AHEAD = "let_ahead"
     # A counter opened, paused or changed hands.
     COUNTER_CHANGED = "counter_changed"
     # The manager changed the store's rules, a service or a counter (screens reload the snapshot).
@@ -65,6 +66,7 @@ STORE_EVENTS: tuple[EventName, ...] = (
     EventName.RESUMED,
     EventName.ARRIVED,
     EventName.NEXT_PART,
+    EventName.LET_AHEAD,
     EventName.COUNTER_CHANGED,
     EventName.SETTINGS_CHANGED,
 )
@@ -83,6 +85,7 @@ EVENT_FOR_ACTION: dict[Action, EventName] = {
     Action.RESUME: EventName.RESUMED,
     Action.ARRIVE: EventName.ARRIVED,
     Action.NEXT_PART: EventName.NEXT_PART,
+    Action.LET_AHEAD: EventName.LET_AHEAD,
 }
 
 LANGUAGES = ("zh", "en")

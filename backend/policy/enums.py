@@ -49,6 +49,8 @@ class Action(StrEnum):
     # A visit for several services: completing a part that is not the last sends the ticket on
     # to the next service's queue (the engine's move, made by "complete": no button of its own).
     NEXT_PART = "next_part"
+    # A waiting customer lets a few people behind go ahead (让号), once.
+    LET_AHEAD = "let_ahead"
 
 
 class Channel(StrEnum):

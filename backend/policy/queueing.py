@@ -47,6 +47,23 @@ def rejoin_queue_at(lane_queue: Sequence[datetime], places: int, now: datetime) 
     return before + (after - before) / 2
 
 
+def let_ahead_queue_at(behind: Sequence[datetime], places: int) -> datetime:
+    """The queue time that puts a ticket exactly `places` people further back: right after the
+    `places`-th of `behind` (the queue times of the tickets after it in its own queue, oldest
+    first) and before the next one. Within one queue every ordering calls by queue time (the same
+    service has the same expected duration, so the score keeps that order too), so the ticket
+    stays there."""
+    if not 1 <= places <= len(behind):
+        raise ValueError("places must be between 1 and the number of tickets behind")
+    before = behind[places - 1]
+    if places == len(behind):
+        return before + ONE_TICK
+    after = behind[places]
+    if after - before < 2 * ONE_TICK:
+        raise ValueError("no room between the two tickets")
+    return before + (after - before) / 2
+
+
 def can_rejoin(
     missed_at: datetime | None, rejoined: int, window_minutes: int, now: datetime
 ) -> bool:

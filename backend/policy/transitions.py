@@ -26,6 +26,7 @@ TRANSITIONS: dict[tuple[Action, TicketStatus], TicketStatus] = {
     (Action.NEXT_PART, TicketStatus.CALLED): TicketStatus.WAITING,
     (Action.NEXT_PART, TicketStatus.SERVING): TicketStatus.WAITING,
     (Action.NEXT_PART, TicketStatus.PARKED): TicketStatus.WAITING,
+    (Action.LET_AHEAD, TicketStatus.WAITING): TicketStatus.WAITING,
 }
 
 # Moves the engine makes as part of another command, never asked for on their own.

@@ -38,6 +38,8 @@ from backend.queue.schemas import (
     FeedbackOut,
     HolderIn,
     IssueTicketIn,
+    LetAheadIn,
+    LetAheadOut,
     PauseIn,
     ServicesOut,
     SignInIn,
@@ -439,6 +441,33 @@ def cancel(ticket_id: int, body: CancelIn) -> Any:
 )
 def rejoin(ticket_id: int, body: HolderIn) -> Any:
     return _ticket_json(engine.rejoin_ticket(ticket_id, body.token), with_token=True)
+
+
+@route(
+    bp,
+    "/tickets/<int:ticket_id>/let-ahead",
+    "POST",
+    summary="Let a few people behind go ahead (让号; the customer, with the ticket's token, once)",
+    tag="public",
+    body=LetAheadIn,
+    response=LetAheadOut,
+)
+def let_ahead(ticket_id: int, body: LetAheadIn) -> Any:
+    result = engine.let_ahead(ticket_id, body.token, body.places)
+    if result.moved < result.asked:
+        message = _(
+            "Only %(n)s people were waiting behind you: you are now behind all of them.",
+            n=result.moved,
+        )
+    else:
+        message = _("You let %(n)s people go ahead.", n=result.moved)
+    # The answer shows the new place: from the projection that includes this change.
+    view = _ticket_json(result.ticket, with_token=True, fresh=True)
+    return view | {
+        "places_asked": result.asked,
+        "places_moved": result.moved,
+        "message": message,
+    }
 
 
 @route(

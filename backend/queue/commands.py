@@ -50,6 +50,7 @@ from backend.policy import (
     can_rejoin,
     choose_next,
     format_label,
+    let_ahead_queue_at,
     next_queue_at,
     next_status,
     rejoin_queue_at,
@@ -1145,6 +1146,103 @@ def rejoin_ticket(ticket_id: int, token: str) -> Ticket:
         ticket.finished_at = None
 
     return _ticket_command(ticket_id, None, body)
+
+
+@dataclass(frozen=True)
+class LetAheadResult:
+    """The ticket after letting others go ahead, how many were asked for and how many went."""
+
+    ticket: Ticket
+    asked: int
+    moved: int
+
+
+def let_ahead(ticket_id: int, token: str, places: int) -> LetAheadResult:
+    """让号: a waiting customer lets up to `places` people behind them go ahead, once per ticket,
+    at most the store's `let_ahead_places`. The places are counted in the ticket's own queue (its
+    service, lane, and kind: the tickets the same counters call in queue-time order whatever the
+    ordering), among the tickets that can be called now; with fewer people behind, it moves
+    behind the last of them (the answer says how many)."""
+    _holder_ticket(ticket_id, token)
+    moved: list[int] = []
+
+    def body(cmd: Command, ticket: Ticket) -> None:
+        allowed = cmd.store.let_ahead_places
+        if allowed <= 0:
+            raise Conflict(
+                _l("Letting others go ahead is not available in this store."),
+                error_code="let_ahead_off",
+            )
+        if ticket.status != TicketStatus.WAITING:
+            raise Conflict(_l("This number is not waiting any more."), error_code="not_waiting")
+        if ticket.let_ahead_count > 0:
+            raise Conflict(
+                _l("You have already let others go ahead once with this number."),
+                error_code="already_let_ahead",
+            )
+        if places > allowed:
+            raise BadInput(
+                _l("You can let at most %(n)s people go ahead.", n=allowed),
+                error_code="too_many_places",
+                allowed=allowed,
+            )
+        if ticket.lane == Lane.APPOINTMENT or ticket.target_counter_id is not None:
+            raise Conflict(
+                _l("This number is called at its own time, so it cannot let others go ahead."),
+                error_code="own_time",
+            )
+        behind = _behind_in_queue(cmd, ticket)
+        if not behind:
+            raise Conflict(
+                _l(
+                    "Nobody is waiting behind you for this business, so there is nobody to let "
+                    "go ahead."
+                ),
+                error_code="nobody_behind",
+            )
+        count = min(places, len(behind))
+        try:
+            queue_at = let_ahead_queue_at(behind, count)
+        except ValueError:
+            raise Conflict(_l("Please try again in a moment."), error_code="try_again") from None
+        cmd.transition(
+            ticket,
+            Action.LET_AHEAD,
+            detail={"asked": places, "places": count, "reason": "let_ahead"},
+        )
+        ticket.queue_at = queue_at
+        if cmd.store.last_queue_at is None or queue_at > cmd.store.last_queue_at:
+            cmd.store.last_queue_at = queue_at
+        ticket.let_ahead_count += 1
+        moved.append(count)
+
+    ticket = _ticket_command(ticket_id, None, body)
+    return LetAheadResult(ticket, places, moved[0])
+
+
+def _behind_in_queue(cmd: Command, ticket: Ticket) -> list[datetime]:
+    """The queue times of the callable tickets after this one in its own queue, oldest first."""
+    return list(
+        db.session.scalars(
+            select(Ticket.queue_at)
+            .where(
+                Ticket.store_id == cmd.store.id,
+                Ticket.service_day == ticket.service_day,
+                Ticket.status == TicketStatus.WAITING,
+                Ticket.service_id == ticket.service_id,
+                Ticket.lane == ticket.lane,
+                Ticket.target_counter_id.is_(None),
+                Ticket.priority_care == ticket.priority_care,
+                Ticket.id != ticket.id,
+                or_(
+                    Ticket.queue_at > ticket.queue_at,
+                    (Ticket.queue_at == ticket.queue_at) & (Ticket.id > ticket.id),
+                ),
+                *_callable_only(cmd),
+            )
+            .order_by(Ticket.queue_at, Ticket.id)
+        )
+    )
 
 
 STATUS_TEXT = {

@@ -75,6 +75,8 @@ class Ticket(Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recall_count: Mapped[int] = mapped_column(Integer, default=0)
     rejoin_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Times the customer let others go ahead (让号): at most once.
+    let_ahead_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosk.id"))
     # Hash of the browser's remote-join cookie: one active remote ticket per phone per store.
     remote_client: Mapped[str | None] = mapped_column(String(64))

@@ -108,6 +108,7 @@ class TicketRow:
     plan: tuple[int, ...] = ()  # a visit for several services: their ids in order
     plan_step: int = 0  # the part being waited for or served now
     waits_for_slot: bool = False  # an early arrival: not called before its slot
+    let_ahead_count: int = 0  # the customer let others go ahead (让号), at most once
 
 
 TICKET_COLUMNS = (
@@ -135,6 +136,7 @@ TICKET_COLUMNS = (
     Ticket.plan,
     Ticket.plan_step,
     Ticket.waits_for_slot,
+    Ticket.let_ahead_count,
 )
 
 
@@ -334,6 +336,7 @@ def _row(ticket: Any, services: Mapping[int, ServiceInfo], numbers: Mapping[int,
         plan=tuple(getattr(ticket, "plan", None) or ()),
         plan_step=getattr(ticket, "plan_step", 0) or 0,
         waits_for_slot=bool(getattr(ticket, "waits_for_slot", False)),
+        let_ahead_count=getattr(ticket, "let_ahead_count", 0) or 0,
     )
 
 

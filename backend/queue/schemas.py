@@ -132,6 +132,13 @@ class HolderIn(Strict):
     token: str = Field(min_length=1, max_length=64, description="The ticket's token.")
 
 
+class LetAheadIn(Strict):
+    token: str = Field(min_length=1, max_length=64, description="The ticket's token.")
+    places: int = Field(
+        ge=1, le=50, description="How many people behind to let go ahead (at most the store's)."
+    )
+
+
 class FeedbackIn(Strict):
     token: str = Field(min_length=1, max_length=64)
     stars: int = Field(ge=1, le=5)
@@ -232,12 +239,26 @@ class TicketOut(TicketBrief):
     can_rejoin: bool
     rejoin_until: str | None
     rejoin_places: int
+    can_let_ahead: bool = Field(
+        description="The holder may let a few people behind go ahead now (让号, once)."
+    )
+    let_ahead_places: int = Field(
+        description="How many people the holder may let go ahead at most (0: the store has it off)."
+    )
     can_rate: bool
     feedback: FeedbackOut | None
     case: PublicCaseOut | None = Field(
         default=None, description="The visit's complaint case (no personal data)."
     )
     plan: list[PlanPartOut] = PLAN_FIELD
+
+
+class LetAheadOut(TicketOut):
+    places_asked: int = Field(description="The places the customer asked to move back.")
+    places_moved: int = Field(
+        description="The places it moved back: fewer than asked when fewer people wait behind."
+    )
+    message: str = Field(description="What happened, in the caller's language.")
 
 
 class CallNextOut(Out):

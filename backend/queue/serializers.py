@@ -12,6 +12,7 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from backend.policy import (
+    Lane,
     Outcome,
     PauseReason,
     TicketStatus,
@@ -136,6 +137,12 @@ def ticket_public(
         "can_rejoin": rejoinable,
         "rejoin_until": iso(rejoin_until(ticket, store.rejoin_minutes)) if rejoinable else None,
         "rejoin_places": store.rejoin_places,
+        "can_let_ahead": ticket.status == TicketStatus.WAITING
+        and ticket.let_ahead_count == 0
+        and store.let_ahead_places > 0
+        and ticket.lane != Lane.APPOINTMENT
+        and ticket.target_counter is None,
+        "let_ahead_places": store.let_ahead_places,
         "can_rate": ticket.status == TicketStatus.DONE and feedback is None,
         "feedback": feedback,
         "case": case,

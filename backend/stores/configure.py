@@ -61,6 +61,7 @@ STORE_FIELDS = (
     "vip_window",
     "rejoin_minutes",
     "rejoin_places",
+    "let_ahead_places",
     "recall_limit",
     "remote_join",
     "remote_max_open",

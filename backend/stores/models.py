@@ -55,6 +55,8 @@ class Store(Model):
     # A missed (no-show) ticket may rejoin within this window, this many places behind the head.
     rejoin_minutes: Mapped[int] = mapped_column(Integer, default=30)
     rejoin_places: Mapped[int] = mapped_column(Integer, default=3)
+    # A waiting customer may let at most this many people go ahead (让号), once (0: off).
+    let_ahead_places: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     remote_join: Mapped[bool] = mapped_column(default=True)
     # Remote tickets open at once, at most (0: no cap); remote joining and the kiosk stop this
     # many minutes before closing; a remote ticket may have to confirm arrival before its call.

@@ -43,6 +43,7 @@ class StoreSettings:
     priority_care: bool
     rejoin_minutes: int
     rejoin_places: int
+    let_ahead_places: int
     remote_join: bool
     remote_max_open: int
     remote_cutoff_minutes: int

@@ -13,6 +13,7 @@ export const EVENTS = Object.freeze({
   RESUMED: 'resumed',
   ARRIVED: 'arrived',
   NEXT_PART: 'next_part',
+  LET_AHEAD: 'let_ahead',
   COUNTER_CHANGED: 'counter_changed',
   SETTINGS_CHANGED: 'settings_changed',
   QUEUE_UPDATED: 'queue_updated',
@@ -20,4 +21,4 @@ export const EVENTS = Object.freeze({
   CHAIN_STORE: 'chain_store',
 });
 // Thin store events: {version, event, ticket (brief) or null, counter or null}; each adds 1 to the version.
-export const STORE_EVENTS = Object.freeze(['issued', 'called', 'recalled', 'started', 'completed', 'no_show', 'cancelled', 'transferred', 'rejoined', 'parked', 'resumed', 'arrived', 'next_part', 'counter_changed', 'settings_changed']);
+export const STORE_EVENTS = Object.freeze(['issued', 'called', 'recalled', 'started', 'completed', 'no_show', 'cancelled', 'transferred', 'rejoined', 'parked', 'resumed', 'arrived', 'next_part', 'let_ahead', 'counter_changed', 'settings_changed']);

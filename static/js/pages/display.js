@@ -83,8 +83,10 @@ function tick() {
 }
 
 /* ---- rendering ---- */
-const maxColumns = () => (innerHeight > innerWidth ? 4 : 8);
-function columns(n) { // even rows: 8 -> 8, 10 -> 5+5, 12 -> 6+6
+// At most 4 across: in landscape the counters share the width with the missed numbers, and a
+// counter's name and state stay readable (>= 32 px) at a quarter of that.
+const maxColumns = () => 4;
+function columns(n) { // even rows: 4 -> 4, 6 -> 3+3, 8 -> 4+4
   const max = maxColumns();
   return Math.max(1, n <= max ? n : Math.ceil(n / Math.ceil(n / max)));
 }

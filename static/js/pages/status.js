@@ -82,6 +82,8 @@ function renderRating(tk) {
   const fb = tk.feedback || saved;
   const show = tk.status === 'done' && (!!tk.can_rate || !!fb);
   $('rating').hidden = !show;
+  // The visit is over: its facts (all "—" now) give way, so the card is in the first screen.
+  document.querySelector('.status-page').classList.toggle('is-rating', show);
   if (!show) return;
   $('rating-form').hidden = !!fb;
   $('rating-thanks').hidden = !fb;
@@ -101,6 +103,24 @@ function renderActions(tk) {
     setText('rejoin-until', until ? t('rejoin_before', { time: until }) : '');
     setText('rejoin-note', tk.rejoin_places > 0 ? t('rejoin_places', { n: tk.rejoin_places }) : '');
   }
+}
+
+/* "Let a few go ahead" (让号): one button per number of places, up to the store's limit. */
+function renderLetAhead(tk) {
+  const show = tk.status === 'waiting' && !!tk.can_let_ahead && tk.let_ahead_places > 0;
+  $('let-ahead-box').hidden = !show;
+  if (!show) return;
+  const box = $('let-ahead-choices');
+  if (Number(box.dataset.places) === tk.let_ahead_places) return;
+  box.dataset.places = tk.let_ahead_places;
+  const choices = [];
+  for (let n = 1; n <= tk.let_ahead_places; n += 1) {
+    choices.push(h('button', {
+      type: 'button', class: 'btn btn-big let-ahead-choice', 'data-places': n,
+      text: n === 1 ? t('let_ahead_1') : t('let_ahead_n', { n }),
+    }));
+  }
+  box.replaceChildren(...choices);
 }
 
 function render(tk) {
@@ -148,6 +168,7 @@ function render(tk) {
 
   $('hint').hidden = ['done', 'cancelled', 'no_show'].includes(tk.status);
   renderActions(tk);
+  renderLetAhead(tk);
   renderRating(tk);
   renderCase(tk, config.token || tk.token);
 
@@ -240,6 +261,14 @@ $('arrived').addEventListener('click', async () => {
 $('rejoin').addEventListener('click', async () => {
   const tk = await act('rejoin', null, [$('rejoin')]);
   if (tk) { render(tk); showActionMessage(t('rejoined'), 'info'); $('label').scrollIntoView({ block: 'center' }); }
+});
+
+$('let-ahead-choices').addEventListener('click', async (e) => {
+  const b = e.target.closest('button[data-places]');
+  if (!b) return;
+  const buttons = [...document.querySelectorAll('#let-ahead-choices button')];
+  const tk = await act('let-ahead', { places: Number(b.dataset.places) }, buttons);
+  if (tk) { render(tk); showActionMessage(tk.message, 'info'); }
 });
 
 $('rating').addEventListener('click', (e) => {

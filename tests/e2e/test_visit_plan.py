@@ -42,6 +42,18 @@ def test_two_services_one_number_at_the_kiosk(
     expect(kiosk.locator('[data-service="A"] .service-order')).to_have_count(0)
     assert axe_violations(kiosk) == []
     shot(kiosk, f"kiosk-several-{lang}")
+    # In large text the choice reads the same, and every button stays at least 64 px.
+    kiosk.locator("#large-text").click()
+    expect(kiosk.locator("#multi-chosen")).to_contain_text(names[1])
+    small = kiosk.evaluate(
+        """() => [...document.querySelectorAll('#multi button, #services button')]
+             .filter((b) => b.offsetParent !== null)
+             .map((b) => b.getBoundingClientRect())
+             .filter((r) => r.width < 64 || r.height < 64).length"""
+    )
+    assert small == 0
+    shot(kiosk, f"kiosk-several-large-{lang}")
+    kiosk.locator("#large-text").click()
     kiosk.locator("#multi-take").click()
     kiosk.wait_for_url(re.compile(r"/s/demo/kiosk/ticket/"))
     label = kiosk.locator("#label").inner_text().strip()

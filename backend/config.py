@@ -99,6 +99,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
                 "SMS_TEMPLATE_CONFIRMATION",
                 "SMS_TEMPLATE_REMINDER",
                 "SMS_TEMPLATE_ALMOST",
+                "SMS_TEMPLATE_CASE_OPENED",
+                "SMS_TEMPLATE_CASE_PROMISE",
+                "SMS_TEMPLATE_CASE_RESOLVED",
                 "SMS_ENDPOINT",
             )
         },

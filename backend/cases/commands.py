@@ -31,6 +31,7 @@ from backend.core.db import write_transaction
 from backend.core.errors import BadInput, Conflict, Forbidden, NotFound
 from backend.core.text import has_nul, normalise_phone, visible_text
 from backend.extensions import db
+from backend.messaging.commands import note_case_change
 from backend.policy import Role
 from backend.policy.cases import CaseCategory, CaseStatus, add_working_days, can_move
 from backend.policy.slots import local_today
@@ -149,6 +150,7 @@ def open_case_in(
     _note(case, actor, "opened", "", moment)
     db.session.add(case)
     db.session.flush()
+    note_case_change(case, "opened", moment)
     return CaseChange(case, "opened", tell_customer=given.consent)
 
 
@@ -266,6 +268,7 @@ def change_status(
         if target == CaseStatus.RESOLVED:
             case.resolved_at = moment
         _note(case, actor, "status", str(target), moment)
+        note_case_change(case, "status", moment)
     return CaseChange(case, "status", tell_customer=case.consent)
 
 
@@ -285,13 +288,15 @@ def change_promise(
         _check_promise(store, promised_by)
         before = case.promised_by
         case.promised_by = promised_by
+        moment = now()
         _note(
             case,
             actor,
             "promise",
             f"{before.isoformat()} → {promised_by.isoformat()}: {cleaned}",
-            now(),
+            moment,
         )
+        note_case_change(case, "promise", moment)
     return CaseChange(case, "promise", tell_customer=case.consent)
 
 

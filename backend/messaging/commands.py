@@ -22,7 +22,8 @@ from backend.messaging.models import (
     OutboxMessage,
     PushSubscription,
 )
-from backend.models import Appointment, Ticket
+from backend.models import Appointment, Case, Ticket
+from backend.policy.cases import CaseStatus
 
 if TYPE_CHECKING:
     from backend.queue.readmodel import Projection
@@ -292,3 +293,38 @@ def carry_subscriptions(
             )
         )
     ticket.push_subscribed = True
+
+
+# --- a complaint case's messages -----------------------------------------------------------------
+
+# What the customer is told of, by the case's change (backend.cases.commands CaseChange.what).
+CASE_KINDS = {"opened": MessageKind.CASE_OPENED, "promise": MessageKind.CASE_PROMISE}
+
+
+def case_recipient(case_id: int) -> str:
+    return f"case:{case_id}"
+
+
+def note_case_change(case: Case, what: str, moment: datetime) -> None:
+    """Inside the case's change: an SMS to a customer who agreed to be contacted, once per
+    change (the subject names the timeline entry it is about): the case opened with its number
+    and promised date, a new date, the case resolved with the follow-up question. The number is
+    read from the case when the message is sent, so an erased contact sends nothing."""
+    if not case.consent or not case.contact_phone or case.contact_erased:
+        return
+    kind = CASE_KINDS.get(what)
+    if what == "status" and case.status == CaseStatus.RESOLVED:
+        kind = MessageKind.CASE_RESOLVED
+    if kind is None:
+        return
+    put_message(
+        case.store_id,
+        f"case:{case.id}@{len(case.notes)}",
+        kind,
+        Channel.SMS,
+        case_recipient(case.id),
+        {"number": case.number, "date": case.promised_by.isoformat()},
+        "zh",
+        moment,
+    )
+    stage(MessageDue())

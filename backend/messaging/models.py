@@ -27,6 +27,11 @@ class MessageKind(StrEnum):
     ALMOST = "almost"  # a watched ticket's position reached the store's threshold
     CALLED = "called"  # the number is called to a counter
     RECALLED = "recalled"  # called again (one message at most, however many recalls)
+    # A complaint case, to the customer who agreed to be contacted: its number and promised date
+    # when opened, a new date, and its resolution with the follow-up question.
+    CASE_OPENED = "case_opened"
+    CASE_PROMISE = "case_promise"
+    CASE_RESOLVED = "case_resolved"
 
 
 class Channel(StrEnum):

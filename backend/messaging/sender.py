@@ -37,7 +37,7 @@ from backend.messaging.notes import push_note
 from backend.messaging.push import TTL_S, PushProvider, PushTarget
 from backend.messaging.push import app_provider as app_push_provider
 from backend.messaging.sms import Sms, SmsError, SmsProvider, provider_from_config
-from backend.models import Appointment, Ticket
+from backend.models import Appointment, Case, Store, Ticket
 from backend.policy import AppointmentStatus, TicketStatus
 
 log = logging.getLogger("hallqueue.messaging")
@@ -164,7 +164,8 @@ def _send_sms(message: OutboxMessage, provider: SmsProvider) -> Outcome:
     db.session.rollback()  # no transaction open while the provider is called
     if sms is None:
         # A ticket's SMS is about now: once the ticket moved on, it is not sent at all.
-        return Outcome("no recipient", final=message.recipient.startswith("ticket:"))
+        final = message.recipient.startswith(("ticket:", "case:"))
+        return Outcome("no recipient", final=final)
     try:
         provider.send(sms)
         error = None
@@ -177,6 +178,11 @@ def _send_sms(message: OutboxMessage, provider: SmsProvider) -> Outcome:
 
 
 def _sms_of(message: OutboxMessage) -> Sms | None:
+    if message.recipient.startswith("case:"):
+        case = _case_of(message)
+        if case is None or not case.consent or case.contact_erased or not case.contact_phone:
+            return None
+        return render_case_sms(message, case)
     if message.recipient.startswith("ticket:"):
         ticket = _ticket_of(message)
         if ticket is None or not ticket.phone or ticket.status != TicketStatus.WAITING:
@@ -186,6 +192,51 @@ def _sms_of(message: OutboxMessage) -> Sms | None:
     if appointment is None or appointment.erased or not appointment.phone:
         return None
     return render_sms(message, appointment)
+
+
+def _case_of(message: OutboxMessage) -> Case | None:
+    _kind, _sep, ident = message.recipient.partition(":")
+    return db.session.get(Case, int(ident)) if ident.isdigit() else None
+
+
+def render_case_sms(message: OutboxMessage, case: Case) -> Sms:
+    """A complaint case's news to its customer: the number, the promised date as the message
+    was written (a later change has its own message), and after resolution where to answer."""
+    store = db.session.get(Store, case.store_id)
+    assert store is not None
+    lang = message.language
+    params = {
+        "store": store.name(lang),
+        "number": str(message.params.get("number", case.number)),
+        "date": str(message.params.get("date", case.promised_by.isoformat())),
+    }
+    ticket = db.session.get(Ticket, case.ticket_id) if case.ticket_id else None
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    with force_locale(lang):
+        if message.kind == MessageKind.CASE_OPENED:
+            text = _(
+                "%(store)s: your complaint is registered as %(number)s; we will answer by "
+                "%(date)s.",
+                **params,
+            )
+        elif message.kind == MessageKind.CASE_PROMISE:
+            text = _(
+                "%(store)s: the answer to your complaint %(number)s now comes by %(date)s.",
+                **params,
+            )
+        elif ticket is not None:
+            text = _(
+                "%(store)s: your complaint %(number)s is resolved. Were you satisfied? Please "
+                "tell us (1-5 stars): %(link)s",
+                link=f"{base}/t/{ticket.token}",
+                **params,
+            )
+        else:
+            text = _(
+                "%(store)s: your complaint %(number)s is resolved. Thank you for your patience.",
+                **params,
+            )
+    return Sms(case.contact_phone, str(message.kind), params, text)
 
 
 def render_ticket_sms(message: OutboxMessage, ticket: Ticket) -> Sms:

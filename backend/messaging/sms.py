@@ -4,6 +4,8 @@ Cloud SMS (Dysmsapi `SendSms` over its RPC API, signature version 1.0, HMAC-SHA1
 Configured by environment: `SMS_PROVIDER` (log | aliyun), `SMS_ACCESS_KEY_ID`,
 `SMS_ACCESS_KEY_SECRET`, `SMS_SIGN_NAME`, `SMS_TEMPLATE_CONFIRMATION`, `SMS_TEMPLATE_REMINDER`,
 `SMS_TEMPLATE_ALMOST` ("almost your turn", for remote joiners who left a number),
+`SMS_TEMPLATE_CASE_OPENED`, `SMS_TEMPLATE_CASE_PROMISE`, `SMS_TEMPLATE_CASE_RESOLVED` (a complaint
+case's number and promised date, a new date, its resolution),
 `SMS_ENDPOINT` (default https://dysmsapi.aliyuncs.com/).
 """
 
@@ -139,6 +141,9 @@ def provider_from_config(config: Mapping[str, Any]) -> SmsProvider:
                 "confirmation": config["SMS_TEMPLATE_CONFIRMATION"],
                 "reminder": config["SMS_TEMPLATE_REMINDER"],
                 "almost": config.get("SMS_TEMPLATE_ALMOST") or "",
+                "case_opened": config.get("SMS_TEMPLATE_CASE_OPENED") or "",
+                "case_promise": config.get("SMS_TEMPLATE_CASE_PROMISE") or "",
+                "case_resolved": config.get("SMS_TEMPLATE_CASE_RESOLVED") or "",
             },
             config.get("SMS_ENDPOINT") or ALIYUN_ENDPOINT,
         )

@@ -139,6 +139,12 @@ function render(tk) {
   status.textContent = statusName(tk.status);
   status.dataset.status = tk.status;
   renderPlan($('plan-box'), tk.plan);
+  // Nothing more to notify once the visit is over: the rating card takes the first screen.
+  const pushBox = $('push-box');
+  if (pushBox && ['done', 'cancelled'].includes(tk.status)) {
+    pushBox.dataset.finished = '1';
+    pushBox.hidden = true;
+  }
   setText('position', tk.position == null ? '—' : tk.position);
   renderWait(tk);
   setText('counter', tk.counter == null ? '—' : tk.counter);

@@ -108,6 +108,7 @@ export function mountPush(path) {
       box.querySelectorAll('[data-push-when]').forEach((el) => { el.hidden = true; });
       return;
     }
+    if (box.dataset.finished) return; // the visit ended meanwhile (status.js)
     box.hidden = false;
     on.addEventListener('click', turnOn);
     off.addEventListener('click', turnOff);

@@ -87,6 +87,7 @@ def test_phone_check_in_at_the_kiosk(browser: Browser, morning_server: LiveServe
     booking = book(page, server, "2026-11-26T01:45:00Z")  # 09:45 today: inside the window
     page.locator("#checkin-link").click()
     expect(page).to_have_url(re.compile(r"/kiosk/check-in"))
+    page.wait_for_load_state("load")  # the screen's module has run: its buttons answer
     page.locator("#way-phone").click()
     expect(page.locator("#phone-panel")).to_be_visible()
     type_phone(page, PHONE[:7])
@@ -122,6 +123,7 @@ def test_phone_check_in_in_english_and_an_unknown_number(
     server = morning_server
     page = kiosk(browser, server, "en")
     page.goto(f"{server.url}/s/demo/kiosk/check-in?lang=en")
+    page.wait_for_load_state("load")  # the screen's module has run: its buttons answer
     page.locator("#way-phone").click()
     type_phone(page, "13800000000")
     page.locator("#phone-submit").click()
@@ -177,6 +179,7 @@ def test_large_text_on_every_kiosk_screen(
     page.goto(f"{server.url}/s/demo/kiosk/check-in{suffix}")
     expect(page.locator("html")).to_have_class(re.compile(r"\blarge-text\b"))  # carried over
     assert_targets(page, f"check-in large {lang}")
+    page.wait_for_load_state("load")  # the screen's module has run: its buttons answer
     page.locator("#way-phone").click()
     shot(page, f"kiosk-large-text-keypad-{lang}")
     assert_targets(page, f"keypad large {lang}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -16,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from ..conftest import FAST_PASSWORD_HASH
 
@@ -184,12 +186,28 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+# The contexts the running test opened (new_page), closed when it ends: a page left open keeps
+# its renderer and its socket reconnecting to a server already stopped, and hundreds of them
+# slowed every later test of the worker.
+_OPEN_CONTEXTS: list[BrowserContext] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_pages() -> Iterator[None]:
+    yield
+    while _OPEN_CONTEXTS:
+        # The browser may have gone first (a crash): nothing left to close then.
+        with contextlib.suppress(PlaywrightError):
+            _OPEN_CONTEXTS.pop().close()
+
+
 def new_page(browser: Browser, width: int = 1280, height: int = 800, **kwargs: object) -> Page:
     # The tests evaluate their own scripts in the page (string conditions, the injected axe-core),
     # which the pages' CSP rightly forbids; the CSP itself is checked in test_security_headers.
     context = browser.new_context(  # type: ignore[misc]
         viewport={"width": width, "height": height}, bypass_csp=True, **kwargs
     )
+    _OPEN_CONTEXTS.append(context)
     page = context.new_page()
     page.set_default_timeout(10_000)
     return page

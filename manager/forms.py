@@ -3,6 +3,7 @@ the user's language. A form that does not validate changes nothing."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -68,13 +69,16 @@ WEEKDAYS = WEEKDAY_NAMES
 # The call orders a store may choose (the simulator's "shortest" is for comparison only).
 ORDERINGS = (
     (Ordering.SCORE.value, _l("Balanced")),
+    (Ordering.DEADLINE.value, _l("Balanced, with deadlines")),
     (Ordering.PROFILE.value, _l("By the counter's lanes")),
     (Ordering.FIFO.value, _l("First come, first served")),
 )
 ORDERING_HINT = _l(
     "Balanced: short business goes first while it costs others little, and every wait counts "
     "more the longer it gets. By the counter's lanes: the first lane with anyone waiting, oldest "
-    "first. First come, first served: the oldest ticket the counter may serve."
+    "first. First come, first served: the oldest ticket the counter may serve. Balanced, with "
+    "deadlines: balanced, but a counter takes whoever would otherwise wait longer than the "
+    "plain queue's longest wait of the day (times the factor below), from any lane it can serve."
 )
 LANE_CHOICES = (
     (Lane.FAST.value, _l("Fast lane")),
@@ -98,6 +102,20 @@ MAX_VIP_WINDOW = 10
 
 def _between(low: float, high: float) -> NumberRange:
     return NumberRange(low, high, _l("Between %(min)s and %(max)s.", min=low, max=high))
+
+
+def _finite(form: Any, field: Any) -> None:
+    """ "nan" and "inf" parse as numbers and slip past a range (nothing compares to NaN)."""
+    if field.data is not None and not math.isfinite(field.data):
+        raise ValidationError(_l("Enter a number."))
+
+
+def _decimal(label: Any, low: float, high: float, step: float) -> FloatField:
+    return FloatField(
+        label,
+        [InputRequired(REQUIRED), _finite, _between(low, high)],
+        render_kw={"min": low, "max": high, "step": step, "inputmode": "decimal"},
+    )
 
 
 def _whole(label: Any, low: int, high: int, **kw: Any) -> IntegerField:
@@ -171,6 +189,16 @@ class StoreForm(FlaskForm):
     ordering = SelectField(_l("Call order"), choices=_choices(ORDERINGS))
     work_conserving = BooleanField(_l("Idle counters help other lanes"))
     max_wait_minutes = _whole(_l("Maximum wait before a ticket goes first (min, 0: off)"), 0, 240)
+    ratio_power = _decimal(
+        _l("Weight on short business (1: classic ratio, 2: stronger)"), 1, 3, 0.1
+    )
+    fair_factor = _decimal(
+        _l("Deadline order: nobody waits more than this many times a plain queue's longest wait"),
+        1,
+        3,
+        0.1,
+    )
+    fair_floor_minutes = _whole(_l("… and at least this long is allowed (min)"), 0, 60)
     wait_target_minutes = _whole(
         _l("Target: every customer called within (min, 0: no warning on the floor)"), 0, 240
     )
@@ -289,11 +317,7 @@ class ServiceForm(FlaskForm):
         render_kw={"autocapitalize": "characters", "maxlength": 4},
     )
     lane = SelectField(_l("Lane"), choices=_choices(LANE_CHOICES))
-    expected_minutes = FloatField(
-        _l("Expected duration (min)"),
-        [InputRequired(REQUIRED), _between(0.5, 240)],
-        render_kw={"min": 0.5, "max": 240, "step": 0.5, "inputmode": "decimal"},
-    )
+    expected_minutes = _decimal(_l("Expected duration (min)"), 0.5, 240, 0.5)
     description_zh = StringField(_l("Description (Chinese)"), [Length(0, 200)])
     description_en = StringField(_l("Description (English)"), [Length(0, 200)])
     category = SelectField(

@@ -7,7 +7,7 @@ customers see is the order the simulator measured.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -33,6 +33,12 @@ class QueueItem:
     # An appointment checked in before its check-in window (the customer chose to take their
     # place early): promised a call at its slot, so no counter calls it before `due_at`.
     waits_for_slot: bool = False
+    # How many tickets wait in this one's group (itself included) when it is the group's head:
+    # the call order's measure of the backlog (the `deadline` ordering).
+    group_size: int = 1
+    # When a walk-in would have waited too long (the `deadline` ordering): set when it joins
+    # the queue from the wait a plain queue would have given it then (`allowed_wait`).
+    deadline: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,10 @@ class Ordering(StrEnum):
     # Highest response ratio (waited + expected) / expected: short business goes ahead while it
     # is cheap to do so, and every ticket's priority grows with its wait.
     SCORE = "score"
+    # The score, unless that would make a waiting ticket this counter could serve wait longer
+    # than a plain queue would have made it wait (a share above the current plain-queue wait,
+    # `fair_factor`), or past the store's maximum wait: then the ticket with the least slack.
+    DEADLINE = "deadline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +104,15 @@ class QueuePolicy:
     # Priority-care customers go first among the tickets a counter may serve (after those sent
     # to it, due appointments and anyone past the maximum wait). False: they wait like anyone.
     priority_care: bool = True
+    # The `deadline` ordering: nobody waits more than this many times the wait a plain queue
+    # would give right now (the backlog over the open counters), and never less than
+    # `fair_floor` is allowed (a short wait is nobody's problem).
+    fair_factor: float = 1.0
+    fair_floor: timedelta = timedelta(minutes=5)
+    # The longest plain-queue wait of the day so far (`plain_queue_wait` at each call): the
+    # yardstick of those deadlines. It never decreases within a day, so a ticket's deadline is
+    # never taken back; the live engine keeps it on the store row, the simulator in its hall.
+    fair_wait: float = 0.0
 
 
 class Reason(StrEnum):
@@ -109,6 +128,7 @@ class Reason(StrEnum):
     VIP_FIRST = "vip_first"
     PRIORITY_CARE = "priority_care"
     BEST_RATIO = "best_ratio"
+    DUE_SOON = "due_soon"
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +244,51 @@ def _goes_first(
     return None
 
 
+def plain_queue_wait(items: Iterable[QueueItem], serving: int) -> float:
+    """Minutes a newcomer would wait in one plain queue now: the work waiting (each group's
+    head stands for its whole group) shared by the open counters."""
+    work = sum(i.group_size * max(i.expected_minutes, 0.5) for i in items)
+    return work / max(serving, 1)
+
+
+def slack(item: QueueItem, policy: QueuePolicy, now: datetime, allowed: timedelta) -> float:
+    """Minutes left before the ticket waits too long: an appointment from the end of its grace
+    window, anyone else from `allowed` after it joined the queue. Negative: already late."""
+    if item.due_at is not None and policy.appointment_grace is not None:
+        due = item.due_at + policy.appointment_grace
+    elif item.deadline is not None:
+        due = item.deadline
+    else:
+        due = item.queue_at + allowed
+    return (due - now).total_seconds() / 60
+
+
+def allowed_wait(policy: QueuePolicy, plain_wait: float) -> timedelta:
+    """How long anyone may wait under the deadline ordering: a share above what a plain queue
+    would give now, at least the floor, at most the store's maximum wait."""
+    fair = max(policy.fair_floor, timedelta(minutes=policy.fair_factor * plain_wait))
+    return min(fair, policy.max_wait) if policy.max_wait is not None else fair
+
+
+def _due_soon(
+    chosen: Decision,
+    helpable: Sequence[QueueItem],
+    policy: QueuePolicy,
+    now: datetime,
+    allowed: timedelta,
+) -> Decision:
+    """The chosen ticket, unless serving it first makes another ticket this counter could serve
+    late: then the one with the least slack (the most overdue first)."""
+    picked = next(i for i in helpable if i.ticket_id == chosen.ticket_id)
+    slacks = {i.ticket_id: slack(i, policy, now, allowed) for i in helpable}
+    tightest = min(helpable, key=lambda i: (slacks[i.ticket_id], *_order_key(i)))
+    if tightest is picked or slacks[tightest.ticket_id] >= picked.expected_minutes:
+        return chosen
+    late = policy.max_wait is not None and now - tightest.queue_at >= policy.max_wait
+    reason = Reason.WAITED_LONG if late else Reason.DUE_SOON
+    return Decision(tightest.ticket_id, reason, tightest.lane)
+
+
 def choose_next(
     counter: CounterView,
     waiting: Iterable[QueueItem],
@@ -237,10 +302,13 @@ def choose_next(
     has begun, at the next counter able to serve it; then among the tickets of the counter's own
     lanes, those that go first (`_goes_first`), else the policy's ordering. With work
     conservation a counter whose own lanes are empty helps the others, so no counter idles while
-    someone it could serve waits.
+    someone it could serve waits. The deadline ordering then checks the choice against every
+    ticket the counter could help (`_due_soon`), with deadlines relative to the policy's
+    `fair_wait`.
     """
     if counter.status == CounterStatus.PAUSED:
         return Decision(None, Reason.COUNTER_PAUSED)
+    waiting = list(waiting)
     eligible = [
         i
         for i in waiting
@@ -262,13 +330,18 @@ def choose_next(
     pool = own or (eligible if helps else [])
     if not pool:
         return Decision(None, Reason.QUEUE_EMPTY)
-    first = _goes_first(pool, policy, now, recent_lanes)
-    if first is not None:
-        return first
-    item, reason = _pick(pool, counter, policy, now)
-    if helping:
-        reason = Reason.HELPING_LANE
-    return Decision(item.ticket_id, reason, item.lane)
+    deadline = policy.ordering is Ordering.DEADLINE and now is not None
+    first = _goes_first(
+        pool, replace(policy, max_wait=None) if deadline else policy, now, recent_lanes
+    )
+    if first is None:
+        item, reason = _pick(pool, counter, policy, now)
+        first = Decision(item.ticket_id, Reason.HELPING_LANE if helping else reason, item.lane)
+    if deadline and now is not None:
+        helpable = eligible if helps else own
+        allowed = allowed_wait(policy, policy.fair_wait)
+        return _due_soon(first, helpable, policy, now, allowed)
+    return first
 
 
 def may_call(

@@ -223,6 +223,7 @@ REASON_TEXT = {
     Reason.TRANSFERRED_HERE: lambda lane: _("Sent to this counter by a colleague."),
     Reason.APPOINTMENT_DUE: lambda lane: _("An appointment whose time has come."),
     Reason.WAITED_LONG: lambda lane: _("Waited longer than the store's target: goes first."),
+    Reason.DUE_SOON: lambda lane: _("Would soon wait longer than the store allows: goes first."),
     Reason.VIP_FIRST: lambda lane: _("VIP customer, within the VIP share."),
     Reason.PRIORITY_CARE: lambda lane: _("Priority care (elderly, disabled or pregnant): first."),
     Reason.BEST_RATIO: lambda lane: _(

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -41,9 +41,11 @@ from backend.policy import (
     IllegalTransitionError,
     Lane,
     Level,
+    Ordering,
     Outcome,
     PauseReason,
     QueueItem,
+    QueuePolicy,
     Reason,
     Role,
     TicketStatus,
@@ -53,6 +55,7 @@ from backend.policy import (
     let_ahead_queue_at,
     next_queue_at,
     next_status,
+    plain_queue_wait,
     rejoin_queue_at,
     service_day,
 )
@@ -601,6 +604,10 @@ def _candidates(cmd: Command) -> list[QueueItem]:
     """The oldest waiting ticket of each service (within one service the oldest always outranks
     the others), and every checked-in appointment: the only tickets call-next can pick. One
     statement, however long the queue."""
+    # Tickets sent to one counter queue apart from the rest of their service, appointments apart
+    # from walk-ins (earliest slot first), and priority care apart from the others (each such
+    # ticket can go first).
+    group = (Ticket.service_id, Ticket.lane, Ticket.target_counter_id, Ticket.priority_care)
     ranked = (
         select(
             Ticket.id,
@@ -612,19 +619,10 @@ def _candidates(cmd: Command) -> list[QueueItem]:
             Ticket.priority_care,
             Ticket.waits_for_slot,
             func.row_number()
-            .over(
-                # Tickets sent to one counter queue apart from the rest of their service,
-                # appointments apart from walk-ins (earliest slot first), and priority care
-                # apart from the others (each such ticket can go first).
-                partition_by=(
-                    Ticket.service_id,
-                    Ticket.lane,
-                    Ticket.target_counter_id,
-                    Ticket.priority_care,
-                ),
-                order_by=(Ticket.due_at, Ticket.queue_at, Ticket.id),
-            )
+            .over(partition_by=group, order_by=(Ticket.due_at, Ticket.queue_at, Ticket.id))
             .label("rank"),
+            # The group's size: the head stands for the whole group in the backlog.
+            func.count().over(partition_by=group).label("waiting"),
         )
         .where(
             Ticket.store_id == cmd.store.id,
@@ -655,9 +653,33 @@ def _candidates(cmd: Command) -> list[QueueItem]:
                 minutes,
                 bool(row.priority_care),
                 bool(row.waits_for_slot),
+                group_size=row.waiting,
             )
         )
     return items
+
+
+def _call_policy(cmd: Command, candidates: Sequence[QueueItem]) -> QueuePolicy:
+    """The store's call order; for the deadline order, with the day's longest plain-queue wait
+    raised to the one now (kept on the store row: it never decreases within a day)."""
+    policy = cmd.settings.policy(cmd.day)
+    if policy.ordering is not Ordering.DEADLINE:
+        return policy
+    serving = db.session.scalar(
+        select(func.count())
+        .select_from(Counter)
+        .where(
+            Counter.store_id == cmd.store.id,
+            Counter.status == CounterStatus.OPEN,
+            Counter.archived.is_(False),
+        )
+    )
+    now_wait = plain_queue_wait(candidates, serving or 0)
+    if now_wait <= policy.fair_wait:
+        return policy
+    cmd.store.fair_wait_minutes = now_wait
+    cmd.store.fair_wait_day = cmd.day
+    return replace(policy, fair_wait=now_wait)
 
 
 def _callable_only(cmd: Command) -> list[Any]:
@@ -695,9 +717,9 @@ def call_next(
         # The changes so far (the visit completed, the request remembered) touch no waiting
         # ticket: the reads below need not flush them first (one store UPDATE, not two).
         with db.session.no_autoflush:
-            decision = choose_next(
-                view, _candidates(cmd), cmd.settings.policy(), cmd.now, recent[-RECENT_LANES_KEPT:]
-            )
+            candidates = _candidates(cmd)
+            policy = _call_policy(cmd, candidates)
+            decision = choose_next(view, candidates, policy, cmd.now, recent[-RECENT_LANES_KEPT:])
             ticket = None
             if decision.ticket_id is not None:
                 ticket = db.session.get(Ticket, decision.ticket_id)

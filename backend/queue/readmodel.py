@@ -517,7 +517,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
     items = [_item(t, services) for t in waiting if t.id not in held]
     staffed = [c for c in counters if c.staffed]
     loads = _loads(staffed, services, moment)
-    policy = store.policy()
+    policy = store.policy(rows.day)
     recent_lanes = rows.recent_lanes
     rates = [
         ArrivalRate(services[sid].code, services[sid].lane, services[sid].minutes, n / 60)

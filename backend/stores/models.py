@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
+    Date,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -45,6 +47,15 @@ class Store(Model):
     ordering: Mapped[str] = mapped_column(String(16), default="score")
     work_conserving: Mapped[bool] = mapped_column(default=True)
     max_wait_minutes: Mapped[int] = mapped_column(Integer, default=30)  # 0: no anti-starvation
+    # The score's weight on short business (QueuePolicy.ratio_power).
+    ratio_power: Mapped[float] = mapped_column(Float, default=2.0, server_default="2.0")
+    # The deadline call order: nobody waits more than `fair_factor` times the longest
+    # plain-queue wait of the day so far, at least `fair_floor_minutes` allowed.
+    fair_factor: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
+    fair_floor_minutes: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    # That longest plain-queue wait (minutes) and its day, raised by call-next (bookkeeping).
+    fair_wait_minutes: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    fair_wait_day: Mapped[date | None] = mapped_column(Date)
     # The store's promise to its customers: called within this many minutes. The live floor warns
     # of a wait past it (0: no warning); the call order does not read it (max_wait_minutes does).
     wait_target_minutes: Mapped[int] = mapped_column(Integer, default=20)

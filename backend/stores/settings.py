@@ -37,6 +37,11 @@ class StoreSettings:
     ordering: str
     work_conserving: bool
     max_wait_minutes: int
+    ratio_power: float
+    fair_factor: float
+    fair_floor_minutes: int
+    fair_wait_minutes: float
+    fair_wait_day: date | None
     wait_target_minutes: int
     vip_first: int
     vip_window: int
@@ -72,7 +77,12 @@ class StoreSettings:
         """From a Store object or a Core row of the store table."""
         return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
 
-    def policy(self) -> QueuePolicy:
+    def fair_wait(self, day: date | None) -> float:
+        """The longest plain-queue wait of this service day so far (0 before its first call)."""
+        return float(self.fair_wait_minutes or 0.0) if day and self.fair_wait_day == day else 0.0
+
+    def policy(self, day: date | None = None) -> QueuePolicy:
+        """The call order's settings; the deadline order's yardstick is `day`'s (none without)."""
         return QueuePolicy(
             ordering=Ordering(self.ordering),
             work_conserving=self.work_conserving,
@@ -81,6 +91,10 @@ class StoreSettings:
             vip_first=self.vip_first,
             vip_window=self.vip_window,
             priority_care=self.priority_care,
+            ratio_power=float(self.ratio_power),
+            fair_factor=float(self.fair_factor),
+            fair_floor=timedelta(minutes=self.fair_floor_minutes),
+            fair_wait=self.fair_wait(day),
         )
 
     def name(self, lang: str) -> str:

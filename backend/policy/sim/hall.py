@@ -16,7 +16,13 @@ from datetime import UTC, datetime, timedelta
 
 from ..enums import Action, CounterStatus, Lane, TicketStatus
 from ..eta import ARRIVAL_HORIZON_MINUTES, ArrivalRate
-from ..ordering import CounterView, QueueItem, choose_next
+from ..ordering import (
+    CounterView,
+    Ordering,
+    QueueItem,
+    choose_next,
+    plain_queue_wait,
+)
 from ..queueing import next_queue_at
 from ..transitions import next_status
 from .customers import Customer
@@ -93,6 +99,8 @@ class Hall:
     ) -> None:
         self.scenario = scenario
         self.setup = setup
+        # The setup's policy, with the day's fair wait as it grows (the deadline ordering).
+        self.policy = setup.policy
         self.customers = customers
         self.forecaster = forecaster
         self.desks = {c.number: Desk(c) for c in setup.counters}
@@ -218,11 +226,13 @@ class Hall:
     def heads(self) -> list[QueueItem]:
         """The oldest ticket of each (service, lane, only_counter) group, and every checked-in
         appointment (as the live engine's candidates: a later booking may be due first)."""
-        return [
-            t.item
-            for (_, lane, _), queue in self.groups.items()
-            for t in (queue if lane == Lane.APPOINTMENT else queue[:1])
-        ]
+        out: list[QueueItem] = []
+        for (_, lane, _), queue in self.groups.items():
+            if lane == Lane.APPOINTMENT:
+                out.extend(t.item for t in queue)
+            elif queue:
+                out.append(replace(queue[0].item, group_size=len(queue)))
+        return out
 
     def waiting(self) -> list[QueueItem]:
         return [t.item for queue in self.groups.values() for t in queue]
@@ -257,8 +267,13 @@ class Hall:
         return self.recent[-count:] if count > 0 else []
 
     def call_next(self, desk: Desk) -> bool:
-        policy = self.setup.policy
-        decision = choose_next(desk.view, self.heads(), policy, at(self.now), self.recent_lanes())
+        policy = self.policy
+        heads = self.heads()
+        if policy.ordering is Ordering.DEADLINE:
+            serving = sum(1 for d in self.desks.values() if d.is_open and not d.closing)
+            worst = max(policy.fair_wait, plain_queue_wait(heads, serving))
+            policy = self.policy = replace(policy, fair_wait=worst)
+        decision = choose_next(desk.view, heads, policy, at(self.now), self.recent_lanes())
         if decision.ticket_id is None:
             return False
         self.serve(desk, self.tickets[decision.ticket_id])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from ..ordering import CounterView, Ordering, QueuePolicy
 from .scenario import ALL_LANES, Scenario
 
-POLICIES = ("fifo", "per-service", "shortest-first", "ours")
+POLICIES = ("fifo", "per-service", "shortest-first", "ours", "deadline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,4 +37,7 @@ def policy_setups(scenario: Scenario) -> dict[str, PolicySetup]:
             "shortest-first", replace(bare, ordering=Ordering.SHORTEST), pooled
         ),
         "ours": PolicySetup("ours", scenario.policy, scenario.counters),
+        "deadline": PolicySetup(
+            "deadline", replace(scenario.policy, ordering=Ordering.DEADLINE), scenario.counters
+        ),
     }

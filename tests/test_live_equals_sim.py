@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from backend.core.clock import ManualClock
 from backend.extensions import db
 from backend.models import Store
-from backend.policy import sim
+from backend.policy import Ordering, sim
 from backend.stores.seed import DEMO_COUNTERS, DEMO_SERVICES
 from backend.stores.settings import StoreSettings
 
@@ -33,9 +34,11 @@ SCRIPT = [
 ]  # fmt: skip
 
 
-def scenario(app: Flask) -> tuple[sim.Scenario, sim.PolicySetup]:
+def scenario(app: Flask, ordering: str = "score") -> tuple[sim.Scenario, sim.PolicySetup]:
     with app.app_context():
         store = db.session.scalar(select(Store).where(Store.code == "demo"))
+        store.ordering = ordering
+        db.session.commit()
         policy = StoreSettings.of(store).policy()
     data = {
         "name": "scripted morning",
@@ -54,15 +57,35 @@ def scenario(app: Flask) -> tuple[sim.Scenario, sim.PolicySetup]:
     return built, sim.policy_setups(built)["ours"]
 
 
-def test_the_live_engine_calls_exactly_as_the_simulator(
-    app: Flask, client: FlaskClient, clock: ManualClock
-) -> None:
-    built, setup = scenario(app)
+def scripted_customers() -> list[sim.Customer]:
     minutes = {s.code: s.minutes for s in DEMO_SERVICES}
-    customers = [
+    return [
         sim.Customer(n + 1, float(t), code, minutes[code], float("inf"))
         for n, (t, code) in enumerate(SCRIPT)
     ]
+
+
+def calls(log: list[tuple[str, float, int, int]]) -> list[tuple[float, int, int]]:
+    return [(minute, counter, ticket) for kind, minute, counter, ticket in log if kind == "call"]
+
+
+def test_the_deadline_order_changes_the_scripted_morning(app: Flask) -> None:
+    """The morning is busy enough for the deadline order to call differently from the score
+    (else the next test would prove nothing about it): someone it would have made late."""
+    built, _ = scenario(app)
+    deadline = sim.replace(built, policy=sim.replace(built.policy, ordering=Ordering.DEADLINE))
+    by_score = sim.simulate(built, sim.policy_setups(built)["ours"], scripted_customers()).log
+    setup = sim.policy_setups(deadline)["ours"]
+    by_deadline = sim.simulate(deadline, setup, scripted_customers()).log
+    assert calls(by_score) != calls(by_deadline)
+
+
+@pytest.mark.parametrize("ordering", ["score", "deadline"])
+def test_the_live_engine_calls_exactly_as_the_simulator(
+    app: Flask, client: FlaskClient, clock: ManualClock, ordering: str
+) -> None:
+    built, setup = scenario(app, ordering)
+    customers = scripted_customers()
     log = sim.simulate(built, setup, customers).log
     assert sum(1 for kind, *_ in log if kind == "call") == len(SCRIPT)  # everyone was served
 

@@ -114,6 +114,12 @@ SCENARIO ?= bench/scenarios/weekday.toml
 sim: prepare
 	$(PY) bench/sim.py $(SCENARIO) $(ARGS)
 
+# Every call policy against FIFO on the two scenarios and a generated family of 50 halls
+# (bench/README.md): ARGS="--halls 10 --seeds 3 --json /tmp/family.json".
+.PHONY: bench-policy
+bench-policy: prepare
+	$(PY) bench/policy_family.py $(ARGS)
+
 # The core's benchmark (bench/BENCHMARKS.md): ARGS="--before /tmp/hq-before", or --quick.
 .PHONY: bench-core
 bench-core: prepare

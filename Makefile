@@ -120,6 +120,11 @@ sim: prepare
 bench-policy: prepare
 	$(PY) bench/policy_family.py $(ARGS)
 
+# The wait estimate beside an oracle's (bench/README.md, "The oracle"): ARGS="--seeds 10".
+.PHONY: bench-oracle
+bench-oracle: prepare
+	$(PY) bench/oracle.py $(ARGS)
+
 # The core's benchmark (bench/BENCHMARKS.md): ARGS="--before /tmp/hq-before", or --quick.
 .PHONY: bench-core
 bench-core: prepare

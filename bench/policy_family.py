@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from family import generate_family
 
 from backend.policy.sim import (
+    FRONTIER,
     POLICIES,
     Scenario,
     day_metrics,
@@ -44,6 +45,8 @@ from backend.policy.sim import (
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 DEFAULT_SCENARIOS = (SCENARIOS / "weekday.toml", SCENARIOS / "month_start.toml")
 REFERENCE = "fifo"  # every ratio is to this policy's figure of the same seed
+# Every policy the simulator compares, and the deadline order with looser deadlines.
+SELECTABLE = (*POLICIES, *FRONTIER)
 RATIO_KEYS = ("mean_wait", "p95_wait", "max_wait")
 SHARE_KEYS = ("appointments_on_time", "within_target", "abandoned")
 # The routing policy's targets on every hall: each wait at most this many times FIFO's ...
@@ -354,12 +357,12 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def policy_names(text: str) -> list[str]:
-    """The selected policies, FIFO first (every ratio needs it), in POLICIES' order."""
+    """The selected policies, FIFO first (every ratio needs it), in SELECTABLE's order."""
     chosen = {n.strip() for n in text.split(",") if n.strip()}
-    unknown = sorted(chosen - set(POLICIES))
+    unknown = sorted(chosen - set(SELECTABLE))
     if unknown:
-        sys.exit(f"unknown policies: {', '.join(unknown)} (choose from {', '.join(POLICIES)})")
-    return [n for n in POLICIES if n in chosen or n == REFERENCE]
+        sys.exit(f"unknown policies: {', '.join(unknown)} (choose from {', '.join(SELECTABLE)})")
+    return [n for n in SELECTABLE if n in chosen or n == REFERENCE]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -374,7 +377,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[str(p) for p in DEFAULT_SCENARIOS],
         help="scenario TOML files (default: weekday and month_start)",
     )
-    parser.add_argument("--policies", default=",".join(POLICIES), help="comma-separated")
+    parser.add_argument("--policies", default=",".join(SELECTABLE), help="comma-separated")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
     return parser.parse_args(argv)

@@ -27,12 +27,13 @@ from .scenario import (
     parse_policy,
     scenario_from_dict,
 )
-from .setups import POLICIES, PolicySetup, policy_setups
+from .setups import FRONTIER, POLICIES, PolicySetup, policy_setups
 
 __all__ = [
     "ALL_LANES",
     "DAY",
     "ETA_KEYS",
+    "FRONTIER",
     "KEYS",
     "POLICIES",
     "WAIT_KEYS",

@@ -8,6 +8,10 @@ from ..ordering import CounterView, Ordering, QueuePolicy
 from .scenario import ALL_LANES, Scenario
 
 POLICIES = ("fifo", "per-service", "shortest-first", "ours", "deadline")
+# The deadline order with looser deadlines (its `fair_factor`): the points between it and ours
+# on the frontier of mean against longest wait (bench/policy_family.py).
+FRONTIER_FACTORS = (1.25, 1.5, 2.0)
+FRONTIER = tuple(f"deadline-{factor:g}" for factor in FRONTIER_FACTORS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,4 +44,12 @@ def policy_setups(scenario: Scenario) -> dict[str, PolicySetup]:
         "deadline": PolicySetup(
             "deadline", replace(scenario.policy, ordering=Ordering.DEADLINE), scenario.counters
         ),
+        **{
+            name: PolicySetup(
+                name,
+                replace(scenario.policy, ordering=Ordering.DEADLINE, fair_factor=factor),
+                scenario.counters,
+            )
+            for name, factor in zip(FRONTIER, FRONTIER_FACTORS, strict=True)
+        },
     }

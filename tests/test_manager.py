@@ -5,6 +5,7 @@ the field's error in the user's language and changes nothing)."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -15,8 +16,9 @@ from sqlalchemy import func, select
 
 from backend.audit.models import AuditEntry
 from backend.extensions import db, socketio
-from backend.policy import Role
+from backend.policy import Ordering, Role
 from backend.stores.models import Counter, Service, Store
+from backend.stores.settings import StoreSettings
 from tests.factories import PASSWORD, Factory, issue_ticket, kiosk_headers
 
 # A counter of the demo store (the other store's counters have the same numbers).
@@ -277,6 +279,31 @@ def test_a_rule_change_takes_effect_on_the_next_command_and_is_logged(
         assert entry.after == {"max_wait_minutes": 45, "public_vip": True}
 
 
+def test_the_deadline_order_and_its_settings_reach_the_call_policy(
+    app: Flask, manager: FlaskClient
+) -> None:
+    page = manager.get("/s/demo/manage/store").get_data(as_text=True)
+    assert "均衡（保证等候上限）" in page and "短业务优先的力度" in page
+    response = submit(
+        manager,
+        "/s/demo/manage/store",
+        ordering="deadline",
+        fair_factor="1.5",
+        fair_floor_minutes=8,
+        ratio_power="1.5",
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        store = db.session.scalar(select(Store).where(Store.code == "demo"))
+        policy = StoreSettings.of(store).policy()
+    assert policy.ordering is Ordering.DEADLINE
+    assert (policy.fair_factor, policy.fair_floor, policy.ratio_power) == (
+        1.5,
+        timedelta(minutes=8),
+        1.5,
+    )
+
+
 def test_opening_hours_are_edited_per_weekday(app: Flask, manager: FlaskClient) -> None:
     response = submit(
         manager,
@@ -326,6 +353,9 @@ def test_a_new_appointment_prefix_labels_the_next_check_in(
         ({"vip_first": 3, "vip_window": 2}, "vip_first", "不能多于", "Cannot be more than"),
         ({"max_wait_minutes": 9999}, "max_wait_minutes", "0 到 240", "Between 0 and 240"),
         ({"kiosk_rate_per_minute": "many"}, "kiosk_rate_per_minute", "不是有效的整数", "integer"),
+        ({"fair_factor": "nan"}, "fair_factor", "请输入数字", "Enter a number"),
+        ({"ratio_power": "inf"}, "ratio_power", "请输入数字", "Enter a number"),
+        ({"fair_factor": 0.5}, "fair_factor", "1 到 3", "Between 1 and 3"),
         ({"name_en": ""}, "name_en", "请填写", "Please fill this in"),
         (
             {"hours-2-end": "08:00"},

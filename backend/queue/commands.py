@@ -671,6 +671,7 @@ def _call_policy(cmd: Command, candidates: Sequence[QueueItem]) -> QueuePolicy:
         .where(
             Counter.store_id == cmd.store.id,
             Counter.status == CounterStatus.OPEN,
+            Counter.clerk_id.is_not(None),  # staffed: as the estimate counts them
             Counter.archived.is_(False),
         )
     )

@@ -274,3 +274,22 @@ def test_the_deadline_order_costs_one_statement_more_per_call(
     use_deadline_order(app)
     statements()
     assert statements() == by_score + 1
+
+
+def test_the_counters_next_call_is_predicted_with_the_yardstick_the_call_will_use(
+    app: Flask, api: Api, clock: ManualClock
+) -> None:
+    """Before the day's first call the kept yardstick is 0 (only the 5-minute floor): a
+    prediction from it would name the plan change, 8 minutes waited; the call first raises the
+    yardstick to the work waiting (15 minutes at one counter) and takes the top-up."""
+    use_deadline_order(app)
+    minutes = {s.code: s.minutes for s in DEMO_SERVICES}
+    assert minutes["C"] + minutes["A"] > 8 + minutes["A"]  # the plan change keeps its slack
+    assert api.sign_in(3).status_code == 200
+    api.issue("C")
+    clock.advance(minutes=8)
+    top_up = api.issue("A")
+    queue = next(q for q in api.snapshot()["counter_queues"] if q["counter"] == 3)
+    assert queue["next"]["ticket_id"] == top_up["id"]
+    assert queue["next"]["reason"] == "best_ratio"
+    assert api.call_next(3)["ticket"]["id"] == top_up["id"]  # exactly as shown

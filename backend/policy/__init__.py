@@ -30,6 +30,7 @@ from .ordering import (
     oldest_by_lane,
     plain_queue_wait,
     positions,
+    raise_fair_wait,
     response_ratio,
     vip_turn,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "oldest_by_lane",
     "plain_queue_wait",
     "positions",
+    "raise_fair_wait",
     "rejoin_queue_at",
     "response_ratio",
     "service_day",

@@ -251,6 +251,15 @@ def plain_queue_wait(items: Iterable[QueueItem], serving: int) -> float:
     return work / max(serving, 1)
 
 
+def raise_fair_wait(policy: QueuePolicy, items: Iterable[QueueItem], serving: int) -> QueuePolicy:
+    """The policy with the day's yardstick raised to the plain-queue wait now (the deadline order
+    only): what a call computes first, and what a screen predicting the next call must too."""
+    if policy.ordering is not Ordering.DEADLINE:
+        return policy
+    now_wait = plain_queue_wait(items, serving)
+    return policy if now_wait <= policy.fair_wait else replace(policy, fair_wait=now_wait)
+
+
 def slack(item: QueueItem, policy: QueuePolicy, now: datetime, allowed: timedelta) -> float:
     """Minutes left before the ticket waits too long: an appointment from the end of its grace
     window, anyone else from `allowed` after it joined the queue. Negative: already late."""

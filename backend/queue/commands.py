@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -55,7 +55,7 @@ from backend.policy import (
     let_ahead_queue_at,
     next_queue_at,
     next_status,
-    plain_queue_wait,
+    raise_fair_wait,
     rejoin_queue_at,
     service_day,
 )
@@ -675,12 +675,11 @@ def _call_policy(cmd: Command, candidates: Sequence[QueueItem]) -> QueuePolicy:
             Counter.archived.is_(False),
         )
     )
-    now_wait = plain_queue_wait(candidates, serving or 0)
-    if now_wait <= policy.fair_wait:
-        return policy
-    cmd.store.fair_wait_minutes = now_wait
-    cmd.store.fair_wait_day = cmd.day
-    return replace(policy, fair_wait=now_wait)
+    raised = raise_fair_wait(policy, candidates, serving or 0)
+    if raised.fair_wait != policy.fair_wait:
+        cmd.store.fair_wait_minutes = raised.fair_wait
+        cmd.store.fair_wait_day = cmd.day
+    return raised
 
 
 def _callable_only(cmd: Command) -> list[Any]:

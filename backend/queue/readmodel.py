@@ -38,6 +38,7 @@ from backend.policy import (
     choose_next,
     may_call,
     next_queue_at,
+    raise_fair_wait,
     service_day,
 )
 from backend.policy.eta import (
@@ -517,7 +518,8 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
     items = [_item(t, services) for t in waiting if t.id not in held]
     staffed = [c for c in counters if c.staffed]
     loads = _loads(staffed, services, moment)
-    policy = store.policy(rows.day)
+    # The deadline order's yardstick as the next call will raise it (call-next does the same).
+    policy = raise_fair_wait(store.policy(rows.day), items, len(staffed))
     recent_lanes = rows.recent_lanes
     rates = [
         ArrivalRate(services[sid].code, services[sid].lane, services[sid].minutes, n / 60)

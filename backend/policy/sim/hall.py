@@ -21,7 +21,7 @@ from ..ordering import (
     Ordering,
     QueueItem,
     choose_next,
-    plain_queue_wait,
+    raise_fair_wait,
 )
 from ..queueing import next_queue_at
 from ..transitions import next_status
@@ -271,8 +271,7 @@ class Hall:
         heads = self.heads()
         if policy.ordering is Ordering.DEADLINE:
             serving = sum(1 for d in self.desks.values() if d.is_open and not d.closing)
-            worst = max(policy.fair_wait, plain_queue_wait(heads, serving))
-            policy = self.policy = replace(policy, fair_wait=worst)
+            policy = self.policy = raise_fair_wait(policy, heads, serving)
         decision = choose_next(desk.view, heads, policy, at(self.now), self.recent_lanes())
         if decision.ticket_id is None:
             return False

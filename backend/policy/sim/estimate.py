@@ -20,7 +20,7 @@ def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster:
         found = forecast(
             hall.waiting(),
             loads,
-            hall.setup.policy,
+            hall.policy,
             at(hall.now),
             hall.recent_lanes(),
             cv=scenario.eta.cv,

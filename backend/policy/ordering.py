@@ -36,9 +36,6 @@ class QueueItem:
     # How many tickets wait in this one's group (itself included) when it is the group's head:
     # the call order's measure of the backlog (the `deadline` ordering).
     group_size: int = 1
-    # When a walk-in would have waited too long (the `deadline` ordering): set when it joins
-    # the queue from the wait a plain queue would have given it then (`allowed_wait`).
-    deadline: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +74,10 @@ class Ordering(StrEnum):
     # Highest response ratio (waited + expected) / expected: short business goes ahead while it
     # is cheap to do so, and every ticket's priority grows with its wait.
     SCORE = "score"
-    # The score, unless that would make a waiting ticket this counter could serve wait longer
-    # than a plain queue would have made it wait (a share above the current plain-queue wait,
-    # `fair_factor`), or past the store's maximum wait: then the ticket with the least slack.
+    # The score, unless serving its choice first would make a waiting ticket this counter could
+    # serve (in any lane it may help) wait past its deadline: `fair_factor` times the day's
+    # longest plain-queue wait so far, at most the store's maximum wait; an appointment's is the
+    # end of its grace. Then the ticket with the least slack.
     DEADLINE = "deadline"
 
 
@@ -104,9 +102,9 @@ class QueuePolicy:
     # Priority-care customers go first among the tickets a counter may serve (after those sent
     # to it, due appointments and anyone past the maximum wait). False: they wait like anyone.
     priority_care: bool = True
-    # The `deadline` ordering: nobody waits more than this many times the wait a plain queue
-    # would give right now (the backlog over the open counters), and never less than
-    # `fair_floor` is allowed (a short wait is nobody's problem).
+    # The `deadline` ordering: nobody waits more than this many times the longest wait a plain
+    # queue would have given today (`fair_wait`), and never less than `fair_floor` is allowed
+    # (a short wait is nobody's problem).
     fair_factor: float = 1.0
     fair_floor: timedelta = timedelta(minutes=5)
     # The longest plain-queue wait of the day so far (`plain_queue_wait` at each call): the
@@ -265,16 +263,14 @@ def slack(item: QueueItem, policy: QueuePolicy, now: datetime, allowed: timedelt
     window, anyone else from `allowed` after it joined the queue. Negative: already late."""
     if item.due_at is not None and policy.appointment_grace is not None:
         due = item.due_at + policy.appointment_grace
-    elif item.deadline is not None:
-        due = item.deadline
     else:
         due = item.queue_at + allowed
     return (due - now).total_seconds() / 60
 
 
 def allowed_wait(policy: QueuePolicy, plain_wait: float) -> timedelta:
-    """How long anyone may wait under the deadline ordering: a share above what a plain queue
-    would give now, at least the floor, at most the store's maximum wait."""
+    """How long anyone may wait under the deadline ordering: the factor times the yardstick, at
+    least the floor, at most the store's maximum wait."""
     fair = max(policy.fair_floor, timedelta(minutes=policy.fair_factor * plain_wait))
     return min(fair, policy.max_wait) if policy.max_wait is not None else fair
 
@@ -317,7 +313,6 @@ def choose_next(
     """
     if counter.status == CounterStatus.PAUSED:
         return Decision(None, Reason.COUNTER_PAUSED)
-    waiting = list(waiting)
     eligible = [
         i
         for i in waiting

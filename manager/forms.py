@@ -193,12 +193,12 @@ class StoreForm(FlaskForm):
         _l("Weight on short business (1: classic ratio, 2: stronger)"), 1, 3, 0.1
     )
     fair_factor = _decimal(
-        _l("Deadline order: nobody waits more than this many times a plain queue's longest wait"),
+        _l("Deadline order: longest wait allowed (× a plain queue's longest today)"),
         1,
         3,
         0.1,
     )
-    fair_floor_minutes = _whole(_l("… and at least this long is allowed (min)"), 0, 60)
+    fair_floor_minutes = _whole(_l("Deadline order: a wait this short is never late (min)"), 0, 60)
     wait_target_minutes = _whole(
         _l("Target: every customer called within (min, 0: no warning on the floor)"), 0, 240
     )

@@ -20,10 +20,12 @@ from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select
 
 from backend.core.clock import now
 from backend.core.db import data_key, forbid_in_write_transaction
+from backend.core.sqltime import MinutesBetween
+from backend.core.types import UTCDateTime
 from backend.extensions import db
 from backend.policy import (
     AT_COUNTER,
@@ -43,11 +45,15 @@ from backend.policy import (
 )
 from backend.policy.eta import (
     ARRIVAL_HORIZON_MINUTES,
+    PATIENCE_BANDS,
     ArrivalRate,
     CounterLoad,
+    Patience,
+    PatienceTally,
     SampledBand,
     WaitForecast,
     forecast_banded,
+    observed_patience,
     run_forward,
 )
 from backend.policy.slots import OpenState
@@ -201,6 +207,7 @@ class Projection:
     open_state: OpenState
     held: frozenset[int]  # waiting tickets the policy skips for now (remote, not yet arrived)
     band: SampledBand | None  # the sampled runs' band, kept for the next versions' point runs
+    patience: Patience | None  # how the day's customers have been giving up (None: too few)
     _services_by_id: Mapping[int, ServiceInfo] = field(repr=False)
     _counter_numbers: Mapping[int, int] = field(repr=False)
 
@@ -355,6 +362,7 @@ class _Rows:
     missed: Sequence[Any]
     arrivals: list[tuple[int, int]]
     recent_lanes: list[Lane]
+    patience: PatienceTally
 
 
 def _today(store_id: int, day: date) -> Any:
@@ -481,6 +489,45 @@ def _read(
         missed,
         [(a[0], a[1]) for a in arrivals],
         lanes,
+        _patience_tally(conn, store_id, day, moment),
+    )
+
+
+def _patience_tally(conn: Connection, store_id: int, day: date, moment: datetime) -> PatienceTally:
+    """How the day's customers have been giving up, in one aggregate statement: per band of
+    minutes waited (eta.PATIENCE_BANDS), the tickets that left while waiting in it (cancelled
+    without a call) and the minutes every ticket waited in it — from its queue time to its call,
+    its leaving, or now. The same tally as `eta.tally_patience` (the simulator's)."""
+    left = and_(Ticket.status == TicketStatus.CANCELLED, Ticket.called_at.is_(None))
+    waited = case(
+        (Ticket.called_at.is_not(None), MinutesBetween(Ticket.called_at, Ticket.queue_at)),
+        (left, MinutesBetween(Ticket.finished_at, Ticket.queue_at)),
+        (
+            Ticket.status == TicketStatus.WAITING,
+            MinutesBetween(literal(moment, UTCDateTime()), Ticket.queue_at),
+        ),
+    )
+    day_waits = (
+        select(waited.label("waited"), left.label("left"))
+        .where(Ticket.store_id == store_id, Ticket.service_day == day)
+        .subquery("day_waits")
+    )
+    minutes, gone = day_waits.c.waited, day_waits.c.left
+    sums: list[ColumnElement[Any]] = []
+    for band, start in enumerate(PATIENCE_BANDS):
+        if band + 1 < len(PATIENCE_BANDS):
+            end = PATIENCE_BANDS[band + 1]
+            spent = case((minutes >= end, end - start), (minutes > start, minutes - start))
+            leaving = and_(gone, minutes >= start, minutes < end)
+        else:  # the last band is open-ended
+            spent = case((minutes > start, minutes - start))
+            leaving = and_(gone, minutes >= start)
+        sums.append(func.coalesce(func.sum(spent), 0.0))
+        sums.append(func.coalesce(func.sum(case((leaving, 1), else_=0)), 0))
+    row = conn.execute(select(*sums)).one()
+    return PatienceTally(
+        tuple(int(row[2 * band + 1] or 0) for band in range(len(PATIENCE_BANDS))),
+        tuple(float(row[2 * band] or 0.0) for band in range(len(PATIENCE_BANDS))),
     )
 
 
@@ -526,6 +573,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         for sid, n in rows.arrivals
         if sid in services
     ]
+    patience = observed_patience(rows.patience)
     forecasts, band = forecast_banded(
         items,
         loads,
@@ -537,6 +585,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         seed=store.version,
         rates=rates,
         band=band,
+        patience=patience,
     )
     order = _call_order(items, list(forecasts), counters, services, policy, moment, recent_lanes)
     counts: dict[Lane, int] = {}
@@ -578,6 +627,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         open_state=store.open_state(moment),
         held=held,
         band=band,
+        patience=patience,
         _services_by_id=MappingProxyType(services),
         _counter_numbers=MappingProxyType(numbers),
     )

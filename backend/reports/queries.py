@@ -17,6 +17,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from backend.bookings.models import Appointment
+from backend.core.sqltime import MinutesBetween
 from backend.extensions import db
 from backend.feedback.models import Feedback
 from backend.policy import Action, TicketStatus
@@ -29,9 +30,6 @@ from backend.stores.models import Counter, Service, Store
 EVENT_MARGIN = timedelta(days=1)
 # The Julian day number of 1970-01-01 00:00 UTC (SQLite's julianday() counts from there).
 JULIAN_EPOCH = 2440587.5
-MINUTES_A_DAY = 1440
-# SQLite's minutes are rounded to this fraction of a minute (a hundredth of a second).
-STEPS = 6000
 
 
 class Visit(NamedTuple):
@@ -88,28 +86,6 @@ def utc_span(timezone: str, first: date, last: date) -> tuple[datetime, datetime
     start = datetime.combine(first, time(), zone)
     end = datetime.combine(last + timedelta(days=1), time(), zone)
     return start, end
-
-
-class MinutesBetween(FunctionElement[float]):
-    """(later - earlier) in minutes, as a float, on SQLite and PostgreSQL."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(MinutesBetween, "sqlite")
-def _minutes_sqlite(element: MinutesBetween, compiler: Any, **kw: Any) -> str:
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    # Rounded to a hundredth of a second, which no figure shows: julianday()'s float noise would
-    # make 4 minutes 3.9999999997.
-    days = f"(julianday({later}) - julianday({earlier}))"
-    return f"(ROUND({days} * {MINUTES_A_DAY * STEPS}) / {STEPS}.0)"
-
-
-@compiles(MinutesBetween, "postgresql")
-def _minutes_postgresql(element: MinutesBetween, compiler: Any, **kw: Any) -> str:
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(EXTRACT(EPOCH FROM ({later} - {earlier}))::float8 / 60.0)"
 
 
 class EpochSeconds(FunctionElement[float]):

@@ -27,6 +27,7 @@ def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster:
             samples=scenario.eta.samples,
             seed=seed * 100_003 + ticket.item.ticket_id,
             rates=hall.arrival_rates(),
+            patience=hall.patience(),
         ).get(ticket.item.ticket_id)
         return (found.point, found.low, found.high) if found else None
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from ..enums import Action, CounterStatus, Lane, TicketStatus
-from ..eta import ARRIVAL_HORIZON_MINUTES, ArrivalRate
+from ..eta import ARRIVAL_HORIZON_MINUTES, ArrivalRate, Patience, observed_patience, tally_patience
 from ..ordering import (
     CounterView,
     Ordering,
@@ -31,6 +31,7 @@ from .setups import PolicySetup
 
 # The simulated day starts at this instant (a Monday); sim time is minutes after opening.
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
 # What happens first when events fall on the same instant.
 STAFF, COMPLETE, ABANDON, ARRIVE, DUE, CLOSE = range(6)
 
@@ -43,6 +44,7 @@ class Ticket:
     called_at: float | None = None
     counter: int | None = None
     calls: int = 0
+    left_at: float | None = None  # gave up waiting then
 
     @property
     def key(self) -> tuple[datetime, datetime, int]:
@@ -182,6 +184,7 @@ class Hall:
         ticket = self.tickets[ticket_id]
         if ticket.status is TicketStatus.WAITING:
             ticket.status = next_status(Action.CANCEL, ticket.status)
+            ticket.left_at = self.now
             self.dequeue(ticket)
 
     def on_complete(self, number: int) -> None:
@@ -306,6 +309,17 @@ class Hall:
                 ArrivalRate(code, service.lane, service.mean, count / ARRIVAL_HORIZON_MINUTES)
             )
         return out
+
+    def patience(self) -> Patience | None:
+        """How customers have been giving up today, measured as the live system does from its
+        rows (readmodel.py): every ticket's minutes waited since its queue time — until its
+        call, its leaving, or now — and whether it left."""
+        waits = []
+        for ticket in self.tickets.values():
+            queued = (ticket.item.queue_at - DAY) / MINUTE
+            end = ticket.called_at if ticket.called_at is not None else ticket.left_at
+            waits.append(((self.now if end is None else end) - queued, ticket.left_at is not None))
+        return observed_patience(tally_patience(waits))
 
     def counter_views(self) -> list[tuple[CounterView, float, float | None, float | None]]:
         """Each counter as the live system would see it now: its expected free time and, for a

@@ -28,6 +28,7 @@ from backend.policy import (
     service_day,
 )
 from backend.policy.ordering import allowed_wait, slack
+from backend.policy.sim.scenario import parse_policy
 from backend.queue import commands as engine
 from backend.staff.models import User
 from backend.stores.seed import DEMO_SERVICES
@@ -293,3 +294,19 @@ def test_the_counters_next_call_is_predicted_with_the_yardstick_the_call_will_us
     assert queue["next"]["ticket_id"] == top_up["id"]
     assert queue["next"]["reason"] == "best_ratio"
     assert api.call_next(3)["ticket"]["id"] == top_up["id"]  # exactly as shown
+
+
+def test_every_setting_of_the_order_can_be_set_from_a_scenario() -> None:
+    policy = parse_policy(
+        {
+            "ordering": "deadline",
+            "ratio_power": 1.5,
+            "fair_factor": 1.25,
+            "fair_floor": 0,  # a duration, not a switch: zero minutes
+            "max_wait": 0,  # a rule: switched off
+        },
+        checkin_late=30,
+    )
+    assert policy.ordering is Ordering.DEADLINE
+    assert (policy.ratio_power, policy.fair_factor) == (1.5, 1.25)
+    assert (policy.fair_floor, policy.max_wait) == (timedelta(0), None)

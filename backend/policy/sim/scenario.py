@@ -87,9 +87,11 @@ def minutes_or_none(value: Any) -> timedelta | None:
 
 def policy_value(hint: Any, value: Any) -> Any:
     """One [policy] entry as the QueuePolicy field of this type wants it."""
+    optional = type(None) in get_args(hint)
     kinds = [k for k in (get_args(hint) or (hint,)) if k is not type(None)]
     if timedelta in kinds:
-        return minutes_or_none(value)
+        # A rule that can be switched off (false or 0: None); else a duration, 0 included.
+        return minutes_or_none(value) if optional else timedelta(minutes=float(value))
     return kinds[0](value)
 
 

@@ -6,9 +6,10 @@
 Per seed, the same customers under every policy (`generate_customers` once, `simulate` with no
 forecaster: the wait estimate is not measured here). Reported per scenario: each policy's mean,
 p95 and max wait as a ratio to FIFO's, the mean of the paired per-seed ratios with a 95 %
-t-interval over the seeds, and appointments on time, served within target and abandoned with
-their intervals. Across the family: median and worst hall of each ratio, how many halls meet
-each target of the routing policy, and the Pareto frontier of (median mean, median max ratio).
+t-interval over the seeds, and appointments on time, served within target and abandoned (with
+a [behaviour] table: left without service) with their intervals. Across the family: median and
+worst hall of each ratio, how many halls meet each target of the routing policy, and the Pareto
+frontier of (median mean, median max ratio).
 Markdown tables on stdout, progress on stderr; bench/README.md says more.
 """
 
@@ -354,6 +355,8 @@ def markdown(report: dict[str, Any]) -> str:
         title = f"{key}: {entry['seeds']} seeds, paired ratios to FIFO (95 % interval)"
         lines += scenario_table(title, entry["policies"], entry["target_minutes"])
     fam = report["family"]
+    if not fam["halls"]:
+        return "\n".join(lines)  # --halls 0: the scenario files only
     title = (
         f"The family: {fam['halls']} halls (seed {fam['seed']}), {fam['seeds']} seeds each, "
         f"offered load {fam['min_load']:.2f}–{fam['max_load']:.2f}"
@@ -417,7 +420,7 @@ def build_report(args: argparse.Namespace, names: Sequence[str]) -> dict[str, An
         seeds[key] = range(data.get("seed", 0), data.get("seed", 0) + count)
     days = measure(everything, seeds, names, args.jobs, progress(time.perf_counter()))
     summaries = {key: summarize(per_seed) for key, per_seed in days.items()}
-    fam = family_summary({k: summaries[k] for k in family}, names)
+    fam = family_summary({k: summaries[k] for k in family}, names) if family else {}
     loads = [hall["target_load"] for hall in family.values()]
     return {
         "policies": list(names),
@@ -433,12 +436,12 @@ def build_report(args: argparse.Namespace, names: Sequence[str]) -> dict[str, An
             "halls": len(family),
             "seed": args.family_seed,
             "seeds": args.seeds,
-            "min_load": min(loads),
-            "max_load": max(loads),
+            "min_load": min(loads, default=None),
+            "max_load": max(loads, default=None),
             "policies": fam,
             "per_hall": {k: summaries[k] for k in family},
         },
-        "frontier": frontier(fam),
+        "frontier": frontier(fam) if family else None,
     }
 
 

@@ -160,6 +160,11 @@ def test_a_rejoined_customer_gives_up_on_the_new_clock() -> None:
         pytest.approx(1 / 3),
         pytest.approx(1 / 3),
     )
+    # With c2 served 1–10 instead, c1 is still there at 10, past its first clock's 8: it is
+    # served, having waited 0 before the miss and 10 - 7 after the rejoin.
+    result = day(scenario, [customers[0], visit(2, 0.5, 9.0)])
+    assert calls(result) == [(0.0, 1), (1.0, 2), (10.0, 1)]
+    assert sim.day_metrics(result, scenario)["max_wait"] == pytest.approx(3.0)
 
 
 # --- clerk speed ---------------------------------------------------------------------------
@@ -357,3 +362,7 @@ def test_the_realistic_weekday_loses_customers_every_way_and_the_report_says_so(
     table = "\n".join(report.scenario_table("realistic", summary, scenario.target))
     assert "left without service" in table and "| abandoned |" not in table
     assert f"{fifo['left']:.1%}" in table
+    # --halls 0: the scenario files' tables only, no family and no frontier.
+    scenarios = {"realistic": {"seeds": 2, "target_minutes": 15, "policies": summary}}
+    text = report.markdown({"scenarios": scenarios, "family": {"halls": 0}, "frontier": None})
+    assert "left without service" in text and "family" not in text and "Frontier" not in text

@@ -6,9 +6,10 @@
 Per seed, the same customers under every policy (`generate_customers` once, `simulate` with no
 forecaster: the wait estimate is not measured here). Reported per scenario: each policy's mean,
 p95 and max wait as a ratio to FIFO's, the mean of the paired per-seed ratios with a 95 %
-t-interval over the seeds, and appointments on time, served within target and abandoned with
-their intervals. Across the family: median and worst hall of each ratio, how many halls meet
-each target of the routing policy, and the Pareto frontier of (median mean, median max ratio).
+t-interval over the seeds, and appointments on time, served within target and abandoned (with
+a [behaviour] table: left without service) with their intervals. Across the family: median and
+worst hall of each ratio, how many halls meet each target of the routing policy, and the Pareto
+frontier of (median mean, median max ratio).
 Markdown tables on stdout, progress on stderr; bench/README.md says more.
 """
 
@@ -40,6 +41,7 @@ from backend.policy.sim import (
     policy_setups,
     scenario_from_dict,
     simulate,
+    with_clerk_speeds,
 )
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -49,6 +51,9 @@ REFERENCE = "fifo"  # every ratio is to this policy's figure of the same seed
 SELECTABLE = (*POLICIES, *FRONTIER)
 RATIO_KEYS = ("mean_wait", "p95_wait", "max_wait")
 SHARE_KEYS = ("appointments_on_time", "within_target", "abandoned")
+# With a scenario's [behaviour] the last column is everyone who left without service (balked,
+# gave up, or missed the call for good), not only those who gave up waiting.
+LEFT_KEY = "left"
 # The routing policy's targets on every hall: each wait at most this many times FIFO's ...
 RATIO_TARGETS = {"mean_wait": 0.60, "p95_wait": 1.00, "max_wait": 1.10}
 # ... and at least this share of bookings called within 5 min of their slot.
@@ -141,13 +146,16 @@ def start_worker(halls: dict[str, dict[str, Any]], names: Sequence[str]) -> None
 def run_day(task: tuple[str, int]) -> tuple[str, int, dict[str, dict[str, Any]]]:
     """One seed of one hall: the same customers under every policy, no forecaster."""
     key, seed = task
-    scenario = _SCENARIOS[key]
+    scenario = with_clerk_speeds(_SCENARIOS[key], seed)
     customers = generate_customers(scenario, seed)
     setups = policy_setups(scenario)
     figures = {}
     for name in _NAMES:
         metrics = day_metrics(simulate(scenario, setups[name], customers), scenario)
-        figures[name] = {k: metrics[k] for k in (*RATIO_KEYS, *SHARE_KEYS)}
+        kept = (
+            (*RATIO_KEYS, *SHARE_KEYS, LEFT_KEY) if LEFT_KEY in metrics else RATIO_KEYS + SHARE_KEYS
+        )
+        figures[name] = {k: metrics[k] for k in kept}
     return key, seed, figures
 
 
@@ -203,8 +211,9 @@ def summarize(per_seed: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, 
             )
             for key in RATIO_KEYS
         }
-        for key in SHARE_KEYS:
-            row[key] = bounded(t_interval([d[key] for d in days if d[key] is not None]))
+        for key in (*SHARE_KEYS, LEFT_KEY):
+            if key in days[0]:
+                row[key] = bounded(t_interval([d[key] for d in days if d[key] is not None]))
         out[name] = row
     return out
 
@@ -279,16 +288,18 @@ def share_cell(stat: dict[str, Any]) -> str:
 
 
 def scenario_table(title: str, summary: dict[str, dict[str, Any]], target: float) -> list[str]:
+    left = all(LEFT_KEY in row for row in summary.values())
+    keys = (*SHARE_KEYS[:-1], LEFT_KEY) if left else SHARE_KEYS
     lines = [
         f"#### {title}",
         "",
         "| policy | mean ÷ FIFO | p95 ÷ FIFO | max ÷ FIFO | appointments on time "
-        f"| within {target:g} min | abandoned |",
+        f"| within {target:g} min | {'left without service' if left else 'abandoned'} |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, row in summary.items():
         ratios = " | ".join(ratio_cell(row[f"{k}_ratio"]) for k in RATIO_KEYS)
-        shares = " | ".join(share_cell(row[k]) for k in SHARE_KEYS)
+        shares = " | ".join(share_cell(row[k]) for k in keys)
         lines.append(f"| {name} | {ratios} | {shares} |")
     return [*lines, ""]
 
@@ -344,6 +355,8 @@ def markdown(report: dict[str, Any]) -> str:
         title = f"{key}: {entry['seeds']} seeds, paired ratios to FIFO (95 % interval)"
         lines += scenario_table(title, entry["policies"], entry["target_minutes"])
     fam = report["family"]
+    if not fam["halls"]:
+        return "\n".join(lines)  # --halls 0: the scenario files only
     title = (
         f"The family: {fam['halls']} halls (seed {fam['seed']}), {fam['seeds']} seeds each, "
         f"offered load {fam['min_load']:.2f}–{fam['max_load']:.2f}"
@@ -407,7 +420,7 @@ def build_report(args: argparse.Namespace, names: Sequence[str]) -> dict[str, An
         seeds[key] = range(data.get("seed", 0), data.get("seed", 0) + count)
     days = measure(everything, seeds, names, args.jobs, progress(time.perf_counter()))
     summaries = {key: summarize(per_seed) for key, per_seed in days.items()}
-    fam = family_summary({k: summaries[k] for k in family}, names)
+    fam = family_summary({k: summaries[k] for k in family}, names) if family else {}
     loads = [hall["target_load"] for hall in family.values()]
     return {
         "policies": list(names),
@@ -423,12 +436,12 @@ def build_report(args: argparse.Namespace, names: Sequence[str]) -> dict[str, An
             "halls": len(family),
             "seed": args.family_seed,
             "seeds": args.seeds,
-            "min_load": min(loads),
-            "max_load": max(loads),
+            "min_load": min(loads, default=None),
+            "max_load": max(loads, default=None),
             "policies": fam,
             "per_hall": {k: summaries[k] for k in family},
         },
-        "frontier": frontier(fam),
+        "frontier": frontier(fam) if family else None,
     }
 
 

@@ -55,6 +55,9 @@ ROWS = (
     ("within target", "within_target", "{:.1%}"),
     ("appointments on time", "appointments_on_time", "{:.1%}"),
     ("abandoned", "abandoned", "{:.1%}"),
+    ("balked", "balked", "{:.1%}"),  # these three with a [behaviour] table only
+    ("missed calls", "missed", "{:.1%}"),
+    ("left without service", "left", "{:.1%}"),
     ("utilisation", "utilisation", "{:.1%}"),
     ("customers", "customers", "{:.1f}"),
     ("eta MAE (min)", "eta_mae", "{:.2f}"),

@@ -12,14 +12,24 @@ returns; bench/README.md describes the scenario format and every metric.
 # Scenarios and setups are frozen dataclasses: vary them with `replace`.
 from dataclasses import replace
 
-from .customers import Customer, generate_customers
+from .customers import Customer, clerk_speeds, generate_customers, with_clerk_speeds
 from .estimate import eta_forecaster
 from .hall import DAY, DayResult, Desk, Forecaster, Hall, Ticket, at, simulate
-from .metrics import ETA_KEYS, KEYS, WAIT_KEYS, average, day_metrics, group_metrics, percentile
+from .metrics import (
+    ETA_KEYS,
+    KEYS,
+    LEAVING_KEYS,
+    WAIT_KEYS,
+    average,
+    day_metrics,
+    group_metrics,
+    percentile,
+)
 from .runner import Step, run, run_seed
 from .scenario import (
     ALL_LANES,
     AppointmentSpec,
+    BehaviourSpec,
     EtaSpec,
     Scenario,
     ServiceSpec,
@@ -35,9 +45,11 @@ __all__ = [
     "ETA_KEYS",
     "FRONTIER",
     "KEYS",
+    "LEAVING_KEYS",
     "POLICIES",
     "WAIT_KEYS",
     "AppointmentSpec",
+    "BehaviourSpec",
     "Customer",
     "DayResult",
     "Desk",
@@ -51,6 +63,7 @@ __all__ = [
     "Ticket",
     "at",
     "average",
+    "clerk_speeds",
     "day_metrics",
     "eta_forecaster",
     "generate_customers",
@@ -64,4 +77,5 @@ __all__ = [
     "run_seed",
     "scenario_from_dict",
     "simulate",
+    "with_clerk_speeds",
 ]

@@ -1,7 +1,8 @@
 """One simulated day under one policy: an event loop over the live policy code.
 
 Arrivals, completions, staffing changes, abandonment, appointment slots and the closing of the
-doors are events on a simulated clock (minutes after opening). Every call is the live engine's
+doors are events on a simulated clock (minutes after opening); with a scenario's [behaviour],
+also the walk to the counter, missed calls and rejoins. Every call is the live engine's
 `choose_next`, every status change its `next_status`, every queue time its `next_queue_at`.
 """
 
@@ -23,9 +24,9 @@ from ..ordering import (
     choose_next,
     raise_fair_wait,
 )
-from ..queueing import next_queue_at
+from ..queueing import can_rejoin, next_queue_at, rejoin_queue_at
 from ..transitions import next_status
-from .customers import Customer
+from .customers import Customer, clerk_speeds
 from .scenario import Scenario
 from .setups import PolicySetup
 
@@ -33,7 +34,7 @@ from .setups import PolicySetup
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 # What happens first when events fall on the same instant.
-STAFF, COMPLETE, ABANDON, ARRIVE, DUE, CLOSE = range(6)
+STAFF, COMPLETE, ABANDON, ARRIVE, DUE, CLOSE, BEGIN, MISS, REJOIN = range(9)
 
 
 @dataclass(slots=True)
@@ -45,6 +46,13 @@ class Ticket:
     counter: int | None = None
     calls: int = 0
     left_at: float | None = None  # gave up waiting then
+    # The wait so far: earlier spells in the queue (before a missed call) and the current one's
+    # start; a wait ends at the call.
+    waited: float = 0.0
+    queued_since: float = 0.0
+    gives_up_at: float = math.inf
+    balked: bool = False  # took no ticket: the estimate was longer than the customer would wait
+    missed_at: float | None = None  # did not come when called
 
     @property
     def key(self) -> tuple[datetime, datetime, int]:
@@ -100,6 +108,9 @@ class Hall:
         forecaster: Forecaster | None = None,
     ) -> None:
         self.scenario = scenario
+        self.behaviour = scenario.behaviour
+        # Each counter's factor on service durations (drawn ones: `with_clerk_speeds`).
+        self.speeds = clerk_speeds(scenario)
         self.setup = setup
         # The setup's policy, with the day's fair wait as it grows (the deadline ordering).
         self.policy = setup.policy
@@ -135,6 +146,9 @@ class Hall:
             ARRIVE: self.on_arrival,
             DUE: self.wake,
             CLOSE: self.wake,
+            BEGIN: self.on_begin,
+            MISS: self.on_miss,
+            REJOIN: self.on_rejoin,
         }
         while self.events:
             self.now, kind, arg, _ = heapq.heappop(self.events)
@@ -164,17 +178,56 @@ class Hall:
 
     def on_arrival(self, ticket_id: int) -> None:
         customer = self.customers[ticket_id - 1]
+        last_queue_at = self.last_queue_at
         ticket = self.issue(customer)
-        self.log.append(("issue", self.now, 0, ticket_id))
         self.enqueue(ticket)
-        if self.forecaster is not None:
-            found = self.forecaster(self, ticket)
-            if found is not None:
-                self.forecasts[ticket_id] = found
-        if math.isfinite(customer.patience):
-            self.push(customer.arrival + customer.patience, ABANDON, ticket_id)
+        found = self.forecaster(self, ticket) if self.forecaster is not None else None
+        if self.balks(ticket, found):
+            self.balk(ticket, last_queue_at)
+            return
+        self.log.append(("issue", self.now, 0, ticket_id))
+        if found is not None:
+            self.forecasts[ticket_id] = found
+        patience = customer.patience
+        if found is not None and self.behaviour.promise_factor > 0:
+            # A customer told a long wait expects to wait long.
+            patience = max(patience, self.behaviour.promise_factor * found[0])
+        self.give_up_after(ticket, customer.arrival + patience)
         if ticket.item.due_at is not None and customer.slot is not None:
             self.push(max(customer.slot, self.now), DUE, ticket_id)
+
+    def balks(self, ticket: Ticket, found: tuple[float, float, float] | None) -> bool:
+        """Whether the estimate (printed, else the customer's own guess) is longer than the
+        customer will wait for. A booked customer keeps the appointment."""
+        customer = ticket.customer
+        if math.isinf(customer.tolerance) or customer.checked_in:
+            return False
+        guess = found[0] if found is not None else self.own_guess()
+        return guess > customer.tolerance
+
+    def own_guess(self) -> float:
+        """The wait a customer guesses without a printed estimate: the people waiting ahead ×
+        the mean service ÷ the counters open (infinite with people waiting and none open)."""
+        waiting = sum(len(queue) for queue in self.groups.values()) - 1  # not the customer
+        if waiting <= 0:
+            return 0.0
+        serving = sum(1 for d in self.desks.values() if d.is_open and not d.closing)
+        services = self.scenario.services
+        mean = sum(s.share * s.mean for s in services) / sum(s.share for s in services)
+        return waiting * mean / serving if serving else math.inf
+
+    def balk(self, ticket: Ticket, last_queue_at: datetime | None) -> None:
+        """The customer takes no ticket after all: out of the queue, the numbering as before."""
+        self.dequeue(ticket)
+        self.last_queue_at = last_queue_at
+        ticket.status = next_status(Action.CANCEL, ticket.status)
+        ticket.balked = True
+        self.log.append(("balk", self.now, 0, ticket.item.ticket_id))
+
+    def give_up_after(self, ticket: Ticket, moment: float) -> None:
+        ticket.gives_up_at = moment
+        if math.isfinite(moment):
+            self.push(moment, ABANDON, ticket.item.ticket_id)
 
     def wake(self, _: int) -> None:
         """An appointment's slot begins, or the doors close: idle counters look again (dispatch
@@ -182,7 +235,9 @@ class Hall:
 
     def on_abandon(self, ticket_id: int) -> None:
         ticket = self.tickets[ticket_id]
-        if ticket.status is TicketStatus.WAITING:
+        # A rejoined ticket gives up on its new clock, not on the one of its first spell.
+        renewed = ticket.missed_at is not None and self.now < ticket.gives_up_at
+        if ticket.status is TicketStatus.WAITING and not renewed:
             ticket.status = next_status(Action.CANCEL, ticket.status)
             ticket.left_at = self.now
             self.dequeue(ticket)
@@ -193,10 +248,67 @@ class Hall:
         assert ticket is not None
         ticket.status = next_status(Action.COMPLETE, ticket.status)
         self.log.append(("complete", self.now, number, ticket.item.ticket_id))
+        self.free_desk(desk)
+
+    def free_desk(self, desk: Desk) -> None:
         desk.current = None
         desk.idle_since = self.now
         if desk.closing:
             self.close_desk(desk)
+
+    def on_begin(self, number: int) -> None:
+        """The called customer reaches the counter: the service begins."""
+        desk = self.desks[number]
+        ticket = desk.current
+        assert ticket is not None
+        ticket.status = next_status(Action.START, ticket.status)
+        self.push(self.now + self.service_minutes(desk, ticket), COMPLETE, number)
+
+    def on_miss(self, number: int) -> None:
+        """The called customer did not come within the recall time: marked missed; they come
+        back later or never."""
+        desk = self.desks[number]
+        ticket = desk.current
+        assert ticket is not None
+        ticket.status = next_status(Action.NO_SHOW, ticket.status)
+        assert ticket.called_at is not None
+        ticket.waited += ticket.called_at - ticket.queued_since
+        ticket.called_at = ticket.counter = None
+        ticket.missed_at = self.now
+        self.log.append(("miss", self.now, number, ticket.item.ticket_id))
+        returns_after = ticket.customer.returns_after
+        if returns_after is not None:
+            self.push(self.now + returns_after, REJOIN, ticket.item.ticket_id)
+        self.free_desk(desk)
+
+    def on_rejoin(self, ticket_id: int) -> None:
+        """A missed customer back at the kiosk rejoins as live (`rejoin_queue_at`: the store's
+        places behind the head of the lane), within the store's window and before closing."""
+        ticket = self.tickets[ticket_id]
+        assert ticket.missed_at is not None
+        window = int(self.behaviour.rejoin_minutes)
+        if self.now >= self.scenario.length or not can_rejoin(
+            at(ticket.missed_at), 0, window, at(self.now)
+        ):
+            return  # lost: stays missed
+        lane = ticket.item.lane
+        lane_queue = sorted(
+            (t.item.queue_at, t.item.ticket_id)
+            for queue in self.groups.values()
+            for t in queue
+            if t.item.lane == lane
+        )
+        queue_at = rejoin_queue_at(
+            [q for q, _ in lane_queue], self.behaviour.rejoin_places, at(self.now)
+        )
+        if self.last_queue_at is None or queue_at > self.last_queue_at:
+            self.last_queue_at = queue_at
+        ticket.status = next_status(Action.REJOIN, ticket.status)
+        ticket.item = replace(ticket.item, queue_at=queue_at)
+        ticket.queued_since = self.now
+        self.log.append(("rejoin", self.now, 0, ticket_id))
+        self.enqueue(ticket)
+        self.give_up_after(ticket, self.now + ticket.customer.patience)
 
     # -- tickets and the queue
 
@@ -215,7 +327,7 @@ class Hall:
             service_lane=service.lane,
             expected_minutes=service.mean,
         )
-        ticket = Ticket(customer, item)
+        ticket = Ticket(customer, item, queued_since=customer.arrival)
         self.tickets[customer.ticket_id] = ticket
         return ticket
 
@@ -282,25 +394,42 @@ class Hall:
         return True
 
     def serve(self, desk: Desk, ticket: Ticket) -> None:
-        """Call, start and schedule the completion of one ticket at a counter."""
+        """Call one ticket to a counter; the service starts when the customer is there (at once
+        without a walk), and a customer who misses the call costs the counter the recall time.
+        The counter is occupied throughout."""
         self.dequeue(ticket)
         ticket.status = next_status(Action.CALL, ticket.status)
-        ticket.status = next_status(Action.START, ticket.status)
         ticket.called_at, ticket.counter = self.now, desk.view.number
         ticket.calls += 1
         self.log.append(("call", self.now, desk.view.number, ticket.item.ticket_id))
         self.recent = [*self.recent[-9:], ticket.item.lane]
         desk.current = ticket
         desk.expected_end = self.now + ticket.item.expected_minutes
-        desk.busy_time += ticket.customer.duration
-        self.push(self.now + ticket.customer.duration, COMPLETE, desk.view.number)
+        number, customer = desk.view.number, ticket.customer
+        if customer.misses and ticket.missed_at is None:
+            desk.busy_time += self.behaviour.recall_minutes
+            self.push(self.now + self.behaviour.recall_minutes, MISS, number)
+        elif customer.walk > 0:
+            desk.busy_time += customer.walk
+            self.push(self.now + customer.walk, BEGIN, number)
+        else:
+            ticket.status = next_status(Action.START, ticket.status)
+            self.push(self.now + self.service_minutes(desk, ticket), COMPLETE, number)
+
+    def service_minutes(self, desk: Desk, ticket: Ticket) -> float:
+        """The drawn duration at this counter's speed, added to its busy time."""
+        minutes = ticket.customer.duration * self.speeds[desk.view.number]
+        desk.busy_time += minutes
+        return minutes
 
     def arrival_rates(self) -> list[ArrivalRate]:
         """Walk-ins per minute by service over the last hour, as the live system measures it."""
         since = self.now - ARRIVAL_HORIZON_MINUTES
         counts: dict[str, int] = {}
         for ticket in self.tickets.values():
-            if ticket.item.lane != Lane.APPOINTMENT and ticket.customer.arrival > since:
+            if ticket.balked or ticket.item.lane == Lane.APPOINTMENT:
+                continue  # a customer who balked took no ticket
+            if ticket.customer.arrival > since:
                 counts[ticket.item.service] = counts.get(ticket.item.service, 0) + 1
         out = []
         for code, count in counts.items():
@@ -343,5 +472,6 @@ def simulate(
     customers: Sequence[Customer],
     forecaster: Forecaster | None = None,
 ) -> DayResult:
-    """One day of these customers under this setup."""
+    """One day of these customers under this setup (a scenario drawing clerk speeds per seed:
+    that of `with_clerk_speeds(scenario, seed)`)."""
     return Hall(scenario, setup, customers, forecaster).run()

@@ -14,6 +14,9 @@ from .scenario import ALL_LANES, Scenario
 WAIT_KEYS = ("mean_wait", "median_wait", "p90_wait", "p95_wait", "max_wait")
 KEYS = (*WAIT_KEYS, "within_target", "appointments_on_time", "abandoned", "utilisation")
 ETA_KEYS = ("eta_mae", "eta_signed_error", "eta_coverage")
+# With a scenario's [behaviour]: who took no ticket, whose call went unanswered, and everyone who
+# left without service (balked, gave up waiting, or missed the call and never came back).
+LEAVING_KEYS = ("balked", "missed", "left")
 # A booking called within this long after its slot start was served on time.
 ON_TIME_MINUTES = 5.0
 
@@ -30,9 +33,11 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def wait_of(ticket: Ticket) -> float | None:
+    """Minutes in the queue until the call that served: from the issue, less any time away
+    after a missed call."""
     if ticket.called_at is None:
         return None
-    return ticket.called_at - ticket.customer.arrival
+    return ticket.waited + (ticket.called_at - ticket.queued_since)
 
 
 def wait_stats(waits: Sequence[float]) -> dict[str, float | None]:
@@ -72,12 +77,25 @@ def group_metrics(tickets: Sequence[Ticket], target: float) -> dict[str, Any]:
     out: dict[str, Any] = wait_stats(waits)
     out["within_target"] = share(sum(1 for w in waits if w <= target), len(tickets))
     out["appointments_on_time"] = on_time_share(tickets)
-    abandoned = sum(1 for t in tickets if t.status is TicketStatus.CANCELLED)
+    abandoned = sum(1 for t in tickets if t.status is TicketStatus.CANCELLED and not t.balked)
     out["abandoned"] = share(abandoned, len(tickets))
     out["utilisation"] = None
     out["customers"] = len(tickets)
     out["served"] = len(waits)
     return out
+
+
+def leaving_metrics(tickets: Sequence[Ticket]) -> dict[str, float | None]:
+    """Balked, missed calls and left without service, as shares of every arrival."""
+    balked = sum(1 for t in tickets if t.balked)
+    abandoned = sum(1 for t in tickets if t.status is TicketStatus.CANCELLED and not t.balked)
+    lost = sum(1 for t in tickets if t.status is TicketStatus.NO_SHOW)
+    missed = sum(1 for t in tickets if t.missed_at is not None)
+    return {
+        "balked": share(balked, len(tickets)),
+        "missed": share(missed, len(tickets)),
+        "left": share(balked + abandoned + lost, len(tickets)),
+    }
 
 
 def eta_metrics(result: DayResult) -> dict[str, float | None]:
@@ -116,6 +134,10 @@ def day_metrics(result: DayResult, scenario: Scenario) -> dict[str, Any]:
     out["lanes"] = {
         lane.value: group_metrics(lanes.get(lane.value, []), scenario.target) for lane in ALL_LANES
     }
+    if scenario.behaviour.active:
+        out.update(leaving_metrics(result.tickets))
+        for lane in ALL_LANES:
+            out["lanes"][lane.value].update(leaving_metrics(lanes.get(lane.value, [])))
     if result.policy == "ours":
         out.update(eta_metrics(result))
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .customers import generate_customers
+from .customers import generate_customers, with_clerk_speeds
 from .estimate import eta_forecaster
 from .hall import simulate
 from .metrics import average, day_metrics
@@ -19,7 +19,8 @@ Step = Callable[[str], None]
 def run_seed(
     scenario: Scenario, seed: int, names: Sequence[str], on_step: Step | None = None
 ) -> dict[str, dict[str, Any]]:
-    """One replication: the same customers under every policy."""
+    """One replication: the same customers (and clerks) under every policy."""
+    scenario = with_clerk_speeds(scenario, seed)
     customers = generate_customers(scenario, seed)
     setups = policy_setups(scenario)
     out = {}

@@ -47,6 +47,49 @@ class EtaSpec:
     every: int = 1  # forecast at the issue of every k-th ticket only
 
 
+# The live store's defaults for a missed ticket (stores.models.Store): it may rejoin within this
+# many minutes of being marked missed, this many places behind the head of its lane.
+STORE_REJOIN_MINUTES = 30.0
+STORE_REJOIN_PLACES = 3
+# How long a counter waits for a called customer who does not come, unless the scenario says.
+DEFAULT_RECALL_MINUTES = 1.0
+# A missed customer who comes back does so after a delay drawn uniformly from this range.
+DEFAULT_REJOIN_AFTER = (5.0, 15.0)
+
+
+@dataclass(frozen=True, slots=True)
+class BehaviourSpec:
+    """How customers and clerks behave beyond the obliging defaults; every setting off by default
+    (bench/README.md, "Customers who are not obliging")."""
+
+    walk_mean: float = 0.0  # minutes from the call to the counter (lognormal)
+    walk_cv: float = 0.0
+    miss_share: float = 0.0  # of customers, who do not come at their first call
+    recall_minutes: float = DEFAULT_RECALL_MINUTES  # the counter waits this long, then calls next
+    rejoin_share: float = 0.0  # of missed customers, who come back
+    rejoin_after: tuple[float, float] = DEFAULT_REJOIN_AFTER  # minutes after the miss (uniform)
+    rejoin_minutes: float = STORE_REJOIN_MINUTES  # the live window to rejoin
+    rejoin_places: int = STORE_REJOIN_PLACES  # the live places behind the head
+    clerk_factors: tuple[float, ...] = ()  # per counter in number order, × service durations
+    clerk_cv: float = 0.0  # or drawn per seed: lognormal with mean 1 and this cv
+    tolerance_mean: float = math.inf  # the longest estimate a customer takes a ticket for
+    tolerance_cv: float = 0.5
+    promise_factor: float = 0.0  # patience >= this × the printed estimate
+
+    @property
+    def active(self) -> bool:
+        """Whether any behaviour is switched on (then the day reports balked, missed and left);
+        the recall and rejoin settings only shape missed calls, clerks all at 1 are the default."""
+        return (
+            self.walk_mean > 0
+            or self.miss_share > 0
+            or any(factor != 1 for factor in self.clerk_factors)
+            or self.clerk_cv > 0
+            or math.isfinite(self.tolerance_mean)
+            or self.promise_factor > 0
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
@@ -63,6 +106,7 @@ class Scenario:
     seed: int
     policy: QueuePolicy
     eta: EtaSpec
+    behaviour: BehaviourSpec = BehaviourSpec()
 
     @property
     def length(self) -> float:
@@ -129,6 +173,27 @@ def parse_appointments(table: dict[str, Any]) -> AppointmentSpec:
     return AppointmentSpec(**rest, services=tuple(table.get("services", ())))
 
 
+def parse_behaviour(table: dict[str, Any], counters: int) -> BehaviourSpec:
+    """The [behaviour] table: any BehaviourSpec field (an unknown key is an error)."""
+    names = {f.name for f in fields(BehaviourSpec)}
+    unknown = sorted(set(table) - names)
+    if unknown:
+        raise ValueError(f"unknown [behaviour] settings: {', '.join(unknown)}")
+    given: dict[str, Any] = dict(table)
+    for key in ("rejoin_after", "clerk_factors"):
+        if key in given:
+            given[key] = tuple(float(x) for x in given[key])
+    spec = BehaviourSpec(**given)
+    if spec.clerk_factors and len(spec.clerk_factors) != counters:
+        raise ValueError("[behaviour] clerk_factors needs one factor per counter")
+    if spec.clerk_factors and spec.clerk_cv > 0:
+        raise ValueError("[behaviour] give clerk_factors or clerk_cv, not both")
+    low, high = spec.rejoin_after
+    if not 0 <= low <= high:
+        raise ValueError("[behaviour] rejoin_after must be [low, high] with 0 <= low <= high")
+    return spec
+
+
 def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario:
     """Build a Scenario from the parsed TOML (see bench/README.md)."""
     open_at, close_at = clock(data["hours"]["open"]), clock(data["hours"]["close"])
@@ -151,6 +216,7 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
         seed=int(data.get("seed", 0)),
         policy=parse_policy(data.get("policy", {}), appointments.checkin_late),
         eta=EtaSpec(**data.get("eta", {})),
+        behaviour=parse_behaviour(data.get("behaviour", {}), len(counters)),
     )
 
 

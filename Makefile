@@ -77,7 +77,9 @@ test-js: node_modules/axe-core/axe.min.js
 
 # Every test on both tiers: the embedded SQLite one (browser tests included), then the engine,
 # API, socket, race and crash tests again on PostgreSQL + Redis (tests/conftest.py TIER), started
-# here when the machine has them installed but not running (scripts/ensure-services.sh).
+# here when the machine has them installed but not running (scripts/ensure-services.sh). Tests
+# of pure code (marker `pure`: the policy, the estimate, the simulator) touch no database, so the
+# scale tier does not run them twice.
 .PHONY: services test-sqlite test-scale
 services:
 	@bash scripts/ensure-services.sh
@@ -89,7 +91,7 @@ test-sqlite: prepare node_modules/axe-core/axe.min.js
 	HALLQUEUE_TEST_TIER=sqlite $(PY) -m pytest $(PYTEST_ARGS)
 
 test-scale: prepare services
-	HALLQUEUE_TEST_TIER=scale $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+	HALLQUEUE_TEST_TIER=scale $(PY) -m pytest -m "not browser and not pure" $(PYTEST_ARGS)
 
 # ruff (check and format, complexity <= 10), mypy, the import contracts (.importlinter: the policy
 # stays pure, terminals never query models, pages never import the JSON API), ESLint.

@@ -11,6 +11,9 @@ from backend.policy import CounterStatus, CounterView, Lane, Ordering, QueueItem
 from backend.policy.eta import BAND_MAX_AGE, CounterLoad, forecast, forecast_banded, run_forward
 from backend.policy.learning import learn, trusted_minutes
 
+# Pure code: the SQLite tier runs it; the scale tier has nothing to add (Makefile).
+pytestmark = pytest.mark.pure
+
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 FIFO = QueuePolicy(ordering=Ordering.FIFO, max_wait=None, vip_first=0, appointment_grace=None)
 

@@ -17,6 +17,9 @@ import pytest
 
 from backend.policy.sim import scenario_from_dict
 
+# Pure code: the SQLite tier runs it; the scale tier has nothing to add (Makefile).
+pytestmark = pytest.mark.pure
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -30,6 +30,9 @@ from bench._oracle import (
     replayed_waits,
 )
 
+# Pure code: the SQLite tier runs it; the scale tier has nothing to add (Makefile).
+pytestmark = pytest.mark.pure
+
 ROOT = Path(__file__).resolve().parent.parent
 Z = NormalDist()
 # A sample quantile is off by more than this many of its asymptotic standard errors with

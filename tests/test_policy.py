@@ -30,6 +30,9 @@ from backend.policy import (
     service_day,
 )
 
+# Pure code: the SQLite tier runs it; the scale tier has nothing to add (Makefile).
+pytestmark = pytest.mark.pure
+
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 
 

@@ -16,6 +16,9 @@ import pytest
 
 from backend.policy import TicketStatus, sim
 
+# Pure code: the SQLite tier runs it; the scale tier has nothing to add (Makefile).
+pytestmark = pytest.mark.pure
+
 ROOT = Path(__file__).resolve().parent.parent
 WEEKDAY = ROOT / "bench" / "scenarios" / "weekday.toml"
 REALISTIC = ROOT / "bench" / "scenarios" / "realistic_weekday.toml"

@@ -17,6 +17,9 @@ import pytest
 from backend.policy import Lane, QueuePolicy, TicketStatus, sim
 from backend.policy.sim import runner
 
+# Pure code: the SQLite tier runs it; the scale tier has nothing to add (Makefile).
+pytestmark = pytest.mark.pure
+
 ROOT = Path(__file__).resolve().parent.parent
 WEEKDAY = ROOT / "bench" / "scenarios" / "weekday.toml"
 

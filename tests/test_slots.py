@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from backend.policy.slots import (
     CODE_ALPHABET,
     BookingRules,
@@ -16,6 +18,9 @@ from backend.policy.slots import (
     normalise_code,
     quiet_ranges,
 )
+
+# Pure code: the SQLite tier runs it; the scale tier has nothing to add (Makefile).
+pytestmark = pytest.mark.pure
 
 NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # Thursday 09:00 in Shanghai
 TOMORROW = date(2026, 11, 27)

@@ -12,11 +12,10 @@ and the 5–95 % quantiles of them. Pure: the standard library and `backend.poli
 
 from __future__ import annotations
 
-import heapq
 import math
 import random
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 from typing import overload
@@ -194,20 +193,10 @@ class Replay(Hall):
 
     def resume(self) -> float | None:
         """The forecast ticket's wait in this replay; None if it gave up or was never called."""
-        handlers: dict[int, Callable[[int], None]] = {
-            STAFF: self.on_staffing,
-            COMPLETE: self.on_complete,
-            ABANDON: self.on_abandon,
-            ARRIVE: self.on_arrival,
-            DUE: self.wake,
-            CLOSE: self.wake,
-        }
         target = self.tickets[self.target_id]
         self.dispatch()  # as the live loop does after the issue
         while self.events and target.status is TicketStatus.WAITING:
-            self.now, kind, arg, _ = heapq.heappop(self.events)
-            handlers[kind](arg)
-            self.dispatch()
+            self.step()
         return wait_of(target)
 
 

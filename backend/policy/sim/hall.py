@@ -139,6 +139,20 @@ class Hall:
         for c in self.customers:
             self.push(c.arrival, ARRIVE, c.ticket_id)
         self.push(self.scenario.length, CLOSE, 0)
+        while self.events:
+            self.step()
+        self.close_all()
+        return DayResult(
+            self.setup.name,
+            [self.tickets[c.ticket_id] for c in self.customers],
+            list(self.desks.values()),
+            self.forecasts,
+            self.log,
+        )
+
+    def step(self) -> None:
+        """The next event on the clock, then every free counter calls (the oracle's replays
+        advance the same way)."""
         handlers = {
             STAFF: self.on_staffing,
             COMPLETE: self.on_complete,
@@ -150,18 +164,9 @@ class Hall:
             MISS: self.on_miss,
             REJOIN: self.on_rejoin,
         }
-        while self.events:
-            self.now, kind, arg, _ = heapq.heappop(self.events)
-            handlers[kind](arg)
-            self.dispatch()
-        self.close_all()
-        return DayResult(
-            self.setup.name,
-            [self.tickets[c.ticket_id] for c in self.customers],
-            list(self.desks.values()),
-            self.forecasts,
-            self.log,
-        )
+        self.now, kind, arg, _ = heapq.heappop(self.events)
+        handlers[kind](arg)
+        self.dispatch()
 
     def on_staffing(self, index: int) -> None:
         """Open the plan's counters; close the others (a busy one after its customer)."""

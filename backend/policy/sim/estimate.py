@@ -14,8 +14,14 @@ def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster:
         if ticket.item.ticket_id % max(scenario.eta.every, 1):
             return None
         loads = [
-            CounterLoad(view, at(free), None if began is None else at(began), expected)
-            for view, free, began, expected in hall.counter_views()
+            CounterLoad(
+                seen.view,
+                at(seen.free),
+                None if seen.began is None else at(seen.began),
+                seen.expected,
+                None if seen.back_at is None else at(seen.back_at),
+            )
+            for seen in hall.counter_views()
         ]
         found = forecast(
             hall.waiting(),

@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from ..enums import Action, CounterStatus, Lane, TicketStatus
 from ..eta import ARRIVAL_HORIZON_MINUTES, ArrivalRate, Patience, observed_patience, tally_patience
@@ -92,6 +93,16 @@ class DayResult:
 
 def at(t: float) -> datetime:
     return DAY + timedelta(minutes=t)
+
+
+class CounterSeen(NamedTuple):
+    """A counter as the forecast sees it (minutes after opening)."""
+
+    view: CounterView
+    free: float
+    began: float | None
+    expected: float | None
+    back_at: float | None  # a paused counter's planned return
 
 
 Forecaster = Callable[["Hall", Ticket], tuple[float, float, float] | None]
@@ -455,20 +466,38 @@ class Hall:
             waits.append(((self.now if end is None else end) - queued, ticket.left_at is not None))
         return observed_patience(tally_patience(waits))
 
-    def counter_views(self) -> list[tuple[CounterView, float, float | None, float | None]]:
+    def counter_views(self) -> list[CounterSeen]:
         """Each counter as the live system would see it now: its expected free time and, for a
-        visit under way, when it began and how long it is expected to take."""
-        out: list[tuple[CounterView, float, float | None, float | None]] = []
+        visit under way, when it began and how long it is expected to take. A counter that is
+        not open, or closes after its current customer, is paused (as a clerk pauses while
+        finishing a visit), with the plan's next opening as its planned return (the clerk's
+        "back at"), or none if the plan does not open it again today."""
+        out: list[CounterSeen] = []
         for desk in self.desks.values():
-            status = CounterStatus.OPEN if desk.is_open else CounterStatus.PAUSED
+            serving = desk.is_open and not desk.closing
+            status = CounterStatus.OPEN if serving else CounterStatus.PAUSED
             view = replace(desk.view, status=status)
+            back_at = None if serving else self.planned_return(desk.view.number)
             if desk.current is None:
-                out.append((view, self.now, None, None))
+                out.append(CounterSeen(view, self.now, None, None, back_at))
                 continue
             expected = desk.current.item.expected_minutes
             began = desk.expected_end - expected
-            out.append((view, max(desk.expected_end, self.now), began, expected))
+            out.append(
+                CounterSeen(view, max(desk.expected_end, self.now), began, expected, back_at)
+            )
         return out
+
+    def planned_return(self, number: int) -> float | None:
+        """The next time the staffing plan opens this counter, None if it does not today."""
+        return next(
+            (
+                t
+                for t, wanted in self.scenario.staffing
+                if t > self.now and t < self.scenario.length and number in wanted
+            ),
+            None,
+        )
 
 
 def simulate(

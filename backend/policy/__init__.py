@@ -5,6 +5,9 @@ functions, so the order and the waits customers see are the ones the simulator m
 """
 
 from .enums import (
+    PAUSE_MINUTES_CHOICES,
+    PAUSE_MINUTES_MAX,
+    PAUSE_MINUTES_MIN,
     Action,
     AppointmentStatus,
     Channel,
@@ -55,6 +58,9 @@ from .transitions import (
 __all__ = [
     "AT_COUNTER",
     "ONE_TICK",
+    "PAUSE_MINUTES_CHOICES",
+    "PAUSE_MINUTES_MAX",
+    "PAUSE_MINUTES_MIN",
     "QUEUE_SPACING",
     "TRANSITIONS",
     "Action",

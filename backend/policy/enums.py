@@ -80,6 +80,13 @@ class PauseReason(StrEnum):
     OTHER = "other"
 
 
+# A pause's planned length, in whole minutes: at least one, at most a working day's eight hours.
+PAUSE_MINUTES_MIN = 1
+PAUSE_MINUTES_MAX = 480
+# The lengths the counter terminal offers (besides "not sure").
+PAUSE_MINUTES_CHOICES = (15, 30, 60)
+
+
 class AppointmentStatus(StrEnum):
     BOOKED = "booked"
     CHECKED_IN = "checked_in"

@@ -405,7 +405,7 @@ _counter_action(
     "pause",
     "Pause a counter (skipped by call-next, closed on the display)",
     PauseIn,
-    lambda s, n, u, b: engine.pause_counter(s, n, u, b.reason),
+    lambda s, n, u, b: engine.pause_counter(s, n, u, b.reason, b.minutes),
 )
 _counter_action(
     "resume",

@@ -33,6 +33,8 @@ from backend.live import events
 from backend.messaging import commands as outbox
 from backend.policy import (
     AT_COUNTER,
+    PAUSE_MINUTES_MAX,
+    PAUSE_MINUTES_MIN,
     Action,
     AppointmentStatus,
     Channel,
@@ -1050,9 +1052,9 @@ def _counter_command(
 ) -> Counter:
     with command(code=store_code, actor=actor) as cmd:
         counter = find_counter(cmd.store, number)
-        before = (counter.clerk_id, counter.status, counter.pause_reason)
+        before = (counter.clerk_id, counter.status, counter.pause_reason, counter.back_at)
         body(cmd, counter)
-        if (counter.clerk_id, counter.status, counter.pause_reason) != before:
+        if (counter.clerk_id, counter.status, counter.pause_reason, counter.back_at) != before:
             cmd.counter_changed(counter)
     return counter
 
@@ -1086,21 +1088,51 @@ def sign_out_counter(store_code: str, number: int, actor: User) -> Counter:
     def body(cmd: Command, counter: Counter) -> None:
         if counter.clerk_id == actor.id:
             counter.clerk_id = None
+            counter.back_at = None  # nobody is coming back to it
 
     return _counter_command(store_code, number, actor, body)
 
 
-def pause_counter(store_code: str, number: int, actor: User, reason: str) -> Counter:
+def _pause_minutes(minutes: object) -> int | None:
+    """The planned length of a pause: None (not said), else whole minutes within bounds."""
+    if minutes is None:
+        return None
+    if isinstance(minutes, bool) or not isinstance(minutes, int):
+        raise BadInput(
+            _l("The pause length must be a whole number of minutes."),
+            error_code="invalid_minutes",
+            fields=["minutes"],
+        )
+    if not PAUSE_MINUTES_MIN <= minutes <= PAUSE_MINUTES_MAX:
+        raise BadInput(
+            _l(
+                "The pause length must be between %(low)s and %(high)s minutes.",
+                low=PAUSE_MINUTES_MIN,
+                high=PAUSE_MINUTES_MAX,
+            ),
+            error_code="invalid_minutes",
+            fields=["minutes"],
+        )
+    return minutes
+
+
+def pause_counter(
+    store_code: str, number: int, actor: User, reason: str, minutes: object = None
+) -> Counter:
+    """Pause a counter, with a planned return `minutes` from the store's clock if the clerk said
+    how long (none: "not sure"). Pausing again sets the return anew from the same request."""
     try:
         why = PauseReason(reason)
     except ValueError:
         raise BadInput(
             _l("Unknown reason: %(code)s.", code=reason), error_code="unknown_reason"
         ) from None
+    length = _pause_minutes(minutes)
 
     def body(cmd: Command, counter: Counter) -> None:
         counter.status = CounterStatus.PAUSED
         counter.pause_reason = why.value
+        counter.back_at = None if length is None else cmd.now + timedelta(minutes=length)
 
     return _counter_command(store_code, number, actor, body)
 
@@ -1109,6 +1141,7 @@ def resume_counter(store_code: str, number: int, actor: User) -> Counter:
     def body(cmd: Command, counter: Counter) -> None:
         counter.status = CounterStatus.OPEN
         counter.pause_reason = None
+        counter.back_at = None
 
     return _counter_command(store_code, number, actor, body)
 

@@ -88,6 +88,7 @@ def _counter(proj: Projection, counter: CounterState, lang: str) -> dict[str, An
         "status": counter.public_status,
         "pause_reason": reason,
         "pause_reason_name": str(names.get(reason, reason)) if reason else None,
+        "back_at": iso(counter.planned_return(proj.moment)),
         # Only a signed-in clerk is named: a closed counter has nobody.
         "clerk": (counter.clerk_name or "") if counter.clerk_id is not None else None,
         "current": _ticket(proj, counter.current, lang) if counter.current else None,
@@ -189,9 +190,11 @@ def floor_state(code: str, user: User, lang: str) -> dict[str, Any]:
 # --- actions ------------------------------------------------------------------------------------
 
 
-def pause_counter(code: str, user: User, number: int, reason: str) -> Counter:
+def pause_counter(
+    code: str, user: User, number: int, reason: str, minutes: int | None = None
+) -> Counter:
     configure.managed_store(code, user)
-    return engine.pause_counter(code, number, user, reason)
+    return engine.pause_counter(code, number, user, reason, minutes)
 
 
 def reopen_counter(code: str, user: User, number: int) -> Counter:

@@ -163,6 +163,7 @@ class CounterState:
     services: frozenset[str] = frozenset()
     reserved: bool = False
     archived: bool = False
+    back_at: datetime | None = None  # a pause's planned return
 
     @property
     def view(self) -> CounterView:
@@ -177,6 +178,20 @@ class CounterState:
         """A clerk is signed in and the counter is not paused: it serves, and only such
         counters count in the estimate."""
         return self.clerk_id is not None and self.status == CounterStatus.OPEN
+
+    def planned_return(self, moment: datetime) -> datetime | None:
+        """When the clerk said the paused counter would be back, while that is still to come
+        (screens never show a return time that has passed)."""
+        if self.status != CounterStatus.PAUSED or self.back_at is None:
+            return None
+        return self.back_at if self.back_at > moment else None
+
+    def serves_in_forecast(self, moment: datetime) -> bool:
+        """Staffed now, or paused with a clerk who said when they are back: the forecast counts
+        on it from then on (backend/policy/eta.py, CounterLoad.starts_at)."""
+        return self.staffed or (
+            self.clerk_id is not None and self.planned_return(moment) is not None
+        )
 
     @property
     def public_status(self) -> str:
@@ -443,6 +458,7 @@ def _read(
             Counter.reserved,
             Counter.status,
             Counter.pause_reason,
+            Counter.back_at,
             Counter.clerk_id,
             User.display_name,
             Counter.archived,
@@ -564,7 +580,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
     )
     items = [_item(t, services) for t in waiting if t.id not in held]
     staffed = [c for c in counters if c.staffed]
-    loads = _loads(staffed, services, moment)
+    loads = _loads([c for c in counters if c.serves_in_forecast(moment)], services, moment)
     # The deadline order's yardstick as the next call will raise it (call-next does the same).
     policy = raise_fair_wait(store.policy(rows.day), items, len(staffed))
     recent_lanes = rows.recent_lanes
@@ -694,6 +710,7 @@ def _counter_states(counters: Sequence[Any], active: list[TicketRow]) -> tuple[C
             reserved=bool(c.reserved),
             archived=bool(c.archived),
             pause_reason=c.pause_reason,
+            back_at=c.back_at,
             clerk_id=c.clerk_id,
             clerk_name=c.display_name,
             current=current.get(c.id),
@@ -725,18 +742,20 @@ def _loads(
     moment: datetime,
     all_open: bool = False,
 ) -> list[CounterLoad]:
-    """Each counter and when its current customer should be done (expected duration)."""
+    """Each counter and when its current customer should be done (expected duration), with a
+    paused counter's planned return."""
     out = []
     for counter in counters:
         view = replace(counter.view, status=CounterStatus.OPEN) if all_open else counter.view
+        back_at = None if all_open else counter.back_at
         current = counter.current
         if current is None:
-            out.append(CounterLoad(view, moment))
+            out.append(CounterLoad(view, moment, back_at=back_at))
             continue
         began = current.started_at or current.called_at or moment
         minutes = services[current.service_id].minutes
         free_at = max(moment, began + timedelta(minutes=minutes))
-        out.append(CounterLoad(view, free_at, began, minutes))
+        out.append(CounterLoad(view, free_at, began, minutes, back_at))
     return out
 
 

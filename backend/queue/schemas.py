@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from backend.api.openapi import Out
-from backend.policy import PauseReason
+from backend.policy import PAUSE_MINUTES_MAX, PAUSE_MINUTES_MIN, PauseReason
 
 LaneName = Literal["fast", "standard", "vip", "appointment"]
 StatusName = Literal["waiting", "called", "serving", "done", "no_show", "cancelled", "parked"]
@@ -116,6 +116,14 @@ class SignInIn(Strict):
 
 class PauseIn(Strict):
     reason: Annotated[str, Field(max_length=32), one_of(PauseReason)] = "break"
+    minutes: int | None = Field(
+        default=None,
+        strict=True,
+        ge=PAUSE_MINUTES_MIN,
+        le=PAUSE_MINUTES_MAX,
+        description="The planned length of the pause in whole minutes; the counter shows its "
+        "return time and the wait estimate counts on it from then. Omitted or null: not sure.",
+    )
 
 
 class CancelIn(Strict):
@@ -309,6 +317,9 @@ class CounterOut(Out):
         description="closed: nobody is signed in at the counter."
     )
     pause_reason: str | None
+    back_at: str | None = Field(
+        description="A paused counter's planned return (UTC) while it is still to come, else null."
+    )
     clerk: str | None
     current: TicketBrief | None
 
@@ -447,4 +458,5 @@ class CounterDetailOut(Out):
     stats: ClerkStatsOut
     outcomes: list[CodeName]
     pause_reasons: list[CodeName]
+    pause_lengths: list[int] = Field(description="The pause lengths (minutes) the terminal offers.")
     recall_limit: int

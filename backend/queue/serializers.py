@@ -12,6 +12,7 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from backend.policy import (
+    PAUSE_MINUTES_CHOICES,
     Lane,
     Outcome,
     PauseReason,
@@ -211,7 +212,7 @@ def counter_detail(
 ) -> dict[str, Any]:
     current = counter.current
     return {
-        "counter": counter_state(counter),
+        "counter": counter_state(counter, proj.moment),
         "current": staff_ticket(current, proj, lang, customers.get(current.id))
         if current
         else None,
@@ -219,11 +220,12 @@ def counter_detail(
         "stats": stats,
         "outcomes": [{"code": o.value, "name": str(n)} for o, n in OUTCOME_NAMES.items()],
         "pause_reasons": [{"code": r.value, "name": str(n)} for r, n in PAUSE_REASON_NAMES.items()],
+        "pause_lengths": list(PAUSE_MINUTES_CHOICES),
         "recall_limit": proj.store.recall_limit,
     }
 
 
-def counter_state(counter: CounterState) -> dict[str, Any]:
+def counter_state(counter: CounterState, moment: datetime) -> dict[str, Any]:
     return {
         "number": counter.number,
         "name": counter_name(counter.number, "zh"),
@@ -235,6 +237,9 @@ def counter_state(counter: CounterState) -> dict[str, Any]:
         # closed: nobody is signed in there (shown "not open", never as an idle open counter)
         "status": counter.public_status,
         "pause_reason": counter.pause_reason,
+        # A pause's planned return while it is still to come at `moment` (screens drop it too
+        # once their clock passes it): never a return time in the past.
+        "back_at": iso(counter.planned_return(moment)),
         "clerk": counter.clerk_name,
         "current": ticket_brief(counter.current) if counter.current else None,
     }
@@ -366,7 +371,7 @@ def queue_public(proj: Projection) -> dict[str, Any]:
     """What every display shows, language-neutral: the payload of `queue_updated`."""
     return {
         "version": proj.version,
-        "counters": [counter_state(c) for c in proj.counters],
+        "counters": [counter_state(c, proj.moment) for c in proj.counters],
         "lanes": lanes_summary(proj),
         "missed": missed_list(proj),
         "recent_calls": recent_calls(proj),

@@ -189,6 +189,9 @@ class Counter(Model):
         enum_column(CounterStatus), default=CounterStatus.OPEN
     )
     pause_reason: Mapped[str | None] = mapped_column(String(32))
+    # A paused counter's planned return (UTC), if the clerk said how long; cleared on resume and
+    # sign-out. Screens show it only while it is still to come; the forecast counts on it.
+    back_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The clerk signed in here (one clerk per counter, one counter per clerk).
     clerk_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     # The last call requests' ids: a repeated click (even an older one) calls nobody else.
@@ -219,7 +222,7 @@ class Counter(Model):
 # Columns that change as the day goes (who is signed in, learned durations), not configuration.
 _LIVE_COLUMNS = {
     "Service": {"learned_minutes", "learned_count"},
-    "Counter": {"clerk_id", "status", "pause_reason", "recent_request_ids"},
+    "Counter": {"clerk_id", "status", "pause_reason", "back_at", "recent_request_ids"},
 }
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backend.policy import CounterStatus, CounterView, Lane, Ordering, QueueItem, QueuePolicy
 from backend.policy.eta import BAND_MAX_AGE, CounterLoad, forecast, forecast_banded, run_forward
@@ -133,3 +135,80 @@ def test_the_band_is_sampled_anew_when_old_when_staffing_changes_or_when_it_know
         forecast_banded(strangers, counters(0, 1), FIFO, soon, samples=8, band=band)[1] is not band
     )
     assert forecast_banded(waiting, counters(0, 1), FIFO, soon, samples=8, band=band)[1] is band
+
+
+# --- a paused counter's planned return ----------------------------------------------------------
+
+
+def paused_until(number: int, back_in: float | None, busy: float = 0.0) -> CounterLoad:
+    back_at = None if back_in is None else NOW + timedelta(minutes=back_in)
+    view = CounterView(number, (Lane.FAST,), CounterStatus.PAUSED)
+    return CounterLoad(view, NOW + timedelta(minutes=busy), back_at=back_at)
+
+
+def test_a_paused_counter_with_a_planned_return_takes_work_from_then() -> None:
+    waiting = [fast(i, 10 - i) for i in range(1, 4)]
+    alone = run_forward(waiting, [paused_until(1, 10)], FIFO, NOW, lambda i: i.expected_minutes)
+    assert alone == {1: 10.0, 2: 14.0, 3: 18.0}
+    # Its customer still at the desk for 12 minutes: after that visit, not at the return.
+    busy = run_forward(waiting, [paused_until(1, 10, busy=12)], FIFO, NOW, lambda i: 4.0)
+    assert busy[1] == 12.0
+    # Beside an open counter it helps from its return on.
+    both = run_forward(waiting, [*counters(0), paused_until(2, 5)], FIFO, NOW, lambda i: 4.0)
+    assert both == {1: 0.0, 2: 4.0, 3: 5.0}
+
+
+def test_a_return_not_said_or_already_past_is_closed_for_good() -> None:
+    waiting = [fast(1, 3)]
+    for back_in in (None, 0.0, -20.0):
+        loads = [paused_until(1, back_in)]
+        assert run_forward(waiting, loads, FIFO, NOW, lambda i: 4.0) == {}, back_in
+        assert forecast(waiting, loads, FIFO, NOW, samples=8) == {}, back_in
+
+
+def test_the_band_is_sampled_anew_once_a_planned_return_passes() -> None:
+    waiting = [fast(i, 10 - i) for i in range(1, 6)]
+    loads = [*counters(0), paused_until(2, 10)]
+    _, band = forecast_banded(waiting, loads, FIFO, NOW, samples=8)
+    assert band is not None and len(band.shape) == 2
+    later = NOW + timedelta(seconds=5)
+    _, same = forecast_banded(waiting, loads, FIFO, later, samples=8, band=band)
+    assert same is band
+    past = NOW + timedelta(minutes=10, seconds=1)
+    _, fresh = forecast_banded(
+        waiting, loads, FIFO, past, samples=8, band=band, max_age=BAND_MAX_AGE * 100
+    )
+    assert fresh is not band and fresh is not None and len(fresh.shape) == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    waits=st.lists(st.floats(0, 60), min_size=1, max_size=25),
+    durations=st.lists(st.floats(0.5, 20), min_size=25, max_size=25),
+    busy=st.floats(0, 15),
+    back_in=st.floats(0.1, 90),
+    lanes=st.sampled_from([(Lane.FAST,), (Lane.STANDARD, Lane.FAST)]),
+)
+def test_a_planned_return_never_makes_the_forecast_later(
+    waits: list[float], durations: list[float], busy: float, back_in: float, lanes: tuple[Lane, ...]
+) -> None:
+    """Every ticket's point estimate with the paused counter's return is at most that without it
+    (a counter that comes back only adds capacity; FIFO in one lane, as the store's order keeps
+    within a lane)."""
+    waiting = [
+        fast(i + 1, minutes, durations[i]) for i, minutes in enumerate(sorted(waits, reverse=True))
+    ]
+    open_one = CounterLoad(CounterView(1, (Lane.FAST,)), NOW + timedelta(minutes=busy))
+    back = NOW + timedelta(minutes=back_in)
+    paused = CounterLoad(CounterView(2, lanes, CounterStatus.PAUSED), NOW, back_at=back)
+    closed = CounterLoad(CounterView(2, lanes, CounterStatus.PAUSED), NOW)
+    with_plan = run_forward(waiting, [open_one, paused], FIFO, NOW, lambda i: i.expected_minutes)
+    without = run_forward(waiting, [open_one, closed], FIFO, NOW, lambda i: i.expected_minutes)
+    assert with_plan.keys() == without.keys()
+    for ticket_id, minutes in with_plan.items():
+        assert minutes <= without[ticket_id] + 1e-9, ticket_id
+    policy = QueuePolicy()
+    ours = forecast(waiting, [open_one, paused], policy, NOW, samples=0)
+    theirs = forecast(waiting, [open_one, closed], policy, NOW, samples=0)
+    for ticket_id, found in ours.items():
+        assert found.point <= theirs[ticket_id].point + 1e-9, ticket_id

@@ -5,7 +5,8 @@ import { beforeEach, describe, it, mock } from 'node:test';
 import { setPageConfig } from '../../static/js/lib/config.js';
 import { setStrings } from '../../static/js/lib/i18n.js';
 import {
-  addMinutes, clock, dayDate, dayText, etaText, makeClock, minutesSince, parseTime, storeClock, throttle,
+  addMinutes, clock, dayDate, dayText, etaText, makeClock, minutesSince, parseTime, plannedReturn, storeClock,
+  throttle,
 } from '../../static/js/lib/time.js';
 
 const STRINGS = { eta: '约 {lo}–{hi} 分钟', eta_one: '约 {n} 分钟' };
@@ -127,5 +128,19 @@ describe('throttle', () => {
     } finally {
       mock.timers.reset();
     }
+  });
+});
+
+describe('plannedReturn', () => {
+  const at = Date.parse('2026-11-26T05:00:00Z'); // 13:00 in Shanghai
+  it('gives the return while it is still to come, in the store clock', () => {
+    const back = plannedReturn('2026-11-26T05:00:00Z', at - 60000);
+    assert.equal(clock(back), '13:00');
+  });
+  it('never a return that has come or passed, nor a missing or bad one', () => {
+    assert.equal(plannedReturn('2026-11-26T05:00:00Z', at), null);
+    assert.equal(plannedReturn('2026-11-26T05:00:00Z', at + 1), null);
+    assert.equal(plannedReturn(null, at), null);
+    assert.equal(plannedReturn('soon', at), null);
   });
 });

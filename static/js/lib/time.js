@@ -173,3 +173,10 @@ export function throttle(fn, ms) {
     }
   };
 }
+
+/* A paused counter's planned return (API `back_at`) as a Date while it is still to come at
+   `nowMs`, else null: a screen never shows a return time that has passed. */
+export function plannedReturn(iso, nowMs = Date.now()) {
+  const d = parseTime(iso);
+  return d && d.getTime() > nowMs ? d : null;
+}

@@ -14,7 +14,7 @@ import { EVENTS } from '../lib/events.js';
 import { hasText, laneName, localName, statusName, t } from '../lib/i18n.js';
 import { randomKey } from '../lib/ids.js';
 import { STORE_ROOM, live } from '../lib/live.js';
-import { clock, minutesSince } from '../lib/time.js';
+import { clock, minutesSince, plannedReturn } from '../lib/time.js';
 import { setOnline } from '../ui/offline.js';
 import { renderPlan } from '../ui/plan.js';
 
@@ -38,6 +38,8 @@ function terminal() {
     clerk: null,       // who holds the counter now
     paused: false,
     pauseReason: null,
+    backAt: null,      // the pause's planned return (ISO), shown while still to come
+    pauseLengths: [],
     current: null,     // StaffTicket (or TicketBrief) called/serving at this counter
     parked: [],
     stats: null,
@@ -176,8 +178,11 @@ function terminal() {
     $('paused-banner').hidden = !S.paused;
     if (S.paused) {
       const reason = reasonName(S.pauseReason) || t('paused');
-      setText(pill, t('paused_pill', { reason }));
+      const back = plannedReturn(S.backAt);
+      const pillText = t('paused_pill', { reason });
+      setText(pill, back ? pillText + ' · ' + t('back_around', { time: clock(back) }) : pillText);
       setText('paused-banner', t('paused_banner', { reason }));
+      if (back) scheduleReturnRender(back);
     }
     main.classList.toggle('is-paused', S.paused);
     main.classList.toggle('is-signed-out', !S.signedIn);
@@ -368,6 +373,13 @@ function terminal() {
 
   /* ---------------------------------------------------------------- state from the server */
 
+  // Draw again when the shown return time is reached: past it, the pill says only "paused".
+  let returnTimer = null;
+  function scheduleReturnRender(back) {
+    clearTimeout(returnTimer);
+    returnTimer = setTimeout(render, Math.max(back.getTime() - Date.now(), 0) + 50);
+  }
+
   function applyDetail(d) {
     if (!d || !d.counter) return;
     const c = d.counter;
@@ -375,11 +387,13 @@ function terminal() {
     if (S.me != null) S.signedIn = S.clerk === S.me;
     S.paused = c.status === 'paused';
     S.pauseReason = c.pause_reason || null;
+    S.backAt = c.back_at || null;
     S.current = active(d.current) || active(c.current) || null;
     S.parked = d.parked || [];
     S.stats = d.stats || null;
     S.outcomes = d.outcomes || [];
     S.pauseReasons = d.pause_reasons || [];
+    S.pauseLengths = Array.isArray(d.pause_lengths) ? d.pause_lengths : [];
     S.recallLimit = typeof d.recall_limit === 'number' ? d.recall_limit : null;
   }
 
@@ -568,9 +582,16 @@ function terminal() {
       const reasons = S.pauseReasons.length ? S.pauseReasons : [{ code: 'other', name: t('paused') }];
       const reason = await choose($('pause-dialog'), 'reason', reasons, reasons[0].code);
       if (reason == null) return undefined;
+      // How long: the store's usual lengths (from the server) and "not sure" (no return shown).
+      const lengths = S.pauseLengths.map((n) => ({ code: String(n), name: t('minutes_n', { n }) }));
+      const length = lengths.length
+        ? await choose($('pause-length-dialog'), 'minutes', [...lengths, { code: 'unsure', name: t('not_sure') }], lengths[0].code)
+        : 'unsure';
+      if (length == null) return undefined;
+      const body = length === 'unsure' ? { reason } : { reason, minutes: Number(length) };
       return run(async () => {
         invalidateDetail();
-        applyDetail(await call(counterPath + '/pause', { reason }));
+        applyDetail(await call(counterPath + '/pause', body));
         say(t('paused_ok'), 'info');
       });
     },
@@ -941,6 +962,7 @@ function terminal() {
     if (here) {
       const current = active(here.current);
       const changed = (here.clerk || null) !== S.clerk || (here.status === 'paused') !== S.paused ||
+        (here.back_at || null) !== S.backAt ||
         (current ? current.id : null) !== (S.current ? S.current.id : null);
       if (changed) refreshDetail(30);
     }

@@ -11,7 +11,7 @@ import { byId as $, fill, h, setText } from '../lib/dom.js';
 import { EVENTS } from '../lib/events.js';
 import { laneName, localName, t } from '../lib/i18n.js';
 import { STORE_ROOM, live } from '../lib/live.js';
-import { clock, etaText, parseTime, waitText } from '../lib/time.js';
+import { clock, etaText, parseTime, plannedReturn, waitText } from '../lib/time.js';
 import { createVoice } from '../lib/voice.js';
 import { setOnline } from '../ui/offline.js';
 
@@ -80,7 +80,12 @@ function tick() {
   setText('clock-date', dateFmt.format(now));
   const alive = missed.filter((m) => !isExpired(m, now));
   if (alive.length !== missed.length) { missed = alive; renderMissed(); }
+  if (returnShownUntil != null && now.getTime() >= returnShownUntil) renderCounters();
 }
+
+// The earliest planned return shown on a counter (ms): once reached, the counters are drawn
+// again without it (a paused counter past its return says only that it is paused).
+let returnShownUntil = null;
 
 /* ---- rendering ---- */
 // At most 4 across: in landscape the counters share the width with the missed numbers, and a
@@ -105,12 +110,16 @@ function renderCounters(list) {
   const shown = counters.filter((c) => showsCounter(c.number));
   const box = $('counters');
   box.style.setProperty('--cols', columns(shown.length));
+  const nowMs = Date.now();
+  returnShownUntil = null;
   box.replaceChildren(...shown.map((c) => {
     const paused = c.status === 'paused';
     const unstaffed = c.status === 'closed'; // nobody signed in: not open, never an idle open counter
     const cur = c.current && (c.current.status === 'called' || c.current.status === 'serving') ? c.current.label : '';
     const appt = !!cur && isAppt(c.current);
     const reason = paused ? pauseReasonText(c.pause_reason) : '';
+    const back = paused ? plannedReturn(c.back_at, nowMs) : null;
+    if (back) returnShownUntil = Math.min(returnShownUntil ?? Infinity, back.getTime());
     return h('div', {
       class: 'counter-panel' + (paused ? ' is-paused' : '') + (unstaffed ? ' is-closed' : '') +
         (c.number === hot ? ' pulse' : '') + (appt ? ' is-appt' : ''),
@@ -121,7 +130,8 @@ function renderCounters(list) {
     h('p', { class: 'current', text: cur }),
     paused ? h('p', { class: 'c-state', text: t('closed') }) : null,
     unstaffed ? h('p', { class: 'c-state', text: t('not_open') }) : null,
-    reason ? h('p', { class: 'c-reason', text: reason }) : null);
+    reason ? h('p', { class: 'c-reason', text: reason }) : null,
+    back ? h('p', { class: 'c-back', text: t('back_around', { time: clock(back) }) }) : null);
   }));
 }
 

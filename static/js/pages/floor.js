@@ -16,7 +16,7 @@ import { canTakeCall, clockOffset, duration, elapsedMs, floorAlerts, isLong, vis
 import { laneName, statusName, t } from '../lib/i18n.js';
 import { randomKey } from '../lib/ids.js';
 import { STORE_ROOM, live } from '../lib/live.js';
-import { clock, etaText } from '../lib/time.js';
+import { clock, etaText, plannedReturn } from '../lib/time.js';
 import { setOnline } from '../ui/offline.js';
 
 const config = pageConfig();
@@ -99,9 +99,12 @@ function renderHead() {
 
 function stateLine(c) {
   if (c.status === 'closed') return t('state_closed');
-  const state = c.status === 'paused'
+  let state = c.status === 'paused'
     ? (c.pause_reason_name ? t('paused_for', { reason: c.pause_reason_name }) : t('state_paused'))
     : t('state_open');
+  // The planned return on the server's clock, only while still to come.
+  const back = c.status === 'paused' ? plannedReturn(c.back_at, serverNow()) : null;
+  if (back) state += ' · ' + t('back_around', { time: clock(back) });
   return c.clerk != null ? state + ' · ' + t('clerk', { name: c.clerk || '—' }) : state;
 }
 

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend.policy import CounterStatus, CounterView, Lane, Ordering, QueueItem, QueuePolicy
-from backend.policy.eta import BAND_MAX_AGE, CounterLoad, forecast, forecast_banded, run_forward
+from backend.policy.eta import (
+    BAND_MAX_AGE,
+    UNSAID_RETURN,
+    CounterLoad,
+    forecast,
+    forecast_banded,
+    run_forward,
+)
 from backend.policy.learning import learn, trusted_minutes
 
 # Pure code: the SQLite tier runs it; the scale tier has nothing to add (Makefile).
@@ -56,7 +63,8 @@ def test_a_paused_counter_raises_the_estimate() -> None:
     loads = counters(0, 0)
     loads[1] = CounterLoad(CounterView(2, (Lane.FAST,), CounterStatus.PAUSED), NOW)
     one = run_forward(waiting, loads, FIFO, NOW, lambda i: i.expected_minutes)
-    assert one[6] == 20.0 and both[6] == 8.0
+    # Paused with no return said: back UNSAID_RETURN (10 min) from now, after 3 visits at 1.
+    assert one[6] == 14.0 and both[6] == 8.0
 
 
 def test_tickets_no_open_counter_serves_have_no_estimate() -> None:
@@ -158,12 +166,18 @@ def test_a_paused_counter_with_a_planned_return_takes_work_from_then() -> None:
     assert both == {1: 0.0, 2: 4.0, 3: 5.0}
 
 
-def test_a_return_not_said_or_already_past_is_closed_for_good() -> None:
-    waiting = [fast(1, 3)]
+def test_a_return_not_said_or_already_past_is_back_soon_beside_a_counter_that_serves() -> None:
+    """The measured rule (eta.UNSAID_RETURN): such a counter helps from UNSAID_RETURN on, but
+    alone it gives no estimate at all (nobody said anyone is coming)."""
+    soon = UNSAID_RETURN / timedelta(minutes=1)
+    waiting = [fast(i, 10 - i) for i in range(1, 5)]
     for back_in in (None, 0.0, -20.0):
-        loads = [paused_until(1, back_in)]
-        assert run_forward(waiting, loads, FIFO, NOW, lambda i: 4.0) == {}, back_in
-        assert forecast(waiting, loads, FIFO, NOW, samples=8) == {}, back_in
+        alone = [paused_until(1, back_in)]
+        assert run_forward(waiting, alone, FIFO, NOW, lambda i: 4.0) == {}, back_in
+        assert forecast(waiting, alone, FIFO, NOW, samples=8) == {}, back_in
+        beside = [*counters(0), paused_until(2, back_in)]
+        waits = run_forward(waiting, beside, FIFO, NOW, lambda i: 4.0)
+        assert waits == {1: 0.0, 2: 4.0, 3: 8.0, 4: soon}, back_in
 
 
 def test_the_band_is_sampled_anew_once_a_planned_return_passes() -> None:
@@ -178,7 +192,7 @@ def test_the_band_is_sampled_anew_once_a_planned_return_passes() -> None:
     _, fresh = forecast_banded(
         waiting, loads, FIFO, past, samples=8, band=band, max_age=BAND_MAX_AGE * 100
     )
-    assert fresh is not band and fresh is not None and len(fresh.shape) == 1
+    assert fresh is not band and fresh is not None and fresh.shape != band.shape
 
 
 @settings(max_examples=150, deadline=None)
@@ -192,23 +206,22 @@ def test_the_band_is_sampled_anew_once_a_planned_return_passes() -> None:
 def test_a_planned_return_never_makes_the_forecast_later(
     waits: list[float], durations: list[float], busy: float, back_in: float, lanes: tuple[Lane, ...]
 ) -> None:
-    """Every ticket's point estimate with the paused counter's return is at most that without it
-    (a counter that comes back only adds capacity; FIFO in one lane, as the store's order keeps
-    within a lane)."""
+    """Every ticket's point estimate with the paused counter's planned return is at most that
+    without the counter (one that comes back only adds capacity; FIFO in one lane, as the
+    store's order keeps within a lane)."""
     waiting = [
         fast(i + 1, minutes, durations[i]) for i, minutes in enumerate(sorted(waits, reverse=True))
     ]
     open_one = CounterLoad(CounterView(1, (Lane.FAST,)), NOW + timedelta(minutes=busy))
     back = NOW + timedelta(minutes=back_in)
     paused = CounterLoad(CounterView(2, lanes, CounterStatus.PAUSED), NOW, back_at=back)
-    closed = CounterLoad(CounterView(2, lanes, CounterStatus.PAUSED), NOW)
     with_plan = run_forward(waiting, [open_one, paused], FIFO, NOW, lambda i: i.expected_minutes)
-    without = run_forward(waiting, [open_one, closed], FIFO, NOW, lambda i: i.expected_minutes)
+    without = run_forward(waiting, [open_one], FIFO, NOW, lambda i: i.expected_minutes)
     assert with_plan.keys() == without.keys()
     for ticket_id, minutes in with_plan.items():
         assert minutes <= without[ticket_id] + 1e-9, ticket_id
     policy = QueuePolicy()
     ours = forecast(waiting, [open_one, paused], policy, NOW, samples=0)
-    theirs = forecast(waiting, [open_one, closed], policy, NOW, samples=0)
+    theirs = forecast(waiting, [open_one], policy, NOW, samples=0)
     for ticket_id, found in ours.items():
         assert found.point <= theirs[ticket_id].point + 1e-9, ticket_id

@@ -121,7 +121,7 @@ class TestTheReturnOnScreens:
 
     def test_the_return_counts_in_the_estimate(self, api: Api, clock: ManualClock) -> None:
         """One counter, paused for 30 minutes: the ticket's estimate starts at the return; with
-        "not sure" the counter is closed for good and there is no estimate."""
+        "not sure" and no other counter serving, there is no estimate at all."""
         api.sign_in(1)
         post(api, PAUSE, reason="break", minutes=30)
         ticket = api.issue("A")

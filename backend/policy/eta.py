@@ -33,6 +33,13 @@ RANGE_WIDENING = 1.25
 # Sampled waits of a ticket below this: too few for a range, the fixed band instead.
 MIN_RUNS = 2
 MINUTE = timedelta(minutes=1)
+# A paused counter whose clerk said no return time, or is past the one said, counts as back this
+# long from now (each projection anew, so while the pause lasts it stays "soon"). Measured on the
+# simulator's unplanned pauses (bench/BENCHMARKS.md, "Paused counters with a planned return"):
+# closed for good was the more wrong rule, even for pauses of 30 min on average — a clerk who
+# stepped away comes back, and counting on no one overstates every wait behind the pause. Chosen
+# on seeds 1-12 of the weekday with pauses of 10 and 30 min on average (5, 10 and 20 tried).
+UNSAID_RETURN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +52,21 @@ class CounterLoad:
     back_at: datetime | None = None
 
     def starts_at(self, now: datetime) -> datetime | None:
-        """When the counter takes its next customer in a forward run, None if it takes none.
-        Open: once its current visit is done. Paused with a planned return still to come: at
-        that return (or after its visit, if that lasts longer), serving its own profile.
-        Paused with no return said, or one already past: closed for good. The alternative, a
-        counter "back soon" (after a typical pause), was measured on the simulator's unplanned
-        pauses (bench/BENCHMARKS.md, "Paused counters with a planned return") and was more
-        wrong: a clerk who named no time, or is overdue, is as often gone for long, and an
-        estimate that counts on a counter that does not come promises too little, which the
-        customer feels more than a wait that turns out shorter."""
+        """When the counter takes its next customer in a forward run (serving its own
+        profile), None if it takes none. Open: once its current visit is done. Paused with a
+        planned return still to come: at that return, or after its visit if that lasts longer.
+        Paused with no return said, or one already past: "back soon", UNSAID_RETURN from now
+        (see there why not closed for good), as long as some counter is open or has a return
+        said (`run_forward`). A counter nobody is signed in at is not passed in at all: nobody
+        is coming back to it."""
         if self.view.status == CounterStatus.OPEN:
             return max(self.free_at, now)
         if self.back_at is not None and self.back_at > now:
             return max(self.free_at, self.back_at)
-        return None
+        return max(self.free_at, now + UNSAID_RETURN)
+
+    def said_return(self, now: datetime) -> bool:
+        return self.back_at is not None and self.back_at > now
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +173,10 @@ def run_forward(
         for c in counters
         if (start := c.starts_at(now)) is not None
     ]
+    if not any(c.view.status == CounterStatus.OPEN or c.said_return(now) for c in counters):
+        # Every counter paused with no return said: no estimate (its reason is shown), rather
+        # than one resting wholly on a guess of when someone comes back.
+        free = []
     heapq.heapify(free)
     recent = list(recent_lanes)
     waits: dict[int, float] = {}
@@ -514,14 +526,15 @@ class SampledBand:
     with (staffed ones, and paused ones with their planned return)."""
 
     moment: datetime
-    shape: tuple[CounterView, ...]
+    shape: tuple[tuple[CounterView, bool], ...]
     offsets: dict[int, tuple[float, float, float]]
 
 
-def _shape(counters: Sequence[CounterLoad], now: datetime) -> tuple[CounterView, ...]:
-    """The counters that serve in a forward run from `now`: a pause that begins or ends, or a
-    planned return that passes, samples the band anew."""
-    return tuple(c.view for c in counters if c.starts_at(now) is not None)
+def _shape(counters: Sequence[CounterLoad], now: datetime) -> tuple[tuple[CounterView, bool], ...]:
+    """The counters that serve in a forward run from `now`, each with whether it counts on a
+    said return: a pause that begins or ends, or a planned return that passes, samples the band
+    anew."""
+    return tuple((c.view, c.said_return(now)) for c in counters if c.starts_at(now) is not None)
 
 
 def forecast_banded(

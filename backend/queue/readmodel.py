@@ -186,12 +186,11 @@ class CounterState:
             return None
         return self.back_at if self.back_at > moment else None
 
-    def serves_in_forecast(self, moment: datetime) -> bool:
-        """Staffed now, or paused with a clerk who said when they are back: the forecast counts
-        on it from then on (backend/policy/eta.py, CounterLoad.starts_at)."""
-        return self.staffed or (
-            self.clerk_id is not None and self.planned_return(moment) is not None
-        )
+    @property
+    def serves_in_forecast(self) -> bool:
+        """A clerk is signed in: staffed now, or paused and coming back, at the return said or
+        soon (backend/policy/eta.py, CounterLoad.starts_at)."""
+        return self.clerk_id is not None
 
     @property
     def public_status(self) -> str:
@@ -580,7 +579,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
     )
     items = [_item(t, services) for t in waiting if t.id not in held]
     staffed = [c for c in counters if c.staffed]
-    loads = _loads([c for c in counters if c.serves_in_forecast(moment)], services, moment)
+    loads = _loads([c for c in counters if c.serves_in_forecast], services, moment)
     # The deadline order's yardstick as the next call will raise it (call-next does the same).
     policy = raise_fair_wait(store.policy(rows.day), items, len(staffed))
     recent_lanes = rows.recent_lanes

@@ -36,6 +36,8 @@ DAY = datetime(2026, 3, 2, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 # What happens first when events fall on the same instant.
 STAFF, COMPLETE, ABANDON, ARRIVE, DUE, CLOSE, BEGIN, MISS, REJOIN = range(9)
+# A clerk's unplanned pause begins (after the customer at the desk) and ends (sim/pauses.py).
+PAUSE, UNPAUSE = 9, 10
 
 
 @dataclass(slots=True)
@@ -78,6 +80,8 @@ class Desk:
     idle_since: float = 0.0
     open_time: float = 0.0
     busy_time: float = 0.0
+    away: bool = False  # on an unplanned pause: staffed, but calls nobody
+    pause_due: float | None = None  # an unplanned pause's minutes, once the visit is done
 
 
 @dataclass
@@ -149,6 +153,8 @@ class Hall:
             self.push(t, STAFF, index)
         for c in self.customers:
             self.push(c.arrival, ARRIVE, c.ticket_id)
+        for index, (t, _, _) in enumerate(self.scenario.pauses.drawn):
+            self.push(t, PAUSE, index)
         self.push(self.scenario.length, CLOSE, 0)
         while self.events:
             self.step()
@@ -174,6 +180,8 @@ class Hall:
             BEGIN: self.on_begin,
             MISS: self.on_miss,
             REJOIN: self.on_rejoin,
+            PAUSE: self.on_pause,
+            UNPAUSE: self.on_unpause,
         }
         self.now, kind, arg, _ = heapq.heappop(self.events)
         handlers[kind](arg)
@@ -271,6 +279,31 @@ class Hall:
         desk.idle_since = self.now
         if desk.closing:
             self.close_desk(desk)
+        elif desk.pause_due is not None:
+            minutes, desk.pause_due = desk.pause_due, None
+            self.step_away(desk, minutes)
+
+    def on_pause(self, index: int) -> None:
+        """A clerk steps away unplanned, saying no return time: at once if the desk is free,
+        else after its customer. Not from a desk that is closed, closing or already paused."""
+        _, number, minutes = self.scenario.pauses.drawn[index]
+        desk = self.desks[number]
+        if not desk.is_open or desk.closing or desk.away or desk.pause_due is not None:
+            return
+        if desk.current is None:
+            self.step_away(desk, minutes)
+        else:
+            desk.pause_due = minutes
+
+    def step_away(self, desk: Desk, minutes: float) -> None:
+        desk.away = True
+        self.log.append(("pause", self.now, desk.view.number, 0))
+        self.push(self.now + minutes, UNPAUSE, desk.view.number)
+
+    def on_unpause(self, number: int) -> None:
+        """The clerk is back (dispatch follows: the desk calls again if it is open)."""
+        self.desks[number].away = False
+        self.log.append(("unpause", self.now, number, 0))
 
     def on_begin(self, number: int) -> None:
         """The called customer reaches the counter: the service begins."""
@@ -387,7 +420,11 @@ class Hall:
 
     def dispatch(self) -> None:
         """Every free open counter calls next, the longest idle first."""
-        free = [d for d in self.desks.values() if d.is_open and not d.closing and not d.current]
+        free = [
+            d
+            for d in self.desks.values()
+            if d.is_open and not d.closing and not d.current and not d.away
+        ]
         for desk in sorted(free, key=lambda d: (d.idle_since, d.view.number)):
             if not self.call_next(desk) and self.now >= self.scenario.length:
                 self.close_desk(desk)  # after hours: nobody left that it could serve
@@ -471,13 +508,19 @@ class Hall:
         visit under way, when it began and how long it is expected to take. A counter that is
         not open, or closes after its current customer, is paused (as a clerk pauses while
         finishing a visit), with the plan's next opening as its planned return (the clerk's
-        "back at"), or none if the plan does not open it again today."""
+        "back at"); one the plan does not open again today is left out, as the live system
+        leaves out a counter nobody is signed in at. One whose clerk is away unplanned is
+        paused with no return said."""
         out: list[CounterSeen] = []
         for desk in self.desks.values():
-            serving = desk.is_open and not desk.closing
+            serving = desk.is_open and not desk.closing and not desk.away
             status = CounterStatus.OPEN if serving else CounterStatus.PAUSED
             view = replace(desk.view, status=status)
-            back_at = None if serving else self.planned_return(desk.view.number)
+            # A clerk away unplanned said no time; the others return when the plan opens them.
+            planned = not serving and not desk.away
+            back_at = self.planned_return(desk.view.number) if planned else None
+            if planned and back_at is None:
+                continue  # closed for the rest of the day: no clerk to come back (as live)
             if desk.current is None:
                 out.append(CounterSeen(view, self.now, None, None, back_at))
                 continue

@@ -9,6 +9,7 @@ from .customers import generate_customers, with_clerk_speeds
 from .estimate import eta_forecaster
 from .hall import simulate
 from .metrics import average, day_metrics
+from .pauses import with_unplanned_pauses
 from .scenario import Scenario
 from .setups import POLICIES, policy_setups
 
@@ -20,7 +21,7 @@ def run_seed(
     scenario: Scenario, seed: int, names: Sequence[str], on_step: Step | None = None
 ) -> dict[str, dict[str, Any]]:
     """One replication: the same customers (and clerks) under every policy."""
-    scenario = with_clerk_speeds(scenario, seed)
+    scenario = with_unplanned_pauses(with_clerk_speeds(scenario, seed), seed)
     customers = generate_customers(scenario, seed)
     setups = policy_setups(scenario)
     out = {}

@@ -91,6 +91,35 @@ class BehaviourSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class PauseSpec:
+    """Clerks who step away unplanned, not saying when they are back (the [pauses] table; off
+    by default): `per_hour` pauses per staffed counter and hour, lasting a lognormal `mean`
+    minutes with coefficient of variation `cv`. A clerk pauses after the customer at the desk."""
+
+    per_hour: float = 0.0
+    mean: float = 10.0
+    cv: float = 0.8
+    # (start, counter, minutes) per pause, drawn per seed (sim/pauses.py, with_unplanned_pauses).
+    drawn: tuple[tuple[float, int, float], ...] = ()
+
+
+def parse_pauses(table: dict[str, Any]) -> PauseSpec:
+    """The [pauses] table: per_hour, mean and cv (an unknown key is an error)."""
+    unknown = sorted(set(table) - {"per_hour", "mean", "cv"})
+    if unknown:
+        raise ValueError(f"unknown [pauses] settings: {', '.join(unknown)}")
+    default = PauseSpec()
+    spec = PauseSpec(
+        per_hour=float(table.get("per_hour", default.per_hour)),
+        mean=float(table.get("mean", default.mean)),
+        cv=float(table.get("cv", default.cv)),
+    )
+    if spec.per_hour < 0 or spec.mean <= 0 or spec.cv < 0:
+        raise ValueError("[pauses] needs per_hour >= 0, mean > 0 and cv >= 0")
+    return spec
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     open_at: float  # minutes after midnight
@@ -107,6 +136,7 @@ class Scenario:
     policy: QueuePolicy
     eta: EtaSpec
     behaviour: BehaviourSpec = BehaviourSpec()
+    pauses: PauseSpec = PauseSpec()
 
     @property
     def length(self) -> float:
@@ -217,6 +247,7 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
         policy=parse_policy(data.get("policy", {}), appointments.checkin_late),
         eta=EtaSpec(**data.get("eta", {})),
         behaviour=parse_behaviour(data.get("behaviour", {}), len(counters)),
+        pauses=parse_pauses(data.get("pauses", {})),
     )
 
 

@@ -42,6 +42,7 @@ from backend.policy.sim import (
     scenario_from_dict,
     simulate,
     with_clerk_speeds,
+    with_unplanned_pauses,
 )
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -146,7 +147,7 @@ def start_worker(halls: dict[str, dict[str, Any]], names: Sequence[str]) -> None
 def run_day(task: tuple[str, int]) -> tuple[str, int, dict[str, dict[str, Any]]]:
     """One seed of one hall: the same customers under every policy, no forecaster."""
     key, seed = task
-    scenario = with_clerk_speeds(_SCENARIOS[key], seed)
+    scenario = with_unplanned_pauses(with_clerk_speeds(_SCENARIOS[key], seed), seed)
     customers = generate_customers(scenario, seed)
     setups = policy_setups(scenario)
     figures = {}

@@ -25,6 +25,7 @@ from .metrics import (
     group_metrics,
     percentile,
 )
+from .pauses import with_unplanned_pauses
 from .runner import Step, run, run_seed
 from .scenario import (
     ALL_LANES,
@@ -78,4 +79,5 @@ __all__ = [
     "scenario_from_dict",
     "simulate",
     "with_clerk_speeds",
+    "with_unplanned_pauses",
 ]

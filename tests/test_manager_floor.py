@@ -5,6 +5,7 @@ Socket.IO room hears of a call made at a counter."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -784,3 +785,21 @@ def test_an_action_without_the_csrf_token_is_refused(app: Flask, boss: Floor) ->
     response = boss.client.post(f"{FLOOR}/counters/1/pause", data={"reason": "break"}, headers=JSON)
     assert response.status_code == 400 and response.json["error"] == "csrf_failed"
     assert store_row(app) == before and counter_row(app, 1)["status"] == "open"
+
+
+def test_a_paused_counter_shows_its_return_only_while_it_is_to_come(
+    boss: Floor, make: Factory, clock: ManualClock
+) -> None:
+    desk = make.staff("desk")
+    make.counter(desk, 2)
+    pause = "/api/v1/stores/demo/counters/2/pause"
+    assert (
+        boss.client.post(pause, json={"reason": "break", "minutes": 15}, headers=desk).status_code
+        == 200
+    )
+    back = (clock.now() + timedelta(minutes=15)).isoformat().replace("+00:00", "Z")
+    assert boss.counter(2)["back_at"] == back
+    clock.advance(minutes=16)
+    make.ticket("A")  # a new version, projected at the new moment
+    counter = boss.counter(2)
+    assert counter["status"] == "paused" and counter["back_at"] is None

@@ -403,7 +403,7 @@ _counter_action(
 )
 _counter_action(
     "pause",
-    "Pause a counter (skipped by call-next, closed on the display)",
+    "Pause a counter (skipped by call-next, closed on the display), optionally for planned minutes",
     PauseIn,
     lambda s, n, u, b: engine.pause_counter(s, n, u, b.reason, b.minutes),
 )

@@ -8,6 +8,7 @@ the two middle values for an even count).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import fmean, median
@@ -36,9 +37,13 @@ def nearest_rank(values: Sequence[float], p: float) -> float | None:
 
 
 def summarize(values: Sequence[float]) -> Summary:
-    if not values:
+    return summarize_sorted(sorted(values))  # sorted once, for the median and the percentile
+
+
+def summarize_sorted(ordered: Sequence[float]) -> Summary:
+    """`summarize` of values already in ascending order."""
+    if not ordered:
         return Summary(0, None, None, None)
-    ordered = sorted(values)  # once, for the median and the percentile
     return Summary(len(ordered), fmean(ordered), float(median(ordered)), _ranked(ordered, P90))
 
 
@@ -50,6 +55,11 @@ def share(part: int, whole: int) -> float | None:
 def share_within(values: Sequence[float], limit: float) -> float | None:
     """The share of values at or under limit."""
     return share(sum(1 for v in values if v <= limit), len(values))
+
+
+def share_within_sorted(ordered: Sequence[float], limit: float) -> float | None:
+    """`share_within` of values already in ascending order."""
+    return share(bisect_right(ordered, limit), len(ordered))
 
 
 def net_score(stars: Sequence[int]) -> float | None:

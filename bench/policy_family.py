@@ -37,11 +37,11 @@ from backend.policy.sim import (
     POLICIES,
     Scenario,
     day_metrics,
+    for_seed,
     generate_customers,
     policy_setups,
     scenario_from_dict,
     simulate,
-    with_clerk_speeds,
 )
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -146,7 +146,7 @@ def start_worker(halls: dict[str, dict[str, Any]], names: Sequence[str]) -> None
 def run_day(task: tuple[str, int]) -> tuple[str, int, dict[str, dict[str, Any]]]:
     """One seed of one hall: the same customers under every policy, no forecaster."""
     key, seed = task
-    scenario = with_clerk_speeds(_SCENARIOS[key], seed)
+    scenario = for_seed(_SCENARIOS[key], seed)
     customers = generate_customers(scenario, seed)
     setups = policy_setups(scenario)
     figures = {}

@@ -1,7 +1,10 @@
 """Every call policy against FIFO, on the two scenarios and on a generated family of halls.
 
     .venv/bin/python bench/policy_family.py [--halls 50] [--seeds 10] [--scenario-seeds 30]
-        [--policies fifo,ours,...] [--jobs 2] [--json out.json]
+        [--policies fifo,ours,...] [--jobs 2] [--json out.json] [--baselines]
+
+`--baselines`: FIFO, ours (the score order) and the deadline order on the scenario files alone,
+200 seeds each (`--scenario-seeds`, `--policies` and `--halls` still override it).
 
 Per seed, the same customers under every policy (`generate_customers` once, `simulate` with no
 forecaster: the wait estimate is not measured here). Reported per scenario: each policy's mean,
@@ -67,6 +70,9 @@ T_975 = (
 )  # fmt: skip
 Z_975 = 1.959964
 PROGRESS_STEPS = 20  # progress lines over a whole run
+# `--baselines`: these policies, this many seeds per scenario, no family.
+BASELINES = ("fifo", "ours", "deadline")
+BASELINE_SEEDS = 200
 
 
 # --- statistics -----------------------------------------------------------------------------
@@ -380,20 +386,33 @@ def policy_names(text: str) -> list[str]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--halls", type=int, default=50, help="halls of the family")
+    parser.add_argument("--halls", type=int, help="halls of the family (50)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds per hall of the family")
     parser.add_argument("--family-seed", type=int, default=0, help="the family's seed")
-    parser.add_argument("--scenario-seeds", type=int, default=30, help="seeds per scenario")
+    parser.add_argument("--scenario-seeds", type=int, help="seeds per scenario (30)")
     parser.add_argument(
         "--scenarios",
         nargs="*",
         default=[str(p) for p in DEFAULT_SCENARIOS],
         help="scenario TOML files (default: weekday and month_start)",
     )
-    parser.add_argument("--policies", default=",".join(SELECTABLE), help="comma-separated")
+    parser.add_argument("--policies", help="comma-separated (every policy)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--baselines",
+        action="store_true",
+        help=f"{', '.join(BASELINES)} on the scenarios only, {BASELINE_SEEDS} seeds each",
+    )
+    args = parser.parse_args(argv)
+    base = args.baselines
+    if args.halls is None:
+        args.halls = 0 if base else 50
+    if args.scenario_seeds is None:
+        args.scenario_seeds = BASELINE_SEEDS if base else 30
+    if args.policies is None:
+        args.policies = ",".join(BASELINES if base else SELECTABLE)
+    return args
 
 
 def progress(started: float) -> Step:

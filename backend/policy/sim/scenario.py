@@ -163,6 +163,17 @@ class Scenario:
         return self.close_at - self.open_at
 
     @property
+    def switched_on(self) -> list[str]:
+        """The tables of customer and store behaviour switched on (an oracle replays none)."""
+        tables = {
+            "behaviour": self.behaviour.active,
+            "remote": self.remote.active,
+            "learning": self.learning.active,
+            "transfers": self.transfers.active,
+        }
+        return [name for name, on in tables.items() if on]
+
+    @property
     def reports_leaving(self) -> bool:
         """Whether the day reports balked, missed and left (a remote joiner can miss a call)."""
         return self.behaviour.active or self.remote.active

@@ -38,6 +38,7 @@ from family import generate_family
 from backend.policy.sim import (
     FRONTIER,
     POLICIES,
+    REALISM_KEYS,
     Scenario,
     day_metrics,
     for_seed,
@@ -57,6 +58,13 @@ SHARE_KEYS = ("appointments_on_time", "within_target", "abandoned")
 # With a scenario's [behaviour] the last column is everyone who left without service (balked,
 # gave up, or missed the call for good), not only those who gave up waiting.
 LEFT_KEY = "left"
+# With [remote], [transfers] or a calendar, their figures in a table of their own.
+REALISM_LABELS = {
+    "remote": "remote joiners",
+    "remote_called_early": "remote, called before arriving",
+    "transferred": "transferred",
+    "bookings_refused": "bookings refused",
+}
 # The routing policy's targets on every hall: each wait at most this many times FIFO's ...
 RATIO_TARGETS = {"mean_wait": 0.60, "p95_wait": 1.00, "max_wait": 1.10}
 # ... and at least this share of bookings called within 5 min of their slot.
@@ -158,10 +166,8 @@ def run_day(task: tuple[str, int]) -> tuple[str, int, dict[str, dict[str, Any]]]
     figures = {}
     for name in _NAMES:
         metrics = day_metrics(simulate(scenario, setups[name], customers), scenario)
-        kept = (
-            (*RATIO_KEYS, *SHARE_KEYS, LEFT_KEY) if LEFT_KEY in metrics else RATIO_KEYS + SHARE_KEYS
-        )
-        figures[name] = {k: metrics[k] for k in kept}
+        kept = (*RATIO_KEYS, *SHARE_KEYS, LEFT_KEY, *REALISM_KEYS)
+        figures[name] = {k: metrics[k] for k in kept if k in metrics}
     return key, seed, figures
 
 
@@ -217,7 +223,7 @@ def summarize(per_seed: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, 
             )
             for key in RATIO_KEYS
         }
-        for key in (*SHARE_KEYS, LEFT_KEY):
+        for key in (*SHARE_KEYS, LEFT_KEY, *REALISM_KEYS):
             if key in days[0]:
                 row[key] = bounded(t_interval([d[key] for d in days if d[key] is not None]))
         out[name] = row
@@ -307,6 +313,20 @@ def scenario_table(title: str, summary: dict[str, dict[str, Any]], target: float
         ratios = " | ".join(ratio_cell(row[f"{k}_ratio"]) for k in RATIO_KEYS)
         shares = " | ".join(share_cell(row[k]) for k in keys)
         lines.append(f"| {name} | {ratios} | {shares} |")
+    return [*lines, "", *realism_table(summary)]
+
+
+def realism_table(summary: dict[str, dict[str, Any]]) -> list[str]:
+    """The figures of [remote], [transfers] and the calendar, when the scenario has them."""
+    keys = [k for k in REALISM_KEYS if all(k in row for row in summary.values())]
+    if not keys:
+        return []
+    lines = [
+        "| policy | " + " | ".join(REALISM_LABELS[k] for k in keys) + " |",
+        "|---|" + "---|" * len(keys),
+    ]
+    for name, row in summary.items():
+        lines.append(f"| {name} | " + " | ".join(share_cell(row[k]) for k in keys) + " |")
     return [*lines, ""]
 
 

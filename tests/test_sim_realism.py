@@ -470,3 +470,7 @@ def test_the_realistic_weekday_reports_served_within_target_and_left() -> None:
     fifo = summary["fifo"]
     assert fifo["left"]["low"] is not None and fifo["within_target"]["low"] is not None
     assert f"{fifo['within_target']['mean']:.1%} ({fifo['within_target']['low']:.1%}" in table
+    assert "remote, called before arriving" in table and "bookings refused" in table
+    plain = {k: v for k, v in fifo.items() if k not in sim.REALISM_KEYS}
+    lines = report.scenario_table("weekday", {"fifo": plain}, 15)
+    assert lines[-1] == "" and not any("remote" in line for line in lines)

@@ -280,6 +280,25 @@ def test_warm_visits_follow_the_live_rule_by_hand() -> None:
         assert learned == pytest.approx(by_hand, rel=1e-12)
 
 
+def test_learned_means_err_by_what_the_live_rule_implies() -> None:
+    # Configured at the truth, 40 visits of cv 0.6 through the EWMA: the learned mean is
+    # unbiased, with a relative spread of cv × √(α / (2 - α) × (1 - (1 - α)^80)) ≈ 0.175.
+    scenario = weekday(learning={"warm_visits": 40})
+    truth = {s.code: s.mean for s in scenario.services}
+    errors = [
+        learned / truth[code] - 1
+        for seed in range(300)
+        for code, learned, count, configured in sim.for_seed(scenario, seed).learning.start
+    ]
+    n = len(errors)
+    spread = 0.6 * math.sqrt(EWMA_ALPHA / (2 - EWMA_ALPHA) * (1 - (1 - EWMA_ALPHA) ** 80))
+    mean = sum(errors) / n
+    sd = math.sqrt(sum((e - mean) ** 2 for e in errors) / (n - 1))
+    assert abs(mean) <= SIGMAS * spread / math.sqrt(n)
+    # The sample sd's own spread, with room for the lognormal's heavier tail (twice the normal's).
+    assert abs(sd - spread) <= 2 * SIGMAS * spread / math.sqrt(2 * n)
+
+
 def test_drawn_learned_times_need_the_seed() -> None:
     scenario = tiny({"learning": {"prior_cv": 0.4}})
     with pytest.raises(ValueError, match="for_seed"):

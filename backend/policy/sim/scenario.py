@@ -239,14 +239,37 @@ def parse_appointments(table: dict[str, Any]) -> AppointmentSpec:
     return AppointmentSpec(**rest, services=tuple(table.get("services", ())))
 
 
+# More visits learned before the day change nothing (the EWMA forgets all but the last ~50).
+MAX_WARM_VISITS = 10_000
+
+
+def table_value(hint: Any, value: Any, where: str) -> Any:
+    """One setting as its field's type wants it (a number, a flag or a list of codes)."""
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where} must be true or false")
+        return value
+    try:
+        if hint in (float, int):
+            if isinstance(value, bool):
+                raise TypeError
+            number = hint(value)
+            if hint is float and not math.isfinite(number):
+                raise TypeError
+            return number
+        return tuple(str(code) for code in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} has a wrong value: {value!r}") from None
+
+
 def parse_table(kind: type, table: dict[str, Any], title: str) -> Any:
     """A table whose keys are the fields of `kind` (an unknown key is an error)."""
     names = {f.name for f in fields(kind)} - {"start"}
     unknown = sorted(set(table) - names)
     if unknown:
         raise ValueError(f"unknown [{title}] settings: {', '.join(unknown)}")
-    given = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
-    return kind(**given)
+    hints = get_type_hints(kind)
+    return kind(**{k: table_value(hints[k], v, f"[{title}] {k}") for k, v in table.items()})
 
 
 def parse_realism(data: dict[str, Any], services: tuple[ServiceSpec, ...]) -> dict[str, Any]:
@@ -256,8 +279,10 @@ def parse_realism(data: dict[str, Any], services: tuple[ServiceSpec, ...]) -> di
     transfers = parse_table(TransferSpec, data.get("transfers", {}), "transfers")
     if not 0 <= remote.share <= 1 or remote.travel_mean <= 0 or remote.travel_cv < 0:
         raise ValueError("[remote] needs 0 <= share <= 1, travel_mean > 0 and travel_cv >= 0")
-    if learning.prior_cv < 0 or learning.warm_visits < 0:
-        raise ValueError("[learning] prior_cv and warm_visits cannot be negative")
+    if learning.prior_cv < 0 or not 0 <= learning.warm_visits <= MAX_WARM_VISITS:
+        raise ValueError(
+            f"[learning] needs prior_cv >= 0 and 0 <= warm_visits <= {MAX_WARM_VISITS}"
+        )
     codes = {s.code for s in services}
     if not 0 <= transfers.share <= 1 or not set(transfers.services) <= codes:
         raise ValueError("[transfers] needs 0 <= share <= 1 and services of the scenario")

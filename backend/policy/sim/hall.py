@@ -4,8 +4,8 @@ Arrivals, completions, staffing changes, abandonment, appointment slots and the 
 doors are events on a simulated clock (minutes after opening); with a scenario's [behaviour],
 also the walk to the counter, missed calls and rejoins; with [remote], [learning] and
 [transfers], remote joiners who arrive later, the store's learned service times and second
-services. Every call is the live engine's
-`choose_next`, every status change its `next_status`, every queue time its `next_queue_at`.
+services. Every call is the live engine's `choose_next`, every status change its
+`next_status`, every queue time its `next_queue_at`.
 """
 
 from __future__ import annotations
@@ -297,7 +297,8 @@ class Hall:
         self.free_desk(desk)
 
     def learn(self, code: str, observed: float) -> None:
-        """The live rule on one completed visit (from the call: the walk counts, as live)."""
+        """The live rule on one completed service: its minutes from the start (the walk, as
+        the live rule with a start, not counted)."""
         state = self.learned[code]
         new = learn_visit(state[0] if state[0] is not None else state[2], observed)
         if new is not None:

@@ -168,12 +168,13 @@ def draw_visit(rng: random.Random, scenario: Scenario, t: float) -> dict[str, An
 
 def place_visit(draw: dict[str, Any], scenario: Scenario) -> dict[str, Any] | None:
     """The visit as it happens: a booking at its slot (None: a no-show or a closed door), a
-    refused booking (slot None) as a walk-in, anyone else as drawn."""
+    refused booking (slot None) as a walk-in at the drawn time unless the customer was a
+    no-show anyway, anyone else as drawn."""
     visit, slot = draw["visit"], draw["slot"]
     if not draw["books"]:
         return visit
     if slot is None:
-        return {**visit, "refused": True}
+        return {**visit, "refused": True} if draw["shows"] else None
     came = slot + draw["late"]
     if not draw["shows"] or came >= scenario.length:
         return None

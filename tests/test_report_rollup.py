@@ -168,18 +168,50 @@ def test_the_periodic_job_keeps_the_days_just_settled_once(
     app: Flask, clock: ManualClock, history: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rollup, "_SWEPT", {})
+    monkeypatch.setattr(rollup, "_BACKFILLED", set())
     clock.set(local(NEXT_WEEK, 10, 0))  # settled up to Monday 30 November
     with app.app_context():
         stores = len(db.session.scalars(select(Store.id)).all())
         assert stores >= 2  # the demo store and another: every store is settled
-        assert rollup.settle_all(clock.now()) == rollup.RECENT_DAYS * stores
+        # The week just settled of each store, and the demo's older history (Monday 23rd).
+        assert rollup.settle_all(clock.now()) == rollup.RECENT_DAYS * stores + 1
         assert rollup.settle_all(clock.now()) == 0  # once per settled day
     last = NEXT_WEEK - timedelta(days=rollup.SETTLE_DAYS)
-    assert set(kept(app)) == {last - timedelta(days=i) for i in range(rollup.RECENT_DAYS)}
-    assert TUESDAY in kept(app) and MONDAY not in kept(app)
+    assert set(kept(app)) == {last - timedelta(days=i) for i in range(rollup.RECENT_DAYS + 1)}
+    assert MONDAY in kept(app)
     clock.set(local(NEXT_WEEK + timedelta(days=1), 10, 0))
     with app.app_context():
         assert rollup.settle_all(clock.now()) == stores  # the one day settled since, each
+
+
+def test_the_older_history_is_kept_a_budget_of_days_per_sweep_newest_first(
+    app: Flask, clock: ManualClock, history: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rollup, "_SWEPT", {})
+    monkeypatch.setattr(rollup, "_BACKFILLED", set())
+    monkeypatch.setattr(rollup, "BACKFILL_DAYS", 10)
+    later = WEDNESDAY + timedelta(days=40)
+    clock.set(local(later, 10, 0))
+    last = later - timedelta(days=rollup.SETTLE_DAYS)
+    with app.app_context():
+        demo = db.session.scalar(select(Store.id).where(Store.code == "demo"))
+        assert demo is not None
+        first = rollup.settle_all(clock.now(), [demo])
+    older = last - timedelta(days=rollup.RECENT_DAYS)  # the newest day the backfill keeps
+    assert first == rollup.RECENT_DAYS + 10
+    assert set(kept(app)) == {last - timedelta(days=i) for i in range(rollup.RECENT_DAYS + 10)}
+    assert older in kept(app) and MONDAY not in kept(app)
+    sweeps = [first]
+    while sweeps[-1]:
+        with app.app_context():
+            sweeps.append(rollup.settle_all(clock.now(), [demo]))
+    days = (last - MONDAY).days + 1  # every day from the first ticket to the last settled one
+    assert sum(sweeps) == days and max(sweeps[1:]) <= 10
+    assert set(kept(app)) == {MONDAY + timedelta(days=i) for i in range(days)}
+    monkeypatch.setattr(rollup, "SETTLE_DAYS", 10_000)
+    live = tables(app, clock)
+    monkeypatch.setattr(rollup, "SETTLE_DAYS", 2)
+    assert tables(app, clock) == live  # what the sweeps kept is what the trail says
 
 
 # --- pure: the facts add up ----------------------------------------------------------------------

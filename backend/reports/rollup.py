@@ -8,7 +8,8 @@ ticket belongs to the ticket's own day (the day after it is still read live for 
 comments and appointments are not kept here: they are small, and a rating may come days later.
 
 Who keeps them: the app's periodic job settles the days just past (`settle_all`, from
-backend.__main__.sweep_forever), and a report that meets a settled day not kept yet builds it —
+backend.__main__.sweep_forever) and, a month of days per sweep, the older history kept by no
+earlier version; and a report that meets a settled day not kept yet builds it —
 from one read, outside any write lock — then keeps it with one upsert in a short write
 transaction: two reports racing for the same day keep the same figures, once. A kept day of
 another layout or time zone (the store's zone gives its hours) is built again.
@@ -20,11 +21,12 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.core.db import write_transaction
 from backend.extensions import db
+from backend.queue.models import Ticket
 from backend.reports import queries
 from backend.reports.facts import LAYOUT, Facts, facts_by_day, facts_of, merged
 from backend.reports.models import ReportDay
@@ -127,26 +129,66 @@ def range_facts(store: Store, first: date, last: date, moment: datetime) -> Fact
 
 
 # The stores whose days are settled up to the day kept here (this process's memory: after a
-# restart the first sweep checks each store once).
+# restart the first sweep checks each store once), and those whose older history is all kept.
 _SWEPT: dict[int, date] = {}
+_BACKFILLED: set[int] = set()
+# At most this many older days are built per sweep, over all stores (a year of history is kept
+# within a quarter of an hour of an upgrade, at a bounded cost per sweep).
+BACKFILL_DAYS = 31
 
 
 def settle_all(moment: datetime, store_ids: Iterable[int] | None = None) -> int:
     """The periodic job's part: keep the recently settled days of every store (each store at most
-    once per settled day). Returns how many days were built."""
+    once per settled day), then some of the older history not kept yet (the newest first).
+    Returns how many days were built."""
     rows = db.session.execute(select(Store.id, Store.timezone)).all()
     wanted = None if store_ids is None else set(store_ids)
     built = 0
+    budget = BACKFILL_DAYS
     for store_id, timezone in rows:
         if wanted is not None and store_id not in wanted:
             continue
         cut = last_settled(timezone, moment)
-        if _SWEPT.get(store_id) == cut:
-            continue
         store = db.session.get(Store, store_id)
         if store is None:
             continue
-        _, made = _settled(store, cut - timedelta(days=RECENT_DAYS - 1), cut, moment)
-        built += made
-        _SWEPT[store_id] = cut
+        if _SWEPT.get(store_id) != cut:
+            _, made = _settled(store, cut - timedelta(days=RECENT_DAYS - 1), cut, moment)
+            built += made
+            _SWEPT[store_id] = cut
+        if budget > 0 and store_id not in _BACKFILLED:
+            made = _backfill(store, cut - timedelta(days=RECENT_DAYS), moment, budget)
+            built += made
+            budget -= made
     return built
+
+
+def _backfill(store: Store, last: date, moment: datetime, budget: int) -> int:
+    """Keep up to `budget` of the store's settled days from its first ticket to `last` that are
+    not kept yet, the newest first; mark the store done once none is left."""
+    store_id, timezone = store.id, store.timezone
+    first = db.session.scalar(
+        select(func.min(Ticket.service_day)).where(Ticket.store_id == store_id)
+    )
+    if first is None or first > last:
+        _BACKFILLED.add(store_id)
+        return 0
+    kept = set(
+        db.session.scalars(
+            select(ReportDay.service_day).where(
+                ReportDay.store_id == store_id,
+                ReportDay.service_day >= first,
+                ReportDay.service_day <= last,
+                ReportDay.layout == LAYOUT,
+                ReportDay.timezone == timezone,
+            )
+        )
+    )
+    missing = [d for d in reversed(_days(first, last)) if d not in kept]
+    if len(missing) <= budget:
+        _BACKFILLED.add(store_id)
+    chosen = missing[:budget]
+    if not chosen:
+        return 0
+    _, made = _settled(store, chosen[-1], chosen[0], moment)
+    return made

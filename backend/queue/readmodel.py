@@ -395,7 +395,7 @@ def _today() -> Any:
 
 @cache
 def _statements() -> _Statements:
-    store_id = bindparam("store_id")
+    store_id: Any = bindparam("store_id")
     in_day = and_(Ticket.store_id == store_id, Ticket.service_day == bindparam("day"))
     counters = (
         select(

@@ -20,6 +20,7 @@ import pytest
 
 from backend.policy import Lane, TicketStatus, sim
 from backend.policy.learning import EWMA_ALPHA, MIN_OBSERVATIONS
+from tests.test_sim_behaviour import tiny_with
 
 # Pure code: the SQLite tier runs it; the scale tier has nothing to add (Makefile).
 pytestmark = pytest.mark.pure
@@ -36,23 +37,7 @@ SIGMAS = 4.0
 def tiny(extra: dict[str, Any], counters: int = 1) -> sim.Scenario:
     """Counters serving both lanes, 09:00–10:00, services A (fast, 4 min) and B (standard,
     10 min) without spread; the customers are given by each test."""
-    return sim.scenario_from_dict(
-        {
-            "name": "tiny",
-            "target_minutes": 10,
-            "hours": {"open": "09:00", "close": "10:00"},
-            "counters": [
-                {"number": n, "lanes": ["fast", "standard"]} for n in range(1, counters + 1)
-            ],
-            "arrivals": {"09:00": 0},
-            "services": [
-                {"code": "A", "lane": "fast", "share": 0.5, "mean": 4, "cv": 0},
-                {"code": "B", "lane": "standard", "share": 0.5, "mean": 10, "cv": 0},
-            ],
-            "policy": {"max_wait": 0, "vip_first": 0},
-            **extra,
-        }
-    )
+    return tiny_with(extra, counters)
 
 
 def visit(ticket_id: int, arrival: float, duration: float, **kw: Any) -> sim.Customer:

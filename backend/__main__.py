@@ -102,16 +102,20 @@ SWEEP_SECONDS = 60
 
 def sweep_forever(app) -> None:  # type: ignore[no-untyped-def]
     """The app's own periodic job (no cron): no-show bookings whose check-in window closed and
-    erase personal data past its retention; re-publish estimates that have aged."""
+    erase personal data past its retention; re-publish estimates that have aged; keep the
+    reports' facts of the service days just settled."""
     from backend.bookings.commands import sweep_all
+    from backend.core.clock import now
     from backend.extensions import db, socketio
     from backend.live.publisher import PUBLISHER
+    from backend.reports.rollup import settle_all
 
     while True:
         with app.app_context():
             try:
                 sweep_all()
                 PUBLISHER.refresh_stale()
+                settle_all(now())
             except Exception:  # one bad sweep must not end the job; the next one retries
                 app.logger.exception("periodic sweep failed")
             finally:

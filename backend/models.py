@@ -9,6 +9,7 @@ from backend.feedback.models import Feedback
 from backend.kiosks.models import Kiosk
 from backend.messaging.models import OutboxMessage, PushSubscription
 from backend.queue.models import DailySequence, Ticket, TicketEvent, VisitPart
+from backend.reports.models import ReportDay
 from backend.staff.models import ApiToken, StaffSession, User
 from backend.stores.models import Counter, Service, Store
 
@@ -24,6 +25,7 @@ __all__ = [
     "Kiosk",
     "OutboxMessage",
     "PushSubscription",
+    "ReportDay",
     "Service",
     "StaffSession",
     "Store",

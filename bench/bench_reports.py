@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 
 from backend.app import create_app
 from backend.bookings.models import Appointment
@@ -35,7 +35,8 @@ from backend.extensions import db
 from backend.feedback.models import Feedback
 from backend.policy import Action, AppointmentStatus, Channel, Lane, TicketStatus
 from backend.queue.models import Ticket, TicketEvent
-from backend.reports import queries
+from backend.reports import queries, rollup
+from backend.reports.models import ReportDay
 from backend.reports.tables import build_report
 from backend.staff.models import User
 from backend.stores.models import Counter, Service, Store
@@ -233,6 +234,37 @@ def partial_report(now: datetime) -> Callable[[Store, date, date], Any]:
     return lambda store, first, last: build_report(store, first, last, "en", now)
 
 
+def forget_kept_days() -> None:
+    db.session.execute(delete(ReportDay))
+    db.session.commit()
+
+
+def timed_cold(fn: Callable[[], Any], repeat: int) -> float:
+    """`timed`, with the kept days forgotten before each run (not timed)."""
+    runs = []
+    for _ in range(repeat):
+        forget_kept_days()
+        start = time.perf_counter()
+        fn()
+        runs.append((time.perf_counter() - start) * 1000)
+        db.session.rollback()
+    return statistics.median(runs)
+
+
+def timed_after(prepare: Callable[[], Any], fn: Callable[[], Any], repeat: int) -> float:
+    """`timed_cold`, with `prepare` run (not timed) after the kept days are forgotten."""
+    runs = []
+    for _ in range(repeat):
+        forget_kept_days()
+        prepare()
+        db.session.rollback()
+        start = time.perf_counter()
+        fn()
+        runs.append((time.perf_counter() - start) * 1000)
+        db.session.rollback()
+    return statistics.median(runs)
+
+
 def measure(label: str, repeat: int) -> list[tuple[str, str, float]]:
     store = db.session.scalar(select(Store).where(Store.code == "demo"))
     assert store is not None
@@ -256,12 +288,37 @@ def measure(label: str, repeat: int) -> list[tuple[str, str, float]]:
         assert s is not None
         parts: list[tuple[str, Callable[..., Any]]] = [
             ("visits query (tickets + first calls)", queries.visits),
-            ("appointments query", queries.bookings),
+            ("appointments query", partial(queries.appointments, moment=now, punctual=5)),
             ("ratings query", queries.ratings),
-            ("whole report (15 tables)", partial_report(now)),
         ]
         for what, fn in parts:
             rows.append((label, f"{span}: {what}", timed(partial(fn, s, first, last), repeat)))
+        report = partial(partial_report(now), s, first, last)
+        rows.append((label, f"{span}: whole report, no day kept yet", timed_cold(report, repeat)))
+        report()  # keeps the settled days
+        db.session.rollback()
+        rows.append((label, f"{span}: whole report, settled days kept", timed(report, repeat)))
+    moment = now + timedelta(days=1)  # one more day settles, as the periodic job sees it
+
+    def sweep() -> None:
+        rollup._SWEPT.clear()  # as a process just started: it checks each store once
+        rollup._BACKFILLED.update(db.session.scalars(select(Store.id)))  # the week alone
+        assert rollup.settle_all(moment) == rollup.RECENT_DAYS
+
+    def backfill() -> None:
+        rollup._BACKFILLED.clear()  # the week kept: the sweep builds older days only
+        assert rollup.settle_all(moment) == rollup.BACKFILL_DAYS
+
+    rows.append(
+        (label, "the periodic job's week, none kept (7 days built)", timed_cold(sweep, repeat))
+    )
+    rows.append(
+        (
+            label,
+            f"a sweep of older history ({rollup.BACKFILL_DAYS} days built)",
+            timed_after(sweep, backfill, repeat),
+        )
+    )
     return rows
 
 

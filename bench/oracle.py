@@ -150,12 +150,11 @@ def tasks(args: argparse.Namespace) -> list[tuple[str, int, int, int]]:
     worker is not left alone with a long day."""
     out = []
     for path in args.scenarios:
-        if load_scenario(path).behaviour.active:
-            # Its replays know neither walks, missed calls nor balking: it would be no oracle.
-            sys.exit(f"{path}: the oracle does not model [behaviour]")
-        if load_scenario(path).pauses.per_hour > 0:
-            # Its replays would keep a clerk away for good: nor unplanned pauses.
-            sys.exit(f"{path}: the oracle does not model [pauses]")
+        tables = load_scenario(path).switched_on
+        if tables:
+            # Its replays know neither walks, missed calls, balking, remote joiners, learned
+            # times, transfers nor unplanned pauses: it would be no oracle.
+            sys.exit(f"{path}: the oracle does not model [{'], ['.join(tables)}]")
         first = load_scenario(path).seed if args.seed is None else args.seed
         out += [(path, first + i, args.resims, args.every) for i in range(args.seeds)]
     return sorted(out, key=lambda t: -sum(r for _, r in load_scenario(t[0]).arrivals))

@@ -1,7 +1,10 @@
 """Every call policy against FIFO, on the two scenarios and on a generated family of halls.
 
     .venv/bin/python bench/policy_family.py [--halls 50] [--seeds 10] [--scenario-seeds 30]
-        [--policies fifo,ours,...] [--jobs 2] [--json out.json]
+        [--policies fifo,ours,...] [--jobs 2] [--json out.json] [--baselines]
+
+`--baselines`: FIFO, ours (the score order) and the deadline order on the scenario files alone,
+200 seeds each (`--scenario-seeds`, `--policies` and `--halls` still override it).
 
 Per seed, the same customers under every policy (`generate_customers` once, `simulate` with no
 forecaster: the wait estimate is not measured here). Reported per scenario: each policy's mean,
@@ -35,14 +38,14 @@ from family import generate_family
 from backend.policy.sim import (
     FRONTIER,
     POLICIES,
+    REALISM_KEYS,
     Scenario,
     day_metrics,
+    for_seed,
     generate_customers,
     policy_setups,
     scenario_from_dict,
     simulate,
-    with_clerk_speeds,
-    with_unplanned_pauses,
 )
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -55,6 +58,13 @@ SHARE_KEYS = ("appointments_on_time", "within_target", "abandoned")
 # With a scenario's [behaviour] the last column is everyone who left without service (balked,
 # gave up, or missed the call for good), not only those who gave up waiting.
 LEFT_KEY = "left"
+# With [remote], [transfers] or a calendar, their figures in a table of their own.
+REALISM_LABELS = {
+    "remote": "remote joiners",
+    "remote_called_early": "remote, called before arriving",
+    "transferred": "transferred",
+    "bookings_refused": "bookings refused",
+}
 # The routing policy's targets on every hall: each wait at most this many times FIFO's ...
 RATIO_TARGETS = {"mean_wait": 0.60, "p95_wait": 1.00, "max_wait": 1.10}
 # ... and at least this share of bookings called within 5 min of their slot.
@@ -68,6 +78,9 @@ T_975 = (
 )  # fmt: skip
 Z_975 = 1.959964
 PROGRESS_STEPS = 20  # progress lines over a whole run
+# `--baselines`: these policies, this many seeds per scenario, no family.
+BASELINES = ("fifo", "ours", "deadline")
+BASELINE_SEEDS = 200
 
 
 # --- statistics -----------------------------------------------------------------------------
@@ -147,16 +160,14 @@ def start_worker(halls: dict[str, dict[str, Any]], names: Sequence[str]) -> None
 def run_day(task: tuple[str, int]) -> tuple[str, int, dict[str, dict[str, Any]]]:
     """One seed of one hall: the same customers under every policy, no forecaster."""
     key, seed = task
-    scenario = with_unplanned_pauses(with_clerk_speeds(_SCENARIOS[key], seed), seed)
+    scenario = for_seed(_SCENARIOS[key], seed)
     customers = generate_customers(scenario, seed)
     setups = policy_setups(scenario)
     figures = {}
     for name in _NAMES:
         metrics = day_metrics(simulate(scenario, setups[name], customers), scenario)
-        kept = (
-            (*RATIO_KEYS, *SHARE_KEYS, LEFT_KEY) if LEFT_KEY in metrics else RATIO_KEYS + SHARE_KEYS
-        )
-        figures[name] = {k: metrics[k] for k in kept}
+        kept = (*RATIO_KEYS, *SHARE_KEYS, LEFT_KEY, *REALISM_KEYS)
+        figures[name] = {k: metrics[k] for k in kept if k in metrics}
     return key, seed, figures
 
 
@@ -212,7 +223,7 @@ def summarize(per_seed: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, 
             )
             for key in RATIO_KEYS
         }
-        for key in (*SHARE_KEYS, LEFT_KEY):
+        for key in (*SHARE_KEYS, LEFT_KEY, *REALISM_KEYS):
             if key in days[0]:
                 row[key] = bounded(t_interval([d[key] for d in days if d[key] is not None]))
         out[name] = row
@@ -302,6 +313,20 @@ def scenario_table(title: str, summary: dict[str, dict[str, Any]], target: float
         ratios = " | ".join(ratio_cell(row[f"{k}_ratio"]) for k in RATIO_KEYS)
         shares = " | ".join(share_cell(row[k]) for k in keys)
         lines.append(f"| {name} | {ratios} | {shares} |")
+    return [*lines, "", *realism_table(summary)]
+
+
+def realism_table(summary: dict[str, dict[str, Any]]) -> list[str]:
+    """The figures of [remote], [transfers] and the calendar, when the scenario has them."""
+    keys = [k for k in REALISM_KEYS if all(k in row for row in summary.values())]
+    if not keys:
+        return []
+    lines = [
+        "| policy | " + " | ".join(REALISM_LABELS[k] for k in keys) + " |",
+        "|---|" + "---|" * len(keys),
+    ]
+    for name, row in summary.items():
+        lines.append(f"| {name} | " + " | ".join(share_cell(row[k]) for k in keys) + " |")
     return [*lines, ""]
 
 
@@ -381,20 +406,33 @@ def policy_names(text: str) -> list[str]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--halls", type=int, default=50, help="halls of the family")
+    parser.add_argument("--halls", type=int, help="halls of the family (50)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds per hall of the family")
     parser.add_argument("--family-seed", type=int, default=0, help="the family's seed")
-    parser.add_argument("--scenario-seeds", type=int, default=30, help="seeds per scenario")
+    parser.add_argument("--scenario-seeds", type=int, help="seeds per scenario (30)")
     parser.add_argument(
         "--scenarios",
         nargs="*",
         default=[str(p) for p in DEFAULT_SCENARIOS],
         help="scenario TOML files (default: weekday and month_start)",
     )
-    parser.add_argument("--policies", default=",".join(SELECTABLE), help="comma-separated")
+    parser.add_argument("--policies", help="comma-separated (every policy)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--baselines",
+        action="store_true",
+        help=f"{', '.join(BASELINES)} on the scenarios only, {BASELINE_SEEDS} seeds each",
+    )
+    args = parser.parse_args(argv)
+    base = args.baselines
+    if args.halls is None:
+        args.halls = 0 if base else 50
+    if args.scenario_seeds is None:
+        args.scenario_seeds = BASELINE_SEEDS if base else 30
+    if args.policies is None:
+        args.policies = ",".join(BASELINES if base else SELECTABLE)
+    return args
 
 
 def progress(started: float) -> Step:

@@ -58,6 +58,10 @@ ROWS = (
     ("balked", "balked", "{:.1%}"),  # these three with a [behaviour] table only
     ("missed calls", "missed", "{:.1%}"),
     ("left without service", "left", "{:.1%}"),
+    ("remote joiners", "remote", "{:.1%}"),  # these four with the table that makes them
+    ("remote, called early", "remote_called_early", "{:.1%}"),
+    ("transferred", "transferred", "{:.1%}"),
+    ("bookings refused", "bookings_refused", "{:.1%}"),
     ("utilisation", "utilisation", "{:.1%}"),
     ("customers", "customers", "{:.1f}"),
     ("eta MAE (min)", "eta_mae", "{:.2f}"),

@@ -465,6 +465,31 @@ def test_the_first_answer_s_estimate_is_kept_once_and_its_accuracy_reported(
     assert figures["Estimate: tickets given no estimate"] == "1"
 
 
+def test_a_checked_in_ticket_and_a_late_first_estimate_are_kept_as_promises(
+    app: Flask, client: FlaskClient, clock: ManualClock, make: Factory
+) -> None:
+    clock.set(local(MONDAY, 9, 30))
+    alone = make.ticket("A")  # nobody at a counter yet: no estimate shown, none kept
+    assert alone["eta_minutes"] is None
+    headers = make.staff("amy")
+    make.counter(headers, 1)
+    make.counter(headers, 2)
+    clock.advance(minutes=5)
+    status = client.get(f"/t/{alone['token']}?lang=en")  # the holder looks again: now told
+    assert status.status_code == 200
+    shown = client.get(f"/api/v1/tickets/{alone['token']}").json["eta_minutes"]
+    minutes, low, high, at, issued_at = promises(app)[alone["id"]]
+    assert [low, high] == shown and low <= minutes <= high
+    assert at == clock.now() and at > issued_at  # kept when it was first shown, not at issue
+    clock.advance(minutes=3)
+    client.get(f"/t/{alone['token']}?lang=en")
+    assert promises(app)[alone["id"]][3] == at  # the first one stays
+    _, ticket = make.checked_in("2026-11-23T06:00:00Z")  # 14:00 in Shanghai
+    assert ticket["eta_minutes"] is not None
+    minutes, low, high, at, _ = promises(app)[ticket["id"]]
+    assert [low, high] == ticket["eta_minutes"] and at == clock.now()
+
+
 # --- the page, its CSV files and who may see them -------------------------------------------------
 
 

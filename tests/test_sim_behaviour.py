@@ -28,6 +28,11 @@ NO_PATIENCE_LIMIT = 1e6
 def tiny(behaviour: dict[str, Any], counters: int = 1) -> sim.Scenario:
     """Counters serving both lanes, 09:00–10:00, services of 4 and 10 min at equal shares (the
     mean service a customer guesses with: 7 min); the customers are given by each test."""
+    return tiny_with({"behaviour": behaviour}, counters)
+
+
+def tiny_with(extra: dict[str, Any], counters: int = 1) -> sim.Scenario:
+    """The tiny hall with these further scenario tables (no spread: services of 4 and 10 min)."""
     return sim.scenario_from_dict(
         {
             "name": "tiny",
@@ -42,7 +47,7 @@ def tiny(behaviour: dict[str, Any], counters: int = 1) -> sim.Scenario:
                 {"code": "B", "lane": "standard", "share": 0.5, "mean": 10, "cv": 0},
             ],
             "policy": {"max_wait": 0, "vip_first": 0},
-            "behaviour": behaviour,
+            **extra,
         }
     )
 

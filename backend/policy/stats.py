@@ -8,6 +8,7 @@ the two middle values for an even count).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import fmean, median
@@ -36,9 +37,13 @@ def nearest_rank(values: Sequence[float], p: float) -> float | None:
 
 
 def summarize(values: Sequence[float]) -> Summary:
-    if not values:
+    return summarize_sorted(sorted(values))  # sorted once, for the median and the percentile
+
+
+def summarize_sorted(ordered: Sequence[float]) -> Summary:
+    """`summarize` of values already in ascending order."""
+    if not ordered:
         return Summary(0, None, None, None)
-    ordered = sorted(values)  # once, for the median and the percentile
     return Summary(len(ordered), fmean(ordered), float(median(ordered)), _ranked(ordered, P90))
 
 
@@ -47,9 +52,9 @@ def share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def share_within(values: Sequence[float], limit: float) -> float | None:
-    """The share of values at or under limit."""
-    return share(sum(1 for v in values if v <= limit), len(values))
+def share_within_sorted(ordered: Sequence[float], limit: float) -> float | None:
+    """The share of values (in ascending order) at or under limit."""
+    return share(bisect_right(ordered, limit), len(ordered))
 
 
 def net_score(stars: Sequence[int]) -> float | None:
@@ -59,34 +64,3 @@ def net_score(stars: Sequence[int]) -> float | None:
     top = sum(1 for s in stars if s >= TOP_STARS)
     low = sum(1 for s in stars if s <= LOW_STARS_MAX)
     return (top - low) / len(stars)
-
-
-@dataclass(frozen=True)
-class Promise:
-    """One ticket's promised wait (expected minutes and the range shown) and its actual wait."""
-
-    promised: float
-    low: int
-    high: int
-    actual: float
-
-
-@dataclass(frozen=True)
-class Accuracy:
-    count: int
-    mae: float | None  # mean absolute error, minutes
-    bias: float | None  # mean of actual - promised: > 0 means customers waited longer than told
-    inside: float | None  # share of actual waits inside the promised range [low, high]
-
-
-def accuracy(promises: Sequence[Promise]) -> Accuracy:
-    if not promises:
-        return Accuracy(0, None, None, None)
-    errors = [p.actual - p.promised for p in promises]
-    inside = sum(1 for p in promises if p.low <= p.actual <= p.high)
-    return Accuracy(
-        len(promises),
-        fmean(abs(e) for e in errors),
-        fmean(errors),
-        inside / len(promises),
-    )

@@ -17,10 +17,11 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import cache
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, func, select
 
 from backend.core.clock import now
 from backend.core.db import data_key, forbid_in_write_transaction
@@ -379,74 +380,38 @@ class _Rows:
     patience: PatienceTally
 
 
-def _today(store_id: int, day: date) -> Any:
-    return select(*TICKET_COLUMNS).where(Ticket.store_id == store_id, Ticket.service_day == day)
-
-
 LIVE = (TicketStatus.WAITING, TicketStatus.PARKED, *AT_COUNTER)
 
 
-def _active(
-    conn: Connection, store_id: int, day: date, reuse: Mapping[int, TicketRow] | None
-) -> list[Any]:
-    """Today's live tickets in queue order: the rows of `reuse` whose version is unchanged,
-    the others read in full (a queue of 300 costs a query of two integers per ticket instead
-    of 22 columns, six of them timestamps to parse)."""
-    if not reuse:
-        query = _today(store_id, day).where(Ticket.status.in_(LIVE))
-        return list(conn.execute(query.order_by(Ticket.queue_at, Ticket.id)).all())
-    versions = conn.execute(
-        select(Ticket.id, Ticket.version)
-        .where(Ticket.store_id == store_id, Ticket.service_day == day, Ticket.status.in_(LIVE))
-        .order_by(Ticket.queue_at, Ticket.id)
-    ).all()
-    changed = [
-        ident
-        for ident, version in versions
-        if (known := reuse.get(ident)) is None or known.version != (version or 0)
-    ]
-    fresh: dict[int, Any] = {}
-    for chunk in range(0, len(changed), READ_CHUNK):
-        ids = changed[chunk : chunk + READ_CHUNK]
-        fresh.update(
-            (row.id, row) for row in conn.execute(_today(store_id, day).where(Ticket.id.in_(ids)))
-        )
-    # A ticket that changed between the two reads of this one transaction cannot exist (one
-    # snapshot): every id is in one of the two.
-    return [fresh[ident] if ident in fresh else reuse[ident] for ident, _ in versions]
+@dataclass(frozen=True)
+class _Statements:
+    """The projection's reads, built once with bound parameters (`store_id`, `day`, `moment`,
+    `since`, `ids`): building a statement and its cache key each time cost more CPU than
+    running most of them."""
+
+    store: Any
+    services: Any
+    counters: Any
+    active: Any
+    versions: Any
+    changed: Any
+    recent: Any
+    missed: Any
+    arrivals: Any
+    patience: Any
 
 
-# Ids per IN (…) list when reading changed tickets (below every driver's parameter limit).
-READ_CHUNK = 500
-
-
-def _read(
-    conn: Connection,
-    store_id: int,
-    moment: datetime,
-    previous: Projection | None = None,
-) -> _Rows | None:
-    store_row = conn.execute(select(*Store.__table__.c).where(Store.id == store_id)).one_or_none()
-    if store_row is None:
-        return None
-    store = StoreSettings.of(store_row)
-    day = service_day(moment, store.timezone)
-    reuse = (
-        previous.active
-        if previous is not None
-        and previous.day == day
-        and previous.store.config_version == store.config_version
-        else None
+def _today() -> Any:
+    return select(*TICKET_COLUMNS).where(
+        Ticket.store_id == bindparam("store_id"), Ticket.service_day == bindparam("day")
     )
-    services = tuple(
-        ServiceInfo.of(row)
-        for row in conn.execute(
-            select(*Service.__table__.c)
-            .where(Service.store_id == store_id)
-            .order_by(Service.sort_order)
-        )
-    )
-    counters = conn.execute(
+
+
+@cache
+def _statements() -> _Statements:
+    store_id: Any = bindparam("store_id")
+    in_day = and_(Ticket.store_id == store_id, Ticket.service_day == bindparam("day"))
+    counters = (
         select(
             Counter.id,
             Counter.number,
@@ -465,35 +430,103 @@ def _read(
         .outerjoin(User, User.id == Counter.clerk_id)
         .where(Counter.store_id == store_id)
         .order_by(Counter.number)
-    ).all()
-    active = _active(conn, store_id, day, reuse)
-    recent = conn.execute(
-        _today(store_id, day)
+    )
+    since = bindparam("since", type_=UTCDateTime())
+    return _Statements(
+        store=select(*Store.__table__.c).where(Store.id == store_id),
+        services=select(*Service.__table__.c)
+        .where(Service.store_id == store_id)
+        .order_by(Service.sort_order),
+        counters=counters,
+        active=_today().where(Ticket.status.in_(LIVE)).order_by(Ticket.queue_at, Ticket.id),
+        versions=select(Ticket.id, Ticket.version)
+        .where(in_day, Ticket.status.in_(LIVE))
+        .order_by(Ticket.queue_at, Ticket.id),
+        changed=_today().where(Ticket.id.in_(bindparam("ids", expanding=True))),
+        recent=_today()
         .where(Ticket.called_at.is_not(None))
         .order_by(Ticket.called_at.desc(), Ticket.id.desc())
-        .limit(RECENT_CALLS)
-    ).all()
-    missed = conn.execute(
-        _today(store_id, day)
+        .limit(RECENT_CALLS),
+        missed=_today()
         .where(
             Ticket.status == TicketStatus.NO_SHOW,
             Ticket.rejoin_count == 0,
-            Ticket.finished_at >= moment - timedelta(minutes=store.rejoin_minutes),
+            Ticket.finished_at >= since,
         )
         .order_by(Ticket.finished_at.desc())
-        .limit(RECENT_CALLS)
+        .limit(RECENT_CALLS),
+        arrivals=select(Ticket.service_id, func.count())
+        .where(in_day, Ticket.issued_at > since, Ticket.lane != Lane.APPOINTMENT)
+        .group_by(Ticket.service_id),
+        patience=_patience_statement(in_day),
+    )
+
+
+def _active(
+    conn: Connection, store_id: int, day: date, reuse: Mapping[int, TicketRow] | None
+) -> list[Any]:
+    """Today's live tickets in queue order: the rows of `reuse` whose version is unchanged,
+    the others read in full (a queue of 300 costs a query of two integers per ticket instead
+    of 22 columns, six of them timestamps to parse)."""
+    q = _statements()
+    where = {"store_id": store_id, "day": day}
+    if not reuse:
+        return list(conn.execute(q.active, where).all())
+    versions = conn.execute(q.versions, where).all()
+    changed = [
+        ident
+        for ident, version in versions
+        if (known := reuse.get(ident)) is None or known.version != (version or 0)
+    ]
+    fresh: dict[int, Any] = {}
+    for chunk in range(0, len(changed), READ_CHUNK):
+        ids = changed[chunk : chunk + READ_CHUNK]
+        fresh.update((row.id, row) for row in conn.execute(q.changed, where | {"ids": ids}))
+    # A ticket that changed between the two reads of this one transaction cannot exist (one
+    # snapshot): every id is in one of the two.
+    return [fresh[ident] if ident in fresh else reuse[ident] for ident, _ in versions]
+
+
+# Ids per IN (…) list when reading changed tickets (below every driver's parameter limit).
+READ_CHUNK = 500
+
+
+def _read(
+    conn: Connection,
+    store_id: int,
+    moment: datetime,
+    previous: Projection | None = None,
+) -> _Rows | None:
+    q = _statements()
+    store_row = conn.execute(q.store, {"store_id": store_id}).one_or_none()
+    if store_row is None:
+        return None
+    store = StoreSettings.of(store_row)
+    day = service_day(moment, store.timezone)
+    reuse = (
+        previous.active
+        if previous is not None
+        and previous.day == day
+        and previous.store.config_version == store.config_version
+        else None
+    )
+    where = {"store_id": store_id, "day": day}
+    services = tuple(ServiceInfo.of(row) for row in conn.execute(q.services, where))
+    counters = conn.execute(q.counters, where).all()
+    active = _active(conn, store_id, day, reuse)
+    recent = conn.execute(q.recent, where).all()
+    missed = conn.execute(
+        q.missed, where | {"since": moment - timedelta(minutes=store.rejoin_minutes)}
     ).all()
     arrivals = conn.execute(
-        select(Ticket.service_id, func.count())
-        .where(
-            Ticket.store_id == store_id,
-            Ticket.service_day == day,
-            Ticket.issued_at > moment - timedelta(minutes=ARRIVAL_HORIZON_MINUTES),
-            Ticket.lane != Lane.APPOINTMENT,
-        )
-        .group_by(Ticket.service_id)
+        q.arrivals, where | {"since": moment - timedelta(minutes=ARRIVAL_HORIZON_MINUTES)}
     ).all()
     lanes = [Lane(lane) for lane in store_row.recent_lanes or ()]
+    row = conn.execute(q.patience, where | {"moment": moment}).one()
+    patience = PatienceTally(
+        tuple(int(row[2 * band + 1] or 0) for band in range(len(PATIENCE_BANDS))),
+        tuple(float(row[2 * band] or 0.0) for band in range(len(PATIENCE_BANDS))),
+    )
     return _Rows(
         store,
         day,
@@ -504,29 +537,25 @@ def _read(
         missed,
         [(a[0], a[1]) for a in arrivals],
         lanes,
-        _patience_tally(conn, store_id, day, moment),
+        patience,
     )
 
 
-def _patience_tally(conn: Connection, store_id: int, day: date, moment: datetime) -> PatienceTally:
+def _patience_statement(in_day: ColumnElement[bool]) -> Any:
     """How the day's customers have been giving up, in one aggregate statement: per band of
-    minutes waited (eta.PATIENCE_BANDS), the tickets that left while waiting in it (cancelled
-    without a call) and the minutes every ticket waited in it — from its queue time to its call,
-    its leaving, or now. The same tally as `eta.tally_patience` (the simulator's)."""
+    minutes waited (eta.PATIENCE_BANDS), the minutes every ticket waited in it — from its queue
+    time to its call, its leaving, or `moment` — and the tickets that left while waiting in it
+    (cancelled without a call). The same tally as `eta.tally_patience` (the simulator's)."""
     left = and_(Ticket.status == TicketStatus.CANCELLED, Ticket.called_at.is_(None))
     waited = case(
         (Ticket.called_at.is_not(None), MinutesBetween(Ticket.called_at, Ticket.queue_at)),
         (left, MinutesBetween(Ticket.finished_at, Ticket.queue_at)),
         (
             Ticket.status == TicketStatus.WAITING,
-            MinutesBetween(literal(moment, UTCDateTime()), Ticket.queue_at),
+            MinutesBetween(bindparam("moment", type_=UTCDateTime()), Ticket.queue_at),
         ),
     )
-    day_waits = (
-        select(waited.label("waited"), left.label("left"))
-        .where(Ticket.store_id == store_id, Ticket.service_day == day)
-        .subquery("day_waits")
-    )
+    day_waits = select(waited.label("waited"), left.label("left")).where(in_day).subquery()
     minutes, gone = day_waits.c.waited, day_waits.c.left
     sums: list[ColumnElement[Any]] = []
     for band, start in enumerate(PATIENCE_BANDS):
@@ -539,11 +568,7 @@ def _patience_tally(conn: Connection, store_id: int, day: date, moment: datetime
             leaving = and_(gone, minutes >= start)
         sums.append(func.coalesce(func.sum(spent), 0.0))
         sums.append(func.coalesce(func.sum(case((leaving, 1), else_=0)), 0))
-    row = conn.execute(select(*sums)).one()
-    return PatienceTally(
-        tuple(int(row[2 * band + 1] or 0) for band in range(len(PATIENCE_BANDS))),
-        tuple(float(row[2 * band] or 0.0) for band in range(len(PATIENCE_BANDS))),
-    )
+    return select(*sums)
 
 
 def build(store_id: int, moment: datetime, previous: Projection | None = None) -> Projection | None:

@@ -53,8 +53,12 @@ def ticket_view(
 ) -> dict[str, Any]:
     """The ticket's public view. `fresh`: from a projection that includes the ticket's last
     change (pages a customer reads); else from the newest one built (a command's answer, which
-    must not pay for a forecast: its own change is in the ticket row itself)."""
-    return _view(ticket, lang, with_token=with_token, fresh=fresh)[0]
+    must not pay for a forecast: its own change is in the ticket row itself). The holder's view
+    (`with_token`) keeps the promise it shows, the first time it shows one."""
+    view, expected = _view(ticket, lang, with_token=with_token, fresh=fresh)
+    if with_token:
+        _keep_promise(ticket, view, expected)
+    return view
 
 
 def _view(
@@ -82,29 +86,33 @@ def _view(
 
 
 def issued_view(ticket: Ticket, lang: str, *, fresh: bool) -> dict[str, Any]:
-    """A new ticket's answer to its holder, and the promise it makes kept on the ticket.
+    """A new ticket's answer to its holder (the promise it makes kept on the ticket)."""
+    return ticket_view(ticket, lang, with_token=True, fresh=fresh)
 
-    The first answer's estimate is what the customer was told: it is written once (a conditional
-    UPDATE, so a retried request keeps the first promise), after the issue's commit and outside
-    its command, from the view already computed (no forecast while the write is open). A ticket
-    shown without an estimate keeps no promise (the reports count those apart)."""
-    view, expected = _view(ticket, lang, with_token=True, fresh=fresh)
+
+def _keep_promise(ticket: Ticket, view: dict[str, Any], expected: float | None) -> None:
+    """The first estimate the holder is shown is what the customer was told, wherever it is
+    shown (the issue's answer, a check-in's, the printed ticket, the status page): it is written
+    once (a conditional UPDATE, so a retried request keeps the first promise), after the command's
+    commit and outside it, from the view already computed (no forecast while the write is open).
+    A ticket shown without an estimate keeps nothing until it is shown one (the reports count
+    those that never were apart)."""
     eta = view["eta_minutes"]
-    if eta is not None and expected is not None and ticket.promised_minutes is None:
-        shown_at = now()
-        with write_transaction():
-            db.session.execute(
-                update(Ticket)
-                .where(Ticket.id == ticket.id, Ticket.promised_minutes.is_(None))
-                .values(
-                    promised_minutes=round(expected, 1),
-                    promised_low=eta[0],
-                    promised_high=eta[1],
-                    promised_at=shown_at,
-                )
-                .execution_options(synchronize_session=False)
+    if eta is None or expected is None or ticket.promised_minutes is not None:
+        return
+    shown_at = now()
+    with write_transaction():
+        db.session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket.id, Ticket.promised_minutes.is_(None))
+            .values(
+                promised_minutes=round(expected, 1),
+                promised_low=eta[0],
+                promised_high=eta[1],
+                promised_at=shown_at,
             )
-    return view
+            .execution_options(synchronize_session=False)
+        )
 
 
 def expected_wait(code: str, service_code: str) -> tuple[int, int] | None:

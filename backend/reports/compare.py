@@ -7,21 +7,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
-from backend.policy import AppointmentStatus, TicketStatus
-from backend.policy.stats import accuracy, net_score, share, share_within, summarize
-from backend.reports import queries
+from backend.policy import TicketStatus
+from backend.policy.stats import net_score, share, summarize
+from backend.reports import queries, rollup
 from backend.reports.tables import (
     PUNCTUAL_MINUTES,
     Column,
     Kind,
-    LocalTimes,
     Table,
-    promise_of,
-    walked_away,
+    headline,
+    overall_accuracy,
 )
 from backend.stores.models import Store
 
@@ -50,44 +48,31 @@ COMPARE_COLUMNS = (
 
 def store_line(store: Store, first: Any, last: Any, lang: str, moment: datetime) -> list[Any]:
     """One store's figures over first..last, in COMPARE_COLUMNS' order."""
-    zone = ZoneInfo(store.timezone)
-    today = moment.astimezone(zone).date()
-    local = LocalTimes(zone)
-    visits = queries.visits(store, first, last)
-    waits = [v.wait for v in visits if v.wait is not None]
-    services = [v.service for v in visits if v.service is not None]
-    w, s = summarize(waits), summarize(services)
-    no_show = sum(1 for v in visits if v.status == TicketStatus.NO_SHOW)
-    walked = sum(1 for v in visits if walked_away(v, local(v.issued)[2], today))
-    bookings = queries.bookings(store, first, last)
-    called = [
-        b
-        for b in bookings
-        if b.status != AppointmentStatus.CANCELLED
-        and b.slot_start <= moment
-        and b.checked_in
-        and b.late is not None
-    ]
-    punctual = sum(1 for b in called if b.late is not None and b.late <= PUNCTUAL_MINUTES)
+    facts = rollup.range_facts(store, first, last, moment)
+    target = store.wait_target_minutes
+    w, s, within_target = headline(facts, target)
+    o = facts.outcomes
+    issued = o["issued"]
+    booked = queries.appointments(store, first, last, moment, PUNCTUAL_MINUTES)
     stars = [r.stars for r in queries.ratings(store, first, last)]
-    promised = accuracy([p for p in map(promise_of, visits) if p is not None])
+    _, mae, _, inside = overall_accuracy(facts)
     return [
         store.name(lang),
-        len(visits),
+        issued,
         w.mean,
         w.median,
         w.p90,
-        store.wait_target_minutes,
-        share_within(waits, store.wait_target_minutes),
+        target,
+        within_target,
         s.count,
         s.mean,
-        share(no_show, len(visits)),
-        share(walked, len(visits)),
-        share(punctual, len(called)),
+        share(o[TicketStatus.NO_SHOW.value], issued),
+        share(o["walked"], issued),
+        share(booked.punctual, booked.called),
         summarize(stars).mean,
         net_score(stars),
-        promised.mae,
-        promised.inside,
+        mae,
+        inside,
     ]
 
 

@@ -20,8 +20,9 @@ from backend.bookings.models import Appointment
 from backend.core.sqltime import MinutesBetween
 from backend.extensions import db
 from backend.feedback.models import Feedback
-from backend.policy import Action, TicketStatus
+from backend.policy import Action, AppointmentStatus, TicketStatus
 from backend.queue.models import Ticket, TicketEvent, VisitPart
+from backend.reports.facts import Visit
 from backend.staff.models import User
 from backend.stores.models import Counter, Service, Store
 
@@ -30,35 +31,6 @@ from backend.stores.models import Counter, Service, Store
 EVENT_MARGIN = timedelta(days=1)
 # The Julian day number of 1970-01-01 00:00 UTC (SQLite's julianday() counts from there).
 JULIAN_EPOCH = 2440587.5
-
-
-class Visit(NamedTuple):
-    """One ticket as the reports need it: its durations already in minutes (computed by the
-    database: no datetime is built per row)."""
-
-    service_id: int
-    lane: str
-    counter_id: int | None
-    clerk_id: int | None
-    status: str
-    outcome: str | None
-    issued: float  # seconds since the epoch (UTC)
-    wait: float | None  # issue (or check-in) to the first call
-    service: float | None  # start to done, a completed visit's
-    transfers: int
-    rejoins: int
-    promised: float | None
-    low: int | None
-    high: int | None
-    actual: float | None  # the promise to the first call
-    first_part: bool = True  # not a later part of a visit for several services (no promise)
-
-
-class Booking(NamedTuple):
-    status: str
-    slot_start: datetime
-    checked_in: bool
-    late: float | None  # minutes from the slot's start to the first call
 
 
 class Rating(NamedTuple):
@@ -174,6 +146,7 @@ def visits(store: Store, first: date, last: date) -> list[Visit]:
             Ticket.promised_high,
             MinutesBetween(called, Ticket.promised_at),
             Ticket.plan_step == 0,
+            Ticket.service_day,
         )
         .outerjoin(moved, moved.c.ticket_id == Ticket.id)
         .outerjoin(first_call, first_call.c.ticket_id == Ticket.id)
@@ -201,6 +174,7 @@ def visits(store: Store, first: date, last: date) -> list[Visit]:
             VisitPart.promised_high,
             MinutesBetween(VisitPart.called_at, VisitPart.promised_at),
             VisitPart.step == 0,
+            VisitPart.service_day,
         ).where(
             VisitPart.store_id == store.id,
             VisitPart.service_day >= first,
@@ -210,15 +184,41 @@ def visits(store: Store, first: date, last: date) -> list[Visit]:
     return [Visit._make(row) for row in rows] + [Visit._make(row) for row in parts]
 
 
-def bookings(store: Store, first: date, last: date) -> list[Booking]:
+class Appointments(NamedTuple):
+    """A range's appointments, counted by the database."""
+
+    total: int
+    cancelled: int
+    due: int  # not cancelled, the slot begun
+    showed: int  # due and checked in
+    no_show: int  # due and marked as not come
+    called: int  # showed and called
+    punctual: int  # called no later than `punctual` minutes after the slot began
+
+
+def appointments(
+    store: Store, first: date, last: date, moment: datetime, punctual: int
+) -> Appointments:
     _, first_call = _first_calls(store.id, store.timezone, first, last)
     called = func.coalesce(first_call.c.at, Ticket.called_at)
-    rows = db.session.execute(
+    late = MinutesBetween(called, Appointment.slot_start)
+    due = (Appointment.status != AppointmentStatus.CANCELLED.value) & (
+        Appointment.slot_start <= moment
+    )
+    showed = due & Appointment.ticket_id.is_not(None)
+
+    def count(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    row = db.session.execute(
         select(
-            type_coerce(Appointment.status, String),
-            Appointment.slot_start,
-            Appointment.ticket_id.is_not(None),
-            MinutesBetween(called, Appointment.slot_start),
+            func.count(Appointment.id),
+            count(Appointment.status == AppointmentStatus.CANCELLED.value),
+            count(due),
+            count(showed),
+            count(due & (Appointment.status == AppointmentStatus.NO_SHOW.value)),
+            count(showed & called.is_not(None)),
+            count(showed & called.is_not(None) & (late <= punctual)),
         )
         .outerjoin(Ticket, Ticket.id == Appointment.ticket_id)
         .outerjoin(first_call, first_call.c.ticket_id == Appointment.ticket_id)
@@ -227,22 +227,25 @@ def bookings(store: Store, first: date, last: date) -> list[Booking]:
             Appointment.day >= first,
             Appointment.day <= last,
         )
-    ).all()
-    return [Booking(status, slot, bool(came), late) for status, slot, came, late in rows]
+    ).one()
+    return Appointments(*(int(v) for v in row))
 
 
 def ratings(store: Store, first: date, last: date) -> list[Rating]:
-    """The stars of the range's visits and who served them."""
+    """The stars of the range's visits and who served them (counted by the database: a year
+    has tens of thousands)."""
     rows = db.session.execute(
-        select(Feedback.stars, Feedback.clerk_id)
+        select(Feedback.stars, Feedback.clerk_id, func.count())
         .join(Ticket, Ticket.id == Feedback.ticket_id)
         .where(
             Feedback.store_id == store.id,
             Ticket.service_day >= first,
             Ticket.service_day <= last,
         )
+        .group_by(Feedback.stars, Feedback.clerk_id)
+        .order_by(Feedback.stars, Feedback.clerk_id)
     ).all()
-    return [Rating(*row) for row in rows]
+    return [r for stars, clerk, n in rows for r in [Rating(stars, clerk)] * n]
 
 
 def latest_comments(store: Store, first: date, last: date, limit: int) -> list[Comment]:

@@ -1,5 +1,6 @@
 """A store's report for a range of days: every figure as a table (the page and its CSV files show
-the same rows) and the series its charts draw.
+the same rows) and the series its charts draw, from the facts of its days (backend.reports.facts:
+the settled days kept once in `report_day`, the others read live; durations to the second).
 
 Definitions (the page says them too):
 - wait: from issue (an appointment: its check-in, when its ticket is made) to the first call;
@@ -18,30 +19,31 @@ import csv
 import io
 from collections import Counter as Tally
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from backend.core.i18n import WEEKDAY_NAMES
-from backend.policy import AppointmentStatus, Lane, TicketStatus
+from backend.policy import Lane, TicketStatus
 from backend.policy.stats import (
-    Promise,
-    accuracy,
+    Summary,
     net_score,
     share,
-    share_within,
+    share_within_sorted,
     summarize,
+    summarize_sorted,
 )
 from backend.queue.floor import LANE_NAMES
 from backend.queue.serializers import OUTCOME_NAMES, counter_name
-from backend.reports import queries
-from backend.reports.queries import Booking, Comment, Names, Rating, Visit
+from backend.reports import queries, rollup
+from backend.reports.facts import SECONDS, Errors, Facts, Group, merged_groups
+from backend.reports.queries import Comment, Names, Rating
 from backend.stores.models import Store
 
 # An appointment is honoured when it is called no later than this after its slot starts.
@@ -145,25 +147,6 @@ class Report:
     charts: dict[str, Any]
 
 
-# Every zone's offset from UTC is a multiple of a quarter of an hour: the local weekday, hour and
-# date of a moment are those of its quarter, looked up once per quarter (a year has ~35,000).
-QUARTER = 900
-
-
-class LocalTimes:
-    def __init__(self, zone: ZoneInfo) -> None:
-        self.zone = zone
-        self.known: dict[int, tuple[int, int, date]] = {}
-
-    def __call__(self, epoch: float) -> tuple[int, int, date]:
-        quarter = int(epoch // QUARTER)
-        found = self.known.get(quarter)
-        if found is None:
-            at = datetime.fromtimestamp(quarter * QUARTER, UTC).astimezone(self.zone)
-            found = self.known[quarter] = (at.weekday(), at.hour, at.date())
-        return found
-
-
 # --- the group tables -------------------------------------------------------------------------
 
 GROUP_COLUMNS = (
@@ -180,29 +163,30 @@ GROUP_COLUMNS = (
 )
 
 
-class Facts(NamedTuple):
-    """A visit and its arrival's local weekday, hour and date (the store's zone)."""
+def minutes_summary(seconds: list[int]) -> tuple[Summary, list[int]]:
+    """The summary in minutes of durations in seconds, and the durations in ascending order."""
+    ordered = sorted(seconds)
+    s = summarize_sorted(ordered)
+    if not s.count:
+        return s, ordered
+    assert s.mean is not None and s.median is not None and s.p90 is not None
+    return Summary(s.count, s.mean / SECONDS, s.median / SECONDS, s.p90 / SECONDS), ordered
 
-    visit: Visit
-    weekday: int
-    hour: int
-    day: date
-    wait: float | None
-    service: float | None
+
+def within(ordered_seconds: list[int], minutes: int) -> float | None:
+    return share_within_sorted(ordered_seconds, minutes * SECONDS)
 
 
-def _group_row(facts: Sequence[Facts], target: int) -> list[Any]:
-    waits = [f.wait for f in facts if f.wait is not None]
-    services = [f.service for f in facts if f.service is not None]
-    w = summarize(waits)
-    s = summarize(services)
+def _group_row(group: Group, target: int) -> list[Any]:
+    w, waits = minutes_summary(group.waits)
+    s, _ = minutes_summary(group.services)
     return [
-        len(facts),
+        group.arrivals,
         w.count,
         w.mean,
         w.median,
         w.p90,
-        share_within(waits, target),
+        within(waits, target),
         s.count,
         s.mean,
         s.median,
@@ -214,21 +198,23 @@ def _group_table(
     name: str,
     title: LazyString,
     first_label: LazyString,
-    facts: Iterable[Facts],
-    key: Callable[[Facts], Hashable | None],
+    groups: dict[Any, Group],
     label: Callable[[Any], str],
     target: int,
     order: Callable[[Any], Any] = lambda k: k,
 ) -> Table:
-    groups: dict[Any, list[Facts]] = defaultdict(list)
-    for f in facts:
-        k = key(f)
-        if k is not None:
-            groups[k].append(f)
     table = Table(name, title, (Column("group", first_label), *GROUP_COLUMNS))
     for k in sorted(groups, key=order):
         table.rows.append([label(k), *_group_row(groups[k], target)])
     return table
+
+
+def _by(slots: dict[tuple[int, int], Group], part: int) -> dict[int, Group]:
+    """The slots (weekday, hour) merged by their weekday (part 0) or their hour (part 1)."""
+    out: dict[int, list[Group]] = defaultdict(list)
+    for key, group in slots.items():
+        out[key[part]].append(group)
+    return {k: merged_groups(groups) for k, groups in out.items()}
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -237,26 +223,24 @@ def _group_table(
 def build_report(store: Store, first: date, last: date, lang: str, moment: datetime) -> Report:
     """Every table and chart of the store's report for the service days first..last."""
     zone = ZoneInfo(store.timezone)
-    visits = queries.visits(store, first, last)
-    clerk_ids = {v.clerk_id for v in visits if v.clerk_id is not None}
+    facts = rollup.range_facts(store, first, last, moment)
+    clerk_ids = set(facts.clerks)
     names = queries.names(store, clerk_ids)
-    local = LocalTimes(zone)
-    facts = [Facts(v, *local(v.issued), v.wait, v.service) for v in visits]
     target = store.wait_target_minutes
-    today = moment.astimezone(zone).date()
 
     def service_name(service_id: int) -> str:
         zh, en = names.services.get(service_id, ("?", "?"))
         return en if lang == "en" else zh
 
     lane_order = {lane.value: i for i, lane in enumerate(Lane)}
+    groups = facts.groups
+    counters = {names.counters[k]: g for k, g in groups["counter"].items() if k in names.counters}
     tables = [
         _group_table(
             "by_service",
             _l("By service"),
             _l("Service"),
-            facts,
-            lambda f: f.visit.service_id,
+            groups["service"],
             service_name,
             target,
             lambda k: service_name(k),
@@ -265,8 +249,7 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
             "by_lane",
             _l("By lane"),
             _l("Lane"),
-            facts,
-            lambda f: f.visit.lane,
+            groups["lane"],
             lambda k: str(LANE_NAMES[Lane(k)]),
             target,
             lane_order.__getitem__,
@@ -275,8 +258,7 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
             "by_counter",
             _l("By counter"),
             _l("Counter"),
-            facts,
-            lambda f: names.counters.get(f.visit.counter_id) if f.visit.counter_id else None,
+            counters,
             lambda n: counter_name(n, lang),
             target,
         ),
@@ -284,8 +266,7 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
             "by_hour",
             _l("By hour of arrival"),
             _l("Hour"),
-            facts,
-            lambda f: f.hour,
+            _by(groups["slot"], 1),
             lambda h: f"{h:02d}:00",
             target,
         ),
@@ -293,14 +274,13 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
             "by_weekday",
             _l("By weekday"),
             _l("Weekday"),
-            facts,
-            lambda f: f.weekday,
+            _by(groups["slot"], 0),
             lambda d: str(WEEKDAY_NAMES[d]),
             target,
         ),
     ]
-    arrivals, waits = _heatmaps(facts)
-    tables += [arrivals, waits, _outcomes(facts, today), _appointments(store, first, last, moment)]
+    arrivals, waits = _heatmaps(groups["slot"])
+    tables += [arrivals, waits, _outcomes(facts), _appointments(store, first, last, moment)]
     ratings = queries.ratings(store, first, last)
     comments = queries.latest_comments(store, first, last, LATEST_COMMENTS)
     tables += [
@@ -308,20 +288,17 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
         _ratings(ratings),
         _comments(comments, zone, service_name),
     ]
-    by_lane, by_hour, overall, unpromised = _accuracy(facts, lang)
+    by_lane, by_hour, overall = _accuracy(facts)
     tables += [by_lane, by_hour]
-    summary = _summary(facts, ratings, target, overall, unpromised)
+    summary = _summary(facts, ratings, target, overall)
     tables.insert(0, summary)
     made = {t.name: t for t in tables}
     by_name = {name: made[name] for name in TABLE_NAMES}
     return Report(store, first, last, by_name, _charts(by_name, by_hour))
 
 
-def _heatmaps(facts: Sequence[Facts]) -> tuple[Table, Table]:
-    cells: dict[tuple[int, int], list[Facts]] = defaultdict(list)
-    for f in facts:
-        cells[(f.weekday, f.hour)].append(f)
-    hours = sorted({h for _, h in cells})
+def _heatmaps(slots: dict[tuple[int, int], Group]) -> tuple[Table, Table]:
+    hours = sorted({h for _, h in slots})
     hours = list(range(hours[0], hours[-1] + 1)) if hours else []
     hour_columns = [Column(f"h{h}", f"{h:02d}", Kind.COUNT) for h in hours]
     arrivals = Table(
@@ -337,20 +314,14 @@ def _heatmaps(facts: Sequence[Facts]) -> tuple[Table, Table]:
             *(Column(c.key, c.label, Kind.MINUTES) for c in hour_columns),
         ),
     )
+    empty = Group()
     for day in range(7):
-        if not any((day, h) in cells for h in hours):
+        if not any((day, h) in slots for h in hours):
             continue
-        arrivals.rows.append(
-            [str(WEEKDAY_NAMES[day]), *(len(cells.get((day, h), [])) for h in hours)]
-        )
+        cells = [slots.get((day, h), empty) for h in hours]
+        arrivals.rows.append([str(WEEKDAY_NAMES[day]), *(c.arrivals for c in cells)])
         waits.rows.append(
-            [
-                str(WEEKDAY_NAMES[day]),
-                *(
-                    summarize([f.wait for f in cells.get((day, h), []) if f.wait is not None]).mean
-                    for h in hours
-                ),
-            ]
+            [str(WEEKDAY_NAMES[day]), *(minutes_summary(c.waits)[0].mean for c in cells)]
         )
     return arrivals, waits
 
@@ -362,85 +333,50 @@ MEASURE_COLUMNS = (
 )
 
 
-def walked_away(v: Visit, day: date, today: date) -> bool:
-    """Left before any call: cancelled while waiting, or still waiting when its day `day` ended."""
-    if v.wait is not None:  # it was called
-        return False
-    ended = day < today
-    return v.status == TicketStatus.CANCELLED or (v.status == TicketStatus.WAITING and ended)
-
-
-def _outcomes(facts: Sequence[Facts], today: date) -> Table:
-    visits = [f.visit for f in facts]
-    issued = len(visits)
-    status = Tally(v.status for v in visits)
-    served = status[TicketStatus.DONE]
-    walked = sum(1 for f in facts if walked_away(f.visit, f.day, today))
-    transferred = sum(1 for v in visits if v.transfers)
-    rejoined = sum(1 for v in visits if v.rejoins)
-    outcomes = Tally(v.outcome for v in visits if v.status == TicketStatus.DONE)
+def _outcomes(facts: Facts) -> Table:
+    o = facts.outcomes
+    issued, served = o["issued"], o[TicketStatus.DONE.value]
     table = Table("outcomes", _l("Outcomes, no-shows and transfers"), MEASURE_COLUMNS)
+
+    def line(label: LazyString, count: int, whole: int | None) -> list[Any]:
+        return [str(label), count, None if whole is None else share(count, whole)]
+
     table.rows += [
-        [str(_l("Tickets issued")), issued, share(issued, issued)],
-        [str(_l("Served")), served, share(served, issued)],
-        [
-            str(_l("No-show (called, did not come)")),
-            status[TicketStatus.NO_SHOW],
-            share(status[TicketStatus.NO_SHOW], issued),
-        ],
-        [
-            str(_l("Cancelled")),
-            status[TicketStatus.CANCELLED],
-            share(status[TicketStatus.CANCELLED], issued),
-        ],
-        [str(_l("Walked away (left before any call)")), walked, share(walked, issued)],
-        [str(_l("Transferred at least once")), transferred, share(transferred, issued)],
-        [str(_l("Transfers")), sum(v.transfers for v in visits), None],
-        [str(_l("Rejoined after a missed call")), rejoined, share(rejoined, issued)],
+        line(_l("Tickets issued"), issued, issued),
+        line(_l("Served"), served, issued),
+        line(_l("No-show (called, did not come)"), o[TicketStatus.NO_SHOW.value], issued),
+        line(_l("Cancelled"), o[TicketStatus.CANCELLED.value], issued),
+        line(_l("Walked away (left before any call)"), o["walked"], issued),
+        line(_l("Transferred at least once"), o["transferred"], issued),
+        line(_l("Transfers"), o["transfers"], None),
+        line(_l("Rejoined after a missed call"), o["rejoined"], issued),
     ]
     for outcome, name in OUTCOME_NAMES.items():
         table.rows.append(
-            [
-                str(_l("Outcome: %(name)s", name=name)),
-                outcomes[outcome.value],
-                share(outcomes[outcome.value], served),
-            ]
+            line(_l("Outcome: %(name)s", name=name), o[f"outcome:{outcome.value}"], served)
         )
     return table
 
 
 def _appointments(store: Store, first: date, last: date, moment: datetime) -> Table:
-    rows: list[Booking] = queries.bookings(store, first, last)
-    cancelled = sum(1 for b in rows if b.status == AppointmentStatus.CANCELLED)
-    due = [b for b in rows if b.status != AppointmentStatus.CANCELLED and b.slot_start <= moment]
-    showed = [b for b in due if b.checked_in]
-    called = [b for b in showed if b.late is not None]
-    punctual = sum(1 for b in called if b.late is not None and b.late <= PUNCTUAL_MINUTES)
-    no_show = sum(1 for b in due if b.status == AppointmentStatus.NO_SHOW)
+    a = queries.appointments(store, first, last, moment, PUNCTUAL_MINUTES)
     table = Table("appointments", _l("Appointments"), MEASURE_COLUMNS)
     table.rows += [
-        [str(_l("Booked (slot begun, not cancelled)")), len(due), None],
-        [str(_l("Came (checked in): show rate")), len(showed), share(len(showed), len(due))],
-        [str(_l("Did not come")), no_show, share(no_show, len(due))],
+        [str(_l("Booked (slot begun, not cancelled)")), a.due, None],
+        [str(_l("Came (checked in): show rate")), a.showed, share(a.showed, a.due)],
+        [str(_l("Did not come")), a.no_show, share(a.no_show, a.due)],
         [
             str(_l("Called within %(n)s min of the slot", n=PUNCTUAL_MINUTES)),
-            punctual,
-            share(punctual, len(called)),
+            a.punctual,
+            share(a.punctual, a.called),
         ],
-        [str(_l("Cancelled")), cancelled, share(cancelled, len(rows))],
+        [str(_l("Cancelled")), a.cancelled, share(a.cancelled, a.total)],
     ]
     return table
 
 
-def _clerks(facts: Sequence[Facts], ratings: Sequence[Rating], names: Names) -> Table:
-    served: dict[int, list[float]] = defaultdict(list)
-    done: Tally[int] = Tally()
-    for f in facts:
-        v = f.visit
-        if v.clerk_id is not None and v.status == TicketStatus.DONE:
-            done[v.clerk_id] += 1
-            if f.service is not None:
-                served[v.clerk_id].append(f.service)
+def _clerks(facts: Facts, ratings: Sequence[Rating], names: Names) -> Table:
+    served = facts.clerks
     stars: dict[int, list[int]] = defaultdict(list)
     for r in ratings:
         if r.clerk_id is not None:
@@ -456,16 +392,18 @@ def _clerks(facts: Sequence[Facts], ratings: Sequence[Rating], names: Names) -> 
             Column("stars", _l("Mean rating"), Kind.STARS),
         ),
     )
-    for clerk in sorted(set(done) | set(stars), key=lambda c: (-done[c], names.clerks.get(c, ""))):
+
+    def done(clerk: int) -> int:
+        return served[clerk].done if clerk in served else 0
+
+    for clerk in sorted(
+        set(served) | set(stars), key=lambda c: (-done(c), names.clerks.get(c, ""))
+    ):
         given = stars.get(clerk, [])
+        tally = served.get(clerk)
+        mean = tally.service_sum / tally.timed / SECONDS if tally and tally.timed else None
         table.rows.append(
-            [
-                names.clerks.get(clerk, "?"),
-                done[clerk],
-                summarize(served.get(clerk, [])).mean,
-                len(given),
-                summarize(given).mean,
-            ]
+            [names.clerks.get(clerk, "?"), done(clerk), mean, len(given), summarize(given).mean]
         )
     return table
 
@@ -513,60 +451,58 @@ ACCURACY_COLUMNS = (
 )
 
 
-def promise_of(visit: Visit) -> Promise | None:
-    if visit.promised is None or visit.low is None or visit.high is None or visit.actual is None:
-        return None
-    return Promise(visit.promised, visit.low, visit.high, visit.actual)
+def _accuracy_row(errors: Errors) -> list[Any]:
+    if not errors.count:
+        return [0, None, None, None]
+    n = errors.count
+    return [n, errors.absolute / n, errors.signed / n, errors.inside / n]
 
 
-def _accuracy_row(promises: Sequence[Promise]) -> list[Any]:
-    a = accuracy(promises)
-    return [a.count, a.mae, a.bias, a.inside]
-
-
-def _accuracy(facts: Sequence[Facts], lang: str) -> tuple[Table, Table, list[Any], int]:
-    by_lane: dict[str, list[Promise]] = defaultdict(list)
-    by_hour: dict[int, list[Promise]] = defaultdict(list)
-    every: list[Promise] = []
-    unpromised = 0
-    for f in facts:
-        if f.visit.promised is None and f.visit.first_part:  # later parts promise nothing
-            unpromised += 1
-        p = promise_of(f.visit)
-        if p is None:
-            continue
-        every.append(p)
-        by_lane[f.visit.lane].append(p)
-        by_hour[f.hour].append(p)
+def _accuracy(facts: Facts) -> tuple[Table, Table, list[Any]]:
     lane_table = Table(
         "accuracy_lane",
         _l("Estimate accuracy by lane"),
         (Column("lane", _l("Lane")), *ACCURACY_COLUMNS),
     )
     for lane in Lane:
-        if lane in by_lane:
-            lane_table.rows.append([str(LANE_NAMES[lane]), *_accuracy_row(by_lane[lane])])
+        if lane.value in facts.errors_by_lane:
+            lane_table.rows.append(
+                [str(LANE_NAMES[lane]), *_accuracy_row(facts.errors_by_lane[lane.value])]
+            )
     hour_table = Table(
         "accuracy_hour",
         _l("Estimate accuracy by hour of arrival"),
         (Column("hour", _l("Hour")), *ACCURACY_COLUMNS),
     )
-    for hour in sorted(by_hour):
-        hour_table.rows.append([f"{hour:02d}:00", *_accuracy_row(by_hour[hour])])
-    return lane_table, hour_table, _accuracy_row(every), unpromised
+    for hour in sorted(facts.errors_by_hour):
+        hour_table.rows.append([f"{hour:02d}:00", *_accuracy_row(facts.errors_by_hour[hour])])
+    return lane_table, hour_table, overall_accuracy(facts)
+
+
+def overall_accuracy(facts: Facts) -> list[Any]:
+    """count, mean absolute error, bias and share inside the range over every promise."""
+    every = Errors()
+    for errors in facts.errors_by_lane.values():
+        every.merge(errors)
+    return _accuracy_row(every)
+
+
+def headline(facts: Facts, target: int) -> tuple[Summary, Summary, float | None]:
+    """The waits and service times of every visit, and the share called within the target (each
+    visit counts in exactly one service's group)."""
+    every = merged_groups(facts.groups["service"].values())
+    w, waits = minutes_summary(every.waits)
+    s, _ = minutes_summary(every.services)
+    return w, s, within(waits, target)
 
 
 def _summary(
-    facts: Sequence[Facts],
+    facts: Facts,
     ratings: Sequence[Rating],
     target: int,
     overall: list[Any],
-    unpromised: int,
 ) -> Table:
-    waits = [f.wait for f in facts if f.wait is not None]
-    services = [f.service for f in facts if f.service is not None]
-    w = summarize(waits)
-    s = summarize(services)
+    w, s, within_target = headline(facts, target)
     stars = [r.stars for r in ratings]
     count, mae, bias, inside = overall
     table = Table(
@@ -575,16 +511,12 @@ def _summary(
         (Column("measure", _l("Measure")), Column("value", _l("Value"))),
     )
     rows: list[tuple[LazyString, Any, Kind]] = [
-        (_l("Tickets issued"), len(facts), Kind.COUNT),
+        (_l("Tickets issued"), facts.outcomes["issued"], Kind.COUNT),
         (_l("Called"), w.count, Kind.COUNT),
         (_l("Mean wait (min)"), w.mean, Kind.MINUTES),
         (_l("Median wait"), w.median, Kind.MINUTES),
         (_l("90th percentile wait"), w.p90, Kind.MINUTES),
-        (
-            _l("Called within the %(n)s min target", n=target),
-            share_within(waits, target),
-            Kind.SHARE,
-        ),
+        (_l("Called within the %(n)s min target", n=target), within_target, Kind.SHARE),
         (_l("Served"), s.count, Kind.COUNT),
         (_l("Mean service (min)"), s.mean, Kind.MINUTES),
         (_l("Ratings"), len(stars), Kind.COUNT),
@@ -594,7 +526,7 @@ def _summary(
         (_l("Estimate: bias (min)"), bias, Kind.SIGNED),
         (_l("Estimate: inside the promised range"), inside, Kind.SHARE),
         (_l("Estimate: tickets with a promise, called"), count, Kind.COUNT),
-        (_l("Estimate: tickets given no estimate"), unpromised, Kind.COUNT),
+        (_l("Estimate: tickets given no estimate"), facts.unpromised, Kind.COUNT),
     ]
     # The summary mixes kinds: each row's value is formatted by its own kind.
     table.rows = [[str(label), cell_text(value, kind)] for label, value, kind in rows]

@@ -1,7 +1,7 @@
 """a paused counter's planned return (counter.back_at)
 
 Revision ID: e18c0a1b2c3d
-Revises: e16c4d5e6f70
+Revises: e18a1b2c3d4e
 Create Date: 2026-12-03 07:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'e18c0a1b2c3d'
-down_revision = 'e16c4d5e6f70'
+down_revision = 'e18a1b2c3d4e'
 branch_labels = None
 depends_on = None
 

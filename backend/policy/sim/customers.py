@@ -6,9 +6,13 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..enums import Lane
+from ..learning import learn
+from ..slots import BookingRules, Interval, day_slots
+from .pauses import with_unplanned_pauses
 from .scenario import BehaviourSpec, Scenario, ServiceSpec
 
 
@@ -29,6 +33,11 @@ class Customer:
     misses: bool = False  # does not come at the first call
     returns_after: float | None = None  # a missed customer comes back this long after the miss
     tolerance: float = math.inf  # takes no ticket when the estimate is longer than this
+    # More of the real day (bench/README.md, "More of the real day"; the defaults: none of it)
+    present_at: float | None = None  # a remote joiner: in the hall from then on
+    then: str | None = None  # a second service, in another lane, after the first
+    then_duration: float = 0.0
+    refused: bool = False  # wanted to book, the calendar was full: came as a walk-in
 
 
 # The behaviour stream's draws per customer, always all of them whatever is switched on, so
@@ -147,17 +156,28 @@ def booking(rng: random.Random, scenario: Scenario, t: float) -> tuple[float, fl
     return slot, slot + late, shows
 
 
-def draw_visit(rng: random.Random, scenario: Scenario, t: float) -> dict[str, Any] | None:
-    """One customer's draws (fixed count per customer); None for a no-show or a closed door."""
+def draw_visit(rng: random.Random, scenario: Scenario, t: float) -> dict[str, Any]:
+    """One customer's draws (a fixed count per customer), the booking's wish not yet placed."""
     service = pick_service(rng, scenario.services)
     duration = lognormal(rng, service.mean, service.cv)
     patience = lognormal(rng, scenario.patience_mean, scenario.patience_cv)
     books = rng.random() < scenario.appointments.share and bookable(scenario, service)
     slot, came, shows = booking(rng, scenario, t)
     visit = {"arrival": t, "service": service.code, "duration": duration, "patience": patience}
-    if not books:
+    return {"visit": visit, "books": books, "slot": slot, "late": came - slot, "shows": shows}
+
+
+def place_visit(draw: dict[str, Any], scenario: Scenario) -> dict[str, Any] | None:
+    """The visit as it happens: a booking at its slot (None: a no-show or a closed door), a
+    refused booking (slot None) as a walk-in at the drawn time unless the customer was a
+    no-show anyway, anyone else as drawn."""
+    visit, slot = draw["visit"], draw["slot"]
+    if not draw["books"]:
         return visit
-    if not shows or came >= scenario.length:
+    if slot is None:
+        return {**visit, "refused": True} if draw["shows"] else None
+    came = slot + draw["late"]
+    if not draw["shows"] or came >= scenario.length:
         return None
     spec = scenario.appointments
     checked_in = came <= slot + spec.checkin_late
@@ -165,13 +185,173 @@ def draw_visit(rng: random.Random, scenario: Scenario, t: float) -> dict[str, An
     return {**visit, "arrival": arrival, "slot": slot, "came_at": came, "checked_in": checked_in}
 
 
+# The calendar's day: any date serves, the hall's clock is minutes after opening.
+CALENDAR_DAY = date(2026, 3, 2)
+CALENDAR_START = datetime.combine(CALENDAR_DAY, datetime.min.time(), UTC)
+
+
+def calendar_rules(scenario: Scenario) -> BookingRules:
+    """The live slot rules of the scenario's day: open from its opening (00:00 on the calendar's
+    clock) for its length, `capacity` places a slot, every slot bookable ahead."""
+    spec = scenario.appointments
+    length = int(scenario.length)
+    return BookingRules(
+        timezone="UTC",
+        hours={str(CALENDAR_DAY.weekday()): [["00:00", f"{length // 60:02d}:{length % 60:02d}"]]},
+        closed=frozenset(),
+        slot_minutes=spec.slot_minutes,
+        capacity=spec.capacity,
+        lead=timedelta(0),
+        horizon_days=2,
+    )
+
+
+def book_slots(wishes: Sequence[float], scenario: Scenario, seed: int) -> list[float | None]:
+    """Each wished slot as the calendar grants it, the bookings made in an order of their own
+    (the seed's): the wish while it has a place, else the nearest free slot within
+    `flex_minutes` (the earlier of two as near), else None (refused)."""
+    rules = calendar_rules(scenario)
+    flex = scenario.appointments.flex_minutes
+    order = list(range(len(wishes)))
+    behaviour_stream(seed, "calendar").shuffle(order)
+    now = CALENDAR_START - timedelta(days=1)
+    length = timedelta(minutes=rules.slot_minutes)
+    booked: list[Interval] = []
+    granted: list[float | None] = [None] * len(wishes)
+    for index in order:
+        free = [
+            (s.start - CALENDAR_START) / timedelta(minutes=1)
+            for s in day_slots(rules, CALENDAR_DAY, booked, now)
+            if s.free > 0
+        ]
+        near = [f for f in free if abs(f - wishes[index]) <= flex]
+        if not near:
+            continue
+        slot = min(near, key=lambda f: (abs(f - wishes[index]), f))
+        start = CALENDAR_START + timedelta(minutes=slot)
+        booked.append(Interval(start, start + length))
+        granted[index] = slot
+    return granted
+
+
+def place_bookings(draws: list[dict[str, Any]], scenario: Scenario, seed: int) -> None:
+    """With a calendar, every booking's wish goes through it (no-shows too: they hold a place)."""
+    if scenario.appointments.capacity <= 0:
+        return
+    booking_draws = [d for d in draws if d["books"]]
+    granted = book_slots([d["slot"] for d in booking_draws], scenario, seed)
+    for draw, slot in zip(booking_draws, granted, strict=True):
+        draw["slot"] = slot
+
+
+def remote_fields(rng: random.Random, scenario: Scenario, visit: dict[str, Any]) -> dict[str, Any]:
+    """A walk-in's [remote] draws (always both): joins from the phone, and the travel time."""
+    u_remote, z_travel = rng.random(), rng.gauss(0, 1)
+    spec = scenario.remote
+    if not spec.active or "slot" in visit or u_remote >= spec.share:
+        return {}
+    return {
+        "present_at": visit["arrival"] + lognormal_of(z_travel, spec.travel_mean, spec.travel_cv)
+    }
+
+
+def second_services(scenario: Scenario, first: ServiceSpec) -> list[ServiceSpec]:
+    listed = scenario.transfers.services
+    pool = [s for s in scenario.services if (s.code in listed if listed else s.lane != Lane.VIP)]
+    return [s for s in pool if s.lane != first.lane]
+
+
+def transfer_fields(
+    rng: random.Random, scenario: Scenario, visit: dict[str, Any]
+) -> dict[str, Any]:
+    """A visit's [transfers] draws (always all three): needs a second service, which one (by
+    the services' shares), and its duration."""
+    u_transfer, u_pick, z_duration = rng.random(), rng.random(), rng.gauss(0, 1)
+    if u_transfer >= scenario.transfers.share:
+        return {}
+    pool = second_services(scenario, scenario.service(visit["service"]))
+    if not pool:
+        return {}
+    total = sum(s.share for s in pool)
+    running, then = 0.0, pool[-1]
+    for candidate in pool:
+        running += candidate.share / total
+        if u_pick < running:
+            then = candidate
+            break
+    return {"then": then.code, "then_duration": lognormal_of(z_duration, then.mean, then.cv)}
+
+
+def realism_fields(
+    seed: int, scenario: Scenario, visits: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each visit's [remote] and [transfers] fields, from streams of their own."""
+    remote = behaviour_stream(seed, "remote")
+    transfers = behaviour_stream(seed, "transfers")
+    return [
+        {**remote_fields(remote, scenario, v), **transfer_fields(transfers, scenario, v)}
+        for v in visits
+    ]
+
+
 def generate_customers(scenario: Scenario, seed: int) -> list[Customer]:
     """Every customer of the day, ticket ids in order of issue."""
     rng = random.Random(seed)
-    visits = [v for t in arrival_times(rng, scenario) if (v := draw_visit(rng, scenario, t))]
+    draws = [draw_visit(rng, scenario, t) for t in arrival_times(rng, scenario)]
+    place_bookings(draws, scenario, seed)
+    visits = [v for d in draws if (v := place_visit(d, scenario))]
     visits.sort(key=lambda v: v["arrival"])
     stream = behaviour_stream(seed, "customers")
+    extra = realism_fields(seed, scenario, visits)
     return [
-        Customer(ticket_id=i, **v, **draw_behaviour(stream, scenario.behaviour))
-        for i, v in enumerate(visits, start=1)
+        Customer(ticket_id=i, **v, **more, **draw_behaviour(stream, scenario.behaviour))
+        for i, (v, more) in enumerate(zip(visits, extra, strict=True), start=1)
     ]
+
+
+# --- the service times the store has learned ---------------------------------------------------
+
+# The live rule's outlier: a visit this many times the current estimate is a forgotten
+# "complete", not a visit (backend/queue/commands.py, OUTLIER_FACTOR).
+OUTLIER_FACTOR = 5
+
+
+def learn_visit(current: float, observed: float) -> float | None:
+    """The live rule's new estimate after one visit, or None when it ignores the visit."""
+    if observed <= 0 or observed > OUTLIER_FACTOR * current:
+        return None
+    return learn(current, observed)
+
+
+def learned_start(scenario: Scenario, seed: int | None = None) -> tuple[Any, ...]:
+    """Per service at opening: (code, learned mean or None, visits learned, configured mean).
+    The configured mean is the true one × a lognormal factor of mean 1 and cv `prior_cv`; the
+    learned one follows the live rule over `warm_visits` visits of the true durations. Each
+    service has a stream of its own per seed."""
+    spec = scenario.learning
+    if spec.start or not spec.active:
+        return spec.start
+    if seed is None and (spec.prior_cv > 0 or spec.warm_visits > 0):
+        raise ValueError("learned service times drawn per seed need the seed: `for_seed`")
+    out = []
+    for service in scenario.services:
+        rng = behaviour_stream(seed or 0, f"learning:{service.code}")
+        configured = lognormal_of(rng.gauss(0, 1), 1.0, spec.prior_cv) * service.mean
+        learned, count = None, 0
+        for _ in range(spec.warm_visits):
+            observed = lognormal_of(rng.gauss(0, 1), service.mean, service.cv)
+            if (new := learn_visit(learned or configured, observed)) is not None:
+                learned, count = new, count + 1
+        out.append((service.code, learned, count, configured))
+    return tuple(out)
+
+
+def for_seed(scenario: Scenario, seed: int) -> Scenario:
+    """The scenario of one seed: whatever is drawn per seed (clerk speeds, the learned service
+    times at opening, the unplanned pauses) fixed in it, so every policy of the seed meets the
+    same."""
+    scenario = with_unplanned_pauses(with_clerk_speeds(scenario, seed), seed)
+    if not scenario.learning.active or scenario.learning.start:
+        return scenario
+    learning = replace(scenario.learning, start=learned_start(scenario, seed))
+    return replace(scenario, learning=learning)

@@ -2,8 +2,10 @@
 
 Arrivals, completions, staffing changes, abandonment, appointment slots and the closing of the
 doors are events on a simulated clock (minutes after opening); with a scenario's [behaviour],
-also the walk to the counter, missed calls and rejoins. Every call is the live engine's
-`choose_next`, every status change its `next_status`, every queue time its `next_queue_at`.
+also the walk to the counter, missed calls and rejoins; with [remote], [learning] and
+[transfers], remote joiners who arrive later, the store's learned service times and second
+services. Every call is the live engine's `choose_next`, every status change its
+`next_status`, every queue time its `next_queue_at`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..enums import Action, CounterStatus, Lane, TicketStatus
 from ..eta import ARRIVAL_HORIZON_MINUTES, ArrivalRate, Patience, observed_patience, tally_patience
+from ..learning import trusted_minutes
 from ..ordering import (
     CounterView,
     Ordering,
@@ -27,7 +30,7 @@ from ..ordering import (
 )
 from ..queueing import can_rejoin, next_queue_at, rejoin_queue_at
 from ..transitions import next_status
-from .customers import Customer, clerk_speeds
+from .customers import Customer, clerk_speeds, learn_visit, learned_start
 from .scenario import Scenario
 from .setups import PolicySetup
 
@@ -56,6 +59,9 @@ class Ticket:
     gives_up_at: float = math.inf
     balked: bool = False  # took no ticket: the estimate was longer than the customer would wait
     missed_at: float | None = None  # did not come when called
+    part: int = 0  # 1: back in the queue for its second service ([transfers])
+    remote_missed: bool = False  # a remote joiner called before reaching the hall
+    served_minutes: float = 0.0  # the service under way's duration (learned on completion)
 
     @property
     def key(self) -> tuple[datetime, datetime, int]:
@@ -142,6 +148,11 @@ class Hall:
         # What happened, in order: ("issue" | "call" | "complete", minute, counter, ticket id).
         # tests/test_live_equals_sim.py replays it against the live engine.
         self.log: list[tuple[str, float, int, int]] = []
+        # The store's service times ([learning]): code -> [learned or None, visits, configured].
+        self.learned: dict[str, list[Any]] = {
+            code: [learned, count, configured]
+            for code, learned, count, configured in learned_start(scenario)
+        }
 
     # -- events
 
@@ -260,7 +271,8 @@ class Hall:
     def on_abandon(self, ticket_id: int) -> None:
         ticket = self.tickets[ticket_id]
         # A rejoined ticket gives up on its new clock, not on the one of its first spell.
-        renewed = ticket.missed_at is not None and self.now < ticket.gives_up_at
+        requeued = ticket.missed_at is not None or ticket.part > 0
+        renewed = requeued and self.now < ticket.gives_up_at
         if ticket.status is TicketStatus.WAITING and not renewed:
             ticket.status = next_status(Action.CANCEL, ticket.status)
             ticket.left_at = self.now
@@ -270,9 +282,53 @@ class Hall:
         desk = self.desks[number]
         ticket = desk.current
         assert ticket is not None
+        if self.scenario.learning.live:
+            self.learn(ticket.item.service, ticket.served_minutes)
+        if ticket.customer.then is not None and ticket.part == 0:
+            self.transfer(desk, ticket)
+            return
         ticket.status = next_status(Action.COMPLETE, ticket.status)
         self.log.append(("complete", self.now, number, ticket.item.ticket_id))
         self.free_desk(desk)
+
+    def transfer(self, desk: Desk, ticket: Ticket) -> None:
+        """The first service done, the ticket goes on to its second service's queue as the live
+        transfer sends it: the same ticket and queue time (no place lost), a fresh patience."""
+        service = self.scenario.service(ticket.customer.then or "")
+        ticket.status = next_status(Action.TRANSFER, ticket.status)
+        assert ticket.called_at is not None
+        ticket.waited += ticket.called_at - ticket.queued_since
+        ticket.called_at = ticket.counter = None
+        ticket.queued_since, ticket.part = self.now, 1
+        lane = ticket.item.lane if ticket.item.lane == Lane.VIP else service.lane
+        ticket.item = replace(
+            ticket.item,
+            lane=lane,
+            service=service.code,
+            due_at=None,
+            service_lane=service.lane,
+            expected_minutes=self.expected(service.code),
+        )
+        self.log.append(("transfer", self.now, desk.view.number, ticket.item.ticket_id))
+        self.enqueue(ticket)
+        self.give_up_after(ticket, self.now + ticket.customer.patience)
+        self.free_desk(desk)
+
+    def learn(self, code: str, observed: float) -> None:
+        """The live rule on one completed service: its minutes from the start (the walk, as
+        the live rule with a start, not counted)."""
+        state = self.learned[code]
+        new = learn_visit(state[0] if state[0] is not None else state[2], observed)
+        if new is not None:
+            state[0], state[1] = new, state[1] + 1
+
+    def expected(self, code: str) -> float:
+        """A service's expected duration as the store knows it: learned once trusted, else
+        configured ([learning]); without [learning] the true mean."""
+        if code not in self.learned:
+            return self.scenario.service(code).mean
+        learned, count, configured = self.learned[code]
+        return trusted_minutes(configured, learned, count)
 
     def free_desk(self, desk: Desk) -> None:
         desk.current = None
@@ -326,7 +382,10 @@ class Hall:
         ticket.missed_at = self.now
         self.log.append(("miss", self.now, number, ticket.item.ticket_id))
         returns_after = ticket.customer.returns_after
-        if returns_after is not None:
+        if ticket.remote_missed:  # on the way: rejoins on reaching the hall
+            back = max(ticket.customer.present_at or 0.0, self.now)
+            self.push(back, REJOIN, ticket.item.ticket_id)
+        elif returns_after is not None:
             self.push(self.now + returns_after, REJOIN, ticket.item.ticket_id)
         self.free_desk(desk)
 
@@ -374,7 +433,7 @@ class Hall:
             service=service.code,
             due_at=at(customer.slot) if appointment and customer.slot is not None else None,
             service_lane=service.lane,
-            expected_minutes=service.mean,
+            expected_minutes=self.expected(service.code),
         )
         ticket = Ticket(customer, item, queued_since=customer.arrival)
         self.tickets[customer.ticket_id] = ticket
@@ -459,20 +518,38 @@ class Hall:
         desk.current = ticket
         desk.expected_end = self.now + ticket.item.expected_minutes
         number, customer = desk.view.number, ticket.customer
-        if customer.misses and ticket.missed_at is None:
+        away = self.away(ticket)
+        if self.misses(ticket, away):
             desk.busy_time += self.behaviour.recall_minutes
             self.push(self.now + self.behaviour.recall_minutes, MISS, number)
-        elif customer.walk > 0:
-            desk.busy_time += customer.walk
-            self.push(self.now + customer.walk, BEGIN, number)
+        elif customer.walk > 0 or away > 0:
+            desk.busy_time += away + customer.walk
+            self.push(self.now + away + customer.walk, BEGIN, number)
         else:
             ticket.status = next_status(Action.START, ticket.status)
             self.push(self.now + self.service_minutes(desk, ticket), COMPLETE, number)
 
+    def away(self, ticket: Ticket) -> float:
+        """Minutes until a remote joiner reaches the hall (0 for anyone in it)."""
+        present_at = ticket.customer.present_at
+        return 0.0 if present_at is None else max(0.0, present_at - self.now)
+
+    def misses(self, ticket: Ticket, away: float) -> bool:
+        """Whether the called customer does not come: one who misses a first call, or a remote
+        joiner not in the hall before the counter stops waiting (then marked `remote_missed`)."""
+        if ticket.missed_at is not None:
+            return False  # back after a miss: comes
+        if away > self.behaviour.recall_minutes:
+            ticket.remote_missed = True
+        return ticket.customer.misses or ticket.remote_missed
+
     def service_minutes(self, desk: Desk, ticket: Ticket) -> float:
         """The drawn duration at this counter's speed, added to its busy time."""
-        minutes = ticket.customer.duration * self.speeds[desk.view.number]
+        customer = ticket.customer
+        drawn = customer.then_duration if ticket.part else customer.duration
+        minutes = drawn * self.speeds[desk.view.number]
         desk.busy_time += minutes
+        ticket.served_minutes = minutes
         return minutes
 
     def arrival_rates(self) -> list[ArrivalRate]:
@@ -487,9 +564,8 @@ class Hall:
         out = []
         for code, count in counts.items():
             service = self.scenario.service(code)
-            out.append(
-                ArrivalRate(code, service.lane, service.mean, count / ARRIVAL_HORIZON_MINUTES)
-            )
+            rate = count / ARRIVAL_HORIZON_MINUTES
+            out.append(ArrivalRate(code, service.lane, self.expected(code), rate))
         return out
 
     def patience(self) -> Patience | None:

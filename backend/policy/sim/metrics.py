@@ -17,6 +17,10 @@ ETA_KEYS = ("eta_mae", "eta_signed_error", "eta_coverage")
 # With a scenario's [behaviour]: who took no ticket, whose call went unanswered, and everyone who
 # left without service (balked, gave up waiting, or missed the call and never came back).
 LEAVING_KEYS = ("balked", "missed", "left")
+# With [remote], [transfers] or a calendar: remote joiners (of every arrival) and those of them
+# called before they reached the hall, visits transferred to a second service, and booking
+# wishes the full calendar refused (of the bookings that came, refused ones included).
+REALISM_KEYS = ("remote", "remote_called_early", "transferred", "bookings_refused")
 # A booking called within this long after its slot start was served on time.
 ON_TIME_MINUTES = 5.0
 
@@ -98,6 +102,22 @@ def leaving_metrics(tickets: Sequence[Ticket]) -> dict[str, float | None]:
     }
 
 
+def realism_metrics(tickets: Sequence[Ticket], scenario: Scenario) -> dict[str, float | None]:
+    """The figures of the features switched on (none without them)."""
+    out: dict[str, float | None] = {}
+    if scenario.remote.active:
+        remote = [t for t in tickets if t.customer.present_at is not None]
+        out["remote"] = share(len(remote), len(tickets))
+        out["remote_called_early"] = share(sum(t.remote_missed for t in remote), len(remote))
+    if scenario.transfers.active:
+        out["transferred"] = share(sum(t.part > 0 for t in tickets), len(tickets))
+    if scenario.appointments.capacity > 0:
+        refused = sum(t.customer.refused for t in tickets)
+        booked = sum(t.customer.slot is not None for t in tickets)
+        out["bookings_refused"] = share(refused, refused + booked)
+    return out
+
+
 def eta_metrics(result: DayResult) -> dict[str, float | None]:
     """Forecast at issue vs the wait that followed (served customers only)."""
     errors, inside = [], 0
@@ -134,10 +154,11 @@ def day_metrics(result: DayResult, scenario: Scenario) -> dict[str, Any]:
     out["lanes"] = {
         lane.value: group_metrics(lanes.get(lane.value, []), scenario.target) for lane in ALL_LANES
     }
-    if scenario.behaviour.active:
+    if scenario.reports_leaving:
         out.update(leaving_metrics(result.tickets))
         for lane in ALL_LANES:
             out["lanes"][lane.value].update(leaving_metrics(lanes.get(lane.value, [])))
+    out.update(realism_metrics(result.tickets, scenario))
     if result.policy == "ours":
         out.update(eta_metrics(result))
     return out

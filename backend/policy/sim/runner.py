@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .customers import generate_customers, with_clerk_speeds
+from .customers import for_seed, generate_customers
 from .estimate import eta_forecaster
 from .hall import simulate
 from .metrics import average, day_metrics
-from .pauses import with_unplanned_pauses
 from .scenario import Scenario
 from .setups import POLICIES, policy_setups
 
@@ -20,8 +19,8 @@ Step = Callable[[str], None]
 def run_seed(
     scenario: Scenario, seed: int, names: Sequence[str], on_step: Step | None = None
 ) -> dict[str, dict[str, Any]]:
-    """One replication: the same customers (and clerks) under every policy."""
-    scenario = with_unplanned_pauses(with_clerk_speeds(scenario, seed), seed)
+    """One replication: the same customers (clerks, learned times) under every policy."""
+    scenario = for_seed(scenario, seed)
     customers = generate_customers(scenario, seed)
     setups = policy_setups(scenario)
     out = {}

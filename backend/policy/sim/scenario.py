@@ -38,6 +38,12 @@ class AppointmentSpec:
     checkin_early: float = 15.0
     checkin_late: float = 30.0
     services: tuple[str, ...] = ()  # bookable services; empty: all but the VIP lane
+    # The calendar (bench/README.md, "More of the real day"): bookings made ahead, each into a
+    # slot of the live slot rules with this many places (0: every wish is granted, no calendar);
+    # a customer whose slot is full takes the nearest free one within `flex_minutes` of the
+    # wish, else is refused and comes as a walk-in.
+    capacity: int = 0
+    flex_minutes: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +126,47 @@ def parse_pauses(table: dict[str, Any]) -> PauseSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteSpec:
+    """Customers who take their ticket from the phone and arrive later ([remote])."""
+
+    share: float = 0.0  # of walk-in customers
+    travel_mean: float = 10.0  # minutes from the ticket to the hall (lognormal)
+    travel_cv: float = 0.5
+
+    @property
+    def active(self) -> bool:
+        return self.share > 0
+
+
+@dataclass(frozen=True, slots=True)
+class LearningSpec:
+    """The service times the store believes ([learning]): the policy, the estimate and every
+    ticket's expected duration use them instead of the scenario's true means."""
+
+    prior_cv: float = 0.0  # the configured mean = true × a lognormal factor (mean 1), per seed
+    warm_visits: int = 0  # visits learned before the day (the live rule, from the configured)
+    live: bool = False  # and the day's own completed visits, as the live system learns them
+    # Fixed per seed by `for_seed`: (service, learned mean or None, visits learned, configured).
+    start: tuple[tuple[str, float | None, int, float], ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.prior_cv > 0 or self.warm_visits > 0 or self.live
+
+
+@dataclass(frozen=True, slots=True)
+class TransferSpec:
+    """Visits that need a second service in another lane after the first ([transfers])."""
+
+    share: float = 0.0  # of visits
+    services: tuple[str, ...] = ()  # the second services; empty: every non-VIP service
+
+    @property
+    def active(self) -> bool:
+        return self.share > 0
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     open_at: float  # minutes after midnight
@@ -137,10 +184,30 @@ class Scenario:
     eta: EtaSpec
     behaviour: BehaviourSpec = BehaviourSpec()
     pauses: PauseSpec = PauseSpec()
+    remote: RemoteSpec = RemoteSpec()
+    learning: LearningSpec = LearningSpec()
+    transfers: TransferSpec = TransferSpec()
 
     @property
     def length(self) -> float:
         return self.close_at - self.open_at
+
+    @property
+    def switched_on(self) -> list[str]:
+        """The tables of customer and store behaviour switched on (an oracle replays none)."""
+        tables = {
+            "behaviour": self.behaviour.active,
+            "remote": self.remote.active,
+            "learning": self.learning.active,
+            "transfers": self.transfers.active,
+            "pauses": self.pauses.per_hour > 0,
+        }
+        return [name for name, on in tables.items() if on]
+
+    @property
+    def reports_leaving(self) -> bool:
+        """Whether the day reports balked, missed and left (a remote joiner can miss a call)."""
+        return self.behaviour.active or self.remote.active
 
     def service(self, code: str) -> ServiceSpec:
         return next(s for s in self.services if s.code == code)
@@ -203,6 +270,63 @@ def parse_appointments(table: dict[str, Any]) -> AppointmentSpec:
     return AppointmentSpec(**rest, services=tuple(table.get("services", ())))
 
 
+# More visits learned before the day change nothing (the EWMA forgets all but the last ~50).
+MAX_WARM_VISITS = 10_000
+
+
+def table_value(hint: Any, value: Any, where: str) -> Any:
+    """One setting as its field's type wants it (a number, a flag or a list of codes)."""
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where} must be true or false")
+        return value
+    try:
+        if hint in (float, int):
+            if isinstance(value, bool):
+                raise TypeError
+            number = hint(value)
+            if hint is float and not math.isfinite(number):
+                raise TypeError
+            return number
+        return tuple(str(code) for code in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} has a wrong value: {value!r}") from None
+
+
+def parse_table(kind: type, table: dict[str, Any], title: str) -> Any:
+    """A table whose keys are the fields of `kind` (an unknown key is an error)."""
+    names = {f.name for f in fields(kind)} - {"start"}
+    unknown = sorted(set(table) - names)
+    if unknown:
+        raise ValueError(f"unknown [{title}] settings: {', '.join(unknown)}")
+    hints = get_type_hints(kind)
+    return kind(**{k: table_value(hints[k], v, f"[{title}] {k}") for k, v in table.items()})
+
+
+def parse_realism(data: dict[str, Any], services: tuple[ServiceSpec, ...]) -> dict[str, Any]:
+    """The [remote], [learning] and [transfers] tables, checked."""
+    remote = parse_table(RemoteSpec, data.get("remote", {}), "remote")
+    learning = parse_table(LearningSpec, data.get("learning", {}), "learning")
+    transfers = parse_table(TransferSpec, data.get("transfers", {}), "transfers")
+    if not 0 <= remote.share <= 1 or remote.travel_mean <= 0 or remote.travel_cv < 0:
+        raise ValueError("[remote] needs 0 <= share <= 1, travel_mean > 0 and travel_cv >= 0")
+    if learning.prior_cv < 0 or not 0 <= learning.warm_visits <= MAX_WARM_VISITS:
+        raise ValueError(
+            f"[learning] needs prior_cv >= 0 and 0 <= warm_visits <= {MAX_WARM_VISITS}"
+        )
+    codes = {s.code for s in services}
+    if not 0 <= transfers.share <= 1 or not set(transfers.services) <= codes:
+        raise ValueError("[transfers] needs 0 <= share <= 1 and services of the scenario")
+    return {"remote": remote, "learning": learning, "transfers": transfers}
+
+
+def check_calendar(spec: AppointmentSpec, length: float) -> None:
+    if spec.capacity < 0 or spec.flex_minutes < 0:
+        raise ValueError("[appointments] capacity and flex_minutes cannot be negative")
+    if spec.capacity and length >= 24 * 60:
+        raise ValueError("[appointments] a calendar needs a day shorter than 24 hours")
+
+
 def parse_behaviour(table: dict[str, Any], counters: int) -> BehaviourSpec:
     """The [behaviour] table: any BehaviourSpec field (an unknown key is an error)."""
     names = {f.name for f in fields(BehaviourSpec)}
@@ -231,13 +355,15 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
     plan = data.get("staffing") or {data["hours"]["open"]: [c.number for c in counters]}
     appointments = parse_appointments(data.get("appointments", {}))
     patience = data.get("patience", {})
+    services = parse_services(data["services"])
+    check_calendar(appointments, close_at - open_at)
     return Scenario(
         name=str(data.get("name", name)),
         open_at=open_at,
         close_at=close_at,
         counters=counters,
         staffing=tuple(sorted((clock(k) - open_at, frozenset(v)) for k, v in plan.items())),
-        services=parse_services(data["services"]),
+        services=services,
         arrivals=tuple(sorted((clock(k) - open_at, float(v)) for k, v in data["arrivals"].items())),
         appointments=appointments,
         patience_mean=float(patience.get("mean", math.inf)),
@@ -248,6 +374,7 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
         eta=EtaSpec(**data.get("eta", {})),
         behaviour=parse_behaviour(data.get("behaviour", {}), len(counters)),
         pauses=parse_pauses(data.get("pauses", {})),
+        **parse_realism(data, services),
     )
 
 

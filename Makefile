@@ -138,6 +138,12 @@ bench-core: prepare
 bench-reports: prepare
 	$(PY) bench/bench_reports.py $(ARGS)
 
+# A simulated month through the live API: the estimate's accuracy in the report, and the staffing
+# advice for a Tuesday of it (bench/BENCHMARKS.md, "Estimate accuracy, live"): ARGS="--days 10".
+.PHONY: bench-accuracy
+bench-accuracy: prepare
+	$(PY) bench/bench_accuracy.py $(ARGS)
+
 # The load benchmark on both tiers and both async modes (bench/BENCHMARKS.md): ARGS="--quick".
 .PHONY: bench-load
 bench-load: prepare services

@@ -3,7 +3,7 @@ staffing advice for a weekday of it next to the current plan.
 
 30 days of the demo store (its 4 counters and 6 services, open 09:00–18:00). Each day's
 customers are drawn by the simulator: arrivals per hour from the weekday profile of
-bench/scenarios/weekday.toml scaled to 4 counters (×0.42, ~190 a day, the counters ~95 % busy
+bench/scenarios/weekday.toml scaled to 4 counters (×0.42, ~175 a day, the counters ~95 % busy
 at the peaks), the shares below, service times lognormal with cv 0.5 around each service's
 expected minutes, nobody leaving. They are sent to the live API with an injected clock, the
 live engine choosing every call: the ticket at the kiosk (VIP by a greeter) at the customer's

@@ -308,6 +308,20 @@ def test_the_figures_of_the_whole_range_by_hand(
     assert outcomes["Outcome: Done"] == [5, 1.0]
 
 
+def test_a_service_s_own_outcome_is_counted_under_its_name(
+    app: Flask, clock: ManualClock, history: dict[str, int]
+) -> None:
+    with app.app_context():
+        ticket = db.session.get(Ticket, history["t3"])  # the plan change served on Monday
+        assert ticket is not None
+        ticket.outcome = "plan_changed"
+        db.session.commit()
+    outcomes = rows_of(report(app, clock), "outcomes")
+    assert outcomes["Outcome: Done"] == [4, pytest.approx(4 / 5)]
+    assert outcomes["Outcome: Plan changed"] == [1, pytest.approx(1 / 5)]
+    assert rows_of(report(app, clock, "zh"), "outcomes")["结果：已变更套餐"][0] == 1
+
+
 def test_the_groups_by_hand(app: Flask, clock: ManualClock, history: dict[str, int]) -> None:
     rep = report(app, clock)
     services = rows_of(rep, "by_service")

@@ -249,7 +249,7 @@ class Facts:
         o["transferred"] += v.transfers > 0
         o["transfers"] += v.transfers
         o["rejoined"] += v.rejoins > 0
-        if v.status == TicketStatus.DONE:
+        if v.status == TicketStatus.DONE and v.outcome:
             o[f"outcome:{v.outcome}"] += 1
 
     def _promise(self, v: Visit, hour: int) -> None:

@@ -50,6 +50,7 @@ class Names:
     services: dict[int, tuple[str, str]]  # id -> (zh, en)
     counters: dict[int, int]  # id -> number
     clerks: dict[int, str]
+    outcomes: dict[str, tuple[str, str]]  # a service's own outcome code -> (zh, en)
 
 
 def utc_span(timezone: str, first: date, last: date) -> tuple[datetime, datetime]:
@@ -266,11 +267,16 @@ def latest_comments(store: Store, first: date, last: date, limit: int) -> list[C
 
 
 def names(store: Store, clerk_ids: set[int]) -> Names:
-    services = {
-        row.id: (row.name_zh, row.name_en)
-        for row in db.session.execute(
-            select(Service.id, Service.name_zh, Service.name_en).where(Service.store_id == store.id)
+    rows = db.session.execute(
+        select(Service.id, Service.name_zh, Service.name_en, Service.outcomes).where(
+            Service.store_id == store.id
         )
+    ).all()
+    services = {row.id: (row.name_zh, row.name_en) for row in rows}
+    outcomes = {
+        o["code"]: (o.get("name_zh") or o["code"], o.get("name_en") or o["code"])
+        for row in rows
+        for o in row.outcomes or ()
     }
     counters = {
         row.id: row.number
@@ -286,4 +292,4 @@ def names(store: Store, clerk_ids: set[int]) -> Names:
             )
         )
     }
-    return Names(services, counters, clerks)
+    return Names(services, counters, clerks, outcomes)

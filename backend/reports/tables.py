@@ -280,7 +280,12 @@ def build_report(store: Store, first: date, last: date, lang: str, moment: datet
         ),
     ]
     arrivals, waits = _heatmaps(groups["slot"])
-    tables += [arrivals, waits, _outcomes(facts), _appointments(store, first, last, moment)]
+    tables += [
+        arrivals,
+        waits,
+        _outcomes(facts, names, lang),
+        _appointments(store, first, last, moment),
+    ]
     ratings = queries.ratings(store, first, last)
     comments = queries.latest_comments(store, first, last, LATEST_COMMENTS)
     tables += [
@@ -333,7 +338,7 @@ MEASURE_COLUMNS = (
 )
 
 
-def _outcomes(facts: Facts) -> Table:
+def _outcomes(facts: Facts, names: Names, lang: str) -> Table:
     o = facts.outcomes
     issued, served = o["issued"], o[TicketStatus.DONE.value]
     table = Table("outcomes", _l("Outcomes, no-shows and transfers"), MEASURE_COLUMNS)
@@ -355,6 +360,13 @@ def _outcomes(facts: Facts) -> Table:
         table.rows.append(
             line(_l("Outcome: %(name)s", name=name), o[f"outcome:{outcome.value}"], served)
         )
+    standard = {f"outcome:{outcome.value}" for outcome in OUTCOME_NAMES}
+    # The services' own outcome codes that visits of the range ended with, by their name.
+    for key in sorted(k for k in o if k.startswith("outcome:") and k not in standard):
+        code = key.removeprefix("outcome:")
+        zh, en = names.outcomes.get(code, (code, code))
+        own = en if lang == "en" else zh
+        table.rows.append(line(_l("Outcome: %(name)s", name=own), o[key], served))
     return table
 
 

@@ -6,21 +6,19 @@ and every option off leaves the day exactly as it was."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import tomllib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from backend.policy import Lane, TicketStatus, sim
 from backend.policy.learning import EWMA_ALPHA, MIN_OBSERVATIONS
-from tests.test_sim_behaviour import tiny_with
+from tests.test_sim_behaviour import policy_family, tiny_with
 
 # Pure code: the SQLite tier runs it; the scale tier has nothing to add (Makefile).
 pytestmark = pytest.mark.pure
@@ -435,16 +433,6 @@ def test_on_the_realistic_weekday_nobody_is_lost(policy: str) -> None:
 
 
 # --- the policy report's baselines ---------------------------------------------------------------
-
-
-def policy_family() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "policy_family", ROOT / "bench" / "policy_family.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_baselines_run_three_policies_on_the_scenarios_with_200_seeds() -> None:

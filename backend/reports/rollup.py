@@ -149,14 +149,16 @@ def settle_all(moment: datetime, store_ids: Iterable[int] | None = None) -> int:
         if wanted is not None and store_id not in wanted:
             continue
         cut = last_settled(timezone, moment)
-        store = db.session.get(Store, store_id)
+        recent = _SWEPT.get(store_id) != cut
+        older = budget > 0 and store_id not in _BACKFILLED
+        store = db.session.get(Store, store_id) if recent or older else None
         if store is None:
-            continue
-        if _SWEPT.get(store_id) != cut:
+            continue  # nothing to do for it in this sweep
+        if recent:
             _, made = _settled(store, cut - timedelta(days=RECENT_DAYS - 1), cut, moment)
             built += made
             _SWEPT[store_id] = cut
-        if budget > 0 and store_id not in _BACKFILLED:
+        if older:
             made = _backfill(store, cut - timedelta(days=RECENT_DAYS), moment, budget)
             built += made
             budget -= made

@@ -130,7 +130,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
         body, status = health(app)
         # This process's live updates: pending (debounced, not yet out) and published so far.
-        live = {"pending": PUBLISHER.pending, "published": PUBLISHER.projections_published}
+        live = {
+            "pending": PUBLISHER.pending,
+            "published": PUBLISHER.projections_published,
+            "ticket_views": PUBLISHER.ticket_views_sent,
+        }
         response = jsonify({**body, "live_updates": live})
         response.headers["Cache-Control"] = "no-store"
         return response, status

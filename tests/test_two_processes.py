@@ -47,6 +47,7 @@ class Display:
     """A display's socket on one process, recording every event it receives."""
 
     url: str
+    auth: dict[str, Any] = field(default_factory=lambda: {"store": "demo", "role": "display"})
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -55,7 +56,7 @@ class Display:
         self.client.on("*", self._record)
         self.client.connect(
             self.url,
-            auth={"store": "demo", "role": "display"},
+            auth=self.auth,
             transports=["websocket"],
             wait_timeout=10,
         )
@@ -303,6 +304,40 @@ def test_each_version_is_projected_once_for_the_displays_of_both_processes(
     last = displays[0].named("queue_updated")[-1]
     assert last["version"] == newest
     assert sum(lane["waiting"] for lane in last["lanes"]) >= len(ids), last["lanes"]
+
+
+def test_a_status_page_on_one_process_hears_a_call_made_through_the_other(
+    deployment: tuple[Deployment, str], kiosk: requests.Session, clerk: dict[str, str]
+) -> None:
+    """The page is counted in the shared watcher registry: whichever process projects the new
+    version sends the view to it, and builds none for the tickets nobody watches."""
+    first, second = deployment[0].urls
+    tickets = [issue(kiosk, first, "A") for _ in range(3)]
+    mine = tickets[-1]
+    page = Display(second, auth={"ticket": mine["token"], "lang": "en"})
+    try:
+        wait_for(lambda: all(_live(url)["pending"] == 0 for url in (first, second)), "idle")
+        before = sum(_live(url)["ticket_views"] for url in (first, second))
+        seen = len(page.named("ticket"))  # the views of the issue's own projection
+        called = call_next(first, clerk, 1)  # the fast lane's oldest: ahead of mine
+        assert called["ticket"]["id"] != mine["id"]
+        views = wait_for(
+            lambda: [
+                v["ticket"]
+                for v in page.named("ticket")[seen:]
+                if v["ticket"]["id"] == mine["id"] and v["version"] >= called["ticket"]["version"]
+            ],
+            "the moved ticket's view at its page on the other process",
+        )
+        snapshot = requests.get(f"{second}/api/v1/stores/demo/snapshot", timeout=5).json()
+        order = [t["id"] for t in snapshot["waiting"]]
+        assert views[-1]["position"] == order.index(mine["id"])
+        assert views[-1]["store_name"] == "Demo Business Hall"  # the page's language
+        wait_for(lambda: all(_live(url)["pending"] == 0 for url in (first, second)), "idle")
+        sent = sum(_live(url)["ticket_views"] for url in (first, second)) - before
+        assert sent == len(page.named("ticket")) - seen, (sent, page.named("ticket"))
+    finally:
+        page.close()
 
 
 def test_the_phone_join_limit_is_counted_across_both_processes(

@@ -32,15 +32,13 @@ from sqlalchemy.engine import make_url
 from backend.core import db as core_db
 from backend.extensions import db, socketio
 from backend.live.events import (
-    LANGUAGES,
-    TICKET_ROOM_PREFIX,
     Outgoing,
     StoreChange,
     chain_store,
     queue_updated,
-    ticket_room,
     ticket_update,
 )
+from backend.live.watchers import Watched, watched
 from backend.messaging.commands import note_near_turn
 from backend.queue import readmodel
 from backend.queue.models import Ticket
@@ -96,13 +94,18 @@ def app_lease(app: Flask) -> ProjectionLease:
     if lease is None:
         url = app.config.get("PROJECTION_LEASE_URL") or app.config.get("SOCKETIO_MESSAGE_QUEUE")
         if url and urlsplit(url).scheme in ("redis", "rediss", "unix"):
-            namespace = app.config.get("PROJECTION_LEASE_NAMESPACE") or _database_name(app)
+            namespace = lease_namespace(app)
             app.logger.info("projection lease in Redis, namespace %s", namespace)
             lease = RedisLease(url, namespace)
         else:
             lease = LocalLease()
         app.extensions[LEASE_KEY] = lease
     return lease  # type: ignore[no-any-return]
+
+
+def lease_namespace(app: Flask) -> str:
+    """What names this deployment's keys in a shared Redis (the lease, the watcher registry)."""
+    return app.config.get("PROJECTION_LEASE_NAMESPACE") or _database_name(app)  # type: ignore[no-any-return]
 
 
 def _database_name(app: Flask) -> str:
@@ -122,38 +125,6 @@ def _database_name(app: Flask) -> str:
 def emit(outgoing: Outgoing) -> None:
     for room in outgoing.rooms:
         socketio.emit(outgoing.name.value, outgoing.payload, to=room)
-
-
-def _occupied_rooms() -> set[str]:
-    server = socketio.server
-    if server is None:
-        return set()
-    # list() copies under the GIL: the manager may change the dict from another thread.
-    rooms = list(server.manager.rooms.get("/", {}).items())
-    return {room for room, members in rooms if room and members}
-
-
-def _rooms_are_local() -> bool:
-    # With a message queue, watchers may be connected to another process: assume they exist.
-    return not current_app.config.get("SOCKETIO_MESSAGE_QUEUE")
-
-
-class Watchers:
-    """Which languages each ticket's status pages are open in (all, when it cannot be known)."""
-
-    def __init__(self) -> None:
-        self.local = _rooms_are_local()
-        rooms = _occupied_rooms() if self.local else set()
-        self._any = not self.local or any(r.startswith(TICKET_ROOM_PREFIX) for r in rooms)
-        self._rooms = rooms
-
-    def __bool__(self) -> bool:
-        return self._any
-
-    def langs(self, ticket_id: int) -> list[str]:
-        if not self.local:
-            return list(LANGUAGES)
-        return [lang for lang in LANGUAGES if ticket_room(ticket_id, lang) in self._rooms]
 
 
 # A status page's estimate is sent again when it moved by at least this much (minutes, or this
@@ -191,6 +162,7 @@ class Publisher:
         # Per store, what each waiting ticket's open status pages were last sent.
         self._shown: dict[tuple[str, int], dict[int, tuple[ShownView, tuple[int, int] | None]]] = {}
         self.projections_published = 0
+        self.ticket_views_sent = 0  # `ticket` updates emitted (a view in one language each)
         # Per store, the waiting tickets whose "almost your turn" is written already.
         self._almost: dict[tuple[str, int], set[int]] = {}
         # How the debounce waits (mode-agnostic: a green thread under gevent); tests replace it.
@@ -204,20 +176,22 @@ class Publisher:
             return
         for change in changes:
             emit(change.outgoing)
-        tickets = {c.ticket_id for c in changes if c.ticket_id is not None}
         inline = current_app.config.get("LIVE_PROJECTION_DELAY", DEFAULT_DELAY_S) is None
         for store_id in dict.fromkeys(c.store_id for c in changes):
+            tickets = {c.ticket_id for c in changes if c.store_id == store_id and c.ticket_id}
             if inline:
                 self.project(store_id, changed=tickets)
             else:
-                self.send_ticket_views(tickets, fresh=False)
+                if tickets:
+                    self.send_ticket_views(watched(store_id), tickets, fresh=False)
                 self.schedule(store_id)
 
-    def send_ticket_views(self, ticket_ids: Iterable[int], *, fresh: bool) -> None:
+    def send_ticket_views(
+        self, watchers: Watched, ticket_ids: Iterable[int], *, fresh: bool
+    ) -> None:
         """The new view of each changed ticket, to its open status pages (one query each)."""
         from backend.queue.reads import ticket_view
 
-        watchers = Watchers()
         for ticket_id in ticket_ids:
             langs = watchers.langs(ticket_id)
             if not langs:
@@ -228,6 +202,7 @@ class Publisher:
             for lang in langs:
                 view = ticket_view(ticket, lang, with_token=False, fresh=fresh)
                 emit(ticket_update(view["version"], view, lang))
+                self.ticket_views_sent += 1
 
     def schedule(self, store_id: int) -> None:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -333,7 +308,7 @@ class Publisher:
         return len(stale)
 
     def _ticket_updates(self, key: tuple[str, int], proj: Projection, changed: set[int]) -> None:
-        watchers = Watchers()
+        watchers = watched(proj.store.id)
         if not watchers:
             self._shown.pop(key, None)
             return
@@ -354,11 +329,12 @@ class Publisher:
             shown[row.id] = (view, eta)
             for lang in langs:
                 emit(ticket_update(proj.version, ticket_public(row, proj, lang), lang))
+                self.ticket_views_sent += 1
         self._shown[key] = shown
         waiting = {row.id for row in proj.waiting}
         rest = [ticket_id for ticket_id in changed if ticket_id not in waiting]
         if rest:
-            self.send_ticket_views(rest, fresh=True)
+            self.send_ticket_views(watchers, rest, fresh=True)
 
 
 PUBLISHER = Publisher()

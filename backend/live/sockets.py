@@ -1,9 +1,12 @@
-"""The one Socket.IO connect handler. Rooms are chosen here by the server, never by the client."""
+"""The one Socket.IO connect handler. Rooms are chosen here by the server, never by the client.
+A ticket's status page is also counted in the watcher registry while it is connected."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 from sqlalchemy import select
@@ -11,11 +14,15 @@ from sqlalchemy import select
 from backend.core.i18n import DEFAULT_LANG, LANGUAGES
 from backend.extensions import db, socketio
 from backend.live.events import chain_room, counter_room, display_room, ticket_room
+from backend.live.watchers import app_watchers
 from backend.policy import Role
 from backend.queue.models import Ticket
 from backend.stores.models import Store
 
 MANAGING_ROLES = (Role.MANAGER, Role.ADMIN)
+# The status pages connected to this process: sid → (store id, ticket id, language).
+_PAGES: dict[str, tuple[int, int, str]] = {}
+_PAGES_LOCK = threading.Lock()
 
 
 def rooms_for(auth: Any) -> list[str]:
@@ -52,10 +59,17 @@ def rooms_for(auth: Any) -> list[str]:
 
 def _ticket_rooms(token: str, lang: Any) -> list[str]:
     """One ticket's status page, in its language."""
-    ticket_id = db.session.scalar(select(Ticket.id).where(Ticket.token == token))
-    if ticket_id is None:
+    found = db.session.execute(
+        select(Ticket.id, Ticket.store_id).where(Ticket.token == token)
+    ).first()
+    if found is None:
         raise ConnectionRefusedError("unknown ticket")
-    return [ticket_room(ticket_id, lang if lang in LANGUAGES else DEFAULT_LANG)]
+    language = lang if lang in LANGUAGES else DEFAULT_LANG
+    page = (found.store_id, found.id, language)
+    with _PAGES_LOCK:
+        _PAGES[request.sid] = page  # type: ignore[attr-defined]  # once per sid: connect runs once
+    app_watchers(current_app._get_current_object()).joined(*page)  # type: ignore[attr-defined]
+    return [ticket_room(found.id, language)]
 
 
 def _chain_rooms() -> list[str]:
@@ -74,3 +88,11 @@ def on_connect(auth: Any = None) -> None:
         db.session.remove()
     for room in rooms:
         join_room(room)
+
+
+@socketio.on("disconnect")
+def on_disconnect(reason: Any = None) -> None:
+    with _PAGES_LOCK:
+        page = _PAGES.pop(request.sid, None)  # type: ignore[attr-defined]
+    if page is not None:
+        app_watchers(current_app._get_current_object()).left(*page)  # type: ignore[attr-defined]

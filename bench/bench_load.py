@@ -852,7 +852,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="every run a few seconds: a smoke run")
     parser.add_argument("--stacks", default=",".join(STACKS), help="of: " + ", ".join(STACKS))
     parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout served")
-    parser.add_argument("--displays", help="fan-out sizes, e.g. 200,1000 (default: the sizes')")
+    parser.add_argument(
+        "--displays", help="fan-out sizes, e.g. 200,1000, or none (default: the sizes')"
+    )
     parser.add_argument("--budget", type=float, default=30.0, help="minutes the run may take")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "load.json")
     args = parser.parse_args()
@@ -867,7 +869,8 @@ def main() -> None:
     args = parse_args()
     sizes = QUICK if args.quick else Sizes()
     if args.displays:
-        sizes = Sizes(**{**sizes.__dict__, "displays": tuple(map(int, args.displays.split(",")))})
+        counts = () if args.displays == "none" else tuple(map(int, args.displays.split(",")))
+        sizes = Sizes(**{**sizes.__dict__, "displays": counts})
     SETTLE["s"] = sizes.settle_s
     report: dict[str, Any] = {
         "date": date.today().isoformat(),

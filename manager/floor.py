@@ -107,7 +107,7 @@ def floor_pause(store_code: str, number: int) -> Answer:
     form = _form(PauseForm)
     if not form.validate():
         return _invalid(form)
-    floor.pause_counter(store_code, _user(), number, form.reason.data)
+    floor.pause_counter(store_code, _user(), number, form.reason.data, form.length)
     return _json({"message": _("Counter %(n)s paused.", n=number)})
 
 

@@ -42,7 +42,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from backend.core.forms import DATE_INPUT
 from backend.core.i18n import WEEKDAY_NAMES
-from backend.policy import Lane, Ordering, Outcome, PauseReason
+from backend.policy import PAUSE_MINUTES_CHOICES, Lane, Ordering, Outcome, PauseReason
 from backend.queue.serializers import CATEGORY_NAMES
 from backend.stores.chain import BAD_CODE, STORE_CODE
 from backend.stores.days import (
@@ -477,8 +477,23 @@ PAUSE_CHOICES = (
 )
 
 
+# How long the counter will be away, as the counter terminal asks it: the display, the counter
+# and the estimate count it back at that time; "not sure" says no time.
+PAUSE_LENGTH_CHOICES = (
+    *((str(n), _l("%(n)s min", n=n)) for n in PAUSE_MINUTES_CHOICES),
+    ("", _l("Not sure")),
+)
+
+
 class PauseForm(FlaskForm):
     reason = SelectField(_l("Reason"), choices=_choices(PAUSE_CHOICES))
+    minutes = SelectField(
+        _l("Back in how long?"), choices=_choices(PAUSE_LENGTH_CHOICES), default=""
+    )
+
+    @property
+    def length(self) -> int | None:
+        return int(self.minutes.data) if self.minutes.data else None
 
 
 class CallForm(FlaskForm):

@@ -17,7 +17,7 @@ from backend.cases import commands as cases
 from backend.cases.models import Case
 from backend.cases.queries import CaseFilter, contact_of, inbox, report
 from backend.core.clock import ManualClock
-from backend.extensions import db
+from backend.extensions import db, socketio
 from backend.models import Store, User
 from backend.policy import Role
 from backend.policy.cases import CaseStatus, add_working_days
@@ -290,3 +290,27 @@ def test_without_consent_the_status_page_shows_no_promised_date(
     ticket, _ = complain(api, COMPLAINT | {"consent": False})
     case = client.get(f"/api/v1/tickets/{ticket['token']}").json["case"]
     assert case["number"] == "TS-20261126-0001" and case["promised_by"] is None
+
+
+def test_an_open_status_page_hears_the_case_move(app: Flask, api: Api) -> None:
+    """The case is on the ticket's view: a change of status or date reaches the open page at
+    once (in its language), without a reload and without moving the queue."""
+    ticket, _ = complain(api)
+    page = socketio.test_client(app, auth={"ticket": ticket["token"], "lang": "en"})
+    display = socketio.test_client(app, auth={"store": "demo", "role": "display"})
+    page.get_received()
+    display.get_received()
+    with app.app_context():
+        boss = manager(app)
+        case_id = db.session.scalar(select(Case.id))
+        cases.change_status("demo", case_id, boss, "resolved")
+    views = [m["args"][0]["ticket"] for m in page.get_received() if m["name"] == "ticket"]
+    assert [v["case"]["status"] for v in views] == ["resolved"]
+    assert views[0]["case"]["can_answer"] is True
+    assert views[0]["store_name"] == "Demo Business Hall"
+    assert display.get_received() == []  # nothing in the queue moved: no store event
+    with app.app_context():
+        later = date(2026, 12, 4)
+        cases.change_promise("demo", case_id, manager(app, "boss2"), later, "parts on order")
+    views = [m["args"][0]["ticket"] for m in page.get_received() if m["name"] == "ticket"]
+    assert [v["case"]["promised_by"] for v in views] == ["2026-12-04"]

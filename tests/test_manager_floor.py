@@ -19,6 +19,7 @@ from backend.core.clock import ManualClock
 from backend.extensions import db, socketio
 from backend.policy import Role
 from backend.queue.models import Ticket, TicketEvent
+from backend.queue.serializers import iso
 from backend.staff.models import User
 from backend.stores import chain
 from backend.stores.models import Counter, Service, Store
@@ -255,9 +256,25 @@ def test_pausing_and_reopening_a_counter_from_the_floor(
     assert call["ticket"]["label"] == "A001"
 
 
+def test_a_pause_from_the_floor_can_say_when_the_counter_is_back(
+    app: Flask, boss: Floor, make: Factory, clock: ManualClock
+) -> None:
+    """As at the counter terminal: 15/30/60 min or not sure; the floor, the display and the
+    estimate count the counter back at that time, and "not sure" promises none."""
+    desk = make.staff("desk")
+    make.counter(desk, 1)
+    assert boss.post("counters/1/pause", reason="break", minutes="30").status_code == 200
+    back = clock.now() + timedelta(minutes=30)
+    assert boss.counter(1)["back_at"] == iso(back)
+    assert boss.post("counters/1/pause", reason="break").status_code == 200  # not sure
+    assert boss.counter(1)["back_at"] is None
+
+
 @pytest.mark.parametrize(
     ("path", "fields", "status", "field"),
     [
+        ("counters/1/pause", {"reason": "break", "minutes": "45"}, 422, "minutes"),
+        ("counters/1/pause", {"reason": "break", "minutes": "9" * 30}, 422, "minutes"),
         ("counters/1/pause", {"reason": "lunch"}, 422, "reason"),
         ("counters/1/pause", {"reason": "x" * 5000}, 422, "reason"),
         ("counters/99/pause", {"reason": "break"}, 404, None),

@@ -27,10 +27,11 @@ from backend.cases.models import (
 )
 from backend.cases.names import status_name
 from backend.core.clock import now
-from backend.core.db import write_transaction
+from backend.core.db import stage, write_transaction
 from backend.core.errors import BadInput, Conflict, Forbidden, NotFound
 from backend.core.text import has_nul, normalise_phone, visible_text
 from backend.extensions import db
+from backend.live.events import TicketChange
 from backend.messaging.commands import note_case_change
 from backend.policy import Role
 from backend.policy.cases import CaseCategory, CaseStatus, add_working_days, can_move
@@ -92,6 +93,13 @@ def _category(code: str) -> CaseCategory:
         raise BadInput(_l("Choose a category."), error_code="bad_category") from None
 
 
+def _tell_pages(case: Case) -> None:
+    """After COMMIT, the visit's open status pages show the case as it is now (its number,
+    status and promised date are on the ticket's view)."""
+    if case.ticket_id is not None:
+        stage(TicketChange(case.store_id, case.ticket_id))
+
+
 def _note(case: Case, actor: User | None, kind: str, text: str, moment: datetime) -> None:
     case.notes.append(
         CaseNote(
@@ -150,6 +158,7 @@ def open_case_in(
     _note(case, actor, "opened", "", moment)
     db.session.add(case)
     db.session.flush()
+    _tell_pages(case)
     note_case_change(case, "opened", moment)
     return CaseChange(case, "opened", tell_customer=given.consent)
 
@@ -269,6 +278,7 @@ def change_status(
             case.resolved_at = moment
         _note(case, actor, "status", str(target), moment)
         note_case_change(case, "status", moment)
+        _tell_pages(case)
     return CaseChange(case, "status", tell_customer=case.consent)
 
 
@@ -297,6 +307,7 @@ def change_promise(
             moment,
         )
         note_case_change(case, "promise", moment)
+        _tell_pages(case)
     return CaseChange(case, "promise", tell_customer=case.consent)
 
 
@@ -365,6 +376,7 @@ def record_follow_up(
         case.follow_up_at = moment
         case.status = CaseStatus.FOLLOWED_UP
         _note(case, None, "follow_up", f"{stars}", moment)
+        _tell_pages(case)
     return CaseChange(case, "follow_up", tell_customer=False)
 
 

@@ -128,6 +128,15 @@ class StoreChange:
     ticket_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class TicketChange:
+    """Staged by a command that changed what a ticket's holder sees without moving the queue
+    (its complaint case): the ticket's open status pages get its new view, nothing else."""
+
+    store_id: int
+    ticket_id: int
+
+
 def store_event(
     store_id: int,
     store_code: str,

@@ -34,6 +34,7 @@ from backend.extensions import db, socketio
 from backend.live.events import (
     Outgoing,
     StoreChange,
+    TicketChange,
     chain_store,
     queue_updated,
     ticket_update,
@@ -171,6 +172,10 @@ class Publisher:
     # --- after COMMIT --------------------------------------------------------------------
 
     def dispatch(self, staged: list[Any]) -> None:
+        quiet = [item for item in staged if isinstance(item, TicketChange)]
+        for store_id in dict.fromkeys(c.store_id for c in quiet):
+            ids = {c.ticket_id for c in quiet if c.store_id == store_id}
+            self.send_ticket_views(watched(store_id), ids, fresh=False)
         changes = [item for item in staged if isinstance(item, StoreChange)]
         if not changes:
             return

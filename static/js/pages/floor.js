@@ -329,7 +329,8 @@ function openPause(number) {
   const c = counterOf(number);
   if (!c) return;
   dialog($('f-pause-dialog'), () => setText('f-pause-title', t('pause_title', { counter: c.name })),
-    (form, box) => act(counterUrl(number, 'pause'), { reason: form.elements.reason.value }, { form, box }));
+    (form, box) => act(counterUrl(number, 'pause'),
+      { reason: form.elements.reason.value, minutes: form.elements.minutes.value }, { form, box }));
 }
 
 function openProfile(number) {

@@ -126,8 +126,16 @@ def test_actions_from_the_floor(browser: Browser, live_server: LiveServer) -> No
     card.get_by_role("button", name="暂停 · 2号窗口").click()
     pause = page.locator("#f-pause-dialog")
     pause.locator("#reason").select_option("training")
+    expect(pause.locator("#minutes")).to_have_value("")  # "not sure" unless said: no promise
+    pause.locator("#minutes").select_option("30")
+    shot(page, "floor-pause-dialog")
     pause.get_by_role("button", name="暂停").click()
     expect(card.locator(".f-state")).to_contain_text("培训")
+    back = live_server.get("/stores/demo/snapshot?lang=zh")["counters"]
+    back_at = datetime.fromisoformat(next(c["back_at"] for c in back if c["number"] == 2))
+    expect(card.locator(".f-state")).to_contain_text(
+        f"约 {back_at.astimezone(STORE_ZONE):%H:%M} 回来"  # the store's clock, as the card says
+    )
     card.get_by_role("button", name="恢复服务 · 2号窗口").click()
     expect(card.locator(".f-state")).to_contain_text("开放中")
 

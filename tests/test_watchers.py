@@ -124,3 +124,31 @@ def test_without_redis_every_ticket_is_assumed_watched(app: Flask, api: Api) -> 
     api.call_next(3)
     # The called ticket and the one left waiting, each in both languages.
     assert PUBLISHER.ticket_views_sent - before == 4
+
+
+def test_pages_opening_and_closing_at_once_on_several_processes_leave_the_count_right(
+    app: Flask, registry: RedisWatchers
+) -> None:
+    """Eight "processes" (threads, each its own Redis client) open and close pages of one
+    ticket at once: a page just opened is always counted (a count-down and a delete in two
+    steps would delete a page another process counted up in between), and all end at none."""
+    import threading
+
+    peers = [RedisWatchers(REDIS_URL, registry.namespace) for _ in range(8)]
+    lost: list[int] = []
+
+    def churn(peer: RedisWatchers) -> None:
+        with app.app_context():
+            for _ in range(40):
+                peer.joined(7, 41, "zh")
+                if peer.watched(7).langs(41) != ["zh"]:  # its own page is open right now
+                    lost.append(1)
+                peer.left(7, 41, "zh")
+
+    threads = [threading.Thread(target=churn, args=(peer,)) for peer in peers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert lost == []
+    assert registry.client.hgetall(f"hq:watch:{registry.namespace}:7") == {}

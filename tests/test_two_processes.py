@@ -333,9 +333,15 @@ def test_a_status_page_on_one_process_hears_a_call_made_through_the_other(
         order = [t["id"] for t in snapshot["waiting"]]
         assert views[-1]["position"] == order.index(mine["id"])
         assert views[-1]["store_name"] == "Demo Business Hall"  # the page's language
-        wait_for(lambda: all(_live(url)["pending"] == 0 for url in (first, second)), "idle")
-        sent = sum(_live(url)["ticket_views"] for url in (first, second)) - before
-        assert sent == len(page.named("ticket")) - seen, (sent, page.named("ticket"))
+        # Every view the two processes built went to this page, the only one open (the last
+        # may still be on its way; an aged projection re-published meanwhile adds to both).
+        wait_for(
+            lambda: (
+                sum(_live(url)["ticket_views"] for url in (first, second)) - before
+                == len(page.named("ticket")) - seen
+            ),
+            "as many views received as the processes built",
+        )
     finally:
         page.close()
 

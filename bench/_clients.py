@@ -140,6 +140,15 @@ def _event_name(text: str) -> str:
     return text[4:end] if text.startswith('42["') and end > 0 else text[:2]
 
 
+def _step_names(text: str) -> tuple[str, ...]:
+    """The thin events inside a `steps` frame (a command's several, in one frame)."""
+    try:
+        frame = json.loads(text[2:])[1]
+        return tuple(str(e["event"]) for e in frame["events"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ()
+
+
 class Swarm:
     """Clients read by one thread: pings answered, events counted, `called` receipts timed."""
 
@@ -279,10 +288,12 @@ class Swarm:
             client.sock.sendall(frame("3"))
             return
         name = _event_name(text)
+        inner = _step_names(text) if name == "steps" else ()
         with self._lock:
-            client.events[name] = client.events.get(name, 0) + 1
-            client.firsts.setdefault(name, moment)
-            if name == "called":
+            for each in (name, *inner):
+                client.events[each] = client.events.get(each, 0) + 1
+                client.firsts.setdefault(each, moment)
+            if name == "called" or "called" in inner:
                 client.called.append(moment)
                 client.called_sizes.append(len(payload))
                 client.last_called = text[2:]

@@ -222,3 +222,24 @@ class Factory:
         self, start: str, store: str = "demo", **body: Any
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         return checked_in_appointment(self.client, self.clock, start, store, **body)
+
+
+# --- what a socket client sees ------------------------------------------------------------------
+
+
+def as_seen(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A Socket.IO test client's messages as the browser's live.js handles them: a `steps` frame
+    (one command's several thin events) becomes its thin events, in order."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if message["name"] != "steps":
+            out.append(message)
+            continue
+        frame = message["args"][0]
+        out += [{**message, "name": e["event"], "args": [e]} for e in frame["events"]]
+    return out
+
+
+def seen(client: Any) -> list[dict[str, Any]]:
+    """Everything `client` received since last asked, as its page would handle it."""
+    return as_seen(client.get_received())

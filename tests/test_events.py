@@ -26,6 +26,7 @@ from backend.queue import commands as engine
 from backend.queue import readmodel
 
 from .conftest import PASSWORD, Api, kiosk_headers, make_user
+from .factories import as_seen as seen_as_pages
 from .test_api_tickets import extract_csrf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +105,30 @@ def test_every_action_has_its_event(app: Flask, api: Api) -> None:
         "issued",
         "cancelled",
     ]
+
+
+def test_a_command_with_several_thin_events_sends_them_in_one_frame(app: Flask, api: Api) -> None:
+    """A call that completes the visit under way is two steps (`completed`, `called`): they go
+    out as one `steps` frame, in order, so the call reaches every display in one pass and no
+    screen draws the counter empty in between; a command of one step sends it as before."""
+    api.sign_in(3)
+    first = api.issue("A")
+    second = api.issue("A")
+    api.call_next(3)
+    api.act(first["id"], "start")
+    display = display_client(app)
+    api.call_next(3)
+    messages = received(display)
+    assert [m["name"] for m in messages] == ["steps", "queue_updated"]
+    frame = messages[0]["args"][0]
+    assert [e["event"] for e in frame["events"]] == ["completed", "called"]
+    done, called = frame["events"]
+    assert (done["ticket"]["id"], called["ticket"]["id"]) == (first["id"], second["id"])
+    assert called["version"] == done["version"] + 1 == frame["version"]
+    assert all(set(e) == THIN_KEYS for e in frame["events"])
+    assert frame["version"] == api.snapshot()["version"]
+    # As the browser handles it (static/js/lib/live.js): the two steps, in order.
+    assert [m["name"] for m in seen_as_pages(messages)] == ["completed", "called", "queue_updated"]
 
 
 def test_versions_increase_by_one_per_thin_event(app: Flask, api: Api) -> None:

@@ -45,6 +45,10 @@ class EventName(StrEnum):
     COUNTER_CHANGED = "counter_changed"
     # The manager changed the store's rules, a service or a counter (screens reload the snapshot).
     SETTINGS_CHANGED = "settings_changed"
+    # The thin events of one command, when it made more than one, in one frame and in order:
+    # {version (the last one's), events: [thin event, ...]}. A call that completes the visit
+    # under way reaches every display in one pass, and no screen draws the state in between.
+    STEPS = "steps"
     # Projection updates.
     QUEUE_UPDATED = "queue_updated"
     TICKET = "ticket"
@@ -137,6 +141,26 @@ class TicketChange:
     ticket_id: int
 
 
+def steps(changes: list[StoreChange]) -> list[Outgoing]:
+    """What one command's thin events go out as: one frame per store (a `steps` frame when the
+    command made several), in the order they were made. Every thin event of a store goes to the
+    same rooms (its display and counter rooms)."""
+    out: list[Outgoing] = []
+    by_store: dict[int, list[Outgoing]] = {}
+    for change in changes:
+        by_store.setdefault(change.store_id, []).append(change.outgoing)
+    for outgoing in by_store.values():
+        if len(outgoing) == 1:
+            out.append(outgoing[0])
+            continue
+        payload = {
+            "version": outgoing[-1].payload["version"],
+            "events": [o.payload for o in outgoing],
+        }
+        out.append(Outgoing(EventName.STEPS, payload, outgoing[0].rooms))
+    return out
+
+
 def store_event(
     store_id: int,
     store_code: str,
@@ -182,7 +206,8 @@ def js_module() -> str:
         "// Generated from backend/live/events.py by `make generate`: do not edit by hand.\n"
         f"export const EVENTS = Object.freeze({{\n{names}\n}});\n"
         "// Thin store events: {version, event, ticket (brief) or null, counter or null}; "
-        "each adds 1 to the version.\n"
+        "each adds 1 to the version. A command's several come as one `steps` frame:\n"
+        "// {version, events: [thin event, ...]}.\n"
         f"export const STORE_EVENTS = Object.freeze([{store}]);\n"
     )
 

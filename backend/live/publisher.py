@@ -37,6 +37,7 @@ from backend.live.events import (
     TicketChange,
     chain_store,
     queue_updated,
+    steps,
     ticket_update,
 )
 from backend.live.watchers import Watched, watched
@@ -179,8 +180,8 @@ class Publisher:
         changes = [item for item in staged if isinstance(item, StoreChange)]
         if not changes:
             return
-        for change in changes:
-            emit(change.outgoing)
+        for outgoing in steps(changes):
+            emit(outgoing)
         inline = current_app.config.get("LIVE_PROJECTION_DELAY", DEFAULT_DELAY_S) is None
         for store_id in dict.fromkeys(c.store_id for c in changes):
             tickets = {c.ticket_id for c in changes if c.store_id == store_id and c.ticket_id}

@@ -120,6 +120,26 @@ describe('live', () => {
     assert.equal(s.load.calls(), 1);
   });
 
+  it('handles the thin events of one steps frame in order, as if each had come alone', async () => {
+    const s = await connected(10);
+    assert.equal(s.socket.listens('steps'), true);
+    s.socket.emit('steps', {
+      version: 12,
+      events: [
+        { version: 11, event: 'completed', ticket: null, counter: 2 },
+        { version: 12, event: 'called', ticket: null, counter: 2 },
+      ],
+    });
+    s.socket.emit('steps', { version: 12, events: [{ version: 12, event: 'called' }, null, { version: 13 }] });
+    s.socket.emit('steps', { version: 13 }); // malformed: nothing to handle
+    assert.deepEqual(s.applied, [['completed', 11], ['called', 12]]);
+    assert.deepEqual(s.stale, [['called', 12]]); // the same call again: stale, not applied twice
+    assert.equal(s.sub.version(), 12);
+    assert.equal(s.load.calls(), 1);
+    const page = subscribe(TICKET_ROOM);
+    assert.equal(page.socket.listens('steps'), false); // a ticket's page follows its own view only
+  });
+
   it('reloads once on a gap, then replays what arrived meanwhile', async () => {
     const s = await connected(10);
     s.socket.emit('called', { version: 14 }); // 11..13 were lost

@@ -9,6 +9,8 @@
  *   STATE (queue_updated, a ticket's event): the full state of what it covers at its version.
  *         Applied when its version is >= known (an equal version may bring a fuller view); older
  *         ones are ignored. It never reloads.
+ * A command that made several thin events sends them as one `steps` frame ({version, events}):
+ * each is handled in order as if it had come alone.
  * Events arriving while a load is in flight are buffered and replayed after it.
  */
 import { EVENTS, STORE_EVENTS } from './events.js';
@@ -25,6 +27,12 @@ export function decide(mode, version, known) {
   if (mode === STATE) return version >= known ? APPLY : IGNORE;
   if (version === known + 1) return APPLY;
   return version <= known ? IGNORE : RESYNC;
+}
+
+/* The thin events of a `steps` frame, in order (nothing for a malformed one). */
+export function unpack(frame) {
+  const list = frame && Array.isArray(frame.events) ? frame.events : [];
+  return list.filter((e) => e && typeof e.event === 'string');
 }
 
 /* What a store's displays and counters follow. */
@@ -129,5 +137,6 @@ export function live({ auth, events, load, apply, stale, onStatus, connect = def
   socket.on('disconnect', () => status(false));
   socket.on('connect_error', () => status(false));
   Object.keys(events).forEach((name) => socket.on(name, (p) => handle(name, p)));
+  if (Object.values(events).includes(STEP)) socket.on(EVENTS.STEPS, (p) => unpack(p).forEach((e) => handle(e.event, e)));
   return { socket, resync: sync, version: () => version, close };
 }

@@ -693,7 +693,7 @@ class Display:
         self.seen: list[tuple[str, dict[str, Any]]] = []
         self.run = 0  # the server run it connected to last
         self.client.on("connect", self._connected)
-        self.client.on("*", lambda name, payload: self.seen.append((name, payload)))
+        self.client.on("*", self._record)
         self.client.connect(
             server.url,
             auth={"store": "demo", "role": "display"},
@@ -703,6 +703,11 @@ class Display:
 
     def _connected(self) -> None:
         self.run = self.server.runs
+
+    def _record(self, name: str, payload: dict[str, Any]) -> None:
+        # A command's several thin events come as one `steps` frame: kept as the page sees them.
+        seen = factories.as_seen([{"name": name, "args": [payload]}])
+        self.seen += [(m["name"], m["args"][0]) for m in seen]
 
     def on_this_run(self) -> bool:
         return self.client.connected and self.run == self.server.runs

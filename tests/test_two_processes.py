@@ -62,8 +62,10 @@ class Display:
         )
 
     def _record(self, name: str, payload: dict[str, Any]) -> None:
+        # A command's several thin events come as one `steps` frame: kept as the page sees them.
+        seen = factories.as_seen([{"name": name, "args": [payload]}])
         with self.lock:
-            self.events.append((name, payload))
+            self.events += [(m["name"], m["args"][0]) for m in seen]
 
     def named(self, name: str) -> list[dict[str, Any]]:
         with self.lock:

@@ -238,8 +238,3 @@ def as_seen(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         frame = message["args"][0]
         out += [{**message, "name": e["event"], "args": [e]} for e in frame["events"]]
     return out
-
-
-def seen(client: Any) -> list[dict[str, Any]]:
-    """Everything `client` received since last asked, as its page would handle it."""
-    return as_seen(client.get_received())

@@ -30,6 +30,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from backend.core import db as core_db
+from backend.core.health import REDIS_SCHEMES
 from backend.extensions import db, socketio
 from backend.live.events import (
     Outgoing,
@@ -95,7 +96,7 @@ def app_lease(app: Flask) -> ProjectionLease:
     lease = app.extensions.get(LEASE_KEY)
     if lease is None:
         url = app.config.get("PROJECTION_LEASE_URL") or app.config.get("SOCKETIO_MESSAGE_QUEUE")
-        if url and urlsplit(url).scheme in ("redis", "rediss", "unix"):
+        if url and urlsplit(url).scheme in REDIS_SCHEMES:
             namespace = lease_namespace(app)
             app.logger.info("projection lease in Redis, namespace %s", namespace)
             lease = RedisLease(url, namespace)

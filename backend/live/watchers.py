@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
+from backend.core.health import REDIS_SCHEMES
 from backend.extensions import socketio
 from backend.live.events import LANGUAGES, TICKET_ROOM_PREFIX
 
@@ -33,16 +34,13 @@ return n
 
 class Watched:
     """One store's open status pages at one moment: `langs(ticket_id)` is the languages its
-    pages are open in; `everyone` when it cannot be known (then every language of every ticket)."""
+    pages are open in (every language when it cannot be known)."""
 
     def __init__(self, pages: dict[int, list[str]] | None, *, local: bool) -> None:
+        # None: every language of every ticket (Redis could not be asked).
         self._pages = pages
         # `local`: what this process sent is what the pages show (no other process publishes).
         self.local = local
-
-    @property
-    def everyone(self) -> bool:
-        return self._pages is None
 
     def __bool__(self) -> bool:
         return self._pages is None or bool(self._pages)
@@ -131,31 +129,19 @@ class RedisWatchers:
 
 
 def app_watchers(app: Flask) -> WatcherRegistry:
-    """The app's registry: Redis when the Socket.IO message queue is a Redis, else the rooms."""
+    """The app's registry: Redis when there is a Socket.IO message queue (the start refuses
+    any other kind, backend.core.health), else the rooms."""
     registry = app.extensions.get(WATCHERS_KEY)
     if registry is None:
         url = app.config.get("SOCKETIO_MESSAGE_QUEUE")
-        if url and urlsplit(url).scheme in ("redis", "rediss", "unix"):
+        if url and urlsplit(url).scheme in REDIS_SCHEMES:
             from backend.live.publisher import lease_namespace
 
             registry = RedisWatchers(url, lease_namespace(app))
-        elif url:  # another kind of queue: nothing shared to count in, so assume every page
-            registry = _Everyone()
         else:
             registry = LocalWatchers()
         app.extensions[WATCHERS_KEY] = registry
     return registry  # type: ignore[no-any-return]
-
-
-class _Everyone:
-    def joined(self, store_id: int, ticket_id: int, lang: str) -> None:
-        return None
-
-    def left(self, store_id: int, ticket_id: int, lang: str) -> None:
-        return None
-
-    def watched(self, store_id: int) -> Watched:
-        return Watched(None, local=False)
 
 
 def watched(store_id: int) -> Watched:

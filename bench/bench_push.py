@@ -77,7 +77,7 @@ def near_turn(n: int) -> None:
         with app.test_request_context():
             for _ in range(n):
                 clock.advance(seconds=2.5)
-                engine.issue_ticket("demo", "A", engine.Origin(Channel.KIOSK, kiosk=kiosk))
+                engine.issue_ticket("demo", "A", engine.Origin(Channel.KIOSK, kiosk=kiosk.ref))
         db.session.remove()  # as the publisher's background task: a session of its own
         store_id = 1
         proj = readmodel.projection(store_id)

@@ -158,7 +158,7 @@ def test_rolled_back_command_emits_nothing(
     monkeypatch.setattr(engine.Command, "finish", finish_then_fail)
     with app.test_request_context(), pytest.raises(RuntimeError):
         kiosk = find_kiosk(app.config["TEST_KIOSKS"]["demo"])
-        engine.issue_ticket("demo", "A", engine.Origin(Channel.KIOSK, kiosk=kiosk))
+        engine.issue_ticket("demo", "A", engine.Origin(Channel.KIOSK, kiosk=kiosk.ref))
     monkeypatch.undo()
     assert received(display) == []
     with app.app_context():
@@ -432,9 +432,11 @@ def test_sql_statements_per_command(
         from backend.staff.models import User
 
         clerk = db.session.scalar(select(User).where(User.username == "tester"))
-        engine.issue_ticket("demo", "A", engine.Origin(Channel.KIOSK, kiosk=kiosk))  # warm caches
+        assert kiosk is not None
+        origin = engine.Origin(Channel.KIOSK, kiosk=kiosk.ref)  # as the API reads the kiosk
+        engine.issue_ticket("demo", "A", origin)  # warm caches
         with core_db.StatementCounter(db.engine) as issue:
-            engine.issue_ticket("demo", "B", engine.Origin(Channel.KIOSK, kiosk=kiosk))
+            engine.issue_ticket("demo", "B", origin)
         with core_db.StatementCounter(db.engine) as call:
             result = engine.call_next("demo", 1, clerk)
         assert result.ticket is not None
@@ -443,8 +445,23 @@ def test_sql_statements_per_command(
             engine.call_next("demo", 1, clerk)
         db.session.remove()
     assert issue.count <= 10, issue.statements
+    # The kiosk read to authenticate the request is not read again under the lock.
+    assert not [s for s in issue.statements if "FROM kiosk" in s], issue.statements
     assert call.count <= 12, call.statements
     assert call_again.count <= 12, call_again.statements  # the target for any call
+
+
+def test_a_kiosk_ticket_reads_the_kiosk_once(app: Flask, api: Api) -> None:
+    """The kiosk is read to authenticate the request, not again under the store lock (the write
+    transaction's start expires what was read before it)."""
+    api.issue("A")  # warm caches
+    with app.app_context():
+        engine_ = db.engine
+    with core_db.StatementCounter(engine_) as issue:
+        api.issue("B")
+    assert [s for s in issue.statements if "FROM kiosk" in s] == [
+        next(s for s in issue.statements if "FROM kiosk" in s and "token_hash =" in s)
+    ], issue.statements
 
 
 def test_aged_estimates_are_republished_without_any_command(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,15 @@ if TYPE_CHECKING:
     from backend.stores.models import Store
 
 
+@dataclass(frozen=True, slots=True)
+class KioskRef:
+    """A registered kiosk as a command needs it: which one, of which store. Facts that never
+    change, so the row read to authenticate a request is not read again under the store lock."""
+
+    id: int
+    store_id: int
+
+
 class Kiosk(Model):
     """A registered ticket kiosk. Its browser holds the token in a cookie; only the hash is kept."""
 
@@ -28,6 +38,10 @@ class Kiosk(Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     store: Mapped[Store] = relationship()
+
+    @property
+    def ref(self) -> KioskRef:
+        return KioskRef(self.id, self.store_id)
 
     @classmethod
     def register(

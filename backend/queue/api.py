@@ -115,7 +115,7 @@ def _origin(channel: str | None) -> tuple[engine.Origin, User | None]:
     if channel != "staff" and (kiosk is not None or not _is_staff_request()):
         if kiosk is None:
             refuse_revoked(request)
-        return engine.Origin(Channel.KIOSK, kiosk=kiosk), None
+        return engine.Origin(Channel.KIOSK, kiosk=kiosk.ref if kiosk else None), None
     return engine.Origin(Channel.STAFF), staff_user()
 
 

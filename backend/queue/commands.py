@@ -28,7 +28,7 @@ from backend.core.clock import now
 from backend.core.db import write_transaction
 from backend.core.errors import BadInput, Conflict, Forbidden, NotFound, TooManyRequests
 from backend.extensions import db
-from backend.kiosks.models import Kiosk
+from backend.kiosks.models import KioskRef
 from backend.live import events
 from backend.messaging import commands as outbox
 from backend.policy import (
@@ -253,7 +253,7 @@ class Origin:
     """Who takes a ticket: a registered kiosk, a phone joining remotely, or staff."""
 
     channel: Channel
-    kiosk: Kiosk | None = None
+    kiosk: KioskRef | None = None
     remote_client: str | None = None  # hash of the browser's remote-join cookie
     # A remote joiner's mobile number for the "almost your turn" SMS, given with consent, and
     # the language of that SMS.
@@ -335,7 +335,7 @@ def _check_remote_cap(cmd: Command) -> None:
         )
 
 
-def _check_kiosk_rate(cmd: Command, kiosk: Kiosk) -> None:
+def _check_kiosk_rate(cmd: Command, kiosk: KioskRef) -> None:
     limit = cmd.store.kiosk_rate_per_minute
     if limit <= 0:
         return

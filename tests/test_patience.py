@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backend.core.clock import ManualClock
 from backend.extensions import db
@@ -26,8 +27,9 @@ from backend.policy.eta import (
     observed_patience,
     run_forward,
 )
-from backend.policy.sim import load_scenario, policy_setups
+from backend.policy.sim import generate_customers, load_scenario, policy_setups, simulate
 from backend.policy.sim.customers import Customer
+from backend.policy.sim.estimate import HISTORY_SEED, history_patience
 from backend.policy.sim.hall import Hall, Ticket, at
 from backend.queue import readmodel
 from backend.queue.models import Ticket as TicketRow
@@ -59,6 +61,38 @@ def test_the_patience_of_a_hand_made_day() -> None:
 
 def test_too_few_departures_mean_no_thinning() -> None:
     assert observed_patience(PatienceTally((1, 1, 2, 0, 0), (60.0, 37.0, 20.0, 5.0, 0.0))) is None
+
+
+def test_until_the_day_has_seen_enough_leave_the_earlier_days_tell() -> None:
+    few = PatienceTally((1, 1, 2, 0, 0), (60.0, 37.0, 20.0, 5.0, 0.0))
+    from_history = observed_patience(few, DAY_TALLY)
+    assert from_history is not None
+    assert from_history.rates == pytest.approx(DAY_RATES, abs=1e-9)
+    # Enough today: today's own, whatever the history says.
+    today = PatienceTally((0, 0, 5, 0, 0), (60.0, 37.0, 20.0, 5.0, 0.0))
+    own = observed_patience(today, DAY_TALLY)
+    assert own == observed_patience(today)
+    assert own is not None and own.rates != from_history.rates
+    # Too few in both: no thinning.
+    assert observed_patience(few, few) is None
+
+
+def test_the_simulators_history_is_its_earlier_days_tallied() -> None:
+    scenario = load_scenario("bench/scenarios/month_start.toml")
+    two_days = replace(scenario, eta=replace(scenario.eta, history_days=2))
+    tally = history_patience(two_days, 3)
+    assert tally is not None
+    setup = policy_setups(two_days)["ours"]
+    left = called = 0
+    for day in range(2):
+        customers = generate_customers(two_days, HISTORY_SEED + 3 * 101 + day)
+        tickets = simulate(two_days, setup, customers).tickets
+        left += sum(t.left_at is not None for t in tickets)
+        called += sum(t.called_at is not None for t in tickets)
+    assert sum(tally.departures) == left > 0
+    # Every ticket waited from its queue time: the first band holds min(wait, 10) of each.
+    assert tally.exposure[0] <= 10.0 * (left + called)
+    assert history_patience(replace(scenario, eta=replace(scenario.eta, history_days=0)), 3) is None
 
 
 def test_the_hazard_is_piecewise_constant_and_its_inverse_draws_given_the_wait() -> None:
@@ -195,3 +229,39 @@ def test_the_live_projection_measures_the_hand_made_day(
     assert found is not None
     # The queue times are apart by microseconds and SQLite counts hundredths of a second.
     assert found.rates == pytest.approx(DAY_RATES, abs=1e-6)
+
+
+def test_a_new_day_thins_the_queue_by_the_earlier_days_patience(
+    app: Flask, api: Api, clock: ManualClock
+) -> None:
+    """The hand-made day yesterday; this morning nobody has left yet, so the estimate takes
+    yesterday's patience (its ticket still marked waiting left out: when it stopped waiting is
+    not known). Earlier days are read once a day."""
+    start = clock.now()
+    ids = [api.issue_as_staff("A")["id"] for _ in range(6)]
+    for minute, ticket in ((5, 0), (12, 1), (25, 3), (25, 4), (35, 5)):
+        clock.set(start + timedelta(minutes=minute))
+        assert api.act(ids[ticket], "cancel").status_code == 200
+        if minute == 12:
+            clock.set(start + timedelta(minutes=15))
+            assert api.call_next(1)["ticket"]["id"] == ids[2]
+        if ticket == 4:
+            clock.set(start + timedelta(minutes=30))
+            api.issue_as_staff("A")  # still waiting when the day ends
+    clock.set(start + timedelta(days=1))
+    api.issue_as_staff("A")
+    with app.app_context():
+        store_id = db.session.scalar(select(TicketRow.store_id).limit(1))
+        assert store_id is not None
+        found = readmodel.projection(store_id).patience
+        # An earlier day's row changed now (it cannot, through the engine) is not read again
+        # today: the tally of the earlier days is kept for the day.
+        db.session.execute(update(TicketRow).where(TicketRow.id == ids[2]).values(called_at=None))
+        db.session.commit()
+        api.issue_as_staff("A")
+        again = readmodel.projection(store_id).patience
+        db.session.remove()
+    expected = observed_patience(PatienceTally((1, 1, 2, 1, 0), (55.0, 37.0, 20.0, 5.0, 0.0)))
+    assert found is not None and expected is not None
+    assert found.rates == pytest.approx(expected.rates, abs=1e-6)
+    assert again == found

@@ -254,8 +254,12 @@ def expected_arrivals(
 # the first minutes, many after half an hour; one rate for all would thin the head of the queue
 # too much and the long waiters too little. The bands start at these minutes, the last is open.
 PATIENCE_BANDS = (0.0, 10.0, 20.0, 30.0, 40.0)
-# Fewer departures than this today: too little to know, no thinning at all.
+# Fewer departures than this today: too little to know; the store's earlier days tell instead
+# (`observed_patience`'s `history`), and with too few there either, no thinning at all.
 MIN_DEPARTURES = 5
+# The earlier days that tell how the store's customers give up (the live read model and the
+# simulator's `[eta] history_days` alike).
+HISTORY_DAYS = 28
 # A band's rate is pulled towards the band before it (the first band's towards the day's overall
 # rate) as if it had this many more ticket-minutes of waiting at that rate: a band few have
 # reached yet (the longest waits, early in the day) is not judged on one or two departures.
@@ -325,11 +329,18 @@ class Patience:
         return math.inf
 
 
-def observed_patience(tally: PatienceTally) -> Patience | None:
+def observed_patience(
+    tally: PatienceTally, history: PatienceTally | None = None
+) -> Patience | None:
     """The hazard per band (departures ÷ minutes waited in it, pulled towards the band before
-    by PRIOR_MINUTES); None with fewer than MIN_DEPARTURES departures."""
+    by PRIOR_MINUTES) of the day so far; while the day has had fewer than MIN_DEPARTURES
+    departures, that of `history` (the store's earlier days: until a day has seen people give
+    up, its estimate would otherwise assume nobody does, which is what the estimate got most
+    wrong in a morning, bench/BENCHMARKS.md); None when neither has enough."""
     if sum(tally.departures) < MIN_DEPARTURES:
-        return None
+        if history is None or sum(history.departures) < MIN_DEPARTURES:
+            return None
+        tally = history
     prior = sum(tally.departures) / max(sum(tally.exposure), 1.0)
     rates = []
     for departures, exposure in zip(tally.departures, tally.exposure, strict=True):

@@ -46,6 +46,7 @@ from backend.policy import (
 )
 from backend.policy.eta import (
     ARRIVAL_HORIZON_MINUTES,
+    HISTORY_DAYS,
     PATIENCE_BANDS,
     ArrivalRate,
     CounterLoad,
@@ -222,7 +223,9 @@ class Projection:
     open_state: OpenState
     held: frozenset[int]  # waiting tickets the policy skips for now (remote, not yet arrived)
     band: SampledBand | None  # the sampled runs' band, kept for the next versions' point runs
-    patience: Patience | None  # how the day's customers have been giving up (None: too few)
+    # How customers have been giving up: today's, or while too few have, the earlier days' (None:
+    # too few either).
+    patience: Patience | None
     _services_by_id: Mapping[int, ServiceInfo] = field(repr=False)
     _counter_numbers: Mapping[int, int] = field(repr=False)
 
@@ -378,6 +381,7 @@ class _Rows:
     arrivals: list[tuple[int, int]]
     recent_lanes: list[Lane]
     patience: PatienceTally
+    patience_history: PatienceTally
 
 
 LIVE = (TicketStatus.WAITING, TicketStatus.PARKED, *AT_COUNTER)
@@ -399,6 +403,7 @@ class _Statements:
     missed: Any
     arrivals: Any
     patience: Any
+    patience_history: Any
 
 
 def _today() -> Any:
@@ -459,6 +464,14 @@ def _statements() -> _Statements:
         .where(in_day, Ticket.issued_at > since, Ticket.lane != Lane.APPOINTMENT)
         .group_by(Ticket.service_id),
         patience=_patience_statement(in_day),
+        patience_history=_patience_statement(
+            and_(
+                Ticket.store_id == store_id,
+                Ticket.service_day >= bindparam("first"),
+                Ticket.service_day < bindparam("day"),
+            ),
+            day_over=True,
+        ),
     )
 
 
@@ -522,11 +535,7 @@ def _read(
         q.arrivals, where | {"since": moment - timedelta(minutes=ARRIVAL_HORIZON_MINUTES)}
     ).all()
     lanes = [Lane(lane) for lane in store_row.recent_lanes or ()]
-    row = conn.execute(q.patience, where | {"moment": moment}).one()
-    patience = PatienceTally(
-        tuple(int(row[2 * band + 1] or 0) for band in range(len(PATIENCE_BANDS))),
-        tuple(float(row[2 * band] or 0.0) for band in range(len(PATIENCE_BANDS))),
-    )
+    patience = _tally(conn.execute(q.patience, where | {"moment": moment}).one())
     return _Rows(
         store,
         day,
@@ -538,23 +547,58 @@ def _read(
         [(a[0], a[1]) for a in arrivals],
         lanes,
         patience,
+        _patience_history(conn, store_id, day),
     )
 
 
-def _patience_statement(in_day: ColumnElement[bool]) -> Any:
+def _tally(row: Any) -> PatienceTally:
+    return PatienceTally(
+        tuple(int(row[2 * band + 1] or 0) for band in range(len(PATIENCE_BANDS))),
+        tuple(float(row[2 * band] or 0.0) for band in range(len(PATIENCE_BANDS))),
+    )
+
+
+# The store's earlier days' patience, per (database, store, day): those days no longer change,
+# so it is read once a day per process (a month of tickets in one aggregate), not per projection.
+_HISTORY: dict[tuple[str, int, date], PatienceTally] = {}
+_HISTORY_LOCK = threading.Lock()
+
+
+def _patience_history(conn: Connection, store_id: int, day: date) -> PatienceTally:
+    key = (data_key(), store_id, day)
+    found = _HISTORY.get(key)
+    if found is not None:
+        return found
+    first = day - timedelta(days=HISTORY_DAYS)
+    where = {"store_id": store_id, "first": first, "day": day}
+    found = _tally(conn.execute(_statements().patience_history, where).one())
+    with _HISTORY_LOCK:
+        if len(_HISTORY) >= CACHE_SIZE:
+            _HISTORY.clear()  # more stores than any deployment serves: apps come and go (tests)
+        for stale in [k for k in _HISTORY if k[:2] == key[:2] and k[2] != day]:
+            del _HISTORY[stale]  # yesterday's tally of this store is not asked for again
+        _HISTORY[key] = found
+    return found
+
+
+def _patience_statement(in_day: ColumnElement[bool], *, day_over: bool = False) -> Any:
     """How the day's customers have been giving up, in one aggregate statement: per band of
     minutes waited (eta.PATIENCE_BANDS), the minutes every ticket waited in it — from its queue
     time to its call, its leaving, or `moment` — and the tickets that left while waiting in it
-    (cancelled without a call). The same tally as `eta.tally_patience` (the simulator's)."""
+    (cancelled without a call). The same tally as `eta.tally_patience` (the simulator's). With
+    `day_over` (earlier days), a ticket still marked waiting is left out: when it stopped
+    waiting is not known."""
     left = and_(Ticket.status == TicketStatus.CANCELLED, Ticket.called_at.is_(None))
-    waited = case(
+    ends = [
         (Ticket.called_at.is_not(None), MinutesBetween(Ticket.called_at, Ticket.queue_at)),
         (left, MinutesBetween(Ticket.finished_at, Ticket.queue_at)),
-        (
-            Ticket.status == TicketStatus.WAITING,
-            MinutesBetween(bindparam("moment", type_=UTCDateTime()), Ticket.queue_at),
-        ),
-    )
+    ]
+    if not day_over:
+        moment = bindparam("moment", type_=UTCDateTime())
+        ends.append(
+            (Ticket.status == TicketStatus.WAITING, MinutesBetween(moment, Ticket.queue_at))
+        )
+    waited = case(*ends)
     day_waits = select(waited.label("waited"), left.label("left")).where(in_day).subquery()
     minutes, gone = day_waits.c.waited, day_waits.c.left
     sums: list[ColumnElement[Any]] = []
@@ -613,7 +657,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         for sid, n in rows.arrivals
         if sid in services
     ]
-    patience = observed_patience(rows.patience)
+    patience = observed_patience(rows.patience, rows.patience_history)
     forecasts, band = forecast_banded(
         items,
         loads,

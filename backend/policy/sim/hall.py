@@ -13,13 +13,20 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from ..enums import Action, CounterStatus, Lane, TicketStatus
-from ..eta import ARRIVAL_HORIZON_MINUTES, ArrivalRate, Patience, observed_patience, tally_patience
+from ..eta import (
+    ARRIVAL_HORIZON_MINUTES,
+    ArrivalRate,
+    Patience,
+    PatienceTally,
+    observed_patience,
+    tally_patience,
+)
 from ..learning import trusted_minutes
 from ..ordering import (
     CounterView,
@@ -568,16 +575,13 @@ class Hall:
             out.append(ArrivalRate(code, service.lane, self.expected(code), rate))
         return out
 
-    def patience(self) -> Patience | None:
+    def patience(self, history: PatienceTally | None = None) -> Patience | None:
         """How customers have been giving up today, measured as the live system does from its
         rows (readmodel.py): every ticket's minutes waited since its queue time — until its
-        call, its leaving, or now — and whether it left."""
-        waits = []
-        for ticket in self.tickets.values():
-            queued = (ticket.item.queue_at - DAY) / MINUTE
-            end = ticket.called_at if ticket.called_at is not None else ticket.left_at
-            waits.append(((self.now if end is None else end) - queued, ticket.left_at is not None))
-        return observed_patience(tally_patience(waits))
+        call, its leaving, or now — and whether it left; `history`, the earlier days', while
+        today has seen too few leave."""
+        waits = patience_waits(self.tickets.values(), self.now)
+        return observed_patience(tally_patience(waits), history)
 
     def counter_views(self) -> list[CounterSeen]:
         """Each counter as the live system would see it now: its expected free time and, for a
@@ -617,6 +621,22 @@ class Hall:
             ),
             None,
         )
+
+
+def patience_waits(tickets: Iterable[Ticket], now: float | None) -> list[tuple[float, bool]]:
+    """(minutes waited, left) per ticket: until its call, its leaving, or `now`; with `now`
+    None (a day over), a ticket that neither was called nor left is not counted, as the live
+    system leaves out an earlier day's tickets still marked waiting."""
+    waits = []
+    for ticket in tickets:
+        queued = (ticket.item.queue_at - DAY) / MINUTE
+        end = ticket.called_at if ticket.called_at is not None else ticket.left_at
+        if end is None:
+            if now is None:
+                continue
+            end = now
+        waits.append((end - queued, ticket.left_at is not None))
+    return waits
 
 
 def simulate(

@@ -51,6 +51,10 @@ class EtaSpec:
     cv: float = 0.5
     samples: int = 20
     every: int = 1  # forecast at the issue of every k-th ticket only
+    # Earlier days of the same hall simulated first, whose customers giving up tell the estimate
+    # how patient people are until the day itself has seen enough leave (eta.observed_patience).
+    # 0: none (a store on its first day, as in the scripted morning that checks live = simulated).
+    history_days: int = 0
 
 
 # The live store's defaults for a missed ticket (stores.models.Store): it may rejoin within this

@@ -17,10 +17,10 @@ import random
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from statistics import NormalDist
 from typing import overload
 
 from backend.policy.enums import TicketStatus
+from backend.policy.eta import lognormal_beyond
 from backend.policy.sim import Customer, Forecaster, Hall, Scenario, Ticket, eta_forecaster
 from backend.policy.sim import generate_customers as draw_day
 from backend.policy.sim.hall import ABANDON, ARRIVE, CLOSE, COMPLETE, DUE, STAFF
@@ -37,37 +37,11 @@ FUTURE_SEED_BASE = 7_000_000_000
 DRAW_SEED_BASE = 9_000_000_000
 # Seeds per day: room for this many replays (future days) or sampled tickets of one day.
 SEED_STRIDE = 1_000_003
-STANDARD_NORMAL = NormalDist()
 
 Estimate = tuple[float, float, float]
 
 
 # -- draws from the true distributions --------------------------------------------------------
-
-
-def lognormal_params(mean: float, cv: float) -> tuple[float, float]:
-    """(μ, σ) of the lognormal with this mean and coefficient of variation."""
-    sigma2 = math.log(1 + cv * cv)
-    return math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
-
-
-def lognormal_beyond(rng: random.Random, mean: float, cv: float, elapsed: float) -> float:
-    """A lognormal(mean, cv) draw conditioned on exceeding `elapsed` (by inverting the
-    survival function: the upper tail is kept in full precision, so a visit far beyond its
-    mean still gets a total just above what it has lasted, never below)."""
-    if math.isinf(mean):
-        return math.inf
-    if cv <= 0:
-        return max(mean, elapsed)
-    mu, sigma = lognormal_params(mean, cv)
-    if elapsed <= 0:
-        return rng.lognormvariate(mu, sigma)
-    tail = STANDARD_NORMAL.cdf(-(math.log(elapsed) - mu) / sigma)  # P(X > elapsed)
-    if tail <= 0.0:
-        return math.nextafter(elapsed, math.inf)  # beyond the doubles' reach of the tail
-    u = (1.0 - rng.random()) * tail  # uniform on (0, tail]
-    total = math.exp(mu - sigma * STANDARD_NORMAL.inv_cdf(u))
-    return max(total, math.nextafter(elapsed, math.inf))
 
 
 class FutureDay(Sequence[Customer]):

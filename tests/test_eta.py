@@ -225,3 +225,33 @@ def test_a_planned_return_never_makes_the_forecast_later(
     theirs = forecast(waiting, [open_one], policy, NOW, samples=0)
     for ticket_id, found in ours.items():
         assert found.point <= theirs[ticket_id].point + 1e-9, ticket_id
+
+
+def test_a_visit_long_past_its_mean_is_drawn_given_how_long_it_has_lasted() -> None:
+    """24 minutes into a 3-minute visit (the clerk's customer has a hard case): the remaining
+    time is drawn from the lognormal given that it has lasted 24 minutes — on average what
+    integrating its survival function beyond 24 gives — not "any moment now"."""
+    import math
+    import random
+
+    from backend.policy.eta import _drawn_loads, lognormal_params
+
+    mean, cv, elapsed = 3.0, 0.5, 24.0
+    mu, sigma = lognormal_params(mean, cv)
+
+    def survival(x: float) -> float:
+        return 0.5 * math.erfc((math.log(x) - mu) / (sigma * math.sqrt(2)))
+
+    step = 0.001
+    beyond = sum(survival(elapsed + (k + 0.5) * step) for k in range(40_000)) * step
+    expected = beyond / survival(elapsed)  # E[X - 24 | X > 24], about 2.2 minutes
+    view = CounterView(1, (Lane.FAST,))
+    load = CounterLoad(view, NOW, NOW - timedelta(minutes=elapsed), mean)
+    rng = random.Random(5)
+    draws = [
+        (_drawn_loads(rng, [load], NOW, cv)[0].free_at - NOW) / timedelta(minutes=1)
+        for _ in range(4000)
+    ]
+    assert min(draws) > 0
+    assert sum(draws) / len(draws) == pytest.approx(expected, rel=0.05)
+    assert expected > 1.5

@@ -259,9 +259,10 @@ def test_two_weekday_seeds_give_the_pinned_figures(weekday: sim.Scenario) -> Non
     ours = results["ours"]
     assert ours["eta_forecasts"] == 214
     # Paused counters return when planned (1.553 before; over 12 seeds 1.464 -> 1.462); the
-    # earlier days' patience until the day has seen enough leave (1.589 -> 1.584).
-    assert ours["eta_mae"] == pytest.approx(1.5843864235687461, rel=1e-9)
-    assert ours["eta_coverage"] == pytest.approx(0.9296306811977199, rel=1e-9)
+    # earlier days' patience until the day has seen enough leave (1.589 -> 1.584); a visit
+    # under way drawn given how long it has lasted (1.584 -> 1.482).
+    assert ours["eta_mae"] == pytest.approx(1.4817335050473246, rel=1e-9)
+    assert ours["eta_coverage"] == pytest.approx(0.9412169393059165, rel=1e-9)
     assert ours["lanes"]["appointment"]["mean_wait"] == pytest.approx(2.4164106131025953, rel=1e-9)
     first = sim.generate_customers(weekday, 1)
     assert len(first) == 436

@@ -16,14 +16,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from statistics import NormalDist
 
 from .enums import CounterStatus, Lane
 from .ordering import CounterView, QueueItem, QueuePolicy, choose_next
 
 LOW_QUANTILE = 0.05
 HIGH_QUANTILE = 0.95
-# Redraws of a visit in progress that must last longer than it already has.
-REDRAWS = 5
 # The sampled range is widened around its median by this factor for what the runs' model does
 # not know: the true spread of service times (the store's assumed one), the arrival rate beyond
 # one hour's count, the staffing to come. Calibrated against the oracle (bench/oracle.py): the
@@ -371,6 +370,34 @@ def lognormal_draw(rng: random.Random, mean: float, cv: float) -> float:
     return rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
 
 
+STANDARD_NORMAL = NormalDist()
+
+
+def lognormal_params(mean: float, cv: float) -> tuple[float, float]:
+    """(μ, σ) of the lognormal with this mean and coefficient of variation."""
+    sigma2 = math.log(1 + cv * cv)
+    return math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
+
+
+def lognormal_beyond(rng: random.Random, mean: float, cv: float, elapsed: float) -> float:
+    """A lognormal(mean, cv) draw conditioned on exceeding `elapsed` (by inverting the
+    survival function: the upper tail is kept in full precision, so a visit far beyond its
+    mean still gets a total just above what it has lasted, never below)."""
+    if math.isinf(mean):
+        return math.inf
+    if cv <= 0:
+        return max(mean, elapsed)
+    mu, sigma = lognormal_params(mean, cv)
+    if elapsed <= 0:
+        return rng.lognormvariate(mu, sigma)
+    tail = STANDARD_NORMAL.cdf(-(math.log(elapsed) - mu) / sigma)  # P(X > elapsed)
+    if tail <= 0.0:
+        return math.nextafter(elapsed, math.inf)  # beyond the doubles' reach of the tail
+    u = (1.0 - rng.random()) * tail  # uniform on (0, tail]
+    total = math.exp(mu - sigma * STANDARD_NORMAL.inv_cdf(u))
+    return max(total, math.nextafter(elapsed, math.inf))
+
+
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     position = q * (len(ordered) - 1)
@@ -406,13 +433,11 @@ def _drawn_loads(
         if load.began is None or load.current_minutes is None:
             out.append(load)
             continue
-        elapsed = (now - load.began) / MINUTE
-        total = elapsed
-        for _ in range(REDRAWS):
-            total = lognormal_draw(rng, load.current_minutes, cv)
-            if total > elapsed:
-                break
-        remaining = max(total - elapsed, load.current_minutes * cv * rng.random() * 0.5)
+        elapsed = max((now - load.began) / MINUTE, 0.0)
+        # Drawn given how long the visit has lasted: one far past its mean is likely to go on
+        # a while yet (a few redraws and a small remainder when they failed, before, made the
+        # counters of long visits free too soon: the estimate ran short, bench/BENCHMARKS.md).
+        remaining = lognormal_beyond(rng, load.current_minutes, cv, elapsed) - elapsed
         out.append(replace(load, free_at=now + remaining * MINUTE))
     return out
 

@@ -363,13 +363,6 @@ def _departures(
     return out
 
 
-def lognormal_draw(rng: random.Random, mean: float, cv: float) -> float:
-    if cv <= 0:
-        return mean
-    sigma2 = math.log(1 + cv * cv)
-    return rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
-
-
 STANDARD_NORMAL = NormalDist()
 
 
@@ -377,6 +370,12 @@ def lognormal_params(mean: float, cv: float) -> tuple[float, float]:
     """(μ, σ) of the lognormal with this mean and coefficient of variation."""
     sigma2 = math.log(1 + cv * cv)
     return math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
+
+
+def lognormal_draw(rng: random.Random, mean: float, cv: float) -> float:
+    if cv <= 0:
+        return mean
+    return rng.lognormvariate(*lognormal_params(mean, cv))
 
 
 def lognormal_beyond(rng: random.Random, mean: float, cv: float, elapsed: float) -> float:

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -167,6 +168,8 @@ def test_every_policy_sees_the_same_customers(
 
 
 def test_a_seed_reproduces_the_day(weekday: sim.Scenario) -> None:
+    # Fewer sampled runs than the scenario's 64: the estimate's draws still take part, cheaper.
+    weekday = replace(weekday, eta=replace(weekday.eta, samples=8))
     first = sim.run(weekday, 2, sim.POLICIES, base=11)
     again = sim.run(weekday, 2, sim.POLICIES, base=11)
     other = sim.run(weekday, 2, sim.POLICIES, base=12)
@@ -260,9 +263,10 @@ def test_two_weekday_seeds_give_the_pinned_figures(weekday: sim.Scenario) -> Non
     assert ours["eta_forecasts"] == 214
     # Paused counters return when planned (1.553 before; over 12 seeds 1.464 -> 1.462); the
     # earlier days' patience until the day has seen enough leave (1.589 -> 1.584); a visit
-    # under way drawn given how long it has lasted (1.584 -> 1.482).
-    assert ours["eta_mae"] == pytest.approx(1.4817335050473246, rel=1e-9)
-    assert ours["eta_coverage"] == pytest.approx(0.9412169393059165, rel=1e-9)
+    # under way drawn given how long it has lasted (1.584 -> 1.482); the bookings still to come,
+    # 64 runs and their narrower widening (1.482 -> 1.479, coverage 94.1 % -> 92.5 %).
+    assert ours["eta_mae"] == pytest.approx(1.4793646884008513, rel=1e-9)
+    assert ours["eta_coverage"] == pytest.approx(0.9250879070478519, rel=1e-9)
     assert ours["lanes"]["appointment"]["mean_wait"] == pytest.approx(2.4164106131025953, rel=1e-9)
     first = sim.generate_customers(weekday, 1)
     assert len(first) == 436

@@ -23,12 +23,40 @@ from .ordering import CounterView, QueueItem, QueuePolicy, choose_next
 
 LOW_QUANTILE = 0.05
 HIGH_QUANTILE = 0.95
-# The sampled range is widened around its median by this factor for what the runs' model does
-# not know: the true spread of service times (the store's assumed one), the arrival rate beyond
-# one hour's count, the staffing to come. Calibrated against the oracle (bench/oracle.py): the
-# plain sampled range held 88 % of weekday waits and 83 % of month-start ones, the oracle's
-# (which knows all three) 92 % and 88 %; widened by 1.25 both fall within 88-92 %.
-RANGE_WIDENING = 1.25
+# How many sampled runs make the estimate and its range: SAMPLES where the queue is short, fewer
+# as it grows (the runs cost in proportion to the queue: at most SAMPLE_BUDGET ticket-runs, at
+# least MIN_SAMPLES), and past SAMPLED_LIMIT waiting (more than any hall holds; the race tests
+# hold 2,000) the point run alone. The median of 16 runs carried noise of its own: against the
+# oracle, 64 took the held-out weekday from 1.12 to 1.07 x the floor, the month start from 1.17
+# to 1.11 (bench/BENCHMARKS.md); a band is sampled at most every BAND_MAX_AGE, so the cost is
+# one run per half minute, not per projection.
+SAMPLES = 64
+SAMPLE_BUDGET = 16 * 300
+MIN_SAMPLES = 4
+SAMPLED_LIMIT = 400
+
+
+def sample_count(waiting: int, most: int = SAMPLES) -> int:
+    """The sampled runs for a queue of `waiting` tickets (0: the point run alone)."""
+    if waiting > SAMPLED_LIMIT or most <= 0:
+        return 0
+    return max(min(MIN_SAMPLES, most), min(most, SAMPLE_BUDGET // max(waiting, 1)))
+
+
+# The sampled range is widened around its median for what the runs' model does not know (the
+# true spread of service times, the arrivals beyond one hour's count, the staffing to come) and,
+# with few runs, for the noise of their quantiles: by 0.85 + 1.6 / sqrt(runs), fitted to the
+# oracle's coverage (bench/oracle.py) at the two counts measured — 16 runs needed 1.25 and 64
+# runs 1.05 for the weekday and the month start both to hold 88-92 % of actual waits inside
+# the announced 90 %.
+WIDENING_BASE = 0.85
+WIDENING_PER_ROOT_RUN = 1.6
+
+
+def range_widening(runs: int) -> float:
+    return WIDENING_BASE + WIDENING_PER_ROOT_RUN / math.sqrt(max(runs, 1))
+
+
 # Sampled waits of a ticket below this: too few for a range, the fixed band instead.
 MIN_RUNS = 2
 MINUTE = timedelta(minutes=1)
@@ -246,6 +274,75 @@ def expected_arrivals(
     return out
 
 
+# --- the day's bookings still to come ----------------------------------------------------------
+
+# Booked visits are numbered from here down (apart from the walk-ins expected, FUTURE_ID_BASE).
+BOOKED_ID_BASE = -2_000_000
+# A booking this far past its slot and not checked in yet is still expected (late, but within
+# reach of its slot); one later than that is taken as not coming. By the scenarios' punctuality
+# (on average 4 min early, sd 6) three in four who come have checked in by their slot and
+# nearly all by 5 min past it.
+BOOKED_LATE = timedelta(minutes=5)
+# The share of bookings that come, before a store has a history of its own (and the weight of
+# that prior, in bookings): no-shows of 10-20 % are what appointment systems commonly see.
+DEFAULT_SHOW_RATE = 0.85
+SHOW_PRIOR_BOOKINGS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class BookedVisit:
+    """An appointment of today not checked in yet: the store knows its service and slot."""
+
+    service: str
+    lane: Lane  # the service's lane
+    expected_minutes: float
+    slot: datetime
+
+
+def show_rate(shows: int, bookings: int) -> float:
+    """The share of bookings that come, from the store's earlier days (`shows` of `bookings`
+    whose check-in window closed), pulled towards DEFAULT_SHOW_RATE while there are few."""
+    return (shows + SHOW_PRIOR_BOOKINGS * DEFAULT_SHOW_RATE) / (bookings + SHOW_PRIOR_BOOKINGS)
+
+
+def expected_bookings(
+    booked: Sequence[BookedVisit],
+    shows: float,
+    now: datetime,
+    rng: random.Random | None = None,
+) -> list[QueueItem]:
+    """The booked visits of the next hour (and those a little late) as appointments checking in
+    at their slot and due then, as the engine calls them: each comes with probability `shows`
+    (drawn with `rng`; without, spread evenly in slot order so that round(n × shows) come).
+    Under the store's order a due appointment is called before the walk-ins, so a walk-in told
+    its wait without them is told too short (bench/BENCHMARKS.md)."""
+    out: list[QueueItem] = []
+    horizon = now + ARRIVAL_HORIZON_MINUTES * MINUTE
+    kept = 0.0
+    for index, visit in enumerate(sorted(booked, key=lambda b: b.slot)):
+        if not now - BOOKED_LATE < visit.slot <= horizon:
+            continue
+        if rng is not None:
+            if rng.random() >= shows:
+                continue
+        else:
+            kept += shows
+            if kept + 1e-9 < len(out) + 0.5:
+                continue
+        out.append(
+            QueueItem(
+                BOOKED_ID_BASE - index,
+                Lane.APPOINTMENT,
+                max(visit.slot, now),
+                visit.service,
+                due_at=visit.slot,
+                service_lane=visit.lane,
+                expected_minutes=visit.expected_minutes,
+            )
+        )
+    return out
+
+
 # --- customers giving up ------------------------------------------------------------------------
 
 # Patience is measured as a hazard (departures per minute waited) that is constant within each
@@ -452,12 +549,16 @@ def forecast(
     seed: int = 0,
     rates: Sequence[ArrivalRate] = (),
     patience: Patience | None = None,
+    booked: Sequence[BookedVisit] = (),
+    shows: float = 1.0,
 ) -> dict[int, WaitForecast]:
     """An estimate (the median of sampled runs) and a 90 % range for every waiting ticket; with
     no samples, the run with expected durations and a fixed band around it. With `patience`,
-    customers give up in the sampled runs as they have been doing today."""
-    point = _point_run(waiting, counters, policy, now, recent_lanes, rates)
-    runs = _Runs(cv, samples, seed, rates, patience)
+    customers give up in the sampled runs as they have been doing today; the `booked` visits
+    still to come check in, each with probability `shows` (`expected_bookings`)."""
+    coming = _Coming(rates, tuple(booked), shows)
+    point = _point_run(waiting, counters, policy, now, recent_lanes, coming)
+    runs = _Runs(cv, samples, seed, coming, patience)
     return _sampled(point, waiting, counters, policy, now, recent_lanes, runs)
 
 
@@ -467,7 +568,7 @@ def _point_run(
     policy: QueuePolicy,
     now: datetime,
     recent_lanes: Sequence[Lane],
-    rates: Sequence[ArrivalRate],
+    coming: _Coming,
 ) -> dict[int, float]:
     """The run with expected durations, where nobody gives up: it gives every ticket a wait
     and the order of the calls (a ticket who might leave still has an estimate)."""
@@ -478,8 +579,21 @@ def _point_run(
         now,
         lambda i: i.expected_minutes,
         recent_lanes,
-        expected_arrivals(rates, now),
+        coming.arrivals(now),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Coming:
+    """Who is expected to join the queue: walk-ins at the recent rates, and the bookings."""
+
+    rates: Sequence[ArrivalRate]
+    booked: tuple[BookedVisit, ...] = ()
+    shows: float = 1.0
+
+    def arrivals(self, now: datetime, rng: random.Random | None = None) -> list[QueueItem]:
+        walk_ins = expected_arrivals(self.rates, now, rng)
+        return walk_ins + expected_bookings(self.booked, self.shows, now, rng)
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,7 +603,7 @@ class _Runs:
     cv: float
     samples: int
     seed: int
-    rates: Sequence[ArrivalRate]
+    coming: _Coming
     patience: Patience | None
 
 
@@ -505,7 +619,7 @@ def _sampled(
     rng = random.Random(runs.seed)
     drawn: dict[int, list[float]] = {ticket_id: [] for ticket_id in point}
     for _ in range(runs.samples):
-        arrivals = expected_arrivals(runs.rates, now, rng)
+        arrivals = runs.coming.arrivals(now, rng)
         times = {
             i.ticket_id: lognormal_draw(rng, i.expected_minutes, runs.cv)
             for i in (*waiting, *arrivals)
@@ -530,14 +644,15 @@ def _sampled(
 def _from_runs(runs: list[float], estimate: float) -> WaitForecast:
     """The estimate and range of one ticket from its sampled waits (those runs where it stayed
     until called: the wait of a customer who is served). The median, as the absolute error is
-    what a customer feels; the range by `covering_quantile`, widened by RANGE_WIDENING around
+    what a customer feels; the range by `covering_quantile`, widened by `range_widening` around
     the median, never below zero."""
     if len(runs) < MIN_RUNS:
         return _fixed_band(estimate if not runs else runs[0])
     ordered = sorted(runs)
     middle = _quantile(ordered, 0.5)
-    low = middle - RANGE_WIDENING * max(middle - covering_quantile(ordered, LOW_QUANTILE), 0.0)
-    high = middle + RANGE_WIDENING * max(covering_quantile(ordered, HIGH_QUANTILE) - middle, 0.0)
+    widening = range_widening(len(runs))
+    low = middle - widening * max(middle - covering_quantile(ordered, LOW_QUANTILE), 0.0)
+    high = middle + widening * max(covering_quantile(ordered, HIGH_QUANTILE) - middle, 0.0)
     return WaitForecast(middle, max(low, 0.0), high)
 
 
@@ -585,13 +700,16 @@ def forecast_banded(
     band: SampledBand | None = None,
     max_age: timedelta = BAND_MAX_AGE,
     patience: Patience | None = None,
+    booked: Sequence[BookedVisit] = (),
+    shows: float = 1.0,
 ) -> tuple[dict[int, WaitForecast], SampledBand | None]:
     """`forecast`, with the sampled runs reused: a fresh point run for every ticket, and the
     sampled band of `band` (younger than `max_age`, same staffed counters, knowing the first
     ticket to be called) around it. A ticket the band does not know takes the band of the ticket
     called just before it. Returns the forecasts and the band to keep (a new one whenever it
     sampled)."""
-    point = _point_run(waiting, counters, policy, now, recent_lanes, rates)
+    coming = _Coming(rates, tuple(booked), shows)
+    point = _point_run(waiting, counters, policy, now, recent_lanes, coming)
     shape = _shape(counters, now)
     if samples <= 0:
         return {t: _fixed_band(p) for t, p in point.items()}, None
@@ -603,7 +721,7 @@ def forecast_banded(
         or band.shape != shape
         or (first is not None and first not in band.offsets)  # no band to lend the new ones
     ):
-        runs = _Runs(cv, samples, seed, rates, patience)
+        runs = _Runs(cv, samples, seed, coming, patience)
         full = _sampled(point, waiting, counters, policy, now, recent_lanes, runs)
         offsets = {
             t: (f.point - point[t], f.low - point[t], f.high - point[t]) for t, f in full.items()

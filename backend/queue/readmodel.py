@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, func, select
 
+from backend.bookings.models import Appointment
 from backend.core.clock import now
 from backend.core.db import data_key, forbid_in_write_transaction
 from backend.core.sqltime import MinutesBetween
@@ -30,6 +31,7 @@ from backend.core.types import UTCDateTime
 from backend.extensions import db
 from backend.policy import (
     AT_COUNTER,
+    AppointmentStatus,
     Channel,
     CounterStatus,
     CounterView,
@@ -46,9 +48,11 @@ from backend.policy import (
 )
 from backend.policy.eta import (
     ARRIVAL_HORIZON_MINUTES,
+    BOOKED_LATE,
     HISTORY_DAYS,
     PATIENCE_BANDS,
     ArrivalRate,
+    BookedVisit,
     CounterLoad,
     Patience,
     PatienceTally,
@@ -57,6 +61,8 @@ from backend.policy.eta import (
     forecast_banded,
     observed_patience,
     run_forward,
+    sample_count,
+    show_rate,
 )
 from backend.policy.slots import OpenState
 from backend.queue.models import Ticket
@@ -65,26 +71,15 @@ from backend.stores.models import Counter, Service, Store
 from backend.stores.settings import ServiceInfo, StoreSettings
 
 RECENT_CALLS = 10
-# The spread of service times around their mean (coefficient of variation) for the range, and
-# how many sampled forward runs make it (see bench/BENCHMARKS.md for what they cost and cover).
+# The spread of service times around their mean (coefficient of variation) for the range; how
+# many sampled forward runs make it is `eta.sample_count` (see bench/BENCHMARKS.md for what they
+# cost and cover).
 ETA_SPREAD = 0.5
-ETA_SAMPLES = 16
-# Sampled runs cost time in proportion to the queue: long queues get fewer samples, and a queue
-# longer than any hall holds (the race tests hold 2,000) gets the point run alone.
-ETA_SAMPLE_BUDGET = 16 * 300
-ETA_MIN_SAMPLES = 4
-ETA_SAMPLED_LIMIT = 400
 # "Wait now" for a new ticket (kiosk buttons, display lanes): one forward run and a band around it.
 WAIT_NOW_LOW = 0.8
 WAIT_NOW_HIGH = 1.3
 # A projection is rebuilt when the store changes, or when it is this old: estimates move with time.
 MAX_AGE = timedelta(seconds=60)
-
-
-def eta_samples(waiting: int) -> int:
-    if waiting > ETA_SAMPLED_LIMIT:
-        return 0
-    return max(ETA_MIN_SAMPLES, min(ETA_SAMPLES, ETA_SAMPLE_BUDGET // max(waiting, 1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +376,8 @@ class _Rows:
     arrivals: list[tuple[int, int]]
     recent_lanes: list[Lane]
     patience: PatienceTally
-    patience_history: PatienceTally
+    history: _History
+    booked: list[tuple[int, datetime]]
 
 
 LIVE = (TicketStatus.WAITING, TicketStatus.PARKED, *AT_COUNTER)
@@ -404,6 +400,8 @@ class _Statements:
     arrivals: Any
     patience: Any
     patience_history: Any
+    booked: Any
+    shows_history: Any
 
 
 def _today() -> Any:
@@ -472,7 +470,30 @@ def _statements() -> _Statements:
             ),
             day_over=True,
         ),
+        booked=select(Appointment.service_id, Appointment.slot_start)
+        .where(
+            Appointment.store_id == store_id,
+            Appointment.day == bindparam("day"),
+            Appointment.status == AppointmentStatus.BOOKED,
+            Appointment.slot_start > since,
+            Appointment.slot_start <= bindparam("until", type_=UTCDateTime()),
+        )
+        .order_by(Appointment.slot_start),
+        shows_history=select(
+            func.coalesce(func.sum(case((Appointment.status.in_(SHOWED), 1), else_=0)), 0),
+            func.count(),
+        ).where(
+            Appointment.store_id == store_id,
+            Appointment.day >= bindparam("first"),
+            Appointment.day < bindparam("day"),
+            Appointment.status != AppointmentStatus.CANCELLED,
+        ),
     )
+
+
+# A booking of an earlier day came if it was checked in (and then, perhaps, served); one still
+# marked booked, or marked a no-show, did not.
+SHOWED = (AppointmentStatus.CHECKED_IN, AppointmentStatus.DONE)
 
 
 def _active(
@@ -536,6 +557,14 @@ def _read(
     ).all()
     lanes = [Lane(lane) for lane in store_row.recent_lanes or ()]
     patience = _tally(conn.execute(q.patience, where | {"moment": moment}).one())
+    booked = conn.execute(
+        q.booked,
+        where
+        | {
+            "since": moment - BOOKED_LATE,
+            "until": moment + timedelta(minutes=ARRIVAL_HORIZON_MINUTES),
+        },
+    ).all()
     return _Rows(
         store,
         day,
@@ -547,7 +576,8 @@ def _read(
         [(a[0], a[1]) for a in arrivals],
         lanes,
         patience,
-        _patience_history(conn, store_id, day),
+        _history(conn, store_id, day),
+        [(b[0], b[1]) for b in booked],
     )
 
 
@@ -558,20 +588,34 @@ def _tally(row: Any) -> PatienceTally:
     )
 
 
-# The store's earlier days' patience, per (database, store, day): those days no longer change,
-# so it is read once a day per process (a month of tickets in one aggregate), not per projection.
-_HISTORY: dict[tuple[str, int, date], PatienceTally] = {}
+@dataclass(frozen=True, slots=True)
+class _History:
+    """What the store's earlier days (HISTORY_DAYS of them) tell the estimate: how its customers
+    gave up, and the share of its bookings that came."""
+
+    patience: PatienceTally
+    shows: float
+
+
+# The store's earlier days' history, per (database, store, day): those days no longer change, so
+# it is read once a day per process (a month of tickets and bookings in two aggregates), not per
+# projection.
+_HISTORY: dict[tuple[str, int, date], _History] = {}
 _HISTORY_LOCK = threading.Lock()
 
 
-def _patience_history(conn: Connection, store_id: int, day: date) -> PatienceTally:
+def _history(conn: Connection, store_id: int, day: date) -> _History:
     key = (data_key(), store_id, day)
     found = _HISTORY.get(key)
     if found is not None:
         return found
     first = day - timedelta(days=HISTORY_DAYS)
     where = {"store_id": store_id, "first": first, "day": day}
-    found = _tally(conn.execute(_statements().patience_history, where).one())
+    q = _statements()
+    came, booked = conn.execute(q.shows_history, where).one()
+    found = _History(
+        _tally(conn.execute(q.patience_history, where).one()), show_rate(int(came), int(booked))
+    )
     with _HISTORY_LOCK:
         if len(_HISTORY) >= CACHE_SIZE:
             _HISTORY.clear()  # more stores than any deployment serves: apps come and go (tests)
@@ -657,7 +701,12 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         for sid, n in rows.arrivals
         if sid in services
     ]
-    patience = observed_patience(rows.patience, rows.patience_history)
+    patience = observed_patience(rows.patience, rows.history.patience)
+    booked = [
+        BookedVisit(services[sid].code, services[sid].lane, services[sid].minutes, slot)
+        for sid, slot in rows.booked
+        if sid in services
+    ]
     forecasts, band = forecast_banded(
         items,
         loads,
@@ -665,11 +714,13 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         moment,
         recent_lanes,
         cv=ETA_SPREAD,
-        samples=eta_samples(len(items)),
+        samples=sample_count(len(items)),
         seed=store.version,
         rates=rates,
         band=band,
         patience=patience,
+        booked=booked,
+        shows=rows.history.shows,
     )
     order = _call_order(items, list(forecasts), counters, services, policy, moment, recent_lanes)
     counts: dict[Lane, int] = {}

@@ -294,12 +294,39 @@ def realism_fields(
     ]
 
 
-def generate_customers(scenario: Scenario, seed: int) -> list[Customer]:
-    """Every customer of the day, ticket ids in order of issue."""
+def day_draws(scenario: Scenario, seed: int) -> list[dict[str, Any]]:
+    """The day's draws (`draw_visit`), the bookings placed in the calendar."""
     rng = random.Random(seed)
     draws = [draw_visit(rng, scenario, t) for t in arrival_times(rng, scenario)]
     place_bookings(draws, scenario, seed)
-    visits = [v for d in draws if (v := place_visit(d, scenario))]
+    return draws
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """A booking of the day as the store's calendar holds it, no-shows included: its slot, its
+    service, and when it checks in (None: it never does, a no-show or too late)."""
+
+    slot: float
+    service: str
+    checks_in: float | None
+
+
+def day_bookings(scenario: Scenario, seed: int) -> list[Booking]:
+    """Every booking of the day (the same draws as `generate_customers`), in slot order."""
+    out = []
+    for draw in day_draws(scenario, seed):
+        if not draw["books"] or draw["slot"] is None or draw["slot"] >= scenario.length:
+            continue
+        visit = place_visit(draw, scenario) or {}
+        checks_in = visit["arrival"] if visit.get("checked_in") else None
+        out.append(Booking(draw["slot"], draw["visit"]["service"], checks_in))
+    return sorted(out, key=lambda b: b.slot)
+
+
+def generate_customers(scenario: Scenario, seed: int) -> list[Customer]:
+    """Every customer of the day, ticket ids in order of issue."""
+    visits = [v for d in day_draws(scenario, seed) if (v := place_visit(d, scenario))]
     visits.sort(key=lambda v: v["arrival"])
     stream = behaviour_stream(seed, "customers")
     extra = realism_fields(seed, scenario, visits)

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from ..eta import CounterLoad, PatienceTally, forecast, tally_patience
-from .customers import generate_customers
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..eta import (
+    BookedVisit,
+    CounterLoad,
+    PatienceTally,
+    forecast,
+    sample_count,
+    show_rate,
+    tally_patience,
+)
+from .customers import Booking, day_bookings, generate_customers
 from .hall import Forecaster, Hall, Ticket, at, patience_waits, simulate
 from .scenario import Scenario
 from .setups import policy_setups
@@ -12,24 +23,62 @@ from .setups import policy_setups
 HISTORY_SEED = 7_000_003
 
 
-def history_patience(scenario: Scenario, seed: int) -> PatienceTally | None:
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the store's earlier days tell the estimate: how customers gave up, and how many of
+    the bookings came."""
+
+    patience: PatienceTally | None = None
+    shows: int = 0
+    bookings: int = 0
+
+
+def hall_history(scenario: Scenario, seed: int) -> History:
     """How customers gave up over `scenario.eta.history_days` earlier days of the same hall (the
-    default order, no estimate printed), tallied as the live read model tallies the store's
-    earlier days; None without history."""
+    default order, no estimate printed) and how many bookings came, tallied as the live read
+    model tallies the store's earlier days; nothing without history."""
     days = scenario.eta.history_days
     if days <= 0:
-        return None
+        return History()
     setup = policy_setups(scenario)["ours"]
     waits = []
+    shows = bookings = 0
     for day in range(days):
-        customers = generate_customers(scenario, HISTORY_SEED + seed * 101 + day)
+        day_seed = HISTORY_SEED + seed * 101 + day
+        customers = generate_customers(scenario, day_seed)
         waits += patience_waits(simulate(scenario, setup, customers).tickets, None)
-    return tally_patience(waits)
+        booked = day_bookings(scenario, day_seed)
+        shows += sum(b.checks_in is not None for b in booked)
+        bookings += len(booked)
+    return History(tally_patience(waits), shows, bookings)
+
+
+def history_patience(scenario: Scenario, seed: int) -> PatienceTally | None:
+    """The earlier days' patience tally (`hall_history`), None without history."""
+    return hall_history(scenario, seed).patience
+
+
+def booked_still_to_come(hall: Hall, bookings: Sequence[Booking]) -> list[BookedVisit]:
+    """The day's bookings not checked in by now, as the live read model reads them (all of
+    them: the estimate keeps those near enough to matter)."""
+    if not hall.setup.appointments_lane:
+        return []  # booked customers queue as walk-ins: the arrival rates count them
+    out = []
+    for booking in bookings:
+        if booking.checks_in is not None and booking.checks_in <= hall.now:
+            continue
+        service = hall.scenario.service(booking.service)
+        out.append(
+            BookedVisit(service.code, service.lane, hall.expected(service.code), at(booking.slot))
+        )
+    return out
 
 
 def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster:
     """`backend.policy.eta.forecast` on the hall's state at the moment of issue."""
-    history = history_patience(scenario, seed)
+    history = hall_history(scenario, seed)
+    shows = show_rate(history.shows, history.bookings)
+    bookings = day_bookings(scenario, seed)
 
     def estimate(hall: Hall, ticket: Ticket) -> tuple[float, float, float] | None:
         if ticket.item.ticket_id % max(scenario.eta.every, 1):
@@ -44,17 +93,20 @@ def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster:
             )
             for seen in hall.counter_views()
         ]
+        waiting = hall.waiting()
         found = forecast(
-            hall.waiting(),
+            waiting,
             loads,
             hall.policy,
             at(hall.now),
             hall.recent_lanes(),
             cv=scenario.eta.cv,
-            samples=scenario.eta.samples,
+            samples=sample_count(len(waiting), scenario.eta.samples),
             seed=seed * 100_003 + ticket.item.ticket_id,
             rates=hall.arrival_rates(),
-            patience=hall.patience(history),
+            patience=hall.patience(history.patience),
+            booked=booked_still_to_come(hall, bookings),
+            shows=shows,
         ).get(ticket.item.ticket_id)
         return (found.point, found.low, found.high) if found else None
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
 from ..enums import Lane
+from ..eta import SAMPLES
 from ..ordering import CounterView, QueuePolicy
 
 ALL_LANES = (Lane.FAST, Lane.STANDARD, Lane.VIP, Lane.APPOINTMENT)
@@ -49,7 +50,7 @@ class AppointmentSpec:
 @dataclass(frozen=True, slots=True)
 class EtaSpec:
     cv: float = 0.5
-    samples: int = 20
+    samples: int = SAMPLES  # at most: fewer for a long queue, as live (eta.sample_count)
     every: int = 1  # forecast at the issue of every k-th ticket only
     # Earlier days of the same hall simulated first, whose customers giving up tell the estimate
     # how patient people are until the day itself has seen enough leave (eta.observed_patience).

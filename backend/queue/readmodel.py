@@ -58,6 +58,7 @@ from backend.policy.eta import (
     PatienceTally,
     SampledBand,
     WaitForecast,
+    expected_bookings,
     forecast_banded,
     observed_patience,
     run_forward,
@@ -747,7 +748,15 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         positions=MappingProxyType({ticket_id: n for n, ticket_id in enumerate(order)}),
         forecasts=MappingProxyType(forecasts),
         waits_now=MappingProxyType(
-            _waits_now(items, loads, policy, moment, recent_lanes, rows.services)
+            _waits_now(
+                items,
+                loads,
+                policy,
+                moment,
+                recent_lanes,
+                rows.services,
+                expected_bookings(booked, rows.history.shows, moment),
+            )
         ),
         lane_counts=MappingProxyType(counts),
         now_calling=tuple(
@@ -885,9 +894,12 @@ def _waits_now(
     moment: datetime,
     recent_lanes: list[Lane],
     services: tuple[ServiceInfo, ...],
+    booked: list[QueueItem],
 ) -> dict[int, float]:
-    """One forward run with a stand-in new ticket for every service at the end of its lane.
-    The stand-ins take no counter time, so they neither delay each other nor anyone real."""
+    """One forward run with a stand-in new ticket for every service at the end of its lane,
+    and the bookings due meanwhile (`eta.expected_bookings`: called first when due, they hold
+    a counter). The stand-ins take no counter time, so they neither delay each other nor
+    anyone real."""
     last = max((i.queue_at for i in items), default=None)
     at = next_queue_at(last, moment)
     phantoms = {
@@ -907,8 +919,9 @@ def _waits_now(
         loads,
         policy,
         moment,
-        lambda i: 0.0 if i.ticket_id < 0 else i.expected_minutes,
+        lambda i: 0.0 if i.ticket_id in phantoms else i.expected_minutes,
         recent_lanes,
+        booked,
     )
     return {-ident: waits[ident] for ident in phantoms if ident in waits}
 

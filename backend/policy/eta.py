@@ -274,6 +274,24 @@ def expected_arrivals(
     return out
 
 
+# --- the counter time of a call before its service begins ---------------------------------------
+
+# The store's last calls that tell how long a call holds a counter before the service begins
+# (the walk from the call to the counter, the recall of a customer who does not come): the
+# learned service times count from the start, so without it every forward run would give the
+# counters this much more time than they have. A gap longer than CALL_GAP_CAP is a start pressed
+# late, not a walk, and counts as the cap.
+CALL_GAP_CALLS = 10
+CALL_GAP_CAP = 5.0
+
+
+def call_minutes(gaps: Iterable[float]) -> float:
+    """The mean minutes from a call to the start of its service (or to the call being given up
+    as missed) over these calls, each at most CALL_GAP_CAP; 0 without any."""
+    capped = [min(max(gap, 0.0), CALL_GAP_CAP) for gap in gaps]
+    return sum(capped) / len(capped) if capped else 0.0
+
+
 # --- the day's bookings still to come ----------------------------------------------------------
 
 # Booked visits are numbered from here down (apart from the walk-ins expected, FUTURE_ID_BASE).
@@ -551,14 +569,16 @@ def forecast(
     patience: Patience | None = None,
     booked: Sequence[BookedVisit] = (),
     shows: float = 1.0,
+    call_gap: float = 0.0,
 ) -> dict[int, WaitForecast]:
     """An estimate (the median of sampled runs) and a 90 % range for every waiting ticket; with
     no samples, the run with expected durations and a fixed band around it. With `patience`,
     customers give up in the sampled runs as they have been doing today; the `booked` visits
-    still to come check in, each with probability `shows` (`expected_bookings`)."""
+    still to come check in, each with probability `shows` (`expected_bookings`); every call
+    holds its counter `call_gap` minutes before its service begins (`call_minutes`)."""
     coming = _Coming(rates, tuple(booked), shows)
-    point = _point_run(waiting, counters, policy, now, recent_lanes, coming)
-    runs = _Runs(cv, samples, seed, coming, patience)
+    point = _point_run(waiting, counters, policy, now, recent_lanes, coming, call_gap)
+    runs = _Runs(cv, samples, seed, coming, patience, call_gap)
     return _sampled(point, waiting, counters, policy, now, recent_lanes, runs)
 
 
@@ -569,6 +589,7 @@ def _point_run(
     now: datetime,
     recent_lanes: Sequence[Lane],
     coming: _Coming,
+    call_gap: float = 0.0,
 ) -> dict[int, float]:
     """The run with expected durations, where nobody gives up: it gives every ticket a wait
     and the order of the calls (a ticket who might leave still has an estimate)."""
@@ -577,7 +598,7 @@ def _point_run(
         counters,
         policy,
         now,
-        lambda i: i.expected_minutes,
+        lambda i: call_gap + i.expected_minutes,
         recent_lanes,
         coming.arrivals(now),
     )
@@ -605,6 +626,7 @@ class _Runs:
     seed: int
     coming: _Coming
     patience: Patience | None
+    call_gap: float = 0.0
 
 
 def _sampled(
@@ -621,7 +643,7 @@ def _sampled(
     for _ in range(runs.samples):
         arrivals = runs.coming.arrivals(now, rng)
         times = {
-            i.ticket_id: lognormal_draw(rng, i.expected_minutes, runs.cv)
+            i.ticket_id: runs.call_gap + lognormal_draw(rng, i.expected_minutes, runs.cv)
             for i in (*waiting, *arrivals)
         }
         loads = _drawn_loads(rng, counters, now, runs.cv)
@@ -702,6 +724,7 @@ def forecast_banded(
     patience: Patience | None = None,
     booked: Sequence[BookedVisit] = (),
     shows: float = 1.0,
+    call_gap: float = 0.0,
 ) -> tuple[dict[int, WaitForecast], SampledBand | None]:
     """`forecast`, with the sampled runs reused: a fresh point run for every ticket, and the
     sampled band of `band` (younger than `max_age`, same staffed counters, knowing the first
@@ -709,7 +732,7 @@ def forecast_banded(
     called just before it. Returns the forecasts and the band to keep (a new one whenever it
     sampled)."""
     coming = _Coming(rates, tuple(booked), shows)
-    point = _point_run(waiting, counters, policy, now, recent_lanes, coming)
+    point = _point_run(waiting, counters, policy, now, recent_lanes, coming, call_gap)
     shape = _shape(counters, now)
     if samples <= 0:
         return {t: _fixed_band(p) for t, p in point.items()}, None
@@ -721,7 +744,7 @@ def forecast_banded(
         or band.shape != shape
         or (first is not None and first not in band.offsets)  # no band to lend the new ones
     ):
-        runs = _Runs(cv, samples, seed, coming, patience)
+        runs = _Runs(cv, samples, seed, coming, patience, call_gap)
         full = _sampled(point, waiting, counters, policy, now, recent_lanes, runs)
         offsets = {
             t: (f.point - point[t], f.low - point[t], f.high - point[t]) for t, f in full.items()

@@ -49,6 +49,7 @@ from backend.policy import (
 from backend.policy.eta import (
     ARRIVAL_HORIZON_MINUTES,
     BOOKED_LATE,
+    CALL_GAP_CALLS,
     HISTORY_DAYS,
     PATIENCE_BANDS,
     ArrivalRate,
@@ -58,6 +59,7 @@ from backend.policy.eta import (
     PatienceTally,
     SampledBand,
     WaitForecast,
+    call_minutes,
     expected_bookings,
     forecast_banded,
     observed_patience,
@@ -71,6 +73,7 @@ from backend.staff.models import User
 from backend.stores.models import Counter, Service, Store
 from backend.stores.settings import ServiceInfo, StoreSettings
 
+# The day's last calls read (the display's recent calls; also those eta.call_minutes averages).
 RECENT_CALLS = 10
 # The spread of service times around their mean (coefficient of variation) for the range; how
 # many sampled forward runs make it is `eta.sample_count` (see bench/BENCHMARKS.md for what they
@@ -703,6 +706,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         if sid in services
     ]
     patience = observed_patience(rows.patience, rows.history.patience)
+    call_gap = call_minutes(_call_gaps(rows.recent[:CALL_GAP_CALLS]))
     booked = [
         BookedVisit(services[sid].code, services[sid].lane, services[sid].minutes, slot)
         for sid, slot in rows.booked
@@ -722,6 +726,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         patience=patience,
         booked=booked,
         shows=rows.history.shows,
+        call_gap=call_gap,
     )
     order = _call_order(items, list(forecasts), counters, services, policy, moment, recent_lanes)
     counts: dict[Lane, int] = {}
@@ -756,6 +761,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
                 recent_lanes,
                 rows.services,
                 expected_bookings(booked, rows.history.shows, moment),
+                call_gap,
             )
         ),
         lane_counts=MappingProxyType(counts),
@@ -887,6 +893,23 @@ def _loads(
     return out
 
 
+def _call_gaps(recent: Sequence[Any]) -> list[float]:
+    """Minutes from each of the day's last calls to the start of its service, or to its being
+    marked missed; a call still waiting for its customer is left out (not known yet)."""
+    gaps = []
+    for row in recent:
+        if row.called_at is None:
+            continue
+        if row.started_at is not None:
+            end = row.started_at
+        elif row.status == TicketStatus.NO_SHOW and row.finished_at is not None:
+            end = row.finished_at
+        else:
+            continue
+        gaps.append((end - row.called_at) / timedelta(minutes=1))
+    return gaps
+
+
 def _waits_now(
     items: list[QueueItem],
     loads: list[CounterLoad],
@@ -895,6 +918,7 @@ def _waits_now(
     recent_lanes: list[Lane],
     services: tuple[ServiceInfo, ...],
     booked: list[QueueItem],
+    call_gap: float = 0.0,
 ) -> dict[int, float]:
     """One forward run with a stand-in new ticket for every service at the end of its lane,
     and the bookings due meanwhile (`eta.expected_bookings`: called first when due, they hold
@@ -919,7 +943,7 @@ def _waits_now(
         loads,
         policy,
         moment,
-        lambda i: 0.0 if i.ticket_id in phantoms else i.expected_minutes,
+        lambda i: 0.0 if i.ticket_id in phantoms else call_gap + i.expected_minutes,
         recent_lanes,
         booked,
     )

@@ -107,6 +107,7 @@ def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster:
             patience=hall.patience(history.patience),
             booked=booked_still_to_come(hall, bookings),
             shows=shows,
+            call_gap=hall.call_gap(),
         ).get(ticket.item.ticket_id)
         return (found.point, found.low, found.high) if found else None
 

@@ -21,9 +21,11 @@ from typing import Any, NamedTuple
 from ..enums import Action, CounterStatus, Lane, TicketStatus
 from ..eta import (
     ARRIVAL_HORIZON_MINUTES,
+    CALL_GAP_CALLS,
     ArrivalRate,
     Patience,
     PatienceTally,
+    call_minutes,
     observed_patience,
     tally_patience,
 )
@@ -155,6 +157,9 @@ class Hall:
         # What happened, in order: ("issue" | "call" | "complete", minute, counter, ticket id).
         # tests/test_live_equals_sim.py replays it against the live engine.
         self.log: list[tuple[str, float, int, int]] = []
+        # Minutes from each call to its service's start, or to the call given up as missed (as
+        # the live read model measures them on its last calls: eta.call_minutes).
+        self.call_gaps: list[float] = []
         # The store's service times ([learning]): code -> [learned or None, visits, configured].
         self.learned: dict[str, list[Any]] = {
             code: [learned, count, configured]
@@ -372,7 +377,8 @@ class Hall:
         """The called customer reaches the counter: the service begins."""
         desk = self.desks[number]
         ticket = desk.current
-        assert ticket is not None
+        assert ticket is not None and ticket.called_at is not None
+        self.call_gaps.append(self.now - ticket.called_at)
         ticket.status = next_status(Action.START, ticket.status)
         self.push(self.now + self.service_minutes(desk, ticket), COMPLETE, number)
 
@@ -384,6 +390,7 @@ class Hall:
         assert ticket is not None
         ticket.status = next_status(Action.NO_SHOW, ticket.status)
         assert ticket.called_at is not None
+        self.call_gaps.append(self.now - ticket.called_at)
         ticket.waited += ticket.called_at - ticket.queued_since
         ticket.called_at = ticket.counter = None
         ticket.missed_at = self.now
@@ -533,6 +540,7 @@ class Hall:
             desk.busy_time += away + customer.walk
             self.push(self.now + away + customer.walk, BEGIN, number)
         else:
+            self.call_gaps.append(0.0)
             ticket.status = next_status(Action.START, ticket.status)
             self.push(self.now + self.service_minutes(desk, ticket), COMPLETE, number)
 
@@ -574,6 +582,10 @@ class Hall:
             rate = count / ARRIVAL_HORIZON_MINUTES
             out.append(ArrivalRate(code, service.lane, self.expected(code), rate))
         return out
+
+    def call_gap(self) -> float:
+        """The counter time of a call before its service begins, over the last calls."""
+        return call_minutes(self.call_gaps[-CALL_GAP_CALLS:])
 
     def patience(self, history: PatienceTally | None = None) -> Patience | None:
         """How customers have been giving up today, measured as the live system does from its

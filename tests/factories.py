@@ -76,6 +76,22 @@ def empty_database() -> None:
 NAME, PHONE = "王小明", "13912345678"
 
 
+def store_id(app: Flask, code: str = "demo") -> int:
+    with app.app_context():
+        return int(db.session.scalar(select(Store.id).where(Store.code == code)))
+
+
+def projection_of(app: Flask, code: str = "demo") -> Any:
+    """The store's current projection (the read model every screen is drawn from)."""
+    from backend.queue import readmodel
+
+    ident = store_id(app, code)
+    with app.app_context():
+        found = readmodel.projection(ident)
+        db.session.remove()
+    return found
+
+
 def kiosk_headers(app: Flask, store: str = "demo") -> dict[str, str]:
     """The headers of the registered kiosk the `app` fixture sets up for `store`."""
     return {"X-Kiosk-Token": app.config["TEST_KIOSKS"][store]}

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from backend.bookings.models import Appointment
 from backend.core.clock import ManualClock
@@ -36,10 +36,9 @@ from backend.policy.sim.estimate import booked_still_to_come, hall_history
 from backend.policy.sim.hall import Hall, at
 from backend.policy.sim.setups import policy_setups
 from backend.queue import readmodel
-from backend.stores.models import Store
 
 from .conftest import Api
-from .factories import Factory, check_in
+from .factories import Factory, check_in, projection_of, store_id
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 POLICY = QueuePolicy(ordering=Ordering.FIFO, max_wait=None, vip_first=0)
@@ -131,11 +130,10 @@ TODAY_11 = "2026-11-26T03:00:00Z"
 
 
 def booked_rows(app: Flask, moment: datetime) -> tuple[list[tuple[int, datetime]], float]:
+    ident = store_id(app)
     with app.app_context():
-        store_id = db.session.scalar(select(Store.id).where(Store.code == "demo"))
-        assert store_id is not None
         with db.engine.connect() as conn:
-            rows = readmodel._read(conn, store_id, moment)
+            rows = readmodel._read(conn, ident, moment)
         db.session.remove()
     assert rows is not None
     return rows.booked, rows.history.shows
@@ -197,11 +195,7 @@ def test_a_booking_due_before_the_counter_is_free_is_counted_in_every_wait(
     assert api.call_next(3)["ticket"]["id"] == busy
     assert api.act(busy, "start").status_code == 200
     waiting = api.issue_as_staff("C")["id"]
-    with app.app_context():
-        store_id = db.session.scalar(select(Store.id).where(Store.code == "demo"))
-        assert store_id is not None
-        found = readmodel.projection(store_id)
-        db.session.remove()
+    found = projection_of(app)
     plan_change = next(s.id for s in found.services if s.code == "C")
     assert found.waits_now[plan_change] == pytest.approx(36.0, abs=0.01)
     # The waiting ticket's estimate is the median of 64 sampled runs (durations drawn, cv 0.5):

@@ -9,16 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 
 from backend.core.clock import ManualClock
-from backend.extensions import db
 from backend.policy import CounterView, Lane, Ordering, QueueItem, QueuePolicy, sim
 from backend.policy.eta import CALL_GAP_CAP, MINUTE, CounterLoad, call_minutes, forecast
-from backend.queue import readmodel
-from backend.stores.models import Store
 
 from .conftest import Api
+from .factories import projection_of
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 FIFO = QueuePolicy(ordering=Ordering.FIFO, max_wait=None, vip_first=0)
@@ -81,10 +78,6 @@ def test_the_live_estimate_counts_the_gap_of_the_last_calls(
     clock.set(NOW + timedelta(minutes=2))
     assert api.act(first, "start").status_code == 200
     api.issue_as_staff("C")
-    with app.app_context():
-        store_id = db.session.scalar(select(Store.id).where(Store.code == "demo"))
-        assert store_id is not None
-        found = readmodel.projection(store_id)
-        db.session.remove()
+    found = projection_of(app)
     plan_change = next(s.id for s in found.services if s.code == "C")
     assert found.waits_now[plan_change] == pytest.approx(26.0, abs=0.01)

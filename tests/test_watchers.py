@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 
-from backend.extensions import db, socketio
+from backend.extensions import socketio
 from backend.live.publisher import PUBLISHER
 from backend.live.watchers import WATCHERS_KEY, RedisWatchers
-from backend.stores.models import Store
 
 from .conftest import REDIS_URL, Api, scale_only
+from .factories import store_id
 
 pytestmark = scale_only("the registry is the scale tier's (Redis)")
 
@@ -29,11 +28,6 @@ def registry(app: Flask) -> Iterator[RedisWatchers]:
     app.extensions[WATCHERS_KEY] = found  # as a deployment with a Redis message queue has it
     yield found
     found.client.delete(*found.client.keys(f"hq:watch:{found.namespace}:*") or ["-"])
-
-
-def store_id(app: Flask, code: str = "demo") -> int:
-    with app.app_context():
-        return int(db.session.scalar(select(Store.id).where(Store.code == code)))
 
 
 def views(name: str, client: Any) -> list[dict[str, Any]]:

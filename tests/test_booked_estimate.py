@@ -129,6 +129,12 @@ TODAY_10 = "2026-11-26T02:00:00Z"  # 10:00 in Shanghai; the morning clock is 09:
 TODAY_11 = "2026-11-26T03:00:00Z"
 
 
+def kiosk_wait(make: Factory, code: str) -> list[int]:
+    """The wait the kiosk's service button shows, as the kiosk reads it."""
+    listed = make.client.get("/api/v1/stores/demo/services").json["services"]
+    return next(s["eta_minutes"] for s in listed if s["code"] == code)
+
+
 def booked_rows(app: Flask, moment: datetime) -> tuple[list[tuple[int, datetime]], float]:
     ident = store_id(app)
     with app.app_context():
@@ -198,6 +204,8 @@ def test_a_booking_due_before_the_counter_is_free_is_counted_in_every_wait(
     found = projection_of(app)
     plan_change = next(s.id for s in found.services if s.code == "C")
     assert found.waits_now[plan_change] == pytest.approx(36.0, abs=0.01)
+    # What the kiosk's button shows: 36 × 0.8 to 36 × 1.3 + 1, in whole minutes (24 alone: 19-33).
+    assert kiosk_wait(make, "C") == [28, 48]
     # The waiting ticket's estimate is the median of 64 sampled runs (durations drawn, cv 0.5):
     # about 20 minutes when the booking comes first (in 85 % of the runs), 10.7 without it.
     assert found.forecasts[waiting].point > 15.0

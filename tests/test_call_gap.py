@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from backend.core.clock import ManualClock
 from backend.policy import CounterView, Lane, Ordering, QueueItem, QueuePolicy, sim
@@ -67,7 +68,7 @@ def test_the_simulator_measures_each_call_until_its_start_or_its_miss() -> None:
 
 
 def test_the_live_estimate_counts_the_gap_of_the_last_calls(
-    app: Flask, api: Api, clock: ManualClock
+    app: Flask, client: FlaskClient, api: Api, clock: ManualClock
 ) -> None:
     """Counter 3 alone. A plan change (12 min) called at 10:00 begins at 10:02: its counter is
     expected free at 10:14; a ticket waiting behind it is called then and holds the counter two
@@ -81,3 +82,6 @@ def test_the_live_estimate_counts_the_gap_of_the_last_calls(
     found = projection_of(app)
     plan_change = next(s.id for s in found.services if s.code == "C")
     assert found.waits_now[plan_change] == pytest.approx(26.0, abs=0.01)
+    # What the kiosk's button shows: 26 × 0.8 to 26 × 1.3 + 1, in whole minutes (24: 19-33).
+    listed = client.get("/api/v1/stores/demo/services").json["services"]
+    assert next(s["eta_minutes"] for s in listed if s["code"] == "C") == [20, 35]

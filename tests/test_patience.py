@@ -30,7 +30,7 @@ from backend.policy.eta import (
 )
 from backend.policy.sim import generate_customers, load_scenario, policy_setups, simulate
 from backend.policy.sim.customers import Customer
-from backend.policy.sim.estimate import HISTORY_SEED, history_patience
+from backend.policy.sim.estimate import HISTORY_SEED, hall_history
 from backend.policy.sim.hall import Hall, Ticket, at
 from backend.queue import readmodel
 from backend.queue.models import Ticket as TicketRow
@@ -81,7 +81,7 @@ def test_until_the_day_has_seen_enough_leave_the_earlier_days_tell() -> None:
 def test_the_simulators_history_is_its_earlier_days_tallied() -> None:
     scenario = load_scenario("bench/scenarios/month_start.toml")
     two_days = replace(scenario, eta=replace(scenario.eta, history_days=2))
-    tally = history_patience(two_days, 3)
+    tally = hall_history(two_days, 3).patience
     assert tally is not None
     setup = policy_setups(two_days)["ours"]
     left = called = 0
@@ -93,7 +93,8 @@ def test_the_simulators_history_is_its_earlier_days_tallied() -> None:
     assert sum(tally.departures) == left > 0
     # Every ticket waited from its queue time: the first band holds min(wait, 10) of each.
     assert tally.exposure[0] <= 10.0 * (left + called)
-    assert history_patience(replace(scenario, eta=replace(scenario.eta, history_days=0)), 3) is None
+    no_history = replace(scenario, eta=replace(scenario.eta, history_days=0))
+    assert hall_history(no_history, 3).patience is None
 
 
 def test_the_hazard_is_piecewise_constant_and_its_inverse_draws_given_the_wait() -> None:

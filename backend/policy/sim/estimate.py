@@ -53,11 +53,6 @@ def hall_history(scenario: Scenario, seed: int) -> History:
     return History(tally_patience(waits), shows, bookings)
 
 
-def history_patience(scenario: Scenario, seed: int) -> PatienceTally | None:
-    """The earlier days' patience tally (`hall_history`), None without history."""
-    return hall_history(scenario, seed).patience
-
-
 def booked_still_to_come(hall: Hall, bookings: Sequence[Booking]) -> list[BookedVisit]:
     """The day's bookings not checked in by now, as the live read model reads them (all of
     them: the estimate keeps those near enough to matter)."""

@@ -14,9 +14,10 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from statistics import NormalDist
+from typing import Any
 
 from .enums import CounterStatus, Lane
 from .ordering import CounterView, QueueItem, QueuePolicy, choose_next
@@ -77,6 +78,7 @@ class CounterLoad:
     current_minutes: float | None = None  # its expected duration
     # A paused counter's planned return (the clerk said "back in 30 min"), None if not said.
     back_at: datetime | None = None
+    serving: QueueItem | None = None  # the visit under way (it may be sent on at its end)
 
     def starts_at(self, now: datetime) -> datetime | None:
         """When the counter takes its next customer in a forward run (serving its own
@@ -180,6 +182,49 @@ def _next_arrival(groups: dict[GroupKey, deque[QueueItem]], moment: datetime) ->
     return min(later, default=None)
 
 
+class _SecondParts:
+    """The second parts of visits sent on to another service, in one forward run: each queues
+    again when its first part ends, where its queue time puts it in its group (`_groups`'
+    order: at the head, nearly always, as it keeps the queue time of its first part)."""
+
+    def __init__(
+        self, onward: Mapping[int, QueueItem] | None, requeued: Sequence[tuple[datetime, QueueItem]]
+    ) -> None:
+        self.onward = onward or {}
+        self.due = [(at, item.ticket_id, item) for at, item in requeued]
+        heapq.heapify(self.due)
+        # Counters that would take nobody of those left: they wait for a second part to come.
+        self.idle: list[tuple[int, CounterView]] = []
+
+    def join(self, groups: dict[GroupKey, deque[QueueItem]], moment: datetime) -> None:
+        while self.due and self.due[0][0] <= moment:
+            item = heapq.heappop(self.due)[2]
+            group = groups.setdefault(_group_key(item), deque())
+            key = _order(item)
+            place = next((n for n, i in enumerate(group) if _order(i) > key), len(group))
+            group.insert(place, item)
+
+    def next_after(self, later: datetime | None) -> datetime | None:
+        if self.due and (later is None or self.due[0][0] < later):
+            return self.due[0][0]
+        return later
+
+    def called(self, item: QueueItem, done: datetime, free: list[Any]) -> None:
+        """`item` was called and is done at `done`: its second part, if it is sent on, queues
+        then, and an idle counter looks again."""
+        part = self.onward.get(item.ticket_id)
+        if part is None:
+            return
+        heapq.heappush(self.due, (done, part.ticket_id, part))
+        for number, view in self.idle:
+            heapq.heappush(free, (done, number, view))
+        self.idle.clear()
+
+
+def _order(item: QueueItem) -> tuple[datetime, datetime, int]:
+    return (item.due_at or item.queue_at, item.queue_at, item.ticket_id)
+
+
 def run_forward(
     waiting: Sequence[QueueItem],
     counters: Sequence[CounterLoad],
@@ -189,11 +234,16 @@ def run_forward(
     recent_lanes: Sequence[Lane] = (),
     arrivals: Sequence[QueueItem] = (),
     leaves: Mapping[int, datetime] | None = None,
+    onward: Mapping[int, QueueItem] | None = None,
+    requeued: Sequence[tuple[datetime, QueueItem]] = (),
 ) -> dict[int, float]:
     """Minutes until each waiting ticket is called, with the expected `arrivals` (queue times in
     the future) coming in meanwhile. A ticket no open counter would call is left out (its wait
-    is unknown, not zero), and so is one that gives up (`leaves`: when, by ticket id) first."""
+    is unknown, not zero), and so is one that gives up (`leaves`: when, by ticket id) first.
+    A visit sent on to a second service (`onward`: its second part, by the first's ticket id;
+    `requeued`: those of the visits under way, with when they end) queues again at its end."""
     groups = _groups([*waiting, *arrivals])
+    parts = _SecondParts(onward, requeued)
     pending = {item.ticket_id for item in waiting}
     free = [
         (start, c.view.number, replace(c.view, status=CounterStatus.OPEN))
@@ -209,15 +259,18 @@ def run_forward(
     waits: dict[int, float] = {}
     while pending and free:
         moment, number, view = heapq.heappop(free)
+        parts.join(groups, moment)
         if leaves:
             _drop_departed(groups, moment, leaves, pending)
         heads = _available(groups, moment)
         decision = choose_next(view, heads, policy, moment, recent[-policy.vip_window :])
         if decision.ticket_id is None:
-            later = _next_arrival(groups, moment)
+            later = parts.next_after(_next_arrival(groups, moment))
             if later is not None:  # idle until someone it might take arrives
                 heapq.heappush(free, (later, number, view))
-            continue  # else this counter would take nobody of those left: it drops out
+            else:  # it would take nobody of those left: it drops out, unless a part comes
+                parts.idle.append((number, view))
+            continue
         item = next(h for h in heads if h.ticket_id == decision.ticket_id)
         group = groups[_group_key(item)]
         group.remove(item)
@@ -227,7 +280,9 @@ def run_forward(
             pending.discard(item.ticket_id)
             waits[item.ticket_id] = (moment - now) / MINUTE
         recent.append(item.lane)
-        heapq.heappush(free, (moment + duration(item) * MINUTE, number, view))
+        done = moment + duration(item) * MINUTE
+        heapq.heappush(free, (done, number, view))
+        parts.called(item, done, free)
     return waits
 
 
@@ -290,6 +345,83 @@ def call_minutes(gaps: Iterable[float]) -> float:
     as missed) over these calls, each at most CALL_GAP_CAP; 0 without any."""
     capped = [min(max(gap, 0.0), CALL_GAP_CAP) for gap in gaps]
     return sum(capped) / len(capped) if capped else 0.0
+
+
+# --- visits that go on to a second service -----------------------------------------------------
+
+# Second parts of visits are numbered from here down (apart from the walk-ins and bookings).
+TRANSFER_ID_BASE = -4_000_000
+# A store's transfer shares are pulled towards none while it has few visits of a service: this
+# many visits without a transfer are added to what it has seen (a service new to the store, or
+# a store without history, transfers nobody in the forward runs).
+TRANSFER_PRIOR_VISITS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A share of a service's visits that is sent on to another service at its end: the ticket
+    keeps its queue time, so it waits at the head of its new lane (`run_forward`)."""
+
+    service: str
+    lane: Lane  # the second service's lane
+    expected_minutes: float
+    share: float  # of the first service's visits
+
+
+Onward = Mapping[str, Sequence[Transfer]]
+
+
+def transfer_shares(
+    finished: Mapping[str, int], moved: Mapping[tuple[str, str], int]
+) -> dict[tuple[str, str], float]:
+    """The share of each service's visits sent on to each other one, from the store's earlier
+    days: `moved[(first, second)]` transfers, `finished[first]` visits that ended at the first
+    service; pulled towards none by TRANSFER_PRIOR_VISITS."""
+    out_of: dict[str, int] = {}
+    for (first, _), count in moved.items():
+        out_of[first] = out_of.get(first, 0) + count
+    return {
+        (first, second): count / (finished.get(first, 0) + out_of[first] + TRANSFER_PRIOR_VISITS)
+        for (first, second), count in moved.items()
+        if count > 0 and first != second
+    }
+
+
+def onward_of(
+    shares: Mapping[tuple[str, str], float], services: Mapping[str, tuple[Lane, float]]
+) -> dict[str, tuple[Transfer, ...]]:
+    """The transfers of each service (`transfer_shares`) to services still offered (`services`:
+    each code's lane and expected minutes)."""
+    out: dict[str, list[Transfer]] = {}
+    for (first, second), share in sorted(shares.items()):
+        if second in services:
+            lane, minutes = services[second]
+            out.setdefault(first, []).append(Transfer(second, lane, minutes, share))
+    return {first: tuple(options) for first, options in out.items()}
+
+
+def second_part(
+    rng: random.Random, item: QueueItem, onward: Onward, ticket_id: int
+) -> QueueItem | None:
+    """Whether this visit is sent on (drawn by the store's shares), and if so its second part:
+    the same queue time and priority care, the second service's lane (a VIP stays one)."""
+    options = onward.get(item.service)
+    if not options:
+        return None
+    u = rng.random()
+    for option in options:
+        if u < option.share:
+            return QueueItem(
+                ticket_id,
+                item.lane if item.lane == Lane.VIP else option.lane,
+                item.queue_at,
+                option.service,
+                service_lane=option.lane,
+                expected_minutes=option.expected_minutes,
+                care=item.care,
+            )
+        u -= option.share
+    return None
 
 
 # --- the day's bookings still to come ----------------------------------------------------------
@@ -570,15 +702,18 @@ def forecast(
     booked: Sequence[BookedVisit] = (),
     shows: float = 1.0,
     call_gap: float = 0.0,
+    onward: Onward | None = None,
 ) -> dict[int, WaitForecast]:
     """An estimate (the median of sampled runs) and a 90 % range for every waiting ticket; with
     no samples, the run with expected durations and a fixed band around it. With `patience`,
     customers give up in the sampled runs as they have been doing today; the `booked` visits
     still to come check in, each with probability `shows` (`expected_bookings`); every call
-    holds its counter `call_gap` minutes before its service begins (`call_minutes`)."""
+    holds its counter `call_gap` minutes before its service begins (`call_minutes`); a drawn
+    share of the visits is sent on to a second service at its end (`onward`, by service:
+    `onward_of`)."""
     coming = _Coming(rates, tuple(booked), shows)
     point = _point_run(waiting, counters, policy, now, recent_lanes, coming, call_gap)
-    runs = _Runs(cv, samples, seed, coming, patience, call_gap)
+    runs = _Runs(cv, samples, seed, coming, patience, call_gap, onward or {})
     return _sampled(point, waiting, counters, policy, now, recent_lanes, runs)
 
 
@@ -627,6 +762,7 @@ class _Runs:
     coming: _Coming
     patience: Patience | None
     call_gap: float = 0.0
+    onward: Onward = field(default_factory=dict)
 
 
 def _sampled(
@@ -652,8 +788,18 @@ def _sampled(
             if runs.patience is not None
             else None
         )
+        onward, requeued = _sent_on(rng, (*waiting, *arrivals), loads, runs, times)
         sampled = run_forward(
-            waiting, loads, policy, now, _lookup(times), recent_lanes, arrivals, leaves
+            waiting,
+            loads,
+            policy,
+            now,
+            _lookup(times),
+            recent_lanes,
+            arrivals,
+            leaves,
+            onward,
+            requeued,
         )
         for ticket_id, wait in sampled.items():
             if ticket_id in drawn:
@@ -661,6 +807,36 @@ def _sampled(
     return {
         ticket_id: _from_runs(drawn[ticket_id], estimate) for ticket_id, estimate in point.items()
     }
+
+
+def _sent_on(
+    rng: random.Random,
+    items: Sequence[QueueItem],
+    loads: Sequence[CounterLoad],
+    runs: _Runs,
+    times: dict[int, float],
+) -> tuple[dict[int, QueueItem], list[tuple[datetime, QueueItem]]]:
+    """One sampled run's transfers: the second parts of the visits drawn to be sent on (by the
+    first part's ticket id), and of the visits under way with their drawn ends; each second
+    part's duration drawn into `times`. Nothing is drawn for a store that transfers nobody."""
+    onward: dict[int, QueueItem] = {}
+    requeued: list[tuple[datetime, QueueItem]] = []
+    if not runs.onward:
+        return onward, requeued
+    count = 0
+    for first in (*items, *(load.serving for load in loads)):
+        if first is None:
+            continue
+        part = second_part(rng, first, runs.onward, TRANSFER_ID_BASE - count)
+        if part is None:
+            continue
+        count += 1
+        times[part.ticket_id] = runs.call_gap + lognormal_draw(rng, part.expected_minutes, runs.cv)
+        onward[first.ticket_id] = part
+    for load in loads:
+        if load.serving is not None and (part := onward.pop(load.serving.ticket_id, None)):
+            requeued.append((load.free_at, part))
+    return onward, requeued
 
 
 def _from_runs(runs: list[float], estimate: float) -> WaitForecast:
@@ -725,6 +901,7 @@ def forecast_banded(
     booked: Sequence[BookedVisit] = (),
     shows: float = 1.0,
     call_gap: float = 0.0,
+    onward: Onward | None = None,
 ) -> tuple[dict[int, WaitForecast], SampledBand | None]:
     """`forecast`, with the sampled runs reused: a fresh point run for every ticket, and the
     sampled band of `band` (younger than `max_age`, same staffed counters, knowing the first
@@ -744,7 +921,7 @@ def forecast_banded(
         or band.shape != shape
         or (first is not None and first not in band.offsets)  # no band to lend the new ones
     ):
-        runs = _Runs(cv, samples, seed, coming, patience, call_gap)
+        runs = _Runs(cv, samples, seed, coming, patience, call_gap, onward or {})
         full = _sampled(point, waiting, counters, policy, now, recent_lanes, runs)
         offsets = {
             t: (f.point - point[t], f.low - point[t], f.high - point[t]) for t, f in full.items()

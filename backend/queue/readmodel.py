@@ -31,6 +31,7 @@ from backend.core.types import UTCDateTime
 from backend.extensions import db
 from backend.policy import (
     AT_COUNTER,
+    Action,
     AppointmentStatus,
     Channel,
     CounterStatus,
@@ -63,12 +64,14 @@ from backend.policy.eta import (
     expected_bookings,
     forecast_banded,
     observed_patience,
+    onward_of,
     run_forward,
     sample_count,
     show_rate,
+    transfer_shares,
 )
 from backend.policy.slots import OpenState
-from backend.queue.models import Ticket
+from backend.queue.models import Ticket, TicketEvent
 from backend.staff.models import User
 from backend.stores.models import Counter, Service, Store
 from backend.stores.settings import ServiceInfo, StoreSettings
@@ -406,6 +409,8 @@ class _Statements:
     patience_history: Any
     booked: Any
     shows_history: Any
+    finished_history: Any
+    transfers_history: Any
 
 
 def _today() -> Any:
@@ -439,6 +444,15 @@ def _statements() -> _Statements:
         .order_by(Counter.number)
     )
     since = bindparam("since", type_=UTCDateTime())
+    earlier = and_(
+        Ticket.store_id == store_id,
+        Ticket.service_day >= bindparam("first"),
+        Ticket.service_day < bindparam("day"),
+    )
+    # A transfer's services, by code, as its event keeps them (a transfer to a counter alone,
+    # with no service of its own, is no visit of another service).
+    moved_from = TicketEvent.detail["from_service"].as_string()
+    moved_to = TicketEvent.detail["to_service"].as_string()
     return _Statements(
         store=select(*Store.__table__.c).where(Store.id == store_id),
         services=select(*Service.__table__.c)
@@ -466,14 +480,7 @@ def _statements() -> _Statements:
         .where(in_day, Ticket.issued_at > since, Ticket.lane != Lane.APPOINTMENT)
         .group_by(Ticket.service_id),
         patience=_patience_statement(in_day),
-        patience_history=_patience_statement(
-            and_(
-                Ticket.store_id == store_id,
-                Ticket.service_day >= bindparam("first"),
-                Ticket.service_day < bindparam("day"),
-            ),
-            day_over=True,
-        ),
+        patience_history=_patience_statement(earlier, day_over=True),
         booked=select(Appointment.service_id, Appointment.slot_start)
         .where(
             Appointment.store_id == store_id,
@@ -492,6 +499,15 @@ def _statements() -> _Statements:
             Appointment.day < bindparam("day"),
             Appointment.status != AppointmentStatus.CANCELLED,
         ),
+        finished_history=select(Service.code, func.count())
+        .select_from(Ticket)
+        .join(Service, Service.id == Ticket.service_id)
+        .where(earlier, Ticket.status == TicketStatus.DONE)
+        .group_by(Service.code),
+        transfers_history=select(moved_from, moved_to, func.count())
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(earlier, TicketEvent.action == Action.TRANSFER, moved_to.is_not(None))
+        .group_by(moved_from, moved_to),
     )
 
 
@@ -595,10 +611,12 @@ def _tally(row: Any) -> PatienceTally:
 @dataclass(frozen=True, slots=True)
 class _History:
     """What the store's earlier days (HISTORY_DAYS of them) tell the estimate: how its customers
-    gave up, and the share of its bookings that came."""
+    gave up, the share of its bookings that came, and the share of each service's visits sent on
+    to each other one (by service code: `eta.transfer_shares`)."""
 
     patience: PatienceTally
     shows: float
+    transfers: Mapping[tuple[str, str], float] = field(default_factory=dict)
 
 
 # The store's earlier days' history, per (database, store, day): those days no longer change, so
@@ -617,8 +635,13 @@ def _history(conn: Connection, store_id: int, day: date) -> _History:
     where = {"store_id": store_id, "first": first, "day": day}
     q = _statements()
     came, booked = conn.execute(q.shows_history, where).one()
+    moved = {(str(a), str(b)): int(n) for a, b, n in conn.execute(q.transfers_history, where)}
+    # (A store that transfers nobody needs no count of its visits.)
+    finished = {str(c): int(n) for c, n in conn.execute(q.finished_history, where)} if moved else {}
     found = _History(
-        _tally(conn.execute(q.patience_history, where).one()), show_rate(int(came), int(booked))
+        _tally(conn.execute(q.patience_history, where).one()),
+        show_rate(int(came), int(booked)),
+        transfer_shares(finished, moved),
     )
     with _HISTORY_LOCK:
         if len(_HISTORY) >= CACHE_SIZE:
@@ -712,6 +735,9 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         for sid, slot in rows.booked
         if sid in services
     ]
+    onward = onward_of(
+        rows.history.transfers, {s.code: (s.lane, s.minutes) for s in rows.services if s.active}
+    )
     forecasts, band = forecast_banded(
         items,
         loads,
@@ -727,6 +753,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         booked=booked,
         shows=rows.history.shows,
         call_gap=call_gap,
+        onward=onward,
     )
     order = _call_order(items, list(forecasts), counters, services, policy, moment, recent_lanes)
     counts: dict[Lane, int] = {}
@@ -889,7 +916,7 @@ def _loads(
         began = current.started_at or current.called_at or moment
         minutes = services[current.service_id].minutes
         free_at = max(moment, began + timedelta(minutes=minutes))
-        out.append(CounterLoad(view, free_at, began, minutes, back_at))
+        out.append(CounterLoad(view, free_at, began, minutes, back_at, _item(current, services)))
     return out
 
 

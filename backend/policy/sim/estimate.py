@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
+from ..enums import TicketStatus
 from ..eta import (
     BookedVisit,
     CounterLoad,
     PatienceTally,
+    Transfer,
     forecast,
+    onward_of,
     sample_count,
     show_rate,
     tally_patience,
+    transfer_shares,
 )
 from .customers import Booking, day_bookings, generate_customers
-from .hall import Forecaster, Hall, Ticket, at, patience_waits, simulate
+from .hall import DayResult, Forecaster, Hall, Ticket, at, patience_waits, simulate
 from .scenario import Scenario
 from .setups import policy_setups
 
@@ -31,6 +36,9 @@ class History:
     patience: PatienceTally | None = None
     shows: int = 0
     bookings: int = 0
+    # Visits that ended at each service, and transfers from one service to another.
+    finished: Mapping[str, int] = field(default_factory=dict)
+    moved: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
 def hall_history(scenario: Scenario, seed: int) -> History:
@@ -43,14 +51,44 @@ def hall_history(scenario: Scenario, seed: int) -> History:
     setup = policy_setups(scenario)["ours"]
     waits = []
     shows = bookings = 0
+    finished: Counter[str] = Counter()
+    moved: Counter[tuple[str, str]] = Counter()
     for day in range(days):
         day_seed = HISTORY_SEED + seed * 101 + day
         customers = generate_customers(scenario, day_seed)
-        waits += patience_waits(simulate(scenario, setup, customers).tickets, None)
+        result = simulate(scenario, setup, customers)
+        waits += patience_waits(result.tickets, None)
+        ended, sent = transfer_tally(result)
+        finished.update(ended)
+        moved.update(sent)
         booked = day_bookings(scenario, day_seed)
         shows += sum(b.checks_in is not None for b in booked)
         bookings += len(booked)
-    return History(tally_patience(waits), shows, bookings)
+    return History(tally_patience(waits), shows, bookings, dict(finished), dict(moved))
+
+
+def transfer_tally(result: DayResult) -> tuple[Counter[str], Counter[tuple[str, str]]]:
+    """A day's visits that ended at each service (served to the end) and its transfers from one
+    service to another, as the live read model counts them from the store's tickets and their
+    transfer events."""
+    finished = Counter(t.item.service for t in result.tickets if t.status is TicketStatus.DONE)
+    by_id = {t.item.ticket_id: t for t in result.tickets}
+    moved: Counter[tuple[str, str]] = Counter()
+    for kind, _, _, ticket_id in result.log:
+        if kind == "transfer":
+            customer = by_id[ticket_id].customer
+            moved[(customer.service, customer.then or "")] += 1
+    return finished, moved
+
+
+def hall_onward(
+    scenario: Scenario, hall: Hall, history: History
+) -> dict[str, tuple[Transfer, ...]]:
+    """The transfers the estimate draws: the shares of the earlier days, to the services as the
+    store knows them now."""
+    shares = transfer_shares(history.finished, history.moved)
+    services = {s.code: (s.lane, hall.expected(s.code)) for s in scenario.services}
+    return onward_of(shares, services)
 
 
 def booked_still_to_come(hall: Hall, bookings: Sequence[Booking]) -> list[BookedVisit]:
@@ -85,6 +123,7 @@ def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster:
                 None if seen.began is None else at(seen.began),
                 seen.expected,
                 None if seen.back_at is None else at(seen.back_at),
+                seen.serving,
             )
             for seen in hall.counter_views()
         ]
@@ -103,6 +142,7 @@ def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster:
             booked=booked_still_to_come(hall, bookings),
             shows=shows,
             call_gap=hall.call_gap(),
+            onward=hall_onward(scenario, hall, history) if history.moved else None,
         ).get(ticket.item.ticket_id)
         return (found.point, found.low, found.high) if found else None
 

@@ -122,6 +122,7 @@ class CounterSeen(NamedTuple):
     began: float | None
     expected: float | None
     back_at: float | None  # a paused counter's planned return
+    serving: QueueItem | None = None  # the visit under way
 
 
 Forecaster = Callable[["Hall", Ticket], tuple[float, float, float] | None]
@@ -619,7 +620,14 @@ class Hall:
             expected = desk.current.item.expected_minutes
             began = desk.expected_end - expected
             out.append(
-                CounterSeen(view, max(desk.expected_end, self.now), began, expected, back_at)
+                CounterSeen(
+                    view,
+                    max(desk.expected_end, self.now),
+                    began,
+                    expected,
+                    back_at,
+                    desk.current.item,
+                )
             )
         return out
 

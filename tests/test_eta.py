@@ -14,6 +14,7 @@ from backend.policy.eta import (
     BAND_MAX_AGE,
     UNSAID_RETURN,
     CounterLoad,
+    WaitForecast,
     forecast,
     forecast_banded,
     run_forward,
@@ -124,9 +125,30 @@ def test_the_band_follows_a_fresh_point_run_and_lends_itself_to_newcomers() -> N
         mean_off, _, high_off = band.offsets[ticket_id]
         assert banded[ticket_id].point == pytest.approx(point[ticket_id] + mean_off)
         assert banded[ticket_id].high == pytest.approx(point[ticket_id] + high_off)
-    # The newcomer takes the band of the ticket called just before it (8).
-    assert banded[9].high - point[9] == pytest.approx(band.offsets[8][2])
+    # The newcomer takes the band of the ticket called just before it (8), widened for the
+    # minutes it waits beyond 8 as the fixed band would widen them (30 % up, 20 % down).
+    beyond = point[9] - point[8]
+    assert beyond > 0
+    assert banded[9].point - point[9] == pytest.approx(band.offsets[8][0])
+    assert banded[9].high - point[9] == pytest.approx(band.offsets[8][2] + 0.3 * beyond)
+    assert banded[9].low == pytest.approx(max(point[9] + band.offsets[8][1] - 0.2 * beyond, 0))
     assert banded[9].low <= banded[9].point <= banded[9].high
+
+
+def test_tickets_the_band_never_saw_are_not_told_a_range_of_zero() -> None:
+    """A band sampled when the only ticket was called at once (every run: 0 min) lends nothing
+    to the ones who joined behind it within the half minute: each of them waits for visits the
+    runs did not draw, and gets the fixed band's margins for them, not 18-18 min."""
+    alone = [fast(1, 0, expected=18.0)]
+    _, band = forecast_banded(alone, counters(0), FIFO, NOW, samples=16, seed=1)
+    assert band is not None and band.offsets[1] == (0.0, 0.0, 0.0)
+    queue = [fast(i, 0, expected=18.0) for i in range(1, 5)]
+    banded, kept = forecast_banded(queue, counters(0), FIFO, NOW, samples=16, band=band)
+    assert kept is band
+    assert banded[1] == WaitForecast(0.0, 0.0, 0.0)
+    for ticket_id, wait in ((2, 18.0), (3, 36.0), (4, 54.0)):
+        found = banded[ticket_id]
+        assert (found.point, found.low, found.high) == pytest.approx((wait, 0.8 * wait, 1.3 * wait))
 
 
 def test_the_band_is_sampled_anew_when_old_when_staffing_changes_or_when_it_knows_no_one() -> None:

@@ -854,8 +854,21 @@ def _from_runs(runs: list[float], estimate: float) -> WaitForecast:
     return WaitForecast(middle, max(low, 0.0), high)
 
 
+# Without sampled runs, a wait's range is FIXED_LOW to FIXED_HIGH times it (and a minute more).
+FIXED_LOW = 0.8
+FIXED_HIGH = 1.3
+
+
 def _fixed_band(estimate: float) -> WaitForecast:
-    return WaitForecast(estimate, estimate * 0.8, estimate * 1.3 + 1)
+    return WaitForecast(estimate, estimate * FIXED_LOW, estimate * FIXED_HIGH + 1)
+
+
+def borrowed(offset: tuple[float, float, float], extra: float) -> tuple[float, float, float]:
+    """The band of a ticket the sampled runs did not see, from the band of the ticket before it
+    that they did (`offset`) and the minutes it waits beyond that ticket (`extra`): those minutes
+    the runs know nothing of, so they widen the range as the fixed band would."""
+    extra = max(extra, 0.0)
+    return (offset[0], offset[1] - (1 - FIXED_LOW) * extra, offset[2] + (FIXED_HIGH - 1) * extra)
 
 
 # --- the sampled band, kept for a while --------------------------------------------------------
@@ -905,9 +918,9 @@ def forecast_banded(
 ) -> tuple[dict[int, WaitForecast], SampledBand | None]:
     """`forecast`, with the sampled runs reused: a fresh point run for every ticket, and the
     sampled band of `band` (younger than `max_age`, same staffed counters, knowing the first
-    ticket to be called) around it. A ticket the band does not know takes the band of the ticket
-    called just before it. Returns the forecasts and the band to keep (a new one whenever it
-    sampled)."""
+    ticket to be called) around it. A ticket the band does not know takes the band of the last
+    ticket called before it that it does know, widened for the minutes between them
+    (`borrowed`). Returns the forecasts and the band to keep (a new one whenever it sampled)."""
     coming = _Coming(rates, tuple(booked), shows)
     point = _point_run(waiting, counters, policy, now, recent_lanes, coming, call_gap)
     shape = _shape(counters, now)
@@ -928,12 +941,21 @@ def forecast_banded(
         }
         return full, SampledBand(now, shape, offsets)
     out: dict[int, WaitForecast] = {}
-    ahead = band.offsets[first] if first is not None else (0.0, 0.0, 0.0)
+    known, known_at = (0.0, 0.0, 0.0), 0.0  # the band of the last ticket it knows, and its wait
     for ticket_id, estimate in point.items():  # in the order the tickets are called
-        offset = band.offsets.get(ticket_id, ahead)
-        ahead = offset
-        middle = max(estimate + offset[0], 0.0)
-        out[ticket_id] = WaitForecast(
-            middle, min(max(estimate + offset[1], 0.0), middle), max(estimate + offset[2], middle)
-        )
+        offset = band.offsets.get(ticket_id)
+        if offset is not None:
+            known, known_at = offset, estimate
+        else:
+            offset = borrowed(known, estimate - known_at)
+        out[ticket_id] = shifted(estimate, offset)
     return out, band
+
+
+def shifted(point: float, offset: tuple[float, float, float]) -> WaitForecast:
+    """A point run's wait with a sampled band around it (`SampledBand.offsets`: the median, low
+    and high of the sampled runs minus the point run's wait), kept in order and above zero."""
+    middle = max(point + offset[0], 0.0)
+    return WaitForecast(
+        middle, min(max(point + offset[1], 0.0), middle), max(point + offset[2], middle)
+    )

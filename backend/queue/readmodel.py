@@ -51,6 +51,8 @@ from backend.policy.eta import (
     ARRIVAL_HORIZON_MINUTES,
     BOOKED_LATE,
     CALL_GAP_CALLS,
+    FIXED_HIGH,
+    FIXED_LOW,
     HISTORY_DAYS,
     PATIENCE_BANDS,
     ArrivalRate,
@@ -60,6 +62,7 @@ from backend.policy.eta import (
     PatienceTally,
     SampledBand,
     WaitForecast,
+    borrowed,
     call_minutes,
     expected_bookings,
     forecast_banded,
@@ -67,6 +70,7 @@ from backend.policy.eta import (
     onward_of,
     run_forward,
     sample_count,
+    shifted,
     show_rate,
     transfer_shares,
 )
@@ -82,9 +86,9 @@ RECENT_CALLS = 10
 # many sampled forward runs make it is `eta.sample_count` (see bench/BENCHMARKS.md for what they
 # cost and cover).
 ETA_SPREAD = 0.5
-# "Wait now" for a new ticket (kiosk buttons, display lanes): one forward run and a band around it.
-WAIT_NOW_LOW = 0.8
-WAIT_NOW_HIGH = 1.3
+# "Wait now" for a new ticket (kiosk buttons, display lanes): one forward run, with the band of
+# the ticket it would be called after widened for the minutes beyond it (what the ticket it
+# prints then shows: `eta.borrowed`), or the fixed band where nobody waits ahead of it.
 # A projection is rebuilt when the store changes, or when it is this old: estimates move with time.
 MAX_AGE = timedelta(seconds=60)
 
@@ -218,6 +222,9 @@ class Projection:
     positions: Mapping[int, int]
     forecasts: Mapping[int, WaitForecast]
     waits_now: Mapping[int, float]
+    # service id -> the sampled band of the ticket a new one would be called after: its
+    # estimate's median, low and high minus its wait in the point run
+    waits_band: Mapping[int, tuple[float, float, float]]
     lane_counts: Mapping[Lane, int]
     now_calling: tuple[TicketRow, ...]
     next_calls: Mapping[int, Decision]  # counter number -> what its next call would be
@@ -295,7 +302,10 @@ class Projection:
         point = self.waits_now.get(service_id)
         if point is None:
             return None
-        return WaitForecast(point, point * WAIT_NOW_LOW, point * WAIT_NOW_HIGH + 1).as_range()
+        offset = self.waits_band.get(service_id)
+        if offset is not None:  # what the ticket it prints would show
+            return shifted(point, offset).as_range()
+        return WaitForecast(point, point * FIXED_LOW, point * FIXED_HIGH + 1).as_range()
 
     # --- lanes and counters ----------------------------------------------------------------
 
@@ -756,6 +766,16 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         onward=onward,
     )
     order = _call_order(items, list(forecasts), counters, services, policy, moment, recent_lanes)
+    waits_now, after = _waits_now(
+        items,
+        loads,
+        policy,
+        moment,
+        recent_lanes,
+        rows.services,
+        expected_bookings(booked, rows.history.shows, moment),
+        call_gap,
+    )
     counts: dict[Lane, int] = {}
     for ticket in waiting:
         counts[ticket.lane] = counts.get(ticket.lane, 0) + 1
@@ -779,17 +799,15 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         missed=tuple(_row(t, services, numbers) for t in rows.missed),
         positions=MappingProxyType({ticket_id: n for n, ticket_id in enumerate(order)}),
         forecasts=MappingProxyType(forecasts),
-        waits_now=MappingProxyType(
-            _waits_now(
-                items,
-                loads,
-                policy,
-                moment,
-                recent_lanes,
-                rows.services,
-                expected_bookings(booked, rows.history.shows, moment),
-                call_gap,
-            )
+        waits_now=MappingProxyType(waits_now),
+        waits_band=MappingProxyType(
+            {
+                service_id: borrowed(
+                    (f.point - wait, f.low - wait, f.high - wait), waits_now[service_id] - wait
+                )
+                for service_id, (ahead, wait) in after.items()
+                if (f := forecasts.get(ahead)) is not None and band is not None
+            }
         ),
         lane_counts=MappingProxyType(counts),
         now_calling=tuple(
@@ -946,11 +964,12 @@ def _waits_now(
     services: tuple[ServiceInfo, ...],
     booked: list[QueueItem],
     call_gap: float = 0.0,
-) -> dict[int, float]:
+) -> tuple[dict[int, float], dict[int, tuple[int, float]]]:
     """One forward run with a stand-in new ticket for every service at the end of its lane,
     and the bookings due meanwhile (`eta.expected_bookings`: called first when due, they hold
     a counter). The stand-ins take no counter time, so they neither delay each other nor
-    anyone real."""
+    anyone real. The waits by service id, and the waiting ticket each stand-in is called
+    after with that ticket's wait in this run (none for one called before anyone waiting)."""
     last = max((i.queue_at for i in items), default=None)
     at = next_queue_at(last, moment)
     phantoms = {
@@ -974,7 +993,14 @@ def _waits_now(
         recent_lanes,
         booked,
     )
-    return {-ident: waits[ident] for ident in phantoms if ident in waits}
+    after: dict[int, tuple[int, float]] = {}
+    called: int | None = None  # the last waiting ticket called so far
+    for ident in waits:  # in the order of the calls
+        if ident not in phantoms:
+            called = ident
+        elif called is not None:
+            after[-ident] = (called, waits[called])
+    return {-ident: waits[ident] for ident in phantoms if ident in waits}, after
 
 
 # --- the cache ---------------------------------------------------------------------------------

@@ -86,9 +86,6 @@ RECENT_CALLS = 10
 # many sampled forward runs make it is `eta.sample_count` (see bench/BENCHMARKS.md for what they
 # cost and cover).
 ETA_SPREAD = 0.5
-# "Wait now" for a new ticket (kiosk buttons, display lanes): one forward run, with the band of
-# the ticket it would be called after widened for the minutes beyond it (what the ticket it
-# prints then shows: `eta.borrowed`), or the fixed band where nobody waits ahead of it.
 # A projection is rebuilt when the store changes, or when it is this old: estimates move with time.
 MAX_AGE = timedelta(seconds=60)
 
@@ -298,7 +295,10 @@ class Projection:
         return min(max(expected, eta[0]), eta[1])
 
     def wait_now(self, service_id: int) -> tuple[int, int] | None:
-        """The wait a new ticket for this service would have now."""
+        """The wait a new ticket for this service would have now (kiosk buttons, display
+        lanes): the stand-ins' forward run, with the band of the ticket it would be called after
+        widened for the minutes beyond it — what the ticket it prints then shows
+        (`eta.borrowed`) — or the fixed band where nobody waits ahead of it."""
         point = self.waits_now.get(service_id)
         if point is None:
             return None

@@ -108,6 +108,21 @@ describe('live', () => {
     assert.equal(s.sub.version(), 10);
   });
 
+  it("tells a command's answer older than the event already shown from a current one", async () => {
+    // The phone rejoins; the rejoin's event (version 14) is shown before the POST's answer
+    // arrives, whose place in the queue comes from an older projection (version 9).
+    const page = subscribe(TICKET_ROOM);
+    page.socket.emit('connect');
+    await page.load.answer(9);
+    assert.equal(page.sub.current(9), true);
+    page.socket.emit('ticket', { version: 14, ticket: { status: 'waiting', position: 3 } });
+    assert.equal(page.sub.version(), 14);
+    assert.equal(page.sub.current(9), false); // older than what is shown: not to be rendered
+    assert.equal(page.sub.current(14), true);
+    assert.equal(page.sub.current(15), true);
+    assert.equal(page.sub.current(undefined), true); // unversioned: nothing to compare
+  });
+
   it('applies thin events in order and hands older ones to stale', async () => {
     const s = await connected(10);
     s.socket.emit('issued', { version: 11, event: 'issued', ticket: null, counter: null });

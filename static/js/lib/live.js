@@ -53,7 +53,8 @@ const defaultConnect = (auth) => (typeof globalThis.io === 'function' ? globalTh
  *   stale(name, payload): an event too old for state (optional)
  *   onStatus(online, lastUpdate): connection state (optional)
  *   connect(auth): the socket (default: io({auth})); null when there is no socket client
- * Returns {socket, resync, version(), close}.
+ * Returns {socket, resync, version(), current(v), close}: current(v) says whether a payload of
+ * version v (a command's answer) is no older than what is shown.
  */
 export function live({ auth, events, load, apply, stale, onStatus, connect = defaultConnect, retryMs = 5000 }) {
   let version = -1;
@@ -65,6 +66,7 @@ export function live({ auth, events, load, apply, stale, onStatus, connect = def
   let closed = false;
 
   const status = (online) => { if (onStatus) onStatus(online, lastUpdate); };
+  const current = (v) => typeof v !== 'number' || v >= version;
 
   function later() {
     if (!retry && !closed) retry = setTimeout(() => { retry = null; sync(); }, retryMs);
@@ -131,12 +133,12 @@ export function live({ auth, events, load, apply, stale, onStatus, connect = def
   const socket = connect(auth);
   if (!socket) { // no socket client: show the state once, marked offline
     sync().then(() => status(false));
-    return { socket: null, resync: sync, version: () => version, close };
+    return { socket: null, resync: sync, version: () => version, current, close };
   }
   socket.on('connect', () => { status(true); sync(); });
   socket.on('disconnect', () => status(false));
   socket.on('connect_error', () => status(false));
   Object.keys(events).forEach((name) => socket.on(name, (p) => handle(name, p)));
   if (Object.values(events).includes(STEP)) socket.on(EVENTS.STEPS, (p) => unpack(p).forEach((e) => handle(e.event, e)));
-  return { socket, resync: sync, version: () => version, close };
+  return { socket, resync: sync, version: () => version, current, close };
 }

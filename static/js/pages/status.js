@@ -244,6 +244,17 @@ async function act(path, body, buttons) {
   }
 }
 
+/* A command's answer: its ticket is as the command left it, but its place and wait come from the
+   newest projection already built, which may be older than a live event already shown (the
+   event came first): then the fresh view is loaded instead of showing the older figures. */
+function answered(tk) {
+  if (!sub.current(tk.version)) {
+    resync();
+    return;
+  }
+  render(tk);
+}
+
 $('cancel').addEventListener('click', () => {
   $('cancel-ask').hidden = false;
   $('cancel').hidden = true;
@@ -256,17 +267,17 @@ $('cancel-keep').addEventListener('click', () => {
 });
 $('cancel-confirm').addEventListener('click', async () => {
   const tk = await act('cancel', null, [$('cancel-confirm'), $('cancel-keep')]);
-  if (tk) { $('cancel-ask').hidden = true; render(tk); }
+  if (tk) { $('cancel-ask').hidden = true; answered(tk); }
 });
 
 $('arrived').addEventListener('click', async () => {
   const tk = await act('arrived', null, [$('arrived')]);
-  if (tk) { render(tk); showActionMessage(t('arrived_ok'), 'info'); }
+  if (tk) { answered(tk); showActionMessage(t('arrived_ok'), 'info'); }
 });
 
 $('rejoin').addEventListener('click', async () => {
   const tk = await act('rejoin', null, [$('rejoin')]);
-  if (tk) { render(tk); showActionMessage(t('rejoined'), 'info'); $('label').scrollIntoView({ block: 'center' }); }
+  if (tk) { answered(tk); showActionMessage(t('rejoined'), 'info'); $('label').scrollIntoView({ block: 'center' }); }
 });
 
 $('let-ahead-choices').addEventListener('click', async (e) => {
@@ -274,7 +285,7 @@ $('let-ahead-choices').addEventListener('click', async (e) => {
   if (!b) return;
   const buttons = [...document.querySelectorAll('#let-ahead-choices button')];
   const tk = await act('let-ahead', { places: Number(b.dataset.places) }, buttons);
-  if (tk) { render(tk); showActionMessage(tk.message, 'info'); }
+  if (tk) { answered(tk); showActionMessage(tk.message, 'info'); }
 });
 
 $('rating').addEventListener('click', (e) => {

@@ -85,7 +85,7 @@ def test_a_share_is_the_transfers_out_of_every_visit_of_the_first_service_and_th
     # 36 of A's 40 visits went on, and the prior adds 20 visits that did not: 30/60 and 6/60.
     assert TRANSFER_PRIOR_VISITS == 20
     assert shares == {("A", "C"): pytest.approx(0.5), ("A", "D"): pytest.approx(0.1)}
-    # A store's few visits say little: one transfer in one visit is 1/22, not all of them.
+    # A store's few visits say little: one transfer in one visit is 1/21, not all of them.
     assert transfer_shares({}, {("B", "C"): 1}) == {("B", "C"): pytest.approx(1 / 21)}
     onward = onward_of(shares, {"C": (Lane.STANDARD, 12.0), "B": (Lane.FAST, 5.0)})
     # D is no longer offered: nobody is sent there.

@@ -845,7 +845,7 @@ def _from_runs(runs: list[float], estimate: float) -> WaitForecast:
     what a customer feels; the range by `covering_quantile`, widened by `range_widening` around
     the median, never below zero."""
     if len(runs) < MIN_RUNS:
-        return _fixed_band(estimate if not runs else runs[0])
+        return fixed_band(estimate if not runs else runs[0])
     ordered = sorted(runs)
     middle = _quantile(ordered, 0.5)
     widening = range_widening(len(runs))
@@ -859,7 +859,7 @@ FIXED_LOW = 0.8
 FIXED_HIGH = 1.3
 
 
-def _fixed_band(estimate: float) -> WaitForecast:
+def fixed_band(estimate: float) -> WaitForecast:
     return WaitForecast(estimate, estimate * FIXED_LOW, estimate * FIXED_HIGH + 1)
 
 
@@ -925,7 +925,7 @@ def forecast_banded(
     point = _point_run(waiting, counters, policy, now, recent_lanes, coming, call_gap)
     shape = _shape(counters, now)
     if samples <= 0:
-        return {t: _fixed_band(p) for t, p in point.items()}, None
+        return {t: fixed_band(p) for t, p in point.items()}, None
     first = next(iter(point), None)
     if (
         band is None

@@ -51,8 +51,6 @@ from backend.policy.eta import (
     ARRIVAL_HORIZON_MINUTES,
     BOOKED_LATE,
     CALL_GAP_CALLS,
-    FIXED_HIGH,
-    FIXED_LOW,
     HISTORY_DAYS,
     PATIENCE_BANDS,
     ArrivalRate,
@@ -65,6 +63,7 @@ from backend.policy.eta import (
     borrowed,
     call_minutes,
     expected_bookings,
+    fixed_band,
     forecast_banded,
     observed_patience,
     onward_of,
@@ -305,7 +304,7 @@ class Projection:
         offset = self.waits_band.get(service_id)
         if offset is not None:  # what the ticket it prints would show
             return shifted(point, offset).as_range()
-        return WaitForecast(point, point * FIXED_LOW, point * FIXED_HIGH + 1).as_range()
+        return fixed_band(point).as_range()
 
     # --- lanes and counters ----------------------------------------------------------------
 

@@ -82,11 +82,10 @@ def transfer_tally(result: DayResult) -> tuple[Counter[str], Counter[tuple[str, 
 
 
 def hall_onward(
-    scenario: Scenario, hall: Hall, history: History
+    scenario: Scenario, hall: Hall, shares: Mapping[tuple[str, str], float]
 ) -> dict[str, tuple[Transfer, ...]]:
-    """The transfers the estimate draws: the shares of the earlier days, to the services as the
-    store knows them now."""
-    shares = transfer_shares(history.finished, history.moved)
+    """The transfers the estimate draws: the earlier days' shares (`eta.transfer_shares`), to
+    the services as the store knows them now."""
     services = {s.code: (s.lane, hall.expected(s.code)) for s in scenario.services}
     return onward_of(shares, services)
 
@@ -110,6 +109,7 @@ def booked_still_to_come(hall: Hall, bookings: Sequence[Booking]) -> list[Booked
 def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster:
     """`backend.policy.eta.forecast` on the hall's state at the moment of issue."""
     history = hall_history(scenario, seed)
+    shares = transfer_shares(history.finished, history.moved)  # once: the history is fixed
     shows = show_rate(history.shows, history.bookings)
     bookings = day_bookings(scenario, seed)
 
@@ -142,7 +142,7 @@ def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster:
             booked=booked_still_to_come(hall, bookings),
             shows=shows,
             call_gap=hall.call_gap(),
-            onward=hall_onward(scenario, hall, history) if history.moved else None,
+            onward=hall_onward(scenario, hall, shares) if shares else None,
         ).get(ticket.item.ticket_id)
         return (found.point, found.low, found.high) if found else None
 

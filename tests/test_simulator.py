@@ -264,9 +264,10 @@ def test_two_weekday_seeds_give_the_pinned_figures(weekday: sim.Scenario) -> Non
     # Paused counters return when planned (1.553 before; over 12 seeds 1.464 -> 1.462); the
     # earlier days' patience until the day has seen enough leave (1.589 -> 1.584); a visit
     # under way drawn given how long it has lasted (1.584 -> 1.482); the bookings still to come,
-    # 64 runs and their narrower widening (1.482 -> 1.479, coverage 94.1 % -> 92.5 %).
+    # 64 runs and their narrower widening (1.482 -> 1.479, coverage 94.1 % -> 92.5 %); the range
+    # scaled by what the earlier days' promises needed (coverage 92.5 % -> 89.2 %, the same MAE).
     assert ours["eta_mae"] == pytest.approx(1.4793646884008513, rel=1e-9)
-    assert ours["eta_coverage"] == pytest.approx(0.9250879070478519, rel=1e-9)
+    assert ours["eta_coverage"] == pytest.approx(0.891912551597615, rel=1e-9)
     assert ours["lanes"]["appointment"]["mean_wait"] == pytest.approx(2.4164106131025953, rel=1e-9)
     first = sim.generate_customers(weekday, 1)
     assert len(first) == 436

@@ -35,6 +35,7 @@ from backend.policy.sim.estimate import transfer_tally
 from backend.policy.sim.setups import policy_setups
 from backend.queue import readmodel
 from backend.queue.models import TicketEvent
+from backend.stores.models import Store
 
 from .conftest import Api
 from .factories import Factory, projection_of, store_id
@@ -243,7 +244,8 @@ def today_with_two_visits_under_way(api: Api, make: Factory, clock: ManualClock)
 def history_of(app: Flask, day: date) -> Mapping[tuple[str, str], float]:
     with app.app_context():
         with db.engine.connect() as conn:
-            found = readmodel._history(conn, store_id(app), day).transfers
+            zone = db.session.get(Store, store_id(app)).timezone
+            found = readmodel._history(conn, store_id(app), day, zone).transfers
         db.session.remove()
     return found
 

@@ -58,6 +58,46 @@ def range_widening(runs: int) -> float:
     return WIDENING_BASE + WIDENING_PER_ROOT_RUN / math.sqrt(max(runs, 1))
 
 
+# --- the range each store scales by its own promises --------------------------------------------
+
+# No one widening holds 88-92 % on every hall: the weekday needed about 0.98 of it, the month
+# start about 1.06 (bench/BENCHMARKS.md). So each store scales its sampled range by what its own
+# earlier promises needed: the factor that would have put RANGE_TARGET of their actual waits
+# inside their range (`range_scale`), pulled towards 1 by RANGE_PRIOR_PROMISES promises that
+# needed none while the store has made few, and kept within RANGE_SCALE_LIMITS.
+RANGE_TARGET = 0.90
+RANGE_PRIOR_PROMISES = 50
+MIN_PROMISES = 20
+RANGE_SCALE_LIMITS = (0.6, 1.8)
+# A miss by more than this many half-widths counts as this many (a zero-width side, a wait of
+# hours): the quantile needs numbers, and any such miss is beyond every scale allowed.
+RANGE_ERROR_CAP = 10.0
+
+
+def range_error(actual: float, point: float, low: float, high: float, scale: float) -> float:
+    """How far the actual wait fell from the promised point, in half-widths of the promised
+    range on its side as it was before it was scaled by `scale`: at most 1 x scale inside the
+    range as shown, more outside it."""
+    gap, half = (actual - point, high - point) if actual >= point else (point - actual, point - low)
+    if gap <= 0.0:
+        return 0.0
+    raw = half / scale if scale > 0 else 0.0
+    return min(gap / raw, RANGE_ERROR_CAP) if raw > 0 else RANGE_ERROR_CAP
+
+
+def range_scale(errors: Iterable[float]) -> float:
+    """The factor a store's sampled range is scaled by, from its earlier promises' errors
+    (`range_error`): the RANGE_TARGET bound of a new error (`covering_quantile`), blended with 1
+    as RANGE_PRIOR_PROMISES promises would pull it; 1 with fewer than MIN_PROMISES."""
+    ordered = sorted(errors)
+    n = len(ordered)
+    if n < MIN_PROMISES:
+        return 1.0
+    bound = covering_quantile(ordered, RANGE_TARGET)
+    blended = (n * bound + RANGE_PRIOR_PROMISES) / (n + RANGE_PRIOR_PROMISES)
+    return min(max(blended, RANGE_SCALE_LIMITS[0]), RANGE_SCALE_LIMITS[1])
+
+
 # Sampled waits of a ticket below this: too few for a range, the fixed band instead.
 MIN_RUNS = 2
 MINUTE = timedelta(minutes=1)
@@ -703,6 +743,7 @@ def forecast(
     shows: float = 1.0,
     call_gap: float = 0.0,
     onward: Onward | None = None,
+    scale: float = 1.0,
 ) -> dict[int, WaitForecast]:
     """An estimate (the median of sampled runs) and a 90 % range for every waiting ticket; with
     no samples, the run with expected durations and a fixed band around it. With `patience`,
@@ -710,10 +751,10 @@ def forecast(
     still to come check in, each with probability `shows` (`expected_bookings`); every call
     holds its counter `call_gap` minutes before its service begins (`call_minutes`); a drawn
     share of the visits is sent on to a second service at its end (`onward`, by service:
-    `onward_of`)."""
+    `onward_of`); the sampled range is scaled by the store's `scale` (`range_scale`)."""
     coming = _Coming(rates, tuple(booked), shows)
     point = _point_run(waiting, counters, policy, now, recent_lanes, coming, call_gap)
-    runs = _Runs(cv, samples, seed, coming, patience, call_gap, onward or {})
+    runs = _Runs(cv, samples, seed, coming, patience, call_gap, onward or {}, scale)
     return _sampled(point, waiting, counters, policy, now, recent_lanes, runs)
 
 
@@ -763,6 +804,7 @@ class _Runs:
     patience: Patience | None
     call_gap: float = 0.0
     onward: Onward = field(default_factory=dict)
+    scale: float = 1.0  # the store's own factor on the range (`range_scale`)
 
 
 def _sampled(
@@ -805,7 +847,8 @@ def _sampled(
             if ticket_id in drawn:
                 drawn[ticket_id].append(wait)
     return {
-        ticket_id: _from_runs(drawn[ticket_id], estimate) for ticket_id, estimate in point.items()
+        ticket_id: _from_runs(drawn[ticket_id], estimate, runs.scale)
+        for ticket_id, estimate in point.items()
     }
 
 
@@ -839,16 +882,16 @@ def _sent_on(
     return onward, requeued
 
 
-def _from_runs(runs: list[float], estimate: float) -> WaitForecast:
+def _from_runs(runs: list[float], estimate: float, scale: float = 1.0) -> WaitForecast:
     """The estimate and range of one ticket from its sampled waits (those runs where it stayed
     until called: the wait of a customer who is served). The median, as the absolute error is
-    what a customer feels; the range by `covering_quantile`, widened by `range_widening` around
-    the median, never below zero."""
+    what a customer feels; the range by `covering_quantile`, widened by `range_widening` and
+    the store's `scale` around the median, never below zero."""
     if len(runs) < MIN_RUNS:
-        return fixed_band(estimate if not runs else runs[0])
+        return fixed_band(estimate if not runs else runs[0], scale)
     ordered = sorted(runs)
     middle = _quantile(ordered, 0.5)
-    widening = range_widening(len(runs))
+    widening = range_widening(len(runs)) * scale
     low = middle - widening * max(middle - covering_quantile(ordered, LOW_QUANTILE), 0.0)
     high = middle + widening * max(covering_quantile(ordered, HIGH_QUANTILE) - middle, 0.0)
     return WaitForecast(middle, max(low, 0.0), high)
@@ -859,15 +902,21 @@ FIXED_LOW = 0.8
 FIXED_HIGH = 1.3
 
 
-def fixed_band(estimate: float) -> WaitForecast:
-    return WaitForecast(estimate, estimate * FIXED_LOW, estimate * FIXED_HIGH + 1)
+def fixed_band(estimate: float, scale: float = 1.0) -> WaitForecast:
+    """The range of a wait no sampled run gave one, scaled around it by the store's `scale`
+    (`range_scale`: every range a store shows is scaled by what its promises needed)."""
+    low = estimate - scale * (1 - FIXED_LOW) * estimate
+    high = estimate + scale * ((FIXED_HIGH - 1) * estimate + 1)
+    return WaitForecast(estimate, max(low, 0.0), high)
 
 
-def borrowed(offset: tuple[float, float, float], extra: float) -> tuple[float, float, float]:
+def borrowed(
+    offset: tuple[float, float, float], extra: float, scale: float = 1.0
+) -> tuple[float, float, float]:
     """The band of a ticket the sampled runs did not see, from the band of the ticket before it
     that they did (`offset`) and the minutes it waits beyond that ticket (`extra`): those minutes
-    the runs know nothing of, so they widen the range as the fixed band would."""
-    extra = max(extra, 0.0)
+    the runs know nothing of, so they widen the range as the fixed band would (by `scale`)."""
+    extra = max(extra, 0.0) * scale
     return (offset[0], offset[1] - (1 - FIXED_LOW) * extra, offset[2] + (FIXED_HIGH - 1) * extra)
 
 
@@ -915,6 +964,7 @@ def forecast_banded(
     shows: float = 1.0,
     call_gap: float = 0.0,
     onward: Onward | None = None,
+    scale: float = 1.0,
 ) -> tuple[dict[int, WaitForecast], SampledBand | None]:
     """`forecast`, with the sampled runs reused: a fresh point run for every ticket, and the
     sampled band of `band` (younger than `max_age`, same staffed counters, knowing the first
@@ -925,7 +975,7 @@ def forecast_banded(
     point = _point_run(waiting, counters, policy, now, recent_lanes, coming, call_gap)
     shape = _shape(counters, now)
     if samples <= 0:
-        return {t: fixed_band(p) for t, p in point.items()}, None
+        return {t: fixed_band(p, scale) for t, p in point.items()}, None
     first = next(iter(point), None)
     if (
         band is None
@@ -934,7 +984,7 @@ def forecast_banded(
         or band.shape != shape
         or (first is not None and first not in band.offsets)  # no band to lend the new ones
     ):
-        runs = _Runs(cv, samples, seed, coming, patience, call_gap, onward or {})
+        runs = _Runs(cv, samples, seed, coming, patience, call_gap, onward or {}, scale)
         full = _sampled(point, waiting, counters, policy, now, recent_lanes, runs)
         offsets = {
             t: (f.point - point[t], f.low - point[t], f.high - point[t]) for t, f in full.items()
@@ -947,7 +997,7 @@ def forecast_banded(
         if offset is not None:
             known, known_at = offset, estimate
         else:
-            offset = borrowed(known, estimate - known_at)
+            offset = borrowed(known, estimate - known_at, scale)
         out[ticket_id] = shifted(estimate, offset)
     return out, band
 

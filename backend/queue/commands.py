@@ -908,6 +908,7 @@ def _next_part(cmd: Command, ticket: Ticket, code: str, following: ServiceInfo) 
             promised_low=ticket.promised_low,
             promised_high=ticket.promised_high,
             promised_at=ticket.promised_at,
+            promised_scale=ticket.promised_scale,
         )
     )
     ticket.finished_at = cmd.now
@@ -926,7 +927,7 @@ def _next_part(cmd: Command, ticket: Ticket, code: str, following: ServiceInfo) 
     ticket.outcome = None
     ticket.recall_count = 0
     ticket.promised_minutes = ticket.promised_low = ticket.promised_high = None
-    ticket.promised_at = None
+    ticket.promised_at = ticket.promised_scale = None
 
 
 # A duration this many times the current estimate is a forgotten "complete", not a visit.

@@ -103,6 +103,9 @@ class Ticket(Model):
     promised_low: Mapped[int | None] = mapped_column(Integer)
     promised_high: Mapped[int | None] = mapped_column(Integer)
     promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The factor the promised range was scaled by (the store's `eta.range_scale` that day): what
+    # the next days' scale learns from, in half-widths of the range before it.
+    promised_scale: Mapped[float | None] = mapped_column(Float)
     # A visit for several services in a row (at most MAX_PLAN): their ids in order, the one being
     # waited for or served now (`plan_step`), and when this part began waiting (`part_at`; the
     # first part's is the issue). Each finished part but the last is kept as a VisitPart; the
@@ -171,3 +174,6 @@ class VisitPart(Model):
     promised_low: Mapped[int | None] = mapped_column(Integer)
     promised_high: Mapped[int | None] = mapped_column(Integer)
     promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The factor the promised range was scaled by (the store's `eta.range_scale` that day): what
+    # the next days' scale learns from, in half-widths of the range before it.
+    promised_scale: Mapped[float | None] = mapped_column(Float)

@@ -67,6 +67,8 @@ from backend.policy.eta import (
     forecast_banded,
     observed_patience,
     onward_of,
+    range_error,
+    range_scale,
     run_forward,
     sample_count,
     shifted,
@@ -75,6 +77,7 @@ from backend.policy.eta import (
 )
 from backend.policy.slots import OpenState
 from backend.queue.models import Ticket, TicketEvent
+from backend.reports.queries import promises
 from backend.staff.models import User
 from backend.stores.models import Counter, Service, Store
 from backend.stores.settings import ServiceInfo, StoreSettings
@@ -231,6 +234,9 @@ class Projection:
     # How customers have been giving up: today's, or while too few have, the earlier days' (None:
     # too few either).
     patience: Patience | None
+    # The factor every range shown is scaled by: what the store's earlier promises needed
+    # (`eta.range_scale`), kept with each promise.
+    range_scale: float
     _services_by_id: Mapping[int, ServiceInfo] = field(repr=False)
     _counter_numbers: Mapping[int, int] = field(repr=False)
 
@@ -304,7 +310,7 @@ class Projection:
         offset = self.waits_band.get(service_id)
         if offset is not None:  # what the ticket it prints would show
             return shifted(point, offset).as_range()
-        return fixed_band(point).as_range()
+        return fixed_band(point, self.range_scale).as_range()
 
     # --- lanes and counters ----------------------------------------------------------------
 
@@ -605,7 +611,7 @@ def _read(
         [(a[0], a[1]) for a in arrivals],
         lanes,
         patience,
-        _history(conn, store_id, day),
+        _history(conn, store_id, day, store.timezone),
         [(b[0], b[1]) for b in booked],
     )
 
@@ -621,21 +627,23 @@ def _tally(row: Any) -> PatienceTally:
 class _History:
     """What the store's earlier days (HISTORY_DAYS of them) tell the estimate: how its customers
     gave up, the share of its bookings that came, and the share of each service's visits sent on
-    to each other one (by service code: `eta.transfer_shares`)."""
+    to each other one (by service code: `eta.transfer_shares`), and how far its promises fell
+    from the waits that followed."""
 
     patience: PatienceTally
     shows: float
     transfers: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    range_scale: float = 1.0  # what its earlier promises needed (`eta.range_scale`)
 
 
 # The store's earlier days' history, per (database, store, day): those days no longer change, so
-# it is read once a day per process (a month of tickets and bookings in two aggregates), not per
-# projection.
+# it is read once a day per process (a month of tickets and bookings in a few aggregates, and its
+# called tickets' promises), not per projection.
 _HISTORY: dict[tuple[str, int, date], _History] = {}
 _HISTORY_LOCK = threading.Lock()
 
 
-def _history(conn: Connection, store_id: int, day: date) -> _History:
+def _history(conn: Connection, store_id: int, day: date, timezone: str) -> _History:
     key = (data_key(), store_id, day)
     found = _HISTORY.get(key)
     if found is not None:
@@ -647,10 +655,16 @@ def _history(conn: Connection, store_id: int, day: date) -> _History:
     moved = {(str(a), str(b)): int(n) for a, b, n in conn.execute(q.transfers_history, where)}
     # (A store that transfers nobody needs no count of its visits.)
     finished = {str(c): int(n) for c, n in conn.execute(q.finished_history, where)} if moved else {}
+    kept = conn.execute(promises(store_id, timezone, first, day - timedelta(days=1)))
     found = _History(
         _tally(conn.execute(q.patience_history, where).one()),
         show_rate(int(came), int(booked)),
         transfer_shares(finished, moved),
+        range_scale(
+            range_error(float(actual), float(point), float(low), float(high), float(scale))
+            for point, low, high, scale, actual in kept
+            if actual is not None and actual >= 0
+        ),
     )
     with _HISTORY_LOCK:
         if len(_HISTORY) >= CACHE_SIZE:
@@ -763,6 +777,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         shows=rows.history.shows,
         call_gap=call_gap,
         onward=onward,
+        scale=rows.history.range_scale,
     )
     order = _call_order(items, list(forecasts), counters, services, policy, moment, recent_lanes)
     waits_now, after = _waits_now(
@@ -802,7 +817,9 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         waits_band=MappingProxyType(
             {
                 service_id: borrowed(
-                    (f.point - wait, f.low - wait, f.high - wait), waits_now[service_id] - wait
+                    (f.point - wait, f.low - wait, f.high - wait),
+                    waits_now[service_id] - wait,
+                    rows.history.range_scale,
                 )
                 for service_id, (ahead, wait) in after.items()
                 if (f := forecasts.get(ahead)) is not None and band is not None
@@ -822,6 +839,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         held=held,
         band=band,
         patience=patience,
+        range_scale=rows.history.range_scale,
         _services_by_id=MappingProxyType(services),
         _counter_numbers=MappingProxyType(numbers),
     )

@@ -55,16 +55,17 @@ def ticket_view(
     change (pages a customer reads); else from the newest one built (a command's answer, which
     must not pay for a forecast: its own change is in the ticket row itself). The holder's view
     (`with_token`) keeps the promise it shows, the first time it shows one."""
-    view, expected = _view(ticket, lang, with_token=with_token, fresh=fresh)
+    view, expected, scale = _view(ticket, lang, with_token=with_token, fresh=fresh)
     if with_token:
-        _keep_promise(ticket, view, expected)
+        _keep_promise(ticket, view, expected, scale)
     return view
 
 
 def _view(
     ticket: Ticket, lang: str, *, with_token: bool, fresh: bool
-) -> tuple[dict[str, Any], float | None]:
-    """The public view and the estimate's expected minutes it shows (None: no estimate)."""
+) -> tuple[dict[str, Any], float | None, float]:
+    """The public view, the estimate's expected minutes it shows (None: no estimate) and the
+    factor its range was scaled by."""
     proj = (
         readmodel.projection(ticket.store_id, at_least=ticket.version)
         if fresh
@@ -82,7 +83,7 @@ def _view(
         feedback=feedback,
         case=public_case(ticket.id) if ticket.status == TicketStatus.DONE else None,
     )
-    return view, proj.ticket_expected_minutes(row)
+    return view, proj.ticket_expected_minutes(row), proj.range_scale
 
 
 def issued_view(ticket: Ticket, lang: str, *, fresh: bool) -> dict[str, Any]:
@@ -90,7 +91,9 @@ def issued_view(ticket: Ticket, lang: str, *, fresh: bool) -> dict[str, Any]:
     return ticket_view(ticket, lang, with_token=True, fresh=fresh)
 
 
-def _keep_promise(ticket: Ticket, view: dict[str, Any], expected: float | None) -> None:
+def _keep_promise(
+    ticket: Ticket, view: dict[str, Any], expected: float | None, scale: float
+) -> None:
     """The first estimate the holder is shown is what the customer was told, wherever it is
     shown (the issue's answer, a check-in's, the printed ticket, the status page): it is written
     once (a conditional UPDATE, so a retried request keeps the first promise), after the command's
@@ -110,6 +113,7 @@ def _keep_promise(ticket: Ticket, view: dict[str, Any], expected: float | None) 
                 promised_low=eta[0],
                 promised_high=eta[1],
                 promised_at=shown_at,
+                promised_scale=scale,
             )
             .execution_options(synchronize_session=False)
         )

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, String, case, func, literal, select, type_coerce
+from sqlalchemy import Float, String, case, func, literal, select, type_coerce, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -80,7 +80,7 @@ def _epoch_postgresql(element: EpochSeconds, compiler: Any, **kw: Any) -> str:
     return f"EXTRACT(EPOCH FROM {moment})"
 
 
-def _first_calls(store_id: int, timezone: str, first: date, last: date) -> tuple[Any, Any]:
+def first_calls(store_id: int, timezone: str, first: date, last: date) -> tuple[Any, Any]:
     """The trail where the ticket's row cannot tell: its `called_at` is its first call unless it
     was transferred or rejoined (each clears it), so the events are read for those few only:
     (per ticket: transfers and rejoins; per such ticket: its first call)."""
@@ -122,10 +122,50 @@ def _first_calls(store_id: int, timezone: str, first: date, last: date) -> tuple
     return moved, first_call
 
 
+def promises(store_id: int, timezone: str, first: date, last: date) -> Any:
+    """Every promise of the range whose ticket was called, as the estimate's accuracy counts it
+    (`visits`): the promised minutes, range and the factor it was scaled by, and the minutes
+    from the promise to the first call. Promises kept before the scale was recorded are left
+    out (their range's scale is not known)."""
+    _, first_call = first_calls(store_id, timezone, first, last)
+    called = func.coalesce(first_call.c.at, Ticket.called_at)
+    tickets = (
+        select(
+            Ticket.promised_minutes,
+            Ticket.promised_low,
+            Ticket.promised_high,
+            Ticket.promised_scale,
+            MinutesBetween(called, Ticket.promised_at),
+        )
+        .outerjoin(first_call, first_call.c.ticket_id == Ticket.id)
+        .where(
+            Ticket.store_id == store_id,
+            Ticket.service_day >= first,
+            Ticket.service_day <= last,
+            Ticket.promised_scale.is_not(None),
+            called.is_not(None),
+        )
+    )
+    parts = select(
+        VisitPart.promised_minutes,
+        VisitPart.promised_low,
+        VisitPart.promised_high,
+        VisitPart.promised_scale,
+        MinutesBetween(VisitPart.called_at, VisitPart.promised_at),
+    ).where(
+        VisitPart.store_id == store_id,
+        VisitPart.service_day >= first,
+        VisitPart.service_day <= last,
+        VisitPart.promised_scale.is_not(None),
+        VisitPart.called_at.is_not(None),
+    )
+    return union_all(tickets, parts)
+
+
 def visits(store: Store, first: date, last: date) -> list[Visit]:
     """Every visit of the range: a ticket's row, and each finished part but the last of a visit
     for several services (each counts for its own service, from when that part began waiting)."""
-    moved, first_call = _first_calls(store.id, store.timezone, first, last)
+    moved, first_call = first_calls(store.id, store.timezone, first, last)
     called = func.coalesce(first_call.c.at, Ticket.called_at)
     done = Ticket.status == TicketStatus.DONE.value
     began = func.coalesce(Ticket.part_at, Ticket.issued_at)
@@ -200,7 +240,7 @@ class Appointments(NamedTuple):
 def appointments(
     store: Store, first: date, last: date, moment: datetime, punctual: int
 ) -> Appointments:
-    _, first_call = _first_calls(store.id, store.timezone, first, last)
+    _, first_call = first_calls(store.id, store.timezone, first, last)
     called = func.coalesce(first_call.c.at, Ticket.called_at)
     late = MinutesBetween(called, Appointment.slot_start)
     due = (Appointment.status != AppointmentStatus.CANCELLED.value) & (

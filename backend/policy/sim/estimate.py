@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..enums import TicketStatus
 from ..eta import (
@@ -14,6 +14,8 @@ from ..eta import (
     Transfer,
     forecast,
     onward_of,
+    range_error,
+    range_scale,
     sample_count,
     show_rate,
     tally_patience,
@@ -21,6 +23,7 @@ from ..eta import (
 )
 from .customers import Booking, day_bookings, generate_customers
 from .hall import DayResult, Forecaster, Hall, Ticket, at, patience_waits, simulate
+from .metrics import wait_of
 from .scenario import Scenario
 from .setups import policy_setups
 
@@ -39,6 +42,8 @@ class History:
     # Visits that ended at each service, and transfers from one service to another.
     finished: Mapping[str, int] = field(default_factory=dict)
     moved: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # The factor the range is scaled by: what the earlier days' printed promises needed.
+    range_scale: float = 1.0
 
 
 def hall_history(scenario: Scenario, seed: int) -> History:
@@ -54,7 +59,7 @@ def hall_history(scenario: Scenario, seed: int) -> History:
     finished: Counter[str] = Counter()
     moved: Counter[tuple[str, str]] = Counter()
     for day in range(days):
-        day_seed = HISTORY_SEED + seed * 101 + day
+        day_seed = _history_seed(seed, day)
         customers = generate_customers(scenario, day_seed)
         result = simulate(scenario, setup, customers)
         waits += patience_waits(result.tickets, None)
@@ -64,7 +69,32 @@ def hall_history(scenario: Scenario, seed: int) -> History:
         booked = day_bookings(scenario, day_seed)
         shows += sum(b.checks_in is not None for b in booked)
         bookings += len(booked)
-    return History(tally_patience(waits), shows, bookings, dict(finished), dict(moved))
+    found = History(tally_patience(waits), shows, bookings, dict(finished), dict(moved))
+    if scenario.eta.history_promises <= 0:
+        return found
+    errors = [e for day in range(days) for e in promise_errors(scenario, seed, day, found)]
+    return replace(found, range_scale=range_scale(errors))
+
+
+def _history_seed(seed: int, day: int) -> int:
+    return HISTORY_SEED + seed * 101 + day
+
+
+def promise_errors(scenario: Scenario, seed: int, day: int, history: History) -> list[float]:
+    """An earlier day simulated again with the estimate printed as the store prints it (knowing
+    `history`, its range not yet scaled) on `history_promises` of its tickets spread over the
+    day: each served one's error in half-widths of its range (`eta.range_error`)."""
+    day_seed = _history_seed(seed, day)
+    customers = generate_customers(scenario, day_seed)
+    every = max(len(customers) // scenario.eta.history_promises, 1)
+    printing = _forecaster(scenario, day_seed, history, day_bookings(scenario, day_seed), every)
+    result = simulate(scenario, policy_setups(scenario)["ours"], customers, printing)
+    errors = []
+    for ticket_id, (point, low, high) in result.forecasts.items():
+        actual = wait_of(result.tickets[ticket_id - 1])
+        if actual is not None:
+            errors.append(range_error(actual, point, low, high, 1.0))
+    return errors
 
 
 def transfer_tally(result: DayResult) -> tuple[Counter[str], Counter[tuple[str, str]]]:
@@ -109,12 +139,19 @@ def booked_still_to_come(hall: Hall, bookings: Sequence[Booking]) -> list[Booked
 def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster:
     """`backend.policy.eta.forecast` on the hall's state at the moment of issue."""
     history = hall_history(scenario, seed)
+    return _forecaster(scenario, seed, history, day_bookings(scenario, seed), scenario.eta.every)
+
+
+def _forecaster(
+    scenario: Scenario, seed: int, history: History, bookings: Sequence[Booking], every: int
+) -> Forecaster:
+    """The forecast at every `every`-th ticket's issue, knowing the earlier days (`history`) and
+    the day's calendar (`bookings`)."""
     shares = transfer_shares(history.finished, history.moved)  # once: the history is fixed
     shows = show_rate(history.shows, history.bookings)
-    bookings = day_bookings(scenario, seed)
 
     def estimate(hall: Hall, ticket: Ticket) -> tuple[float, float, float] | None:
-        if ticket.item.ticket_id % max(scenario.eta.every, 1):
+        if ticket.item.ticket_id % max(every, 1):
             return None
         loads = [
             CounterLoad(
@@ -143,6 +180,7 @@ def eta_forecaster(scenario: Scenario, seed: int) -> Forecaster:
             shows=shows,
             call_gap=hall.call_gap(),
             onward=hall_onward(scenario, hall, shares) if shares else None,
+            scale=history.range_scale,
         ).get(ticket.item.ticket_id)
         return (found.point, found.low, found.high) if found else None
 

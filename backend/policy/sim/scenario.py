@@ -56,6 +56,10 @@ class EtaSpec:
     # how patient people are until the day itself has seen enough leave (eta.observed_patience).
     # 0: none (a store on its first day, as in the scripted morning that checks live = simulated).
     history_days: int = 0
+    # Tickets of each earlier day given the estimate as it is printed, whose errors scale the
+    # range as a live store's earlier promises scale its own (eta.range_scale); 0: not scaled.
+    # (Live, every ticket counts: these are a sample, as each forecast costs a few dozen ms.)
+    history_promises: int = 0
 
 
 # The live store's defaults for a missed ticket (stores.models.Store): it may rejoin within this

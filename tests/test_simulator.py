@@ -265,8 +265,9 @@ def test_two_weekday_seeds_give_the_pinned_figures(weekday: sim.Scenario) -> Non
     # earlier days' patience until the day has seen enough leave (1.589 -> 1.584); a visit
     # under way drawn given how long it has lasted (1.584 -> 1.482); the bookings still to come,
     # 64 runs and their narrower widening (1.482 -> 1.479, coverage 94.1 % -> 92.5 %); the range
-    # scaled by what the earlier days' promises needed (coverage 92.5 % -> 89.2 %, the same MAE).
-    assert ours["eta_mae"] == pytest.approx(1.4793646884008513, rel=1e-9)
+    # scaled by what the earlier days' promises needed (coverage 92.5 % -> 89.2 %, the same MAE);
+    # no walk-in expected after closing (1.47936 -> 1.47940).
+    assert ours["eta_mae"] == pytest.approx(1.4794037223102214, rel=1e-9)
     assert ours["eta_coverage"] == pytest.approx(0.891912551597615, rel=1e-9)
     assert ours["lanes"]["appointment"]["mean_wait"] == pytest.approx(2.4164106131025953, rel=1e-9)
     first = sim.generate_customers(weekday, 1)

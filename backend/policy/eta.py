@@ -341,12 +341,19 @@ FUTURE_ID_BASE = -1_000_000
 
 
 def expected_arrivals(
-    rates: Sequence[ArrivalRate], after: datetime, rng: random.Random | None = None
+    rates: Sequence[ArrivalRate],
+    after: datetime,
+    rng: random.Random | None = None,
+    until: datetime | None = None,
 ) -> list[QueueItem]:
-    """Customers expected in the next hour: evenly spaced, or as a Poisson process with `rng`.
-    They matter because under the store's order a newcomer (short business, a VIP) can go ahead
-    of someone already waiting."""
+    """Customers expected in the next hour, and none from `until` on (the last moment a walk-in
+    can take a ticket: the store's closing, less its kiosk's cut-off): evenly spaced, or as a
+    Poisson process with `rng`. They matter because under the store's order a newcomer (short
+    business, a VIP) can go ahead of someone already waiting."""
     out: list[QueueItem] = []
+    horizon = float(ARRIVAL_HORIZON_MINUTES)
+    if until is not None:
+        horizon = min(horizon, (until - after) / MINUTE)
     for rate in rates:
         if rate.per_minute <= 0:
             continue
@@ -354,7 +361,7 @@ def expected_arrivals(
         while True:
             gap = rng.expovariate(rate.per_minute) if rng else 1 / rate.per_minute
             t += gap
-            if t > ARRIVAL_HORIZON_MINUTES:
+            if t > horizon:
                 break
             out.append(
                 QueueItem(
@@ -744,6 +751,7 @@ def forecast(
     call_gap: float = 0.0,
     onward: Onward | None = None,
     scale: float = 1.0,
+    last_walk_in: datetime | None = None,
 ) -> dict[int, WaitForecast]:
     """An estimate (the median of sampled runs) and a 90 % range for every waiting ticket; with
     no samples, the run with expected durations and a fixed band around it. With `patience`,
@@ -751,8 +759,9 @@ def forecast(
     still to come check in, each with probability `shows` (`expected_bookings`); every call
     holds its counter `call_gap` minutes before its service begins (`call_minutes`); a drawn
     share of the visits is sent on to a second service at its end (`onward`, by service:
-    `onward_of`); the sampled range is scaled by the store's `scale` (`range_scale`)."""
-    coming = _Coming(rates, tuple(booked), shows)
+    `onward_of`); the sampled range is scaled by the store's `scale` (`range_scale`); no walk-in
+    comes from `last_walk_in` on (the store's closing, less its kiosk's cut-off)."""
+    coming = _Coming(rates, tuple(booked), shows, last_walk_in)
     point = _point_run(waiting, counters, policy, now, recent_lanes, coming, call_gap)
     runs = _Runs(cv, samples, seed, coming, patience, call_gap, onward or {}, scale)
     return _sampled(point, waiting, counters, policy, now, recent_lanes, runs)
@@ -787,9 +796,10 @@ class _Coming:
     rates: Sequence[ArrivalRate]
     booked: tuple[BookedVisit, ...] = ()
     shows: float = 1.0
+    until: datetime | None = None  # no walk-in from then on (`expected_arrivals`)
 
     def arrivals(self, now: datetime, rng: random.Random | None = None) -> list[QueueItem]:
-        walk_ins = expected_arrivals(self.rates, now, rng)
+        walk_ins = expected_arrivals(self.rates, now, rng, self.until)
         return walk_ins + expected_bookings(self.booked, self.shows, now, rng)
 
 
@@ -965,13 +975,14 @@ def forecast_banded(
     call_gap: float = 0.0,
     onward: Onward | None = None,
     scale: float = 1.0,
+    last_walk_in: datetime | None = None,
 ) -> tuple[dict[int, WaitForecast], SampledBand | None]:
     """`forecast`, with the sampled runs reused: a fresh point run for every ticket, and the
     sampled band of `band` (younger than `max_age`, same staffed counters, knowing the first
     ticket to be called) around it. A ticket the band does not know takes the band of the last
     ticket called before it that it does know, widened for the minutes between them
     (`borrowed`). Returns the forecasts and the band to keep (a new one whenever it sampled)."""
-    coming = _Coming(rates, tuple(booked), shows)
+    coming = _Coming(rates, tuple(booked), shows, last_walk_in)
     point = _point_run(waiting, counters, policy, now, recent_lanes, coming, call_gap)
     shape = _shape(counters, now)
     if samples <= 0:

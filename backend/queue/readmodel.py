@@ -761,6 +761,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
     onward = onward_of(
         rows.history.transfers, {s.code: (s.lane, s.minutes) for s in rows.services if s.active}
     )
+    open_state = store.open_state(moment)
     forecasts, band = forecast_banded(
         items,
         loads,
@@ -778,6 +779,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         call_gap=call_gap,
         onward=onward,
         scale=rows.history.range_scale,
+        last_walk_in=_last_walk_in(open_state, store, moment),
     )
     order = _call_order(items, list(forecasts), counters, services, policy, moment, recent_lanes)
     waits_now, after = _waits_now(
@@ -835,7 +837,7 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         ),
         next_calls=MappingProxyType(next_calls),
         queues=MappingProxyType(queues),
-        open_state=store.open_state(moment),
+        open_state=open_state,
         held=held,
         band=band,
         patience=patience,
@@ -843,6 +845,14 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
         _services_by_id=MappingProxyType(services),
         _counter_numbers=MappingProxyType(numbers),
     )
+
+
+def _last_walk_in(state: OpenState, store: StoreSettings, moment: datetime) -> datetime:
+    """The last moment a walk-in can take a ticket at the kiosk (now, when the hall is closed):
+    the estimate counts on nobody coming after it."""
+    if not state.open or state.closes_at is None:
+        return moment
+    return max(state.closes_at - timedelta(minutes=max(store.kiosk_cutoff_minutes, 0)), moment)
 
 
 def _call_order(

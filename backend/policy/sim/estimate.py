@@ -181,6 +181,7 @@ def _forecaster(
             call_gap=hall.call_gap(),
             onward=hall_onward(scenario, hall, shares) if shares else None,
             scale=history.range_scale,
+            last_walk_in=at(scenario.length),  # customers come until the hall closes
         ).get(ticket.item.ticket_id)
         return (found.point, found.low, found.high) if found else None
 

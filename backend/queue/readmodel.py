@@ -663,7 +663,7 @@ def _history(conn: Connection, store_id: int, day: date, timezone: str) -> _Hist
         range_scale(
             range_error(float(actual), float(point), float(low), float(high), float(scale))
             for point, low, high, scale, actual in kept
-            if actual is not None and actual >= 0
+            if None not in (point, low, high, actual) and actual >= 0
         ),
     )
     with _HISTORY_LOCK:

@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from backend.app import create_app
+from backend.core.db import write_transaction
 from backend.extensions import db
 from backend.models import Store, Ticket
 
@@ -31,7 +32,9 @@ SERVICES = ("A", "A", "A", "B", "C", "C", "D", "V")
 def add_history(server: LiveServer, days: list[date]) -> None:
     """Past tickets written into the live server's database (as days of business would)."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": server.env["DATABASE_URL"], "TESTING": True})
-    with app.app_context():
+    # One write transaction begun with the write lock (waiting for the server's own writes):
+    # a read that later turns into a write could be refused at once by SQLite.
+    with app.app_context(), write_transaction():
         store = db.session.scalar(select(Store).where(Store.code == "demo"))
         assert store is not None
         services = {s.code: s for s in store.services}
@@ -55,7 +58,7 @@ def add_history(server: LiveServer, days: list[date]) -> None:
                             queue_at=at,
                         )
                     )
-        db.session.commit()
+    with app.app_context():
         db.session.remove()
         db.engine.dispose()
 

@@ -43,6 +43,7 @@ from backend.policy.sim import (
     day_metrics,
     for_seed,
     generate_customers,
+    history_patience,
     policy_setups,
     scenario_from_dict,
     simulate,
@@ -162,7 +163,7 @@ def run_day(task: tuple[str, int]) -> tuple[str, int, dict[str, dict[str, Any]]]
     key, seed = task
     scenario = for_seed(_SCENARIOS[key], seed)
     customers = generate_customers(scenario, seed)
-    setups = policy_setups(scenario)
+    setups = policy_setups(scenario, history_patience(scenario, seed))
     figures = {}
     for name in _NAMES:
         metrics = day_metrics(simulate(scenario, setups[name], customers), scenario)

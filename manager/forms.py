@@ -78,7 +78,10 @@ ORDERING_HINT = _l(
     "more the longer it gets. By the counter's lanes: the first lane with anyone waiting, oldest "
     "first. First come, first served: the oldest ticket the counter may serve. Balanced, with "
     "deadlines: balanced, but a counter takes whoever would otherwise wait longer than the "
-    "plain queue's longest wait of the day (times the factor below), from any lane it can serve."
+    "plain queue's longest wait of the day (times the factor below, at most the maximum wait), "
+    "from any lane it can serve. On a day when a plain queue would make people wait longer than "
+    "the maximum (counting those who give up, as on the store's earlier days), that longest "
+    "wait is the limit instead."
 )
 LANE_CHOICES = (
     (Lane.FAST.value, _l("Fast lane")),

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from .enums import CounterStatus, Lane
+from .patience import Patience
 
 # --- call order ---------------------------------------------------------------------------
 
@@ -76,8 +77,9 @@ class Ordering(StrEnum):
     SCORE = "score"
     # The score, unless serving its choice first would make a waiting ticket this counter could
     # serve (in any lane it may help) wait past its deadline: `fair_factor` times the day's
-    # longest plain-queue wait so far, at most the store's maximum wait; an appointment's is the
-    # end of its grace. Then the ticket with the least slack.
+    # longest plain-queue wait so far, at most the store's maximum wait (or, when the store
+    # knows how patient its customers are, that wait counting who gives up, if it is longer);
+    # an appointment's is the end of its grace. Then the ticket with the least slack.
     DEADLINE = "deadline"
 
 
@@ -111,6 +113,12 @@ class QueuePolicy:
     # yardstick of those deadlines. It never decreases within a day, so a ticket's deadline is
     # never taken back; the live engine keeps it on the store row, the simulator in its hall.
     fair_wait: float = 0.0
+    # How long the store's customers wait before giving up, from its earlier days
+    # (`patience.learned_patience`; None: not known). With it, a yardstick past the store's
+    # maximum wait counts only the work of those who will still be there when their turn comes
+    # (how long a plain queue would really make anyone wait on such a day), and the deadlines
+    # may then pass the maximum wait as far as that yardstick (`allowed_wait`).
+    patience: Patience | None = None
 
 
 class Reason(StrEnum):
@@ -242,19 +250,60 @@ def _goes_first(
     return None
 
 
-def plain_queue_wait(items: Iterable[QueueItem], serving: int) -> float:
+def plain_queue_wait(
+    items: Iterable[QueueItem],
+    serving: int,
+    now: datetime | None = None,
+    patience: Patience | None = None,
+) -> float:
     """Minutes a newcomer would wait in one plain queue now: the work waiting (each group's
-    head stands for its whole group) shared by the open counters."""
-    work = sum(i.group_size * max(i.expected_minutes, 0.5) for i in items)
-    return work / max(serving, 1)
+    head stands for its whole group) shared by the open counters. With `patience` (and `now`),
+    in queue order, each ticket's work counts as much as the chance that it is still there when
+    the work ahead of it is done (a group's at its head's place and wait): a backlog that a
+    fifth of the hall will walk away from does not make anyone wait as long as all of it."""
+    counters = max(serving, 1)
+    if patience is None or now is None:
+        return sum(i.group_size * max(i.expected_minutes, 0.5) for i in items) / counters
+    ahead = 0.0
+    for item in sorted(group_heads(items), key=_order_key):
+        waited = max((now - item.queue_at).total_seconds() / 60, 0.0)
+        stays = patience.stays(waited, ahead)
+        ahead += stays * item.group_size * max(item.expected_minutes, 0.5) / counters
+    return ahead
 
 
-def raise_fair_wait(policy: QueuePolicy, items: Iterable[QueueItem], serving: int) -> QueuePolicy:
+def group_heads(items: Iterable[QueueItem]) -> list[QueueItem]:
+    """The queue as a call sees it (`call_next`'s candidates, the simulator's heads): the oldest
+    ticket of each group — same service, lane, counter sent to and priority care — standing for
+    all of it (`group_size`), every appointment on its own. Heads already are their own groups."""
+    groups: dict[tuple[str, Lane, int | None, bool], list[QueueItem]] = {}
+    out: list[QueueItem] = []
+    for item in items:
+        if item.lane == Lane.APPOINTMENT:
+            out.append(item)
+        else:
+            groups.setdefault((item.service, item.lane, item.only_counter, item.care), []).append(
+                item
+            )
+    for group in groups.values():
+        head = min(group, key=_order_key)
+        out.append(replace(head, group_size=sum(i.group_size for i in group)))
+    return out
+
+
+def raise_fair_wait(
+    policy: QueuePolicy, items: Iterable[QueueItem], serving: int, now: datetime | None = None
+) -> QueuePolicy:
     """The policy with the day's yardstick raised to the plain-queue wait now (the deadline order
-    only): what a call computes first, and what a screen predicting the next call must too."""
+    only): what a call computes first, and what a screen predicting the next call must too.
+    Past the store's maximum wait, with the store's `patience`, the wait counts who leaves: how
+    long a plain queue would really make anyone wait on such a day."""
     if policy.ordering is not Ordering.DEADLINE:
         return policy
     now_wait = plain_queue_wait(items, serving)
+    limit = policy.max_wait.total_seconds() / 60 if policy.max_wait is not None else None
+    if policy.patience is not None and now is not None and limit is not None and now_wait > limit:
+        now_wait = max(limit, plain_queue_wait(items, serving, now, policy.patience))
     return policy if now_wait <= policy.fair_wait else replace(policy, fair_wait=now_wait)
 
 
@@ -270,9 +319,16 @@ def slack(item: QueueItem, policy: QueuePolicy, now: datetime, allowed: timedelt
 
 def allowed_wait(policy: QueuePolicy, plain_wait: float) -> timedelta:
     """How long anyone may wait under the deadline ordering: the factor times the yardstick, at
-    least the floor, at most the store's maximum wait."""
+    least the floor, at most the store's maximum wait, or the yardstick itself when it is longer
+    and counts who leaves (the policy knows the store's `patience`): on a day when a plain queue
+    would make people wait longer than the maximum, holding everyone to the maximum would make
+    the order first come, first served among the late, and more people leave."""
     fair = max(policy.fair_floor, timedelta(minutes=policy.fair_factor * plain_wait))
-    return min(fair, policy.max_wait) if policy.max_wait is not None else fair
+    if policy.max_wait is None:
+        return fair
+    if policy.patience is None:
+        return min(fair, policy.max_wait)
+    return min(fair, max(policy.max_wait, timedelta(minutes=plain_wait)))
 
 
 def _due_soon(

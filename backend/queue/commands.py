@@ -63,6 +63,7 @@ from backend.policy import (
 )
 from backend.policy.learning import learn, trusted_minutes
 from backend.queue.models import DailySequence, Ticket, TicketEvent, VisitPart
+from backend.queue.readmodel import learned_store_patience
 from backend.staff.models import User
 from backend.stores.models import Counter, Service, Store
 from backend.stores.operations import find_counter, lock_store
@@ -663,10 +664,13 @@ def _candidates(cmd: Command) -> list[QueueItem]:
 
 def _call_policy(cmd: Command, candidates: Sequence[QueueItem]) -> QueuePolicy:
     """The store's call order; for the deadline order, with the day's longest plain-queue wait
-    raised to the one now (kept on the store row: it never decreases within a day)."""
+    raised to the one now (kept on the store row: it never decreases within a day), counting
+    who leaves as the store's earlier days showed (`learned_store_patience`)."""
     policy = cmd.settings.policy(cmd.day)
     if policy.ordering is not Ordering.DEADLINE:
         return policy
+    learned = learned_store_patience(cmd.store.id, cmd.day, cmd.store.timezone)
+    policy = cmd.settings.policy(cmd.day, learned)
     serving = db.session.scalar(
         select(func.count())
         .select_from(Counter)
@@ -677,7 +681,7 @@ def _call_policy(cmd: Command, candidates: Sequence[QueueItem]) -> QueuePolicy:
             Counter.archived.is_(False),
         )
     )
-    raised = raise_fair_wait(policy, candidates, serving or 0)
+    raised = raise_fair_wait(policy, candidates, serving or 0, cmd.now)
     if raised.fair_wait != policy.fair_wait:
         cmd.store.fair_wait_minutes = raised.fair_wait
         cmd.store.fair_wait_day = cmd.day

@@ -75,6 +75,7 @@ from backend.policy.eta import (
     show_rate,
     transfer_shares,
 )
+from backend.policy.patience import learned_patience
 from backend.policy.slots import OpenState
 from backend.queue.models import Ticket, TicketEvent
 from backend.reports.queries import promises
@@ -643,6 +644,13 @@ _HISTORY: dict[tuple[str, int, date], _History] = {}
 _HISTORY_LOCK = threading.Lock()
 
 
+def learned_store_patience(store_id: int, day: date, timezone: str) -> Patience | None:
+    """How patient the store's customers were over its earlier days, for the deadline order of a
+    call on `day` (`QueuePolicy.patience`): read with the rest of the history, once a day per
+    process (usually by the day's first projection, before any call needs it)."""
+    return learned_patience(_history(db.session.connection(), store_id, day, timezone).patience)
+
+
 def _history(conn: Connection, store_id: int, day: date, timezone: str) -> _History:
     key = (data_key(), store_id, day)
     found = _HISTORY.get(key)
@@ -743,8 +751,10 @@ def _project(rows: _Rows, moment: datetime, band: SampledBand | None = None) -> 
     items = [_item(t, services) for t in waiting if t.id not in held]
     staffed = [c for c in counters if c.staffed]
     loads = _loads([c for c in counters if c.serves_in_forecast], services, moment)
-    # The deadline order's yardstick as the next call will raise it (call-next does the same).
-    policy = raise_fair_wait(store.policy(rows.day), items, len(staffed))
+    # The deadline order's yardstick as the next call will raise it (call-next does the same,
+    # with the same patience: `learned_store_patience`).
+    learned = learned_patience(rows.history.patience)
+    policy = raise_fair_wait(store.policy(rows.day, learned), items, len(staffed), moment)
     recent_lanes = rows.recent_lanes
     rates = [
         ArrivalRate(services[sid].code, services[sid].lane, services[sid].minutes, n / 60)

@@ -21,6 +21,7 @@ from backend.core.db import data_key
 from backend.extensions import db
 from backend.policy import Lane, Ordering, QueuePolicy
 from backend.policy.learning import trusted_minutes
+from backend.policy.patience import Patience
 from backend.policy.slots import HallHours, OpenState, open_state
 from backend.stores.models import Counter, Service
 
@@ -81,8 +82,10 @@ class StoreSettings:
         """The longest plain-queue wait of this service day so far (0 before its first call)."""
         return float(self.fair_wait_minutes or 0.0) if day and self.fair_wait_day == day else 0.0
 
-    def policy(self, day: date | None = None) -> QueuePolicy:
-        """The call order's settings; the deadline order's yardstick is `day`'s (none without)."""
+    def policy(self, day: date | None = None, patience: Patience | None = None) -> QueuePolicy:
+        """The call order's settings; the deadline order's yardstick is `day`'s (none without),
+        counting who leaves by `patience` (the store's earlier days: `learned_patience`)."""
+        deadline = Ordering(self.ordering) is Ordering.DEADLINE
         return QueuePolicy(
             ordering=Ordering(self.ordering),
             work_conserving=self.work_conserving,
@@ -95,6 +98,7 @@ class StoreSettings:
             fair_factor=float(self.fair_factor),
             fair_floor=timedelta(minutes=self.fair_floor_minutes),
             fair_wait=self.fair_wait(day),
+            patience=patience if deadline else None,
         )
 
     def name(self, lang: str) -> str:

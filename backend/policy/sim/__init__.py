@@ -22,7 +22,7 @@ from .customers import (
     learned_start,
     with_clerk_speeds,
 )
-from .estimate import eta_forecaster
+from .estimate import eta_forecaster, history_patience
 from .hall import DAY, DayResult, Desk, Forecaster, Hall, Ticket, at, simulate
 from .metrics import (
     ETA_KEYS,
@@ -89,6 +89,7 @@ __all__ = [
     "for_seed",
     "generate_customers",
     "group_metrics",
+    "history_patience",
     "learned_start",
     "load_scenario",
     "parse_policy",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from ..enums import TicketStatus
 from ..eta import (
@@ -21,6 +22,7 @@ from ..eta import (
     tally_patience,
     transfer_shares,
 )
+from ..patience import Patience, learned_patience
 from .customers import Booking, day_bookings, generate_customers
 from .hall import DayResult, Forecaster, Hall, Ticket, at, patience_waits, simulate
 from .metrics import wait_of
@@ -48,17 +50,36 @@ class History:
 
 def hall_history(scenario: Scenario, seed: int) -> History:
     """How customers gave up over `scenario.eta.history_days` earlier days of the same hall (the
-    default order, no estimate printed) and how many bookings came, tallied as the live read
-    model tallies the store's earlier days; nothing without history."""
-    days = scenario.eta.history_days
-    if days <= 0:
+    default order, no estimate printed), how many bookings came and who was sent on, tallied as
+    the live read model tallies the store's earlier days, and the factor their promises needed
+    (each day simulated again with the estimate printed); nothing without history."""
+    if scenario.eta.history_days <= 0:
         return History()
+    found = _history_days(scenario, seed)
+    if scenario.eta.history_promises <= 0:
+        return found
+    days = range(scenario.eta.history_days)
+    errors = [e for day in days for e in promise_errors(scenario, seed, day, found)]
+    return replace(found, range_scale=range_scale(errors))
+
+
+def history_patience(scenario: Scenario, seed: int) -> Patience | None:
+    """How patient the hall's customers were over its history days: what the live store's
+    deadline order counts with (`QueuePolicy.patience`); None without history."""
+    if scenario.eta.history_days <= 0:
+        return None
+    return learned_patience(_history_days(scenario, seed).patience)
+
+
+# The estimate and the deadline order of one seed both ask for its history days: simulated once.
+@lru_cache(maxsize=32)
+def _history_days(scenario: Scenario, seed: int) -> History:
     setup = policy_setups(scenario)["ours"]
     waits = []
     shows = bookings = 0
     finished: Counter[str] = Counter()
     moved: Counter[tuple[str, str]] = Counter()
-    for day in range(days):
+    for day in range(scenario.eta.history_days):
         day_seed = _history_seed(seed, day)
         customers = generate_customers(scenario, day_seed)
         result = simulate(scenario, setup, customers)
@@ -69,11 +90,7 @@ def hall_history(scenario: Scenario, seed: int) -> History:
         booked = day_bookings(scenario, day_seed)
         shows += sum(b.checks_in is not None for b in booked)
         bookings += len(booked)
-    found = History(tally_patience(waits), shows, bookings, dict(finished), dict(moved))
-    if scenario.eta.history_promises <= 0:
-        return found
-    errors = [e for day in range(days) for e in promise_errors(scenario, seed, day, found)]
-    return replace(found, range_scale=range_scale(errors))
+    return History(tally_patience(waits), shows, bookings, dict(finished), dict(moved))
 
 
 def _history_seed(seed: int, day: int) -> int:

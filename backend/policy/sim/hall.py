@@ -513,7 +513,7 @@ class Hall:
         heads = self.heads()
         if policy.ordering is Ordering.DEADLINE:
             serving = sum(1 for d in self.desks.values() if d.is_open and not d.closing)
-            policy = self.policy = raise_fair_wait(policy, heads, serving)
+            policy = self.policy = raise_fair_wait(policy, heads, serving, at(self.now))
         decision = choose_next(desk.view, heads, policy, at(self.now), self.recent_lanes())
         if decision.ticket_id is None:
             return False

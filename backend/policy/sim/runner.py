@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .customers import for_seed, generate_customers
-from .estimate import eta_forecaster
+from .estimate import eta_forecaster, history_patience
 from .hall import simulate
 from .metrics import average, day_metrics
 from .scenario import Scenario
@@ -22,7 +22,7 @@ def run_seed(
     """One replication: the same customers (clerks, learned times) under every policy."""
     scenario = for_seed(scenario, seed)
     customers = generate_customers(scenario, seed)
-    setups = policy_setups(scenario)
+    setups = policy_setups(scenario, history_patience(scenario, seed))
     out = {}
     for name in names:
         forecaster = eta_forecaster(scenario, seed) if name == "ours" else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..ordering import CounterView, Ordering, QueuePolicy
+from ..patience import Patience
 from .scenario import ALL_LANES, Scenario
 
 POLICIES = ("fifo", "per-service", "shortest-first", "ours", "deadline")
@@ -26,8 +27,9 @@ class PolicySetup:
         return self.policy.appointment_grace is not None
 
 
-def policy_setups(scenario: Scenario) -> dict[str, PolicySetup]:
-    """The three baselines and ours, over the scenario's counters."""
+def policy_setups(scenario: Scenario, patience: Patience | None = None) -> dict[str, PolicySetup]:
+    """The three baselines and ours, over the scenario's counters; the deadline orders counting
+    who leaves by `patience` (what the hall's earlier days showed: `history_patience`)."""
     pooled = tuple(replace(c, lanes=ALL_LANES) for c in scenario.counters)
     bare = QueuePolicy(appointment_grace=None, max_wait=None, vip_first=0)
     return {
@@ -42,12 +44,19 @@ def policy_setups(scenario: Scenario) -> dict[str, PolicySetup]:
         ),
         "ours": PolicySetup("ours", scenario.policy, scenario.counters),
         "deadline": PolicySetup(
-            "deadline", replace(scenario.policy, ordering=Ordering.DEADLINE), scenario.counters
+            "deadline",
+            replace(scenario.policy, ordering=Ordering.DEADLINE, patience=patience),
+            scenario.counters,
         ),
         **{
             name: PolicySetup(
                 name,
-                replace(scenario.policy, ordering=Ordering.DEADLINE, fair_factor=factor),
+                replace(
+                    scenario.policy,
+                    ordering=Ordering.DEADLINE,
+                    fair_factor=factor,
+                    patience=patience,
+                ),
                 scenario.counters,
             )
             for name, factor in zip(FRONTIER, FRONTIER_FACTORS, strict=True)

@@ -41,6 +41,8 @@ from backend.policy.sim.hall import Hall
 from backend.stores.seed import DEMO_SERVICES
 
 from .conftest import Api
+from .test_deadline_order import use_deadline_order
+from .test_patience import hand_made_day_yesterday
 
 NOW = datetime(2026, 12, 8, 3, 0, tzinfo=UTC)
 # Nobody leaves in the first ten minutes, then 2 % a minute, then 5 % a minute from 20 on.
@@ -219,28 +221,6 @@ def test_the_simulators_deadline_order_counts_with_the_halls_history_days() -> N
 # --- the live engine ---------------------------------------------------------------------------
 
 
-def yesterday_with_departures(api: Api, clock: ManualClock) -> None:
-    """Six top-ups: five leave while waiting (at 5, 12, 25, 25 and 35 minutes), one is called
-    at 15. Per band of minutes waited: departures 1, 1, 2, 1, 0 over 55, 37, 20, 5, 0 minutes."""
-    start = clock.now()
-    ids = [api.issue_as_staff("A")["id"] for _ in range(6)]
-    for minute, ticket in ((5, 0), (12, 1), (25, 3), (25, 4), (35, 5)):
-        clock.set(start + timedelta(minutes=minute))
-        assert api.act(ids[ticket], "cancel").status_code == 200
-        if minute == 12:
-            clock.set(start + timedelta(minutes=15))
-            assert api.call_next(1)["ticket"]["id"] == ids[2]
-    clock.set(start + timedelta(days=1))
-
-
-def use_deadline_order(app: Flask) -> None:
-    with app.app_context():
-        store = db.session.scalar(select(Store).where(Store.code == "demo"))
-        store.ordering = Ordering.DEADLINE.value
-        store.fair_factor, store.fair_floor_minutes = 1.0, 5
-        db.session.commit()
-
-
 def staffed_counters(app: Flask) -> int:
     with app.app_context():
         serving = db.session.scalar(
@@ -275,7 +255,7 @@ MINUTES = {s.code: s.minutes for s in DEMO_SERVICES}
 def test_a_live_call_counts_the_queue_with_the_earlier_days_patience(
     app: Flask, api: Api, clock: ManualClock
 ) -> None:
-    yesterday_with_departures(api, clock)
+    hand_made_day_yesterday(api, clock)
     learned = observed_patience(PatienceTally((1, 1, 2, 1, 0), (55.0, 37.0, 20.0, 5.0, 0.0)))
     assert learned is not None
     use_deadline_order(app)

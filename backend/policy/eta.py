@@ -20,7 +20,7 @@ from statistics import NormalDist
 from typing import Any
 
 from .enums import CounterStatus, Lane
-from .ordering import CounterView, QueueItem, QueuePolicy, choose_next
+from .ordering import CounterView, GroupKey, QueueItem, QueuePolicy, choose_next, group_key
 from .patience import HISTORY_DAYS as HISTORY_DAYS
 from .patience import MIN_DEPARTURES as MIN_DEPARTURES
 from .patience import PATIENCE_BANDS as PATIENCE_BANDS
@@ -157,20 +157,11 @@ class WaitForecast:
         return (low, max(math.ceil(self.high), low + 1))
 
 
-GroupKey = tuple[str, Lane, int | None, bool]
-
-
-def _group_key(item: QueueItem) -> GroupKey:
-    """Tickets that keep their order among themselves (as call-next's candidates: commands.py):
-    one service, lane and target counter, priority care apart from the others."""
-    return (item.service, item.lane, item.only_counter, item.care)
-
-
 def _groups(waiting: Sequence[QueueItem]) -> dict[GroupKey, deque[QueueItem]]:
     ordered = sorted(waiting, key=lambda i: (i.due_at or i.queue_at, i.queue_at, i.ticket_id))
     groups: dict[GroupKey, deque[QueueItem]] = {}
     for item in ordered:
-        groups.setdefault(_group_key(item), deque()).append(item)
+        groups.setdefault(group_key(item), deque()).append(item)
     return groups
 
 
@@ -247,7 +238,7 @@ class _SecondParts:
     def join(self, groups: dict[GroupKey, deque[QueueItem]], moment: datetime) -> None:
         while self.due and self.due[0][0] <= moment:
             item = heapq.heappop(self.due)[2]
-            group = groups.setdefault(_group_key(item), deque())
+            group = groups.setdefault(group_key(item), deque())
             key = _order(item)
             place = next((n for n, i in enumerate(group) if _order(i) > key), len(group))
             group.insert(place, item)
@@ -320,10 +311,10 @@ def run_forward(
                 parts.idle.append((number, view))
             continue
         item = next(h for h in heads if h.ticket_id == decision.ticket_id)
-        group = groups[_group_key(item)]
+        group = groups[group_key(item)]
         group.remove(item)
         if not group:
-            del groups[_group_key(item)]
+            del groups[group_key(item)]
         if item.ticket_id in pending:
             pending.discard(item.ticket_id)
             waits[item.ticket_id] = (moment - now) / MINUTE

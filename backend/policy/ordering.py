@@ -272,19 +272,26 @@ def plain_queue_wait(
     return ahead
 
 
+GroupKey = tuple[str, Lane, int | None, bool]
+
+
+def group_key(item: QueueItem) -> GroupKey:
+    """Tickets that keep their order among themselves (as call-next's candidates: commands.py):
+    one service, lane and target counter, priority care apart from the others."""
+    return (item.service, item.lane, item.only_counter, item.care)
+
+
 def group_heads(items: Iterable[QueueItem]) -> list[QueueItem]:
     """The queue as a call sees it (`call_next`'s candidates, the simulator's heads): the oldest
-    ticket of each group — same service, lane, counter sent to and priority care — standing for
-    all of it (`group_size`), every appointment on its own. Heads already are their own groups."""
-    groups: dict[tuple[str, Lane, int | None, bool], list[QueueItem]] = {}
+    ticket of each group (`group_key`) standing for all of it (`group_size`), every appointment
+    on its own. Heads already are their own groups."""
+    groups: dict[GroupKey, list[QueueItem]] = {}
     out: list[QueueItem] = []
     for item in items:
         if item.lane == Lane.APPOINTMENT:
             out.append(item)
         else:
-            groups.setdefault((item.service, item.lane, item.only_counter, item.care), []).append(
-                item
-            )
+            groups.setdefault(group_key(item), []).append(item)
     for group in groups.values():
         head = min(group, key=_order_key)
         out.append(replace(head, group_size=sum(i.group_size for i in group)))

@@ -666,9 +666,8 @@ def _call_policy(cmd: Command, candidates: Sequence[QueueItem]) -> QueuePolicy:
     """The store's call order; for the deadline order, with the day's longest plain-queue wait
     raised to the one now (kept on the store row: it never decreases within a day), counting
     who leaves as the store's earlier days showed (`learned_store_patience`)."""
-    policy = cmd.settings.policy(cmd.day)
-    if policy.ordering is not Ordering.DEADLINE:
-        return policy
+    if Ordering(cmd.settings.ordering) is not Ordering.DEADLINE:
+        return cmd.settings.policy(cmd.day)
     learned = learned_store_patience(cmd.store.id, cmd.day, cmd.store.timezone)
     policy = cmd.settings.policy(cmd.day, learned)
     serving = db.session.scalar(
